@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+using Iot.Broker.Mqtt;
+using Iot.Broker.Mqtt.Persistence;
+
+namespace Iot.Broker.Api;
+
+/// <summary><c>/healthz</c> and <c>/metrics</c> (Prometheus text exposition format 0.0.4).</summary>
+internal static class OperationsEndpoints
+{
+    public static IEndpointRouteBuilder MapOperationsEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store) =>
+            Results.Text(Render(metrics, sessions, subscriptions, retained, store), "text/plain; version=0.0.4; charset=utf-8"));
+        return endpoints;
+    }
+
+    internal static string Render(BrokerMetrics m, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store)
+    {
+        long queued = 0;
+        foreach (var session in sessions.Sessions)
+        {
+            queued += session.QueuedCount;
+        }
+
+        var text = new StringBuilder(4096);
+        Gauge(text, "iot_mqtt_connections", "Open MQTT connections.", m.Connections);
+        Counter(text, "iot_mqtt_connections_total", "MQTT connections accepted since start.", m.ConnectionsTotal);
+        Counter(text, "iot_mqtt_connect_rejected_total", "CONNECTs refused (authentication, bad client id, malformed).", m.ConnectRejected);
+        Gauge(text, "iot_mqtt_sessions", "Sessions, connected or persistent.", sessions.SessionCount);
+        Gauge(text, "iot_mqtt_subscriptions", "Subscriptions in the topic tree.", subscriptions.Count);
+        Gauge(text, "iot_mqtt_retained_messages", "Retained messages.", retained.Count);
+        Gauge(text, "iot_mqtt_queued_messages", "Messages queued or in flight to sessions.", queued);
+        Counter(text, "iot_mqtt_messages_received_total", "PUBLISH packets received from clients.", m.MessagesReceived);
+        Counter(text, "iot_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", m.MessagesSent);
+        Counter(text, "iot_mqtt_bytes_received_total", "MQTT bytes received.", m.BytesReceived);
+        Counter(text, "iot_mqtt_bytes_sent_total", "MQTT bytes sent.", m.BytesSent);
+        Counter(text, "iot_mqtt_messages_unmatched_total", "Published messages no subscription matched.", m.MessagesUnmatched);
+        text.Append("# HELP iot_mqtt_messages_dropped_total Messages not delivered to a subscriber, by reason.\n# TYPE iot_mqtt_messages_dropped_total counter\n");
+        foreach (var reason in Enum.GetValues<DropReason>())
+        {
+            text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_messages_dropped_total{{reason=\"{Label(reason)}\"}} {m.Dropped(reason)}\n");
+        }
+
+        Counter(text, "iot_mqtt_protocol_errors_total", "Connections closed for a protocol violation.", m.ProtocolErrors);
+        Counter(text, "iot_mqtt_packet_too_large_total", "Inbound packets over Iot:Mqtt:MaxPacketSize.", m.PacketTooLarge);
+        Counter(text, "iot_mqtt_receive_maximum_exceeded_total", "Clients disconnected for exceeding Iot:Mqtt:ReceiveMaximum.", m.ReceiveMaximumExceeded);
+        Counter(text, "iot_mqtt_keepalive_timeouts_total", "Connections closed because keep-alive ran out.", m.KeepAliveTimeouts);
+        Counter(text, "iot_mqtt_sessions_expired_total", "Sessions ended by their expiry interval.", m.SessionsExpired);
+        Counter(text, "iot_mqtt_wills_published_total", "Will messages published.", m.WillsPublished);
+        if (store is SqliteSessionStore sqlite)
+        {
+            Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);
+            Counter(text, "iot_store_operations_total", "Writes committed by the session store.", sqlite.CommittedOperations);
+            Counter(text, "iot_store_failed_batches_total", "Group commits that failed.", sqlite.FailedBatches);
+        }
+
+        return text.ToString();
+    }
+
+    private static string Label(DropReason reason) => reason switch
+    {
+        DropReason.QueueFull => "queue_full",
+        DropReason.Expired => "expired",
+        DropReason.PacketTooLarge => "packet_too_large",
+        DropReason.Offline => "offline_qos0",
+        _ => reason.ToString(),
+    };
+
+    private static void Counter(StringBuilder text, string name, string help, long value) => Metric(text, name, help, "counter", value);
+
+    private static void Gauge(StringBuilder text, string name, string help, long value) => Metric(text, name, help, "gauge", value);
+
+    private static void Metric(StringBuilder text, string name, string help, string type, long value) =>
+        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
+}

@@ -1,0 +1,138 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Iot.Broker.Api;
+using Iot.Broker.Mqtt;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Hosting;
+
+/// <summary>Builds the broker's web application: Kestrel listeners for MQTT (TCP, TLS), HTTP and MQTT over WebSocket.</summary>
+public static class BrokerHost
+{
+    /// <summary>Creates the broker application from command-line arguments (ASP.NET Core configuration applies).</summary>
+    /// <param name="args">Arguments such as <c>--Iot:Mqtt:Port=0</c>.</param>
+    /// <param name="configure">Optional extra configuration of the builder (tests).</param>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddIotBroker(builder.Configuration);
+        configure?.Invoke(builder);
+
+        var listeners = new ListenerRegistry();
+        builder.Services.AddSingleton(listeners);
+        builder.WebHost.ConfigureKestrel((context, kestrel) => ConfigureListeners(context.Configuration, kestrel, listeners));
+
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.MapConnectionHandler<MqttConnectionHandler>("/mqtt", options =>
+        {
+            options.Transports = HttpTransportType.WebSockets;
+            options.WebSockets.SubProtocolSelector = MQTTnet.AspNetCore.MqttSubProtocolSelector.SelectSubProtocol;
+        });
+        app.MapOperationsEndpoints();
+        app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));
+        return app;
+    }
+
+    private static void ConfigureListeners(IConfiguration configuration, KestrelServerOptions kestrel, ListenerRegistry listeners)
+    {
+        var mqtt = configuration.GetSection(MqttOptions.SectionName).Get<MqttOptions>() ?? new MqttOptions();
+        var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
+        var address = mqtt.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(mqtt.BindAddress);
+
+        if (mqtt.Port >= 0)
+        {
+            kestrel.Listen(address, mqtt.Port, listen =>
+            {
+                listen.UseConnectionHandler<MqttConnectionHandler>();
+                listeners.Mqtt = listen;
+            });
+        }
+
+        if (!string.IsNullOrEmpty(mqtt.TlsCertificatePath))
+        {
+            var certificate = LoadCertificate(mqtt);
+            kestrel.Listen(address, mqtt.TlsPort, listen =>
+            {
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    // Client certificates are validated by the authentication layer against the configured CA.
+                    ClientCertificateValidation = static (_, _, _) => true,
+                });
+                listen.UseConnectionHandler<MqttConnectionHandler>();
+                listeners.MqttTls = listen;
+            });
+        }
+
+        kestrel.Listen(address, http.Port, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listeners.Http = listen;
+        });
+    }
+
+    private static X509Certificate2 LoadCertificate(MqttOptions mqtt)
+    {
+        var path = mqtt.TlsCertificatePath!;
+        if (!File.Exists(path))
+        {
+            throw new OptionsValidationException(MqttOptions.SectionName, typeof(MqttOptions),
+                [$"Iot:Mqtt:TlsCertificatePath '{path}' does not exist."]);
+        }
+
+        if (!string.IsNullOrEmpty(mqtt.TlsKeyPath))
+        {
+            return X509Certificate2.CreateFromPemFile(path, mqtt.TlsKeyPath);
+        }
+
+        return X509CertificateLoader.LoadPkcs12FromFile(path, mqtt.TlsCertificatePassword);
+    }
+
+    private static void ReportBoundPorts(WebApplication app, ListenerRegistry listeners)
+    {
+        var log = app.Services.GetRequiredService<ILogger<BrokerEndpoints>>();
+        var endpoints = app.Services.GetRequiredService<BrokerEndpoints>();
+        int? mqtt = listeners.Mqtt?.IPEndPoint?.Port;
+        int? tls = listeners.MqttTls?.IPEndPoint?.Port;
+        var http = listeners.Http?.IPEndPoint?.Port ?? 0;
+        endpoints.Set(mqtt, tls, http);
+
+        if (mqtt is { } m)
+        {
+            HostingLog.Bound(log, "mqtt", m);
+        }
+
+        if (tls is { } t)
+        {
+            HostingLog.Bound(log, "mqtts", t);
+        }
+
+        HostingLog.Bound(log, "http", http);
+
+        var portsFile = app.Services.GetRequiredService<IOptions<IotOptions>>().Value.PortsFile;
+        if (!string.IsNullOrEmpty(portsFile))
+        {
+            var json = JsonSerializer.Serialize(new Dictionary<string, int?> { ["mqtt"] = mqtt, ["mqtts"] = tls, ["http"] = http });
+            var temp = portsFile + ".tmp";
+            File.WriteAllText(temp, json);
+            File.Move(temp, portsFile, overwrite: true);
+        }
+    }
+
+    /// <summary>Holds Kestrel's listen options so that the bound ports can be read after start.</summary>
+    internal sealed class ListenerRegistry
+    {
+        public ListenOptions? Mqtt { get; set; }
+
+        public ListenOptions? MqttTls { get; set; }
+
+        public ListenOptions? Http { get; set; }
+    }
+}

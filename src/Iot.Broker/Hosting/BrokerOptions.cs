@@ -1,0 +1,42 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Iot.Broker.Hosting;
+
+/// <summary>Settings under <c>Iot</c>.</summary>
+public sealed class IotOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot";
+
+    /// <summary>Directory for durable state (sessions, retained messages, queues, streams).</summary>
+    /// <remarks>Default <c>./data</c>, relative to the working directory; created when missing.</remarks>
+    [Required]
+    public string DataDir { get; set; } = "./data";
+
+    /// <summary>Optional path of a JSON file the broker writes with the ports it bound (for scripts and tests).</summary>
+    /// <remarks>Default none.</remarks>
+    public string? PortsFile { get; set; }
+}
+
+/// <summary>Settings under <c>Iot:Http</c>.</summary>
+public sealed class HttpOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Http";
+
+    /// <summary>HTTP port: API, dashboard, <c>/mqtt</c> WebSocket, <c>/healthz</c>, <c>/metrics</c>.</summary>
+    /// <remarks>Default 8080; 0 picks a free port (logged at start-up); range 0-65535.</remarks>
+    [Range(0, 65535)]
+    public int Port { get; set; } = 8080;
+}
+
+/// <summary>Settings under <c>Iot:Security</c>.</summary>
+public sealed class SecurityOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Security";
+
+    /// <summary>Lets clients connect without credentials and use any topic (local development only).</summary>
+    /// <remarks>Default false; the development profile turns it on and the broker logs a warning when it is.</remarks>
+    public bool AllowAnonymous { get; set; }
+}

@@ -1,0 +1,47 @@
+using Iot.Broker.Mqtt;
+using Iot.Broker.Mqtt.Persistence;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Hosting;
+
+/// <summary>Registers the broker's services.</summary>
+public static class BrokerServiceCollectionExtensions
+{
+    /// <summary>Adds the MQTT broker core, its durable session store and the operations endpoints' services.</summary>
+    public static IServiceCollection AddIotBroker(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<IotOptions>().Bind(configuration.GetSection(IotOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddConnections();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<BrokerEndpoints>();
+        services.AddSingleton<BrokerMetrics>();
+        services.AddSingleton<ISessionStore>(sp =>
+        {
+            var iot = sp.GetRequiredService<IOptions<IotOptions>>().Value;
+            var dataDir = Path.GetFullPath(iot.DataDir);
+            Directory.CreateDirectory(dataDir);
+            var logger = sp.GetRequiredService<ILogger<IotOptions>>();
+            HostingLog.DataDirectory(logger, dataDir);
+            if (sp.GetRequiredService<IOptions<SecurityOptions>>().Value.AllowAnonymous)
+            {
+                HostingLog.AnonymousEnabled(logger);
+            }
+
+            return new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton<SessionContext>();
+        services.AddSingleton<SubscriptionIndex>();
+        services.AddSingleton<RetainedMessages>();
+        services.AddSingleton<MessageDispatcher>();
+        services.AddSingleton<SessionManager>();
+        services.AddSingleton<MqttBroker>();
+        services.AddSingleton<MqttConnectionHandler>();
+        services.AddHostedService<SessionMaintenanceService>();
+        return services;
+    }
+}

@@ -1,0 +1,101 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>Why a message was not delivered to a subscriber. Each reason is a label of <c>iot_mqtt_messages_dropped_total</c>.</summary>
+internal enum DropReason
+{
+    /// <summary>The session's queue held <see cref="MqttOptions.MaxQueuedMessages"/> messages.</summary>
+    QueueFull,
+
+    /// <summary>The message expired (MQTT 5 Message Expiry Interval) before it could be sent.</summary>
+    Expired,
+
+    /// <summary>The packet exceeded the Maximum Packet Size the client announced.</summary>
+    PacketTooLarge,
+
+    /// <summary>A QoS 0 message for a session that is not connected.</summary>
+    Offline,
+}
+
+/// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>
+internal sealed class BrokerMetrics
+{
+    private long _connectionsTotal;
+    private long _connections;
+    private long _messagesReceived;
+    private long _messagesSent;
+    private long _bytesReceived;
+    private long _bytesSent;
+    private long _messagesUnmatched;
+    private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
+    private long _connectRejected;
+    private long _protocolErrors;
+    private long _packetTooLarge;
+    private long _receiveMaximumExceeded;
+    private long _keepAliveTimeouts;
+    private long _sessionsExpired;
+    private long _willsPublished;
+
+    public long ConnectionsTotal => Volatile.Read(ref _connectionsTotal);
+
+    public long Connections => Volatile.Read(ref _connections);
+
+    public long MessagesReceived => Volatile.Read(ref _messagesReceived);
+
+    public long MessagesSent => Volatile.Read(ref _messagesSent);
+
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    public long BytesSent => Volatile.Read(ref _bytesSent);
+
+    public long MessagesUnmatched => Volatile.Read(ref _messagesUnmatched);
+
+    public long ConnectRejected => Volatile.Read(ref _connectRejected);
+
+    public long ProtocolErrors => Volatile.Read(ref _protocolErrors);
+
+    public long PacketTooLarge => Volatile.Read(ref _packetTooLarge);
+
+    public long ReceiveMaximumExceeded => Volatile.Read(ref _receiveMaximumExceeded);
+
+    public long KeepAliveTimeouts => Volatile.Read(ref _keepAliveTimeouts);
+
+    public long SessionsExpired => Volatile.Read(ref _sessionsExpired);
+
+    public long WillsPublished => Volatile.Read(ref _willsPublished);
+
+    public long Dropped(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
+
+    public void ConnectionOpened()
+    {
+        Interlocked.Increment(ref _connectionsTotal);
+        Interlocked.Increment(ref _connections);
+    }
+
+    public void ConnectionClosed() => Interlocked.Decrement(ref _connections);
+
+    public void MessageReceived() => Interlocked.Increment(ref _messagesReceived);
+
+    public void MessageSent() => Interlocked.Increment(ref _messagesSent);
+
+    public void AddBytesReceived(long count) => Interlocked.Add(ref _bytesReceived, count);
+
+    public void AddBytesSent(long count) => Interlocked.Add(ref _bytesSent, count);
+
+    public void MessageUnmatched() => Interlocked.Increment(ref _messagesUnmatched);
+
+    public void MessageDropped(DropReason reason) => Interlocked.Increment(ref _dropped[(int)reason]);
+
+    public void ConnectRejectedOnce() => Interlocked.Increment(ref _connectRejected);
+
+    public void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
+
+    public void PacketTooLargeOnce() => Interlocked.Increment(ref _packetTooLarge);
+
+    public void ReceiveMaximumExceededOnce() => Interlocked.Increment(ref _receiveMaximumExceeded);
+
+    public void KeepAliveTimeout() => Interlocked.Increment(ref _keepAliveTimeouts);
+
+    public void SessionExpired() => Interlocked.Increment(ref _sessionsExpired);
+
+    public void WillPublished() => Interlocked.Increment(ref _willsPublished);
+}

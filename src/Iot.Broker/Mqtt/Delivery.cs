@@ -1,0 +1,70 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>A message on its way to one session: the shared message plus what is particular to this subscriber.</summary>
+internal sealed class Delivery
+{
+    public required BrokerMessage Message { get; init; }
+
+    /// <summary>The QoS granted for this delivery: min(publish QoS, subscription QoS).</summary>
+    public byte QualityOfService { get; init; }
+
+    /// <summary>The RETAIN flag to send.</summary>
+    public bool Retain { get; init; }
+
+    /// <summary>MQTT 5 subscription identifiers of the matching subscriptions; null when none.</summary>
+    public uint[]? SubscriptionIdentifiers { get; init; }
+
+    /// <summary>Per-session sequence of a persisted delivery; 0 when not persisted.</summary>
+    public long Sequence { get; set; }
+
+    /// <summary>Packet id while in flight (QoS 1/2).</summary>
+    public ushort PacketId { get; set; }
+
+    /// <summary>QoS 2: the client sent PUBREC; only PUBREL/PUBCOMP remain.</summary>
+    public bool Released { get; set; }
+
+    /// <summary>The PUBLISH was written at least once (a resend sets DUP).</summary>
+    public bool Sent { get; set; }
+}
+
+/// <summary>Collects the durable writes a publish must wait for before it is acknowledged; no allocation in the common case.</summary>
+internal struct DurableWrites
+{
+    private Task? _first;
+    private List<Task>? _more;
+
+    public void Add(Task write)
+    {
+        if (write.IsCompletedSuccessfully || ReferenceEquals(write, _first))
+        {
+            return;
+        }
+
+        if (_first is null)
+        {
+            _first = write;
+            return;
+        }
+
+        _more ??= [];
+        if (!_more.Contains(write))
+        {
+            _more.Add(write);
+        }
+    }
+
+    public readonly Task ToTask()
+    {
+        if (_first is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (_more is null)
+        {
+            return _first;
+        }
+
+        return Task.WhenAll([_first, .. _more]);
+    }
+}

@@ -1,0 +1,134 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>
+/// The publish path: updates the retained store, matches subscriptions through the topic tree and hands the
+/// message to each matching session once (with the highest granted QoS and all subscription identifiers).
+/// Returns the durable writes the publisher's acknowledgement must wait for.
+/// </summary>
+internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics)
+{
+    [ThreadStatic]
+    private static List<IndexEntry>? t_matches;
+
+    [ThreadStatic]
+    private static Dictionary<MqttSession, Aggregate>? t_bySession;
+
+    public Task Publish(BrokerMessage message, string? publisherClientId)
+    {
+        var durable = default(DurableWrites);
+        if (message.Retain)
+        {
+            retained.Apply(message, ref durable);
+        }
+
+        var matches = t_matches ??= new List<IndexEntry>(16);
+        matches.Clear();
+        subscriptions.Match(message.Topic, matches);
+        try
+        {
+            if (matches.Count == 0)
+            {
+                metrics.MessageUnmatched();
+            }
+            else if (matches.Count == 1)
+            {
+                if (Resolve(matches[0]) is { } only && !IsNoLocal(only, publisherClientId))
+                {
+                    Deliver(only.Session, message, GrantedQos(message, only), only.RetainAsPublished && message.Retain,
+                        only.SubscriptionIdentifier == 0 ? null : [only.SubscriptionIdentifier], ref durable);
+                }
+            }
+            else
+            {
+                DeliverMany(message, publisherClientId, matches, ref durable);
+            }
+        }
+        finally
+        {
+            matches.Clear();
+        }
+
+        return durable.ToTask();
+    }
+
+    /// <summary>Sends the retained messages matching a new subscription (RETAIN set, as MQTT requires on subscribe).</summary>
+    public void DeliverRetained(Subscription subscription, List<BrokerMessage> scratch)
+    {
+        scratch.Clear();
+        retained.Match(subscription.TopicFilter, scratch);
+        var durable = default(DurableWrites);
+        uint[]? ids = subscription.SubscriptionIdentifier == 0 ? null : [subscription.SubscriptionIdentifier];
+        foreach (var message in scratch)
+        {
+            Deliver(subscription.Session, message, GrantedQos(message, subscription), retain: true, ids, ref durable);
+        }
+
+        scratch.Clear();
+    }
+
+    private static void DeliverMany(BrokerMessage message, string? publisherClientId, List<IndexEntry> matches, ref DurableWrites durable)
+    {
+        var bySession = t_bySession ??= [];
+        bySession.Clear();
+        foreach (var entry in matches)
+        {
+            if (Resolve(entry) is not { } subscription || IsNoLocal(subscription, publisherClientId))
+            {
+                continue;
+            }
+
+            var qos = GrantedQos(message, subscription);
+            var retain = subscription.RetainAsPublished && message.Retain;
+            if (bySession.TryGetValue(subscription.Session, out var aggregate))
+            {
+                aggregate.Qos = Math.Max(aggregate.Qos, qos);
+                aggregate.Retain |= retain;
+                if (subscription.SubscriptionIdentifier != 0)
+                {
+                    (aggregate.Ids ??= []).Add(subscription.SubscriptionIdentifier);
+                }
+
+                bySession[subscription.Session] = aggregate;
+            }
+            else
+            {
+                bySession[subscription.Session] = new Aggregate
+                {
+                    Qos = qos,
+                    Retain = retain,
+                    Ids = subscription.SubscriptionIdentifier == 0 ? null : [subscription.SubscriptionIdentifier],
+                };
+            }
+        }
+
+        foreach (var (session, aggregate) in bySession)
+        {
+            Deliver(session, message, aggregate.Qos, aggregate.Retain, aggregate.Ids?.ToArray(), ref durable);
+        }
+
+        bySession.Clear();
+    }
+
+    private static void Deliver(MqttSession session, BrokerMessage message, byte qos, bool retain, uint[]? ids, ref DurableWrites durable) =>
+        session.Enqueue(message, qos, retain, ids, ref durable);
+
+    private static Subscription? Resolve(IndexEntry entry) => entry switch
+    {
+        Subscription s => s,
+        SharedGroup g => g.Pick(),
+        _ => null,
+    };
+
+    private static bool IsNoLocal(Subscription subscription, string? publisherClientId) =>
+        subscription.NoLocal && publisherClientId is not null && subscription.Session.ClientId == publisherClientId;
+
+    private static byte GrantedQos(BrokerMessage message, Subscription subscription) =>
+        Math.Min(message.QualityOfService, subscription.QualityOfService);
+
+    private struct Aggregate
+    {
+        public byte Qos;
+        public bool Retain;
+        public List<uint>? Ids;
+    }
+}

@@ -1,0 +1,194 @@
+using Iot.Routing.Topics;
+using MQTTnet.Adapter;
+using MQTTnet.Exceptions;
+using MQTTnet.Formatter;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.Mqtt;
+
+internal sealed partial class MqttConnection
+{
+    private BrokerMessage? _will;
+    private uint _willDelay;
+    private bool _willOnClose = true;
+    private uint _clientMaxPacketSize;
+    private ushort _clientTopicAliasMaximum;
+    private uint _connectSessionExpiry;
+
+    /// <summary>The first packet must be CONNECT: detect the protocol version, authenticate, bind the session, CONNACK.</summary>
+    private async ValueTask<bool> HandleFirstPacketAsync(ReceivedMqttPacket received)
+    {
+        if ((received.FixedHeader >> 4) != (int)MqttControlPacketType.Connect)
+        {
+            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "first packet is not CONNECT");
+            return false;
+        }
+
+        MqttConnectPacket connect;
+        try
+        {
+            _formatter.DetectProtocolVersion(received);
+            connect = (MqttConnectPacket)_formatter.Decode(received);
+        }
+        catch (MqttProtocolViolationException ex) when (_formatter.ProtocolVersion == MqttProtocolVersion.Unknown)
+        {
+            // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
+            _context.Metrics.ConnectRejectedOnce();
+            await _transport.Transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
+            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, ex.Message);
+            return false;
+        }
+        catch (Exception ex) when (ex is MqttProtocolViolationException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or FormatException or InvalidCastException or OverflowException)
+        {
+            _context.Metrics.ConnectRejectedOnce();
+            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "malformed CONNECT: " + ex.Message);
+            if (_formatter.ProtocolVersion == MqttProtocolVersion.V500)
+            {
+                StartWriter();
+                Send(new MqttConnAckPacket { ReasonCode = MqttConnectReasonCode.MalformedPacket });
+            }
+
+            return false;
+        }
+
+        StartWriter();
+        var v5 = IsV5;
+        var clientId = connect.ClientId ?? string.Empty;
+        string? assignedClientId = null;
+        if (clientId.Length == 0)
+        {
+            if (!v5 && !connect.CleanSession)
+            {
+                return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "empty client id with a persistent session");
+            }
+
+            clientId = assignedClientId = "auto-" + Guid.NewGuid().ToString("N");
+        }
+
+        if (v5 && !string.IsNullOrEmpty(connect.AuthenticationMethod))
+        {
+            return Refuse(MqttConnectReasonCode.BadAuthenticationMethod, "enhanced authentication is not supported");
+        }
+
+        if (connect.WillFlag && !TopicNames.IsValidTopicName(connect.WillTopic ?? string.Empty, _context.Options.MaxTopicLength))
+        {
+            return Refuse(MqttConnectReasonCode.TopicNameInvalid, "invalid will topic");
+        }
+
+        if (!_broker.Security.AllowAnonymous)
+        {
+            // Identities and ACLs come with the device registry; until one is configured nobody is authorised.
+            return Refuse(MqttConnectReasonCode.NotAuthorized, "anonymous access is disabled (Iot:Security:AllowAnonymous)");
+        }
+
+        _clientId = clientId;
+        var keepAlive = (int)connect.KeepAlivePeriod;
+        ushort serverKeepAlive = 0;
+        var maxKeepAlive = _context.Options.MaxKeepAlive;
+        if (maxKeepAlive > 0 && (keepAlive == 0 || keepAlive > maxKeepAlive))
+        {
+            keepAlive = maxKeepAlive;
+            serverKeepAlive = (ushort)maxKeepAlive;
+        }
+
+        _keepAliveSeconds = keepAlive;
+        var requestedExpiry = v5 ? connect.SessionExpiryInterval : (connect.CleanSession ? 0u : uint.MaxValue);
+        var sessionExpiry = Math.Min(requestedExpiry, _context.Options.MaxSessionExpiryInterval);
+        _connectSessionExpiry = sessionExpiry;
+        var clientReceiveMaximum = v5 && connect.ReceiveMaximum > 0 ? connect.ReceiveMaximum : ushort.MaxValue;
+        var window = Math.Min(clientReceiveMaximum, _context.Options.MaxInflightMessages);
+        _clientMaxPacketSize = v5 ? connect.MaximumPacketSize : 0;
+        _clientTopicAliasMaximum = v5 ? connect.TopicAliasMaximum : (ushort)0;
+
+        if (connect.WillFlag)
+        {
+            _will = new BrokerMessage
+            {
+                Topic = connect.WillTopic!,
+                Payload = connect.WillMessage ?? [],
+                QualityOfService = (byte)connect.WillQoS,
+                Retain = connect.WillRetain,
+                // Relative until published: the will's expiry starts when it is sent (see SessionManager.PublishWill).
+                ExpiresAtUnixMs = connect.WillMessageExpiryInterval * 1000L,
+                ContentType = connect.WillContentType,
+                ResponseTopic = connect.WillResponseTopic,
+                CorrelationData = connect.WillCorrelationData,
+                PayloadFormatIndicator = (byte)connect.WillPayloadFormatIndicator,
+                UserProperties = connect.WillUserProperties,
+                PublisherClientId = clientId,
+            };
+            _willDelay = v5 ? connect.WillDelayInterval : 0;
+        }
+
+        var (session, present) = await _broker.Sessions.ConnectAsync(
+            this, clientId, connect.CleanSession, sessionExpiry, (byte)_formatter.ProtocolVersion).ConfigureAwait(false);
+        _session = session;
+
+        var connack = new MqttConnAckPacket
+        {
+            IsSessionPresent = present,
+            ReasonCode = MqttConnectReasonCode.Success,
+            ReturnCode = MqttConnectReturnCode.ConnectionAccepted,
+        };
+        if (v5)
+        {
+            connack.ReceiveMaximum = (ushort)_context.Options.ReceiveMaximum;
+            connack.MaximumPacketSize = (uint)_context.Options.MaxPacketSize;
+            connack.TopicAliasMaximum = (ushort)_context.Options.TopicAliasMaximum;
+            connack.MaximumQoS = MqttQualityOfServiceLevel.ExactlyOnce;
+            connack.RetainAvailable = true;
+            connack.WildcardSubscriptionAvailable = true;
+            connack.SharedSubscriptionAvailable = true;
+            connack.SubscriptionIdentifiersAvailable = true;
+            connack.AssignedClientIdentifier = assignedClientId;
+            connack.ServerKeepAlive = serverKeepAlive;
+            if (sessionExpiry != requestedExpiry)
+            {
+                connack.SessionExpiryInterval = sessionExpiry;
+            }
+        }
+
+        Send(connack);
+        session.Attach(this, window);
+        BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_formatter.ProtocolVersion, connect.CleanSession, present, sessionExpiry);
+        return true;
+    }
+
+    private bool Refuse(MqttConnectReasonCode reason, string detail)
+    {
+        _context.Metrics.ConnectRejectedOnce();
+        BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, detail);
+        Send(new MqttConnAckPacket { ReasonCode = reason, ReturnCode = ToReturnCode(reason) });
+        return false;
+    }
+
+    private static MqttConnectReturnCode ToReturnCode(MqttConnectReasonCode reason) => reason switch
+    {
+        MqttConnectReasonCode.UnsupportedProtocolVersion => MqttConnectReturnCode.ConnectionRefusedUnacceptableProtocolVersion,
+        MqttConnectReasonCode.ClientIdentifierNotValid => MqttConnectReturnCode.ConnectionRefusedIdentifierRejected,
+        MqttConnectReasonCode.BadUserNameOrPassword => MqttConnectReturnCode.ConnectionRefusedBadUsernameOrPassword,
+        MqttConnectReasonCode.NotAuthorized => MqttConnectReturnCode.ConnectionRefusedNotAuthorized,
+        MqttConnectReasonCode.ServerUnavailable => MqttConnectReturnCode.ConnectionRefusedServerUnavailable,
+        _ => MqttConnectReturnCode.ConnectionRefusedServerUnavailable,
+    };
+
+    private void StartWriter() => _writerTask ??= Task.Run(WriterLoopAsync);
+
+    private void HandleDisconnect(MqttDisconnectPacket disconnect)
+    {
+        _willOnClose = disconnect.ReasonCode == MqttDisconnectReasonCode.DisconnectWithWillMessage;
+        if (IsV5 && disconnect.SessionExpiryInterval != 0 && _session is { } session)
+        {
+            if (_connectSessionExpiry == 0)
+            {
+                // MQTT 5 §3.14.2.2.2: a session that was not persistent cannot become so at DISCONNECT.
+                Violation(MqttDisconnectReasonCode.ProtocolError, "DISCONNECT sets a session expiry after CONNECT set 0");
+                _willOnClose = true;
+                return;
+            }
+
+            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, _context.Options.MaxSessionExpiryInterval);
+        }
+    }
+}

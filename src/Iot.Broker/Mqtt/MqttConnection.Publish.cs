@@ -1,0 +1,296 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Iot.Routing.Topics;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.Mqtt;
+
+internal sealed partial class MqttConnection
+{
+    private readonly Channel<PendingAck> _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private Dictionary<ushort, string>? _inboundAliases;
+    private Dictionary<string, ushort>? _outboundAliases;
+    private Task? _ackTask;
+    private int _acksQueued;
+    private int _inboundUnacknowledged;
+
+    private bool HandlePublish(MqttPublishPacket publish)
+    {
+        var session = _session!;
+        var qos = (byte)publish.QualityOfServiceLevel;
+        if (qos > 2)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, "QoS 3");
+            return false;
+        }
+
+        var topic = publish.Topic;
+        if (IsV5 && publish.TopicAlias != 0)
+        {
+            if (publish.TopicAlias > _context.Options.TopicAliasMaximum)
+            {
+                Violation(MqttDisconnectReasonCode.TopicAliasInvalid, $"topic alias {publish.TopicAlias} exceeds the maximum {_context.Options.TopicAliasMaximum}");
+                return false;
+            }
+
+            _inboundAliases ??= [];
+            if (string.IsNullOrEmpty(topic))
+            {
+                if (!_inboundAliases.TryGetValue(publish.TopicAlias, out topic))
+                {
+                    Violation(MqttDisconnectReasonCode.ProtocolError, $"unknown topic alias {publish.TopicAlias}");
+                    return false;
+                }
+            }
+            else
+            {
+                _inboundAliases[publish.TopicAlias] = topic;
+            }
+        }
+
+        if (string.IsNullOrEmpty(topic) || !TopicNames.IsValidTopicName(topic, _context.Options.MaxTopicLength))
+        {
+            Violation(MqttDisconnectReasonCode.TopicNameInvalid, "invalid topic name");
+            return false;
+        }
+
+        if (qos > 0)
+        {
+            if (IsV5 && _inboundUnacknowledged >= _context.Options.ReceiveMaximum)
+            {
+                _context.Metrics.ReceiveMaximumExceededOnce();
+                Violation(MqttDisconnectReasonCode.ReceiveMaximumExceeded, $"more than {_context.Options.ReceiveMaximum} unacknowledged QoS 1/2 publishes");
+                return false;
+            }
+
+            if (qos == 2 && !session.TryBeginInboundQos2(publish.PacketIdentifier))
+            {
+                // A resent QoS 2 PUBLISH we already forwarded: acknowledge again, forward nothing (exactly once).
+                Interlocked.Increment(ref _inboundUnacknowledged);
+                QueueAck(new PendingAck(publish.PacketIdentifier, 2, Task.CompletedTask));
+                return true;
+            }
+
+            Interlocked.Increment(ref _inboundUnacknowledged);
+        }
+
+        var now = _context.NowUnixMs;
+        var message = new BrokerMessage
+        {
+            Topic = topic,
+            Payload = ToMemory(publish.Payload),
+            QualityOfService = qos,
+            Retain = publish.Retain,
+            ExpiresAtUnixMs = publish.MessageExpiryInterval == 0 ? 0 : now + (publish.MessageExpiryInterval * 1000L),
+            ContentType = publish.ContentType,
+            ResponseTopic = publish.ResponseTopic,
+            CorrelationData = publish.CorrelationData,
+            PayloadFormatIndicator = (byte)publish.PayloadFormatIndicator,
+            UserProperties = publish.UserProperties,
+            PublisherClientId = _clientId,
+            ReceivedAtUnixMs = now,
+        };
+
+        _context.Metrics.MessageReceived();
+        var durable = _broker.Dispatcher.Publish(message, _clientId);
+        if (qos > 0)
+        {
+            QueueAck(new PendingAck(publish.PacketIdentifier, qos, durable));
+        }
+
+        return true;
+    }
+
+    private void HandlePubRel(MqttPubRelPacket rel)
+    {
+        var found = _session!.EndInboundQos2(rel.PacketIdentifier);
+        if (found)
+        {
+            Interlocked.Decrement(ref _inboundUnacknowledged);
+        }
+
+        Send(new MqttPubCompPacket
+        {
+            PacketIdentifier = rel.PacketIdentifier,
+            ReasonCode = found ? MqttPubCompReasonCode.Success : MqttPubCompReasonCode.PacketIdentifierNotFound,
+        });
+    }
+
+    private void SendPubRelNotFound(ushort packetId) =>
+        Send(new MqttPubRelPacket { PacketIdentifier = packetId, ReasonCode = MqttPubRelReasonCode.PacketIdentifierNotFound });
+
+    /// <summary>
+    /// PUBACK/PUBREC go out in the order the PUBLISH packets arrived (MQTT §4.6), each only after its durable writes
+    /// committed. When nothing is waiting and the writes are done, the acknowledgement is sent at once.
+    /// </summary>
+    private void QueueAck(PendingAck ack)
+    {
+        if (Volatile.Read(ref _acksQueued) == 0 && ack.Durable.IsCompleted)
+        {
+            SendAck(ack);
+            return;
+        }
+
+        Interlocked.Increment(ref _acksQueued);
+        _acks.Writer.TryWrite(ack);
+        _ackTask ??= Task.Run(AckLoopAsync);
+    }
+
+    private async Task AckLoopAsync()
+    {
+        var reader = _acks.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var ack))
+            {
+                try
+                {
+                    await ack.Durable.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Reported by SendAck through the faulted task.
+                }
+
+                SendAck(ack);
+                Interlocked.Decrement(ref _acksQueued);
+            }
+        }
+    }
+
+    private void SendAck(PendingAck ack)
+    {
+        var failed = ack.Durable.IsFaulted || ack.Durable.IsCanceled;
+        if (failed)
+        {
+            BrokerLog.DurableWriteFailed(_broker.Logger, _clientId, ack.Durable.Exception?.GetBaseException() ?? new OperationCanceledException());
+            if (!IsV5)
+            {
+                // MQTT 3.1.1 has no negative acknowledgement: close so that the client resends.
+                Close(MqttDisconnectReasonCode.UnspecifiedError);
+                return;
+            }
+        }
+
+        if (ack.Qos == 1)
+        {
+            Interlocked.Decrement(ref _inboundUnacknowledged);
+            Send(new MqttPubAckPacket
+            {
+                PacketIdentifier = ack.PacketId,
+                ReasonCode = failed ? MqttPubAckReasonCode.UnspecifiedError : MqttPubAckReasonCode.Success,
+            });
+        }
+        else
+        {
+            if (failed)
+            {
+                // A failed PUBREC ends the QoS 2 flow (MQTT 5 §4.3.3); the client may publish again.
+                _session?.EndInboundQos2(ack.PacketId);
+                Interlocked.Decrement(ref _inboundUnacknowledged);
+            }
+
+            Send(new MqttPubRecPacket
+            {
+                PacketIdentifier = ack.PacketId,
+                ReasonCode = failed ? MqttPubRecReasonCode.UnspecifiedError : MqttPubRecReasonCode.Success,
+            });
+        }
+    }
+
+    private void WritePublish(PipeWriter output, Delivery delivery)
+    {
+        var message = delivery.Message;
+        if (delivery.QualityOfService == 0)
+        {
+            Interlocked.Decrement(ref _queuedQos0);
+        }
+
+        var packet = new MqttPublishPacket
+        {
+            Topic = message.Topic,
+            Payload = new ReadOnlySequence<byte>(message.Payload),
+            QualityOfServiceLevel = (MqttQualityOfServiceLevel)delivery.QualityOfService,
+            Retain = delivery.Retain,
+            Dup = delivery.Sent && delivery.QualityOfService > 0,
+            PacketIdentifier = delivery.PacketId,
+        };
+
+        if (IsV5)
+        {
+            packet.ContentType = message.ContentType;
+            packet.ResponseTopic = message.ResponseTopic;
+            packet.CorrelationData = message.CorrelationData;
+            packet.PayloadFormatIndicator = (MqttPayloadFormatIndicator)message.PayloadFormatIndicator;
+            packet.MessageExpiryInterval = message.RemainingExpirySeconds(_context.NowUnixMs);
+            if (message.UserProperties is { Count: > 0 } properties)
+            {
+                packet.UserProperties = properties as List<MqttUserProperty> ?? [.. properties];
+            }
+
+            if (delivery.SubscriptionIdentifiers is { Length: > 0 } ids)
+            {
+                packet.SubscriptionIdentifiers = [.. ids];
+            }
+
+            ApplyOutboundAlias(packet);
+        }
+
+        delivery.Sent = true;
+        var encoded = _formatter.Encode(packet);
+        if (_clientMaxPacketSize != 0 && encoded.Length > _clientMaxPacketSize)
+        {
+            // MQTT 5 §3.1.2.11.4: discard it and behave as if it had been sent.
+            _formatter.Cleanup();
+            _context.Metrics.MessageDropped(DropReason.PacketTooLarge);
+            if (delivery.QualityOfService == 1)
+            {
+                _session?.OnPubAck(delivery.PacketId);
+            }
+            else if (delivery.QualityOfService == 2)
+            {
+                _session?.OnPubRec(delivery.PacketId, failed: true);
+            }
+
+            return;
+        }
+
+        output.Write(encoded.Packet);
+        foreach (var segment in encoded.Payload)
+        {
+            output.Write(segment.Span);
+        }
+
+        _formatter.Cleanup();
+        _context.Metrics.AddBytesSent(encoded.Length);
+        _context.Metrics.MessageSent();
+    }
+
+    private void ApplyOutboundAlias(MqttPublishPacket packet)
+    {
+        if (_clientTopicAliasMaximum == 0)
+        {
+            return;
+        }
+
+        _outboundAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+        if (_outboundAliases.TryGetValue(packet.Topic, out var alias))
+        {
+            packet.TopicAlias = alias;
+            packet.Topic = string.Empty;
+        }
+        else if (_outboundAliases.Count < _clientTopicAliasMaximum)
+        {
+            alias = (ushort)(_outboundAliases.Count + 1);
+            _outboundAliases[packet.Topic] = alias;
+            packet.TopicAlias = alias;
+        }
+    }
+
+    private static ReadOnlyMemory<byte> ToMemory(ReadOnlySequence<byte> payload) =>
+        payload.IsSingleSegment ? payload.First : payload.ToArray();
+
+    private readonly record struct PendingAck(ushort PacketId, byte Qos, Task Durable);
+}

@@ -1,0 +1,140 @@
+using Iot.Broker.Mqtt.Persistence;
+using Iot.Routing.Topics;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.Mqtt;
+
+internal sealed partial class MqttConnection
+{
+    private List<BrokerMessage>? _retainedScratch;
+
+    private async ValueTask<bool> HandleSubscribeAsync(MqttSubscribePacket subscribe)
+    {
+        var session = _session!;
+        var codes = new List<MqttSubscribeReasonCode>(subscribe.TopicFilters.Count);
+        var durable = default(DurableWrites);
+        List<Subscription>? sendRetained = null;
+        foreach (var filter in subscribe.TopicFilters)
+        {
+            var text = filter.Topic ?? string.Empty;
+            var topicFilter = text;
+            string? share = null;
+            if (TopicFilters.IsShared(text))
+            {
+                if (!TopicFilters.TryParseShared(text, out var shareName, out topicFilter))
+                {
+                    codes.Add(MqttSubscribeReasonCode.TopicFilterInvalid);
+                    continue;
+                }
+
+                if (IsV5 && filter.NoLocal)
+                {
+                    Violation(MqttDisconnectReasonCode.ProtocolError, "No Local on a shared subscription");
+                    return false;
+                }
+
+                share = shareName;
+            }
+
+            if (!TopicNames.IsValidTopicFilter(topicFilter, _context.Options.MaxTopicLength))
+            {
+                codes.Add(IsV5 ? MqttSubscribeReasonCode.TopicFilterInvalid : MqttSubscribeReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            var qos = (byte)filter.QualityOfServiceLevel;
+            var subscription = new Subscription
+            {
+                Session = session,
+                Filter = text,
+                TopicFilter = topicFilter,
+                ShareName = share,
+                QualityOfService = qos,
+                NoLocal = IsV5 && filter.NoLocal,
+                RetainAsPublished = IsV5 && filter.RetainAsPublished,
+                RetainHandling = IsV5 ? (byte)filter.RetainHandling : (byte)0,
+                SubscriptionIdentifier = IsV5 ? subscribe.SubscriptionIdentifier : 0,
+            };
+
+            var isNew = _broker.Subscriptions.Subscribe(subscription);
+            if (session.IsPersistent)
+            {
+                durable.Add(_context.Store.UpsertSubscriptionAsync(session.ClientId, new PersistedSubscription(
+                    subscription.Filter, qos, subscription.NoLocal, subscription.RetainAsPublished,
+                    subscription.RetainHandling, subscription.SubscriptionIdentifier)));
+            }
+
+            // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2).
+            if (share is null && (subscription.RetainHandling == 0 || (subscription.RetainHandling == 1 && isNew)))
+            {
+                (sendRetained ??= []).Add(subscription);
+            }
+
+            codes.Add((MqttSubscribeReasonCode)qos);
+        }
+
+        var failed = await AwaitDurableAsync(durable.ToTask()).ConfigureAwait(false);
+        if (failed)
+        {
+            for (var i = 0; i < codes.Count; i++)
+            {
+                codes[i] = MqttSubscribeReasonCode.UnspecifiedError;
+            }
+
+            sendRetained = null;
+        }
+
+        Send(new MqttSubAckPacket { PacketIdentifier = subscribe.PacketIdentifier, ReasonCodes = codes });
+        if (sendRetained is not null)
+        {
+            var scratch = _retainedScratch ??= [];
+            foreach (var subscription in sendRetained)
+            {
+                _broker.Dispatcher.DeliverRetained(subscription, scratch);
+            }
+        }
+
+        return true;
+    }
+
+    private async ValueTask HandleUnsubscribeAsync(MqttUnsubscribePacket unsubscribe)
+    {
+        var session = _session!;
+        var codes = new List<MqttUnsubscribeReasonCode>(unsubscribe.TopicFilters.Count);
+        var durable = default(DurableWrites);
+        foreach (var filter in unsubscribe.TopicFilters)
+        {
+            var removed = _broker.Subscriptions.Unsubscribe(session, filter);
+            if (removed && session.IsPersistent)
+            {
+                durable.Add(_context.Store.DeleteSubscriptionAsync(session.ClientId, filter));
+            }
+
+            codes.Add(removed ? MqttUnsubscribeReasonCode.Success : MqttUnsubscribeReasonCode.NoSubscriptionExisted);
+        }
+
+        await AwaitDurableAsync(durable.ToTask()).ConfigureAwait(false);
+        Send(new MqttUnsubAckPacket { PacketIdentifier = unsubscribe.PacketIdentifier, ReasonCodes = codes });
+    }
+
+    /// <summary>Awaits durable writes; true when they failed (logged).</summary>
+    private async ValueTask<bool> AwaitDurableAsync(Task durable)
+    {
+        if (durable.IsCompletedSuccessfully)
+        {
+            return false;
+        }
+
+        try
+        {
+            await durable.ConfigureAwait(false);
+            return false;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            BrokerLog.DurableWriteFailed(_broker.Logger, _clientId, ex);
+            return true;
+        }
+    }
+}

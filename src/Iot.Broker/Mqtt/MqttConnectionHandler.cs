@@ -1,0 +1,19 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace Iot.Broker.Mqtt;
+
+/// <summary>Kestrel's entry point for MQTT over TCP, TLS and WebSocket: one <see cref="MqttConnection"/> per connection.</summary>
+internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandler
+{
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        // Over WebSocket (Http.Connections) MQTT frames are binary messages.
+        if (connection.Features.Get<ITransferFormatFeature>() is { } format)
+        {
+            format.ActiveFormat = TransferFormat.Binary;
+        }
+
+        await new MqttConnection(connection, broker).RunAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,86 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Iot.Broker.Mqtt;
+
+/// <summary>Settings under <c>Iot:Mqtt</c>. Each limit is reported in <c>/metrics</c> when it bites.</summary>
+public sealed class MqttOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Mqtt";
+
+    /// <summary>MQTT over TCP.</summary>
+    /// <remarks>Default 1883; 0 picks a free port; -1 disables the listener.</remarks>
+    [Range(-1, 65535)]
+    public int Port { get; set; } = 1883;
+
+    /// <summary>MQTT over TLS; served only when <see cref="TlsCertificatePath"/> is set.</summary>
+    /// <remarks>Default 8883; 0 picks a free port.</remarks>
+    [Range(0, 65535)]
+    public int TlsPort { get; set; } = 8883;
+
+    /// <summary>PFX/PKCS#12 or PEM certificate file for the TLS listener.</summary>
+    /// <remarks>Default none (no TLS listener).</remarks>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key file when <see cref="TlsCertificatePath"/> is a PEM certificate.</summary>
+    /// <remarks>Default none.</remarks>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>Password of the PFX file.</summary>
+    /// <remarks>Default none.</remarks>
+    public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>Address the MQTT listeners bind to: <c>*</c> for every interface, or an IP address.</summary>
+    /// <remarks>Default <c>*</c>.</remarks>
+    [Required]
+    public string BindAddress { get; set; } = "*";
+
+    /// <summary>Largest MQTT packet accepted and advertised in CONNACK (Maximum Packet Size), in bytes.</summary>
+    /// <remarks>Default 1 MiB (1 048 576); range 64 to 268 435 460. A larger packet closes the connection with reason 0x95.</remarks>
+    [Range(64, 268_435_460)]
+    public int MaxPacketSize { get; set; } = 1_048_576;
+
+    /// <summary>Receive Maximum advertised to MQTT 5 clients: QoS 1/2 publishes a client may have unacknowledged.</summary>
+    /// <remarks>Default 128; range 1-65535. A client that exceeds it is disconnected with reason 0x93.</remarks>
+    [Range(1, 65535)]
+    public int ReceiveMaximum { get; set; } = 128;
+
+    /// <summary>Upper bound on QoS 1/2 messages in flight to one client (the client's Receive Maximum applies when smaller).</summary>
+    /// <remarks>Default 64; range 1-65535. MQTT 3.1.1 clients get this window.</remarks>
+    [Range(1, 65535)]
+    public int MaxInflightMessages { get; set; } = 64;
+
+    /// <summary>Topic Alias Maximum advertised to MQTT 5 clients (aliases a client may use towards the broker).</summary>
+    /// <remarks>Default 64; range 0-65535; 0 disables inbound aliases.</remarks>
+    [Range(0, 65535)]
+    public int TopicAliasMaximum { get; set; } = 64;
+
+    /// <summary>Messages queued per session beyond those in flight (offline or slow clients).</summary>
+    /// <remarks>Default 1000; range 1 to 10 000 000. When full, new messages for that session are dropped and counted
+    /// (<c>iot_mqtt_messages_dropped_total{reason="queue_full"}</c>), as Mosquitto's max_queued_messages does.</remarks>
+    [Range(1, 10_000_000)]
+    public int MaxQueuedMessages { get; set; } = 1000;
+
+    /// <summary>Whether QoS 0 messages are queued for offline persistent sessions.</summary>
+    /// <remarks>Default false (as Mosquitto's queue_qos0_messages).</remarks>
+    public bool QueueQos0WhenOffline { get; set; }
+
+    /// <summary>Longest session expiry the broker grants, seconds; MQTT 3.1.1 persistent sessions get this.</summary>
+    /// <remarks>Default 4 294 967 295 (never expires).</remarks>
+    public uint MaxSessionExpiryInterval { get; set; } = uint.MaxValue;
+
+    /// <summary>Largest keep-alive the broker accepts, seconds; a larger or zero request is answered with Server Keep Alive (MQTT 5).</summary>
+    /// <remarks>Default 0 (accept the client's value, including 0 = no keep-alive).</remarks>
+    [Range(0, 65535)]
+    public int MaxKeepAlive { get; set; }
+
+    /// <summary>Seconds a client has to send CONNECT after its connection opens.</summary>
+    /// <remarks>Default 10; range 1-3600.</remarks>
+    [Range(1, 3600)]
+    public int ConnectTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Longest accepted topic name or filter, in UTF-8 bytes.</summary>
+    /// <remarks>Default 65535 (the protocol limit).</remarks>
+    [Range(1, 65535)]
+    public int MaxTopicLength { get; set; } = 65535;
+}

@@ -1,0 +1,63 @@
+using Iot.Broker.Mqtt.Persistence;
+
+namespace Iot.Broker.Mqtt;
+
+/// <summary>
+/// Restores persistent sessions before the listeners accept clients, then once a second expires sessions, publishes
+/// delayed wills and closes connections whose keep-alive ran out. At shutdown it closes every connection and
+/// flushes the store.
+/// </summary>
+internal sealed class SessionMaintenanceService(
+    SessionManager sessions,
+    ISessionStore store,
+    TimeProvider timeProvider,
+    ILogger<SessionMaintenanceService> logger) : IHostedService, IAsyncDisposable
+{
+    private ITimer? _timer;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await sessions.RestoreAsync(cancellationToken).ConfigureAwait(false);
+        _timer = timeProvider.CreateTimer(static state => ((SessionMaintenanceService)state!).Tick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var connection in sessions.Connections)
+        {
+            connection.Close(MQTTnet.Protocol.MqttDisconnectReasonCode.ServerShuttingDown);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await store.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void Tick()
+    {
+        try
+        {
+            sessions.RunMaintenance();
+            var now = Environment.TickCount64;
+            foreach (var connection in sessions.Connections)
+            {
+                connection.CheckKeepAlive(now);
+            }
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.MaintenanceFailed(logger, ex);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+using System.Collections.Concurrent;
+using Iot.Broker.Mqtt.Persistence;
+
+namespace Iot.Broker.Mqtt;
+
+/// <summary>
+/// Owns the sessions by client id: connect (new, resumed, taken over), disconnect, expiry, pending wills, and the
+/// restore of persistent sessions at start-up. Connect and disconnect are serialized; publishing is not.
+/// </summary>
+internal sealed class SessionManager(
+    SessionContext context,
+    SubscriptionIndex subscriptions,
+    RetainedMessages retained,
+    MessageDispatcher dispatcher,
+    ILogger<SessionManager> logger)
+{
+    private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
+    private readonly Dictionary<string, PendingWill> _wills = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public int SessionCount => _sessions.Count;
+
+    public IEnumerable<MqttSession> Sessions => _sessions.Values;
+
+    public IEnumerable<MqttConnection> Connections => _connections.Keys;
+
+    public void Register(MqttConnection connection) => _connections.TryAdd(connection, 0);
+
+    public void Unregister(MqttConnection connection) => _connections.TryRemove(connection, out _);
+
+    /// <summary>Loads persistent sessions and retained messages; sessions that expired while the broker was down end now.</summary>
+    public async Task RestoreAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await context.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        var now = context.NowUnixMs;
+        var messages = 0;
+        foreach (var state in snapshot.Sessions)
+        {
+            var stored = state.Session;
+            var session = new MqttSession(context, stored.ClientId)
+            {
+                SessionExpiryInterval = stored.SessionExpiryInterval,
+                ProtocolVersion = stored.ProtocolVersion,
+                // A session that was connected when the broker stopped is treated as disconnected at restart.
+                DisconnectedAtUnixMs = stored.DisconnectedAtUnixMs ?? now,
+                Stored = true,
+            };
+            if (session.IsExpired(now))
+            {
+                _ = context.Store.DeleteSessionAsync(stored.ClientId);
+                continue;
+            }
+
+            foreach (var s in state.Subscriptions)
+            {
+                subscriptions.Subscribe(CreateSubscription(session, s));
+            }
+
+            foreach (var m in state.Messages)
+            {
+                session.Restore(m);
+                messages++;
+            }
+
+            _sessions[session.ClientId] = session;
+        }
+
+        foreach (var message in snapshot.Retained)
+        {
+            retained.Restore(message);
+        }
+
+        BrokerLog.Restored(logger, _sessions.Count, messages, snapshot.Retained.Count);
+    }
+
+    /// <summary>
+    /// Binds a CONNECT to a session. Returns the session, whether a previous session was resumed, and the
+    /// connection that was taken over (the caller closes it with reason 0x8E).
+    /// </summary>
+    public async Task<(MqttSession Session, bool SessionPresent)> ConnectAsync(
+        MqttConnection connection, string clientId, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+    {
+        MqttSession session;
+        MqttConnection? takenOver = null;
+        bool present;
+        var now = context.NowUnixMs;
+        lock (_gate)
+        {
+            _wills.Remove(clientId);
+            _sessions.TryGetValue(clientId, out var existing);
+            if (existing?.Connection is { } old)
+            {
+                takenOver = old;
+                old.MarkTakenOver(cleanStart);
+                existing.Detach(old, now);
+            }
+
+            if (existing is null || cleanStart || existing.IsExpired(now))
+            {
+                if (existing is not null)
+                {
+                    Discard(existing);
+                }
+
+                session = new MqttSession(context, clientId);
+                _sessions[clientId] = session;
+                present = false;
+            }
+            else
+            {
+                session = existing;
+                present = true;
+            }
+
+            session.SessionExpiryInterval = sessionExpiry;
+            session.ProtocolVersion = protocolVersion;
+            if (session.Stored && !session.IsPersistent)
+            {
+                // The resumed session no longer outlives its connection: it is not stored any more.
+                session.Stored = false;
+                _ = context.Store.DeleteSessionAsync(clientId);
+            }
+            else if (session.IsPersistent)
+            {
+                session.Stored = true;
+            }
+        }
+
+        if (takenOver is not null)
+        {
+            BrokerLog.SessionTakenOver(logger, clientId);
+            takenOver.CloseForTakeover();
+        }
+
+        if (session.IsPersistent)
+        {
+            await context.Store.UpsertSessionAsync(new PersistedSession(clientId, sessionExpiry, null, protocolVersion)).ConfigureAwait(false);
+        }
+
+        return (session, present);
+    }
+
+    /// <summary>A connection ended: detach it, end or keep the session, and publish or schedule its will.</summary>
+    public void Disconnected(MqttSession session, MqttConnection connection, BrokerMessage? will, uint willDelay)
+    {
+        var now = context.NowUnixMs;
+        bool detached;
+        lock (_gate)
+        {
+            detached = session.Detach(connection, now);
+            if (detached)
+            {
+                if (!session.IsPersistent)
+                {
+                    if (_sessions.TryGetValue(session.ClientId, out var current) && ReferenceEquals(current, session))
+                    {
+                        _sessions.TryRemove(session.ClientId, out _);
+                    }
+
+                    Discard(session);
+                }
+                else
+                {
+                    _ = context.Store.UpsertSessionAsync(new PersistedSession(
+                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion));
+                }
+            }
+
+            if (will is not null)
+            {
+                // The will waits for its delay unless the session ends first (MQTT 5 §3.1.3.2.2).
+                var sessionEnds = detached ? !session.IsPersistent : connection.TakeoverCleanStart;
+                var delay = sessionEnds ? 0 : Math.Min(willDelay, session.SessionExpiryInterval);
+                if (!detached && !connection.TakeoverCleanStart && willDelay > 0)
+                {
+                    // Taken over by a connection that resumes the session: the will is not sent.
+                    will = null;
+                }
+                else if (delay > 0)
+                {
+                    _wills[session.ClientId] = new PendingWill(will, now + (delay * 1000L));
+                    will = null;
+                }
+            }
+        }
+
+        if (will is not null)
+        {
+            PublishWill(session.ClientId, will);
+        }
+    }
+
+    /// <summary>Ends sessions whose expiry passed and publishes wills whose delay passed. Called every second.</summary>
+    public void RunMaintenance()
+    {
+        var now = context.NowUnixMs;
+        List<(string ClientId, BrokerMessage Will)>? due = null;
+        lock (_gate)
+        {
+            foreach (var session in _sessions.Values)
+            {
+                if (session.IsExpired(now))
+                {
+                    _sessions.TryRemove(session.ClientId, out _);
+                    Discard(session);
+                    context.Metrics.SessionExpired();
+                    BrokerLog.SessionExpired(logger, session.ClientId);
+                    if (_wills.Remove(session.ClientId, out var pending))
+                    {
+                        (due ??= []).Add((session.ClientId, pending.Will));
+                    }
+                }
+            }
+
+            foreach (var (clientId, pending) in _wills)
+            {
+                if (pending.DueAtUnixMs <= now)
+                {
+                    (due ??= []).Add((clientId, pending.Will));
+                }
+            }
+
+            if (due is not null)
+            {
+                foreach (var (clientId, _) in due)
+                {
+                    _wills.Remove(clientId);
+                }
+            }
+        }
+
+        if (due is not null)
+        {
+            foreach (var (clientId, will) in due)
+            {
+                PublishWill(clientId, will);
+            }
+        }
+    }
+
+    internal static Subscription CreateSubscription(MqttSession session, PersistedSubscription s)
+    {
+        string? share = null;
+        var topicFilter = s.Filter;
+        if (TopicFilters.TryParseShared(s.Filter, out var shareName, out var inner))
+        {
+            share = shareName;
+            topicFilter = inner;
+        }
+
+        return new Subscription
+        {
+            Session = session,
+            Filter = s.Filter,
+            TopicFilter = topicFilter,
+            ShareName = share,
+            QualityOfService = s.QualityOfService,
+            NoLocal = s.NoLocal,
+            RetainAsPublished = s.RetainAsPublished,
+            RetainHandling = s.RetainHandling,
+            SubscriptionIdentifier = s.SubscriptionIdentifier,
+        };
+    }
+
+    private void PublishWill(string clientId, BrokerMessage will)
+    {
+        context.Metrics.WillPublished();
+        BrokerLog.WillPublished(logger, clientId, will.Topic);
+        var stamped = new BrokerMessage
+        {
+            Topic = will.Topic,
+            Payload = will.Payload,
+            QualityOfService = will.QualityOfService,
+            Retain = will.Retain,
+            ExpiresAtUnixMs = will.ExpiresAtUnixMs == 0 ? 0 : context.NowUnixMs + will.ExpiresAtUnixMs,
+            ContentType = will.ContentType,
+            ResponseTopic = will.ResponseTopic,
+            CorrelationData = will.CorrelationData,
+            PayloadFormatIndicator = will.PayloadFormatIndicator,
+            UserProperties = will.UserProperties,
+            PublisherClientId = clientId,
+            ReceivedAtUnixMs = context.NowUnixMs,
+        };
+        _ = dispatcher.Publish(stamped, clientId);
+    }
+
+    private void Discard(MqttSession session)
+    {
+        subscriptions.RemoveAll(session);
+        session.Clear();
+        if (session.Stored)
+        {
+            session.Stored = false;
+            _ = context.Store.DeleteSessionAsync(session.ClientId);
+        }
+    }
+
+    /// <summary>A will waiting for its delay. <see cref="BrokerMessage.ExpiresAtUnixMs"/> holds the expiry interval in ms until it is published.</summary>
+    private readonly record struct PendingWill(BrokerMessage Will, long DueAtUnixMs);
+}

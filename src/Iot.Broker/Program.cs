@@ -1,0 +1,4 @@
+using Iot.Broker.Hosting;
+
+var app = BrokerHost.Create(args);
+await app.RunAsync();

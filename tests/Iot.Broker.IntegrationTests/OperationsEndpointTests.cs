@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Iot.TestUtilities;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.IntegrationTests;
+
+/// <summary><c>/healthz</c> and <c>/metrics</c> on the HTTP port, as a load balancer and Prometheus see them.</summary>
+[Collection(OperationsCollectionDefinition.Name)]
+[Trait("Category", "Integration")]
+public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
+{
+    private readonly HttpClient _http = new() { BaseAddress = broker.HttpBaseUri, Timeout = TimeSpan.FromSeconds(15) };
+
+    [Fact]
+    public async Task Healthz_WhileServing_Returns200()
+    {
+        using var response = await _http.GetAsync(new Uri("healthz", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_Always_PrometheusTextWithBrokerMetrics()
+    {
+        using var response = await _http.GetAsync(new Uri("metrics", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        foreach (var name in new[] { "iot_mqtt_connections", "iot_mqtt_messages_received_total", "iot_mqtt_retained_messages" })
+        {
+            Assert.True(Sample(text, name) is not null, $"/metrics has no sample of {name}:\n{text}");
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_AfterPublishes_CountersAndGaugesMove()
+    {
+        var before = await ReadAsync("iot_mqtt_messages_received_total");
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("metric")));
+        var topic = TestIds.Topic("metrics");
+        for (var i = 0; i < 3; i++)
+        {
+            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(topic)
+                .WithPayload($"m{i}")
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithRetainFlag(i == 2)
+                .Build());
+            Assert.True(result.IsSuccess, $"PUBACK reason {result.ReasonCode}");
+        }
+
+        // Other tests may publish at the same time: the counter must have grown by at least our three.
+        await Eventually.WaitForAsync(() => ReadAsync("iot_mqtt_messages_received_total"), v => v >= before + 3, TimeSpan.FromSeconds(10),
+            "iot_mqtt_messages_received_total grows by the three publishes");
+        await Eventually.WaitForAsync(() => ReadAsync("iot_mqtt_connections"), v => v >= 1, TimeSpan.FromSeconds(10),
+            "iot_mqtt_connections counts the connected client");
+        await Eventually.WaitForAsync(() => ReadAsync("iot_mqtt_retained_messages"), v => v >= 1, TimeSpan.FromSeconds(10),
+            "iot_mqtt_retained_messages counts the retained message");
+
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithRetainFlag().WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await client.DisconnectAsync();
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<double> ReadAsync(string name)
+    {
+        var text = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        return Sample(text, name) ?? throw new InvalidOperationException($"/metrics has no sample of {name}:\n{text}");
+    }
+
+    /// <summary>The value of the unlabelled sample <paramref name="name"/> (or the sum over its labelled samples).</summary>
+    private static double? Sample(string text, string name)
+    {
+        var matches = Regex.Matches(text, $@"^{Regex.Escape(name)}(\{{[^}}]*\}})?\s+(\S+)", RegexOptions.Multiline);
+        return matches.Count == 0
+            ? null
+            : matches.Sum(m => double.Parse(m.Groups[2].Value, NumberStyles.Float, CultureInfo.InvariantCulture));
+    }
+}
