@@ -85,7 +85,10 @@ public sealed class MosquittoSubscriber : IAsyncDisposable
     internal static async Task<MosquittoSubscriber> StartAsync(IEnumerable<string> args)
     {
         var tool = ExternalClients.RequireTool("mosquitto_sub", ExternalClients.AptPackage);
-        var process = ChildProcess.Start(tool, [.. args, "-d", "-F", Format]);
+
+        // stdout is a pipe, so stdio would buffer it in blocks: stdbuf makes each line (the SUBACK above all) arrive at once.
+        var stdbuf = ExternalClients.RequireTool("stdbuf", "coreutils");
+        var process = ChildProcess.Start(stdbuf, ["-oL", tool, .. args, "-d", "-F", Format]);
         try
         {
             var subscribed = await process.WaitForLineAsync(

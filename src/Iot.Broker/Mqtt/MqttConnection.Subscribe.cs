@@ -20,9 +20,9 @@ internal sealed partial class MqttConnection
             var text = filter.Topic ?? string.Empty;
             var topicFilter = text;
             string? share = null;
-            if (TopicFilters.IsShared(text))
+            if (TopicNames.IsSharedSubscription(text))
             {
-                if (!TopicFilters.TryParseShared(text, out var shareName, out topicFilter))
+                if (!TopicNames.TryParseSharedSubscription(text, out var shareName, out topicFilter))
                 {
                     codes.Add(MqttSubscribeReasonCode.TopicFilterInvalid);
                     continue;

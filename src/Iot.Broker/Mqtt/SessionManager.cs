@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Routing.Topics;
 
 namespace Iot.Broker.Mqtt;
 
@@ -243,7 +244,7 @@ internal sealed class SessionManager(
     {
         string? share = null;
         var topicFilter = s.Filter;
-        if (TopicFilters.TryParseShared(s.Filter, out var shareName, out var inner))
+        if (TopicNames.TryParseSharedSubscription(s.Filter, out var shareName, out var inner))
         {
             share = shareName;
             topicFilter = inner;

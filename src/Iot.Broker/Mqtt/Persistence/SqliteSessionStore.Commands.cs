@@ -64,7 +64,7 @@ internal sealed partial class SqliteSessionStore
             ];
         }
 
-        /// <summary>Microsoft.Data.Sqlite requires every command to name the connection's open transaction.</summary>
+        /// <summary>Points the reused commands at this batch's transaction (they still name the previous, finished one).</summary>
         public void Enlist(SqliteTransaction transaction)
         {
             foreach (var command in _all)

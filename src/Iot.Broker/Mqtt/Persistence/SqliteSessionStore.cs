@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
@@ -60,7 +61,7 @@ internal sealed partial class SqliteSessionStore : ISessionStore
         try
         {
             Execute(_connection, "PRAGMA synchronous=FULL;");
-            var mode = Convert.ToString(Scalar(_connection, "PRAGMA journal_mode=WAL;"), System.Globalization.CultureInfo.InvariantCulture);
+            var mode = Convert.ToString(Scalar(_connection, "PRAGMA journal_mode=WAL;"), CultureInfo.InvariantCulture);
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new NotSupportedException($"SQLite refused WAL mode for '{_path}' (journal mode is '{mode}').");
@@ -295,7 +296,7 @@ internal sealed partial class SqliteSessionStore : ISessionStore
 
     private int MigrateSchema()
     {
-        var version = Convert.ToInt32(Scalar(_connection, "PRAGMA user_version;"), System.Globalization.CultureInfo.InvariantCulture);
+        var version = Convert.ToInt32(Scalar(_connection, "PRAGMA user_version;"), CultureInfo.InvariantCulture);
         if (version == SchemaVersion)
         {
             return version;
