@@ -90,7 +90,8 @@ for trx in "$RESULTS"/*.trx; do
   files=$((files + 1))
   passed=$((passed + $(counter passed "$trx")))
   failed=$((failed + $(counter failed "$trx") + $(counter error "$trx") + $(counter timeout "$trx") + $(counter aborted "$trx")))
-  skipped=$((skipped + $(counter notExecuted "$trx")))
+  # xunit's skipped tests count in total but neither in executed nor in notExecuted.
+  skipped=$((skipped + $(counter total "$trx") - $(counter executed "$trx")))
 done
 
 if [ "$files" = 0 ]; then

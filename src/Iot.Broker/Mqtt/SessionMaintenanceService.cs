@@ -1,15 +1,11 @@
-using Iot.Broker.Mqtt.Persistence;
-
 namespace Iot.Broker.Mqtt;
 
 /// <summary>
 /// Restores persistent sessions before the listeners accept clients, then once a second expires sessions, publishes
-/// delayed wills and closes connections whose keep-alive ran out. At shutdown it closes every connection and
-/// flushes the store.
+/// delayed wills and closes connections whose keep-alive ran out. At shutdown it closes every connection.
 /// </summary>
 internal sealed class SessionMaintenanceService(
     SessionManager sessions,
-    ISessionStore store,
     TimeProvider timeProvider,
     ILogger<SessionMaintenanceService> logger) : IHostedService, IAsyncDisposable
 {
@@ -36,12 +32,11 @@ internal sealed class SessionMaintenanceService(
 
     public async ValueTask DisposeAsync()
     {
+        // The store is a container-owned singleton: the container disposes (and drains) it after this service.
         if (_timer is not null)
         {
             await _timer.DisposeAsync().ConfigureAwait(false);
         }
-
-        await store.DisposeAsync().ConfigureAwait(false);
     }
 
     private void Tick()
