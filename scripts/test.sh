@@ -97,12 +97,11 @@ done
 if [ "$files" = 0 ]; then
   say "no test results were written: the build failed or no test project ran (dotnet test exited with $status)"
   [ "$status" != 0 ] || status=1
+elif [ $((passed + failed + skipped)) = 0 ]; then
+  say "no test ran (a --filter that matches nothing?)"
+  [ "$status" != 0 ] || status=1
 elif [ "$status" != 0 ] && [ "$failed" = 0 ]; then
   say "dotnet test exited with $status although no test failed (a build error or a crashed test host?)"
-fi
-if [ $((passed + failed + skipped)) = 0 ]; then
-  say "no test ran"
-  [ "$status" != 0 ] || status=1
 fi
 
 line="$passed passed, $failed failed"

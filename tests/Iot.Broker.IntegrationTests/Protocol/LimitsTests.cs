@@ -67,6 +67,36 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task RandomGarbageAfterConnect_NeverTakesTheBrokerDown()
+    {
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:MaxPacketSize=4096");
+        var random = new Random(20261124);
+        for (var i = 0; i < 300; i++)
+        {
+            var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("fuzz"), CleanSession = true, KeepAlivePeriod = 30 });
+            await using (raw)
+            {
+                var garbage = new byte[random.Next(1, 64)];
+                random.NextBytes(garbage);
+                try
+                {
+                    await raw.SendRawAsync(garbage);
+                }
+                catch (IOException)
+                {
+                    // Closed by the broker already: fine.
+                }
+            }
+        }
+
+        var topic = TestIds.Topic("after-fuzz");
+        await using var client = await TestClient.ConnectAsync(broker, Ids.Client("after-fuzz"));
+        await client.SubscribeAsync(topic);
+        await client.PublishAsync(topic, "alive");
+        Assert.Equal("alive", (await client.ReceiveAsync()).ConvertPayloadToString());
+    }
+
+    [Fact]
     public async Task ReceiveMaximum_ClientThatExceedsIt_IsDisconnected()
     {
         await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ReceiveMaximum=3");
