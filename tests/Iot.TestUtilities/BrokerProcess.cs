@@ -77,7 +77,9 @@ public sealed class BrokerProcess : IAsyncDisposable
             ["DOTNET_ENVIRONMENT"] = null,
             ["ASPNETCORE_URLS"] = null,
         };
-        var process = ChildProcess.Start("dotnet", args, Path.GetDirectoryName(dll), environment);
+        // The SDK tells test hosts which dotnet runs them; the same one runs the broker.
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var process = ChildProcess.Start(dotnet, args, Path.GetDirectoryName(dll), environment);
         try
         {
             var deadline = DateTime.UtcNow + StartTimeout;
