@@ -110,6 +110,50 @@ public sealed class BrokerRestartTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task RetainedMessage_AcknowledgedBeforeKill_IsRetainedAfterRestart()
+    {
+        using var dataDir = new TempDirectory("iot-restart-retained");
+        var topic = TestIds.Topic("restart-retained");
+        var broker = await BrokerProcess.StartAsync(dataDir.Path);
+        try
+        {
+            using (var publisher = new MqttClientFactory().CreateMqttClient())
+            {
+                await publisher.ConnectAsync(SubscriberOptions(broker.MqttPort, TestIds.ClientId("rret")));
+                var result = await publisher.PublishAsync(new MqttApplicationMessageBuilder()
+                    .WithTopic(topic).WithPayload("kept").WithRetainFlag().WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                Assert.True(result.IsSuccess);
+            }
+
+            await broker.KillAsync();
+            await broker.DisposeAsync();
+            broker = await BrokerProcess.StartAsync(dataDir.Path);
+
+            var received = new TaskCompletionSource<MqttApplicationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var subscriber = new MqttClientFactory().CreateMqttClient();
+            subscriber.ApplicationMessageReceivedAsync += e =>
+            {
+                received.TrySetResult(e.ApplicationMessage);
+                return Task.CompletedTask;
+            };
+            await subscriber.ConnectAsync(SubscriberOptions(broker.MqttPort, TestIds.ClientId("rret2")));
+            await subscriber.SubscribeAsync(topic);
+            var message = await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal("kept", message.ConvertPayloadToString());
+            Assert.True(message.Retain);
+        }
+        catch
+        {
+            output.WriteLine("Broker output:\n" + broker.Output);
+            throw;
+        }
+        finally
+        {
+            await broker.DisposeAsync();
+        }
+    }
+
     private static string Payload(int i) => $"message {i:D3}";
 
     private static MqttClientOptions SubscriberOptions(int port, string clientId) =>
