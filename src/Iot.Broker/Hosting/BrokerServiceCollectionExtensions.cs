@@ -37,7 +37,10 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<SessionContext>();
         services.AddSingleton<SubscriptionIndex>();
         services.AddSingleton<RetainedMessages>();
-        services.AddSingleton<MessageDispatcher>();
+        services.AddSingleton(sp => new MessageDispatcher(
+            sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
+            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Routing.IMessageRouter>()));
+        services.AddSingleton<Iot.Routing.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<MqttConnectionHandler>();

@@ -1,3 +1,6 @@
+using Iot.Routing;
+using MQTTnet.Packets;
+
 namespace Iot.Broker.Mqtt;
 
 /// <summary>
@@ -5,7 +8,7 @@ namespace Iot.Broker.Mqtt;
 /// message to each matching session once (with the highest granted QoS and all subscription identifiers).
 /// Returns the durable writes the publisher's acknowledgement must wait for.
 /// </summary>
-internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics)
+internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null)
 {
     [ThreadStatic]
     private static List<IndexEntry>? t_matches;
@@ -48,7 +51,40 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
             matches.Clear();
         }
 
+        // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
+        if (router is not null && message.PublisherClientId is not null)
+        {
+            durable.Add(router.RouteAsync(ToRouted(message)));
+        }
+
         return durable.ToTask();
+    }
+
+    private static RoutedMessage ToRouted(BrokerMessage message) => new()
+    {
+        Topic = message.Topic,
+        Payload = message.Payload,
+        QualityOfService = message.QualityOfService,
+        ContentType = message.ContentType,
+        UserProperties = ToPairs(message.UserProperties),
+        SourceClientId = message.PublisherClientId,
+        ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(message.ReceivedAtUnixMs),
+    };
+
+    private static KeyValuePair<string, string>[] ToPairs(IReadOnlyList<MqttUserProperty>? properties)
+    {
+        if (properties is null || properties.Count == 0)
+        {
+            return [];
+        }
+
+        var pairs = new KeyValuePair<string, string>[properties.Count];
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            pairs[i] = new(properties[i].Name, properties[i].ReadValueAsString());
+        }
+
+        return pairs;
     }
 
     /// <summary>Sends the retained messages matching a new subscription (RETAIN set, as MQTT requires on subscribe).</summary>

@@ -1,0 +1,190 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+
+namespace Iot.LoadTool;
+
+/// <summary>Figures of one measured run.</summary>
+internal sealed record LoadResult(
+    long Delivered, double Seconds, double ToolCpuSeconds, double? BrokerCpuSeconds, long Lost, int Stalls, int Errors);
+
+/// <summary>Sets up the connections of one scenario, drives the publishers and measures after the warm-up.</summary>
+internal sealed class LoadRun(LoadOptions options) : IDisposable
+{
+    private const int MaxBatch = 20;
+    private const int MinBatch = 5;
+    private const int MaxInflightPerPublisher = 20;
+    private const int WindowPerConnection = 20;
+
+    private readonly List<MqttConnection> _connections = [];
+    private readonly List<Task> _loops = [];
+    private readonly CancellationTokenSource _stop = new();
+    private int _errors;
+    private int _stalls;
+
+    public async Task<LoadResult> RunAsync()
+    {
+        var fanin = options.Scenario == "fanin";
+        var publishers = fanin ? options.Publishers : 1;
+        var subscribers = fanin ? 1 : options.Subscribers;
+        var deliveriesPerMessage = subscribers;
+        var window = new DeliveryWindow((long)WindowPerConnection * (fanin ? publishers : subscribers));
+        var prefix = $"lt{Environment.ProcessId}";
+        var ct = _stop.Token;
+
+        try
+        {
+            for (var i = 0; i < subscribers; i++)
+            {
+                var sub = await ConnectAsync($"{prefix}-s{i}");
+                await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", options.Qos, ct);
+                Watch(sub.ReadLoopAsync(new SubscriberSink(sub, window), ct));
+            }
+
+            for (var i = 0; i < publishers; i++)
+            {
+                var pub = await ConnectAsync($"{prefix}-p{i}");
+                PubAckSink? acks = null;
+                if (options.Qos == 1)
+                {
+                    acks = new PubAckSink();
+                    Watch(pub.ReadLoopAsync(acks, ct));
+                }
+
+                var template = MqttWire.Publish(fanin ? $"bench/fanin/p{i}" : "bench/fanout/t", options.Qos, options.Payload, out var idOffset);
+                Watch(PublishLoopAsync(pub, template, idOffset, deliveriesPerMessage, window, acks, ct));
+            }
+
+            Watch(WatchdogAsync(window, ct));
+
+            await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds), ct);
+            var received0 = window.Received;
+            var lost0 = window.Lost;
+            var start = CpuSample.Take(options.BrokerPid);
+            await Task.Delay(TimeSpan.FromSeconds(options.Seconds), ct);
+            var end = CpuSample.Take(options.BrokerPid);
+            var delivered = window.Received - received0;
+
+            return new LoadResult(
+                delivered,
+                Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp).TotalSeconds,
+                (end.ToolCpu - start.ToolCpu).TotalSeconds,
+                end.BrokerCpuSeconds - start.BrokerCpuSeconds,
+                window.Lost - lost0,
+                Volatile.Read(ref _stalls),
+                Volatile.Read(ref _errors));
+        }
+        finally
+        {
+            await _stop.CancelAsync();
+            window.Release();
+            foreach (var connection in _connections)
+            {
+                connection.Dispose();
+            }
+
+            await Task.WhenAll(_loops);
+        }
+    }
+
+    public void Dispose() => _stop.Dispose();
+
+    private static async Task PublishLoopAsync(
+        MqttConnection connection, byte[] template, int idOffset, int deliveriesPerMessage, DeliveryWindow window, PubAckSink? acks, CancellationToken ct)
+    {
+        var batch = new byte[template.Length * MaxBatch];
+        ushort nextId = 0;
+        long sent = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            var count = Allowed(window, deliveriesPerMessage, acks, sent);
+            if (count < MinBatch)
+            {
+                // Arm first, then look again, so a pulse between the check and the wait is not missed.
+                var waitWindow = window.WaitAsync();
+                var waitAcks = acks?.Progress.WaitAsync();
+                if (Allowed(window, deliveriesPerMessage, acks, sent) < MinBatch)
+                {
+                    await (waitAcks is null ? waitWindow : Task.WhenAny(waitWindow, waitAcks)).WaitAsync(ct);
+                }
+
+                continue;
+            }
+
+            window.AddExpected((long)count * deliveriesPerMessage);
+            for (var i = 0; i < count; i++)
+            {
+                var slot = batch.AsSpan(i * template.Length, template.Length);
+                template.CopyTo(slot);
+                if (idOffset >= 0)
+                {
+                    nextId = nextId == ushort.MaxValue ? (ushort)1 : (ushort)(nextId + 1);
+                    BinaryPrimitives.WriteUInt16BigEndian(slot[idOffset..], nextId);
+                }
+            }
+
+            sent += count;
+            await connection.SendAsync(batch.AsMemory(0, count * template.Length), ct);
+        }
+    }
+
+    private static int Allowed(DeliveryWindow window, int deliveriesPerMessage, PubAckSink? acks, long sent)
+    {
+        var count = Math.Min(MaxBatch, window.Available / deliveriesPerMessage);
+        if (acks is not null)
+        {
+            count = Math.Min(count, MaxInflightPerPublisher - (sent - acks.Acked));
+        }
+
+        return (int)count;
+    }
+
+    /// <summary>Writes off deliveries after a second without progress, so a broker that drops messages cannot stall the run.</summary>
+    private async Task WatchdogAsync(DeliveryWindow window, CancellationToken ct)
+    {
+        var lastReceived = -1L;
+        var quietTicks = 0;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        while (await timer.WaitForNextTickAsync(ct))
+        {
+            var received = window.Received;
+            var outstanding = window.Expected - received - window.Lost;
+            quietTicks = received == lastReceived && outstanding > 0 ? quietTicks + 1 : 0;
+            lastReceived = received;
+            if (quietTicks >= 4)
+            {
+                window.WriteOff(outstanding);
+                Interlocked.Increment(ref _stalls);
+                quietTicks = 0;
+            }
+        }
+    }
+
+    private async Task<MqttConnection> ConnectAsync(string clientId)
+    {
+        var connection = await MqttConnection.ConnectAsync(options.Host, options.Port, clientId, _stop.Token);
+        _connections.Add(connection);
+        return connection;
+    }
+
+    private void Watch(Task loop) => _loops.Add(ObserveAsync(loop));
+
+    private async Task ObserveAsync(Task loop)
+    {
+        try
+        {
+            await loop;
+        }
+        catch (Exception ex) when (_stop.IsCancellationRequested)
+        {
+            // Expected at shutdown: cancelled waits and sockets closed under pending reads.
+            _ = ex;
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidDataException)
+        {
+            if (Interlocked.Increment(ref _errors) <= 5)
+            {
+                await Console.Error.WriteLineAsync($"connection error: {ex.Message}");
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Net.Sockets;
+
+namespace Iot.LoadTool;
+
+/// <summary>Receives whole packets from a read loop; called on the loop's thread.</summary>
+internal interface IPacketSink
+{
+    void OnPacket(byte header, ReadOnlySpan<byte> body);
+
+    /// <summary>Called once per socket read, after every complete packet in it was handed to <see cref="OnPacket"/>.</summary>
+    ValueTask OnBatchEndAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>One raw TCP connection speaking just enough MQTT 3.1.1 for the load tool.</summary>
+internal sealed class MqttConnection : IDisposable
+{
+    private const ushort KeepAliveSeconds = 120;
+    private readonly Socket _socket;
+    private byte[] _buffer = new byte[64 * 1024];
+    private int _start;
+    private int _end;
+
+    private MqttConnection(Socket socket) => _socket = socket;
+
+    public static async Task<MqttConnection> ConnectAsync(string host, int port, string clientId, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var connection = new MqttConnection(socket);
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellationToken);
+            await connection.SendAsync(MqttWire.Connect(clientId, KeepAliveSeconds), cancellationToken);
+            var (header, body) = await connection.ReadPacketAsync(cancellationToken);
+            if (header != MqttWire.ConnAck || body.Length < 2 || body[1] != 0)
+            {
+                throw new IOException($"CONNECT refused for {clientId}: header 0x{header:X2}, code {(body.Length > 1 ? body[1] : -1)}.");
+            }
+
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public async Task SubscribeAsync(string filter, int qos, CancellationToken cancellationToken)
+    {
+        await SendAsync(MqttWire.Subscribe(1, filter, qos), cancellationToken);
+        var (header, body) = await ReadPacketAsync(cancellationToken);
+        if (header != MqttWire.SubAck || body.Length < 3 || body[2] > 2)
+        {
+            throw new IOException($"SUBSCRIBE {filter} refused: header 0x{header:X2}.");
+        }
+    }
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            var sent = await _socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            data = data[sent..];
+        }
+    }
+
+    /// <summary>Reads until the peer closes or the token fires, handing every packet to <paramref name="sink"/>.</summary>
+    public async Task ReadLoopAsync(IPacketSink sink, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Parse(sink);
+            await sink.OnBatchEndAsync(cancellationToken);
+            await FillAsync(cancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already closed by the peer: nothing left to shut down.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed twice.
+        }
+
+        _socket.Dispose();
+    }
+
+    private async Task<(byte Header, byte[] Body)> ReadPacketAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var data = _buffer.AsSpan(_start, _end - _start);
+            if (data.Length >= 2 && MqttWire.TryReadRemainingLength(data, out var length, out var headerSize)
+                && data.Length >= headerSize + length)
+            {
+                var result = (data[0], data.Slice(headerSize, length).ToArray());
+                _start += headerSize + length;
+                return result;
+            }
+
+            await FillAsync(cancellationToken);
+        }
+    }
+
+    private void Parse(IPacketSink sink)
+    {
+        while (true)
+        {
+            var data = _buffer.AsSpan(_start, _end - _start);
+            if (data.Length < 2 || !MqttWire.TryReadRemainingLength(data, out var length, out var headerSize)
+                || data.Length < headerSize + length)
+            {
+                return;
+            }
+
+            sink.OnPacket(data[0], data.Slice(headerSize, length));
+            _start += headerSize + length;
+        }
+    }
+
+    private async ValueTask FillAsync(CancellationToken cancellationToken)
+    {
+        // Compact, and grow only if a single packet does not fit.
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            Array.Resize(ref _buffer, _buffer.Length * 2);
+        }
+
+        var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+        if (read == 0)
+        {
+            throw new IOException("Connection closed by the broker.");
+        }
+
+        _end += read;
+    }
+}

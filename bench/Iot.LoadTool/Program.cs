@@ -1,0 +1,35 @@
+using System.Globalization;
+using Iot.LoadTool;
+
+// One scenario per invocation; one line of key=value pairs on stdout for scripts to parse.
+LoadOptions options;
+try
+{
+    options = LoadOptions.Parse(args);
+}
+catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+{
+    await Console.Error.WriteLineAsync(ex.Message);
+    await Console.Error.WriteLineAsync(LoadOptions.Usage);
+    return 2;
+}
+
+using var run = new LoadRun(options);
+var result = await run.RunAsync();
+
+var inv = CultureInfo.InvariantCulture;
+var rate = result.Delivered / result.Seconds;
+var toolCpuPct = 100 * result.ToolCpuSeconds / result.Seconds;
+var brokerCpuPct = result.BrokerCpuSeconds is { } b ? (100 * b / result.Seconds).ToString("F1", inv) : "NA";
+var brokerUsPerMsg = result.BrokerCpuSeconds is { } c && result.Delivered > 0
+    ? (c * 1e6 / result.Delivered).ToString("F3", inv)
+    : "NA";
+var fanin = options.Scenario == "fanin";
+
+Console.WriteLine(string.Create(
+    inv,
+    $"scenario={options.Scenario} qos={options.Qos} publishers={(fanin ? options.Publishers : 1)} subscribers={(fanin ? 1 : options.Subscribers)} "
+    + $"payload={options.Payload} seconds={result.Seconds:F2} delivered={result.Delivered} msgs_per_s={rate:F0} "
+    + $"tool_cpu_pct={toolCpuPct:F1} broker_cpu_pct={brokerCpuPct} broker_us_per_msg={brokerUsPerMsg} "
+    + $"lost={result.Lost} stalls={result.Stalls} errors={result.Errors}"));
+return result.Errors > 0 ? 1 : 0;
