@@ -5,7 +5,7 @@ namespace Iot.LoadTool;
 
 /// <summary>Figures of one measured run.</summary>
 internal sealed record LoadResult(
-    long Delivered, double Seconds, double ToolCpuSeconds, double? BrokerCpuSeconds, long Lost, int Stalls, int Errors);
+    long Delivered, double Seconds, double ToolCpuSeconds, double? BrokerCpuSeconds, long Lost, int Stalls, int Errors, long Malformed);
 
 /// <summary>Sets up the connections of one scenario, drives the publishers and measures after the warm-up.</summary>
 internal sealed class LoadRun(LoadOptions options) : IDisposable
@@ -30,6 +30,7 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
         var window = new DeliveryWindow((long)WindowPerConnection * (fanin ? publishers : subscribers));
         var prefix = $"lt{Environment.ProcessId}";
         var ct = _stop.Token;
+        var sinks = new List<SubscriberSink>();
 
         try
         {
@@ -37,7 +38,9 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
             {
                 var sub = await ConnectAsync($"{prefix}-s{i}");
                 await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", options.Qos, ct);
-                Watch(sub.ReadLoopAsync(new SubscriberSink(sub, window), ct));
+                var sink = new SubscriberSink(sub, window, options.Payload);
+                sinks.Add(sink);
+                Watch(sub.ReadLoopAsync(sink, ct));
             }
 
             for (var i = 0; i < publishers; i++)
@@ -71,7 +74,8 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
                 end.BrokerCpuSeconds - start.BrokerCpuSeconds,
                 window.Lost - lost0,
                 Volatile.Read(ref _stalls),
-                Volatile.Read(ref _errors));
+                Volatile.Read(ref _errors),
+                sinks.Sum(s => s.Malformed));
         }
         finally
         {

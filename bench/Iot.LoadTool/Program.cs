@@ -31,5 +31,5 @@ Console.WriteLine(string.Create(
     $"scenario={options.Scenario} qos={options.Qos} publishers={(fanin ? options.Publishers : 1)} subscribers={(fanin ? 1 : options.Subscribers)} "
     + $"payload={options.Payload} seconds={result.Seconds:F2} delivered={result.Delivered} msgs_per_s={rate:F0} "
     + $"tool_cpu_pct={toolCpuPct:F1} broker_cpu_pct={brokerCpuPct} broker_us_per_msg={brokerUsPerMsg} "
-    + $"lost={result.Lost} stalls={result.Stalls} errors={result.Errors}"));
-return result.Errors > 0 ? 1 : 0;
+    + $"lost={result.Lost} stalls={result.Stalls} errors={result.Errors} malformed={result.Malformed}"));
+return result.Errors > 0 || result.Malformed > 0 ? 1 : 0;

@@ -2,12 +2,18 @@ using System.Buffers.Binary;
 
 namespace Iot.LoadTool;
 
-/// <summary>Counts PUBLISH packets at a subscriber and, for QoS 1, answers them with PUBACKs sent once per read.</summary>
-internal sealed class SubscriberSink(MqttConnection connection, DeliveryWindow window) : IPacketSink
+/// <summary>
+/// Counts PUBLISH packets at a subscriber and, for QoS 1, answers them with PUBACKs sent once per read.
+/// Each delivery's shape is checked (topic under bench/, payload size and content) so a count never includes garbage.
+/// </summary>
+internal sealed class SubscriberSink(MqttConnection connection, DeliveryWindow window, int payloadSize) : IPacketSink
 {
     private byte[] _acks = new byte[16 * 1024];
     private int _ackLength;
     private long _count;
+    private long _malformed;
+
+    public long Malformed => Volatile.Read(ref _malformed);
 
     public void OnPacket(byte header, ReadOnlySpan<byte> body)
     {
@@ -16,10 +22,17 @@ internal sealed class SubscriberSink(MqttConnection connection, DeliveryWindow w
             return;
         }
 
-        _count++;
-        if (((header >> 1) & 3) == 1)
+        var qos = (header >> 1) & 3;
+        var topicLength = BinaryPrimitives.ReadUInt16BigEndian(body);
+        var payload = body[(2 + topicLength + (qos > 0 ? 2 : 0))..];
+        if (payload.Length != payloadSize || !body[2..].StartsWith("bench/"u8) || (payloadSize > 0 && payload[^1] != (byte)('a' + ((payloadSize - 1) % 26))))
         {
-            var topicLength = BinaryPrimitives.ReadUInt16BigEndian(body);
+            Interlocked.Increment(ref _malformed);
+        }
+
+        _count++;
+        if (qos == 1)
+        {
             var packetId = BinaryPrimitives.ReadUInt16BigEndian(body[(2 + topicLength)..]);
             if (_ackLength + 4 > _acks.Length)
             {
