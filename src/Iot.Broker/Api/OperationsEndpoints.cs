@@ -49,6 +49,15 @@ internal static class OperationsEndpoints
         Counter(text, "iot_mqtt_keepalive_timeouts_total", "Connections closed because keep-alive ran out.", m.KeepAliveTimeouts);
         Counter(text, "iot_mqtt_sessions_expired_total", "Sessions ended by their expiry interval.", m.SessionsExpired);
         Counter(text, "iot_mqtt_wills_published_total", "Will messages published.", m.WillsPublished);
+        Counter(text, "iot_mqtt_authentication_failures_total", "CONNECTs with wrong credentials, unknown or disabled identities, or bad client certificates.", m.AuthenticationFailures);
+        Counter(text, "iot_mqtt_publish_denied_total", "Publishes refused by the access-control rules.", m.PublishDenied);
+        Counter(text, "iot_mqtt_subscribe_denied_total", "Subscriptions refused by the access-control rules.", m.SubscribeDenied);
+        text.Append("# HELP iot_mqtt_limit_hits_total Times a configured limit refused or slowed a client, by limit.\n# TYPE iot_mqtt_limit_hits_total counter\n");
+        foreach (var limit in Enum.GetValues<LimitKind>())
+        {
+            text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_limit_hits_total{{limit=\"{LimitLabel(limit)}\"}} {m.LimitHits(limit)}\n");
+        }
+
         if (store is SqliteSessionStore sqlite)
         {
             Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);
@@ -58,6 +67,18 @@ internal static class OperationsEndpoints
 
         return text.ToString();
     }
+
+    private static string LimitLabel(LimitKind limit) => limit switch
+    {
+        LimitKind.MaxConnections => "max_connections",
+        LimitKind.MaxConnectionsPerIdentity => "max_connections_per_identity",
+        LimitKind.MaxSubscriptionsPerClient => "max_subscriptions_per_client",
+        LimitKind.PublishRateThrottled => "publish_rate_throttled",
+        LimitKind.PublishRateDisconnected => "publish_rate_disconnected",
+        LimitKind.ConnectRatePerAddress => "connect_rate_per_address",
+        LimitKind.TopicLimits => "topic_length_or_levels",
+        _ => limit.ToString(),
+    };
 
     private static string Label(DropReason reason) => reason switch
     {

@@ -1,5 +1,6 @@
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Broker.Security.AccessControl;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting;
@@ -42,6 +43,8 @@ public static class BrokerServiceCollectionExtensions
             sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Routing.IMessageRouter>()));
         services.AddSingleton<Iot.Routing.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
+        services.AddIotAccessControl(configuration);
+        services.AddSingleton<Iot.Broker.Security.ConnectRateLimiter>();
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddHostedService<SessionMaintenanceService>();

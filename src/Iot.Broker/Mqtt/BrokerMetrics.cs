@@ -16,6 +16,31 @@ internal enum DropReason
     Offline,
 }
 
+/// <summary>A configured limit that refused or slowed something; each is a label of <c>iot_mqtt_limit_hits_total</c>.</summary>
+internal enum LimitKind
+{
+    /// <summary><see cref="MqttOptions.MaxConnections"/>.</summary>
+    MaxConnections,
+
+    /// <summary><see cref="MqttOptions.MaxConnectionsPerIdentity"/>.</summary>
+    MaxConnectionsPerIdentity,
+
+    /// <summary><see cref="MqttOptions.MaxSubscriptionsPerClient"/>.</summary>
+    MaxSubscriptionsPerClient,
+
+    /// <summary><see cref="MqttOptions.PublishRatePerSecond"/>: the client was slowed down.</summary>
+    PublishRateThrottled,
+
+    /// <summary><see cref="MqttOptions.PublishThrottleMaxSeconds"/>: the client was disconnected with 0x96.</summary>
+    PublishRateDisconnected,
+
+    /// <summary><see cref="MqttOptions.ConnectRatePerAddress"/>.</summary>
+    ConnectRatePerAddress,
+
+    /// <summary><see cref="MqttOptions.MaxTopicLength"/> or <see cref="MqttOptions.MaxTopicLevels"/>.</summary>
+    TopicLimits,
+}
+
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>
 internal sealed class BrokerMetrics
 {
@@ -34,6 +59,26 @@ internal sealed class BrokerMetrics
     private long _keepAliveTimeouts;
     private long _sessionsExpired;
     private long _willsPublished;
+    private readonly long[] _limitHits = new long[Enum.GetValues<LimitKind>().Length];
+    private long _authenticationFailures;
+    private long _publishDenied;
+    private long _subscribeDenied;
+
+    public long AuthenticationFailures => Volatile.Read(ref _authenticationFailures);
+
+    public long PublishDenied => Volatile.Read(ref _publishDenied);
+
+    public long SubscribeDenied => Volatile.Read(ref _subscribeDenied);
+
+    public long LimitHits(LimitKind limit) => Volatile.Read(ref _limitHits[(int)limit]);
+
+    public void LimitHit(LimitKind limit) => Interlocked.Increment(ref _limitHits[(int)limit]);
+
+    public void AuthenticationFailed() => Interlocked.Increment(ref _authenticationFailures);
+
+    public void PublishDeniedOnce() => Interlocked.Increment(ref _publishDenied);
+
+    public void SubscribeDeniedOnce() => Interlocked.Increment(ref _subscribeDenied);
 
     public long ConnectionsTotal => Volatile.Read(ref _connectionsTotal);
 

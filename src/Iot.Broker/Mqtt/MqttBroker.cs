@@ -1,29 +1,122 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography.X509Certificates;
 using Iot.Broker.Hosting;
+using Iot.Broker.Security;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt;
 
-/// <summary>The parts of the broker a connection needs, resolved once.</summary>
-internal sealed class MqttBroker(
-    SessionContext context,
-    SessionManager sessions,
-    SubscriptionIndex subscriptions,
-    RetainedMessages retained,
-    MessageDispatcher dispatcher,
-    IOptions<SecurityOptions> security,
-    ILoggerFactory loggerFactory)
+/// <summary>The parts of the broker a connection needs, resolved once, and the connection quotas.</summary>
+internal sealed class MqttBroker
 {
-    public SessionContext Context { get; } = context;
+    private readonly ConcurrentDictionary<string, int> _perIdentity = new(StringComparer.Ordinal);
+    private int _clients;
 
-    public SessionManager Sessions { get; } = sessions;
+    public MqttBroker(
+        SessionContext context,
+        SessionManager sessions,
+        SubscriptionIndex subscriptions,
+        RetainedMessages retained,
+        MessageDispatcher dispatcher,
+        ConnectRateLimiter connectRate,
+        IOptions<SecurityOptions> security,
+        ILoggerFactory loggerFactory,
+        IIdentityAuthenticator? authenticator = null,
+        IAccessControl? accessControl = null)
+    {
+        Context = context;
+        Sessions = sessions;
+        Subscriptions = subscriptions;
+        Retained = retained;
+        Dispatcher = dispatcher;
+        ConnectRate = connectRate;
+        Security = security.Value;
+        Logger = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
+        Authenticator = authenticator;
+        AccessControl = accessControl;
+        if (!string.IsNullOrEmpty(context.Options.ClientCertificateCaPath))
+        {
+            ClientCertificateAuthority = X509CertificateLoader.LoadCertificateFromFile(context.Options.ClientCertificateCaPath);
+        }
+    }
 
-    public SubscriptionIndex Subscriptions { get; } = subscriptions;
+    public SessionContext Context { get; }
 
-    public RetainedMessages Retained { get; } = retained;
+    public SessionManager Sessions { get; }
 
-    public MessageDispatcher Dispatcher { get; } = dispatcher;
+    public SubscriptionIndex Subscriptions { get; }
 
-    public SecurityOptions Security { get; } = security.Value;
+    public RetainedMessages Retained { get; }
 
-    public ILogger Logger { get; } = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
+    public MessageDispatcher Dispatcher { get; }
+
+    public ConnectRateLimiter ConnectRate { get; }
+
+    public SecurityOptions Security { get; }
+
+    public ILogger Logger { get; }
+
+    /// <summary>Checks credentials; null when no identity registry is configured (then only anonymous access exists).</summary>
+    public IIdentityAuthenticator? Authenticator { get; }
+
+    /// <summary>Topic rights; null means every authenticated or anonymous client may use every topic.</summary>
+    public IAccessControl? AccessControl { get; }
+
+    /// <summary>The CA device certificates must chain to; null when certificate authentication is off.</summary>
+    public X509Certificate2? ClientCertificateAuthority { get; }
+
+    /// <summary>Counts an accepted client against the connection quotas; false (nothing counted) when a quota is full.</summary>
+    public bool TryAdmit(string? identity, out LimitKind refusedBy)
+    {
+        refusedBy = default;
+        if (Interlocked.Increment(ref _clients) > Context.Options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _clients);
+            refusedBy = LimitKind.MaxConnections;
+            return false;
+        }
+
+        if (identity is not null)
+        {
+            var count = _perIdentity.AddOrUpdate(identity, 1, static (_, c) => c + 1);
+            if (count > Context.Options.MaxConnectionsPerIdentity)
+            {
+                Release(identity);
+                refusedBy = LimitKind.MaxConnectionsPerIdentity;
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Gives back what <see cref="TryAdmit"/> counted.</summary>
+    public void Release(string? identity)
+    {
+        Interlocked.Decrement(ref _clients);
+        if (identity is not null)
+        {
+            var left = _perIdentity.AddOrUpdate(identity, 0, static (_, c) => c - 1);
+            if (left <= 0)
+            {
+                _perIdentity.TryRemove(new KeyValuePair<string, int>(identity, left));
+            }
+        }
+    }
+
+    /// <summary>True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/> and is valid now.</summary>
+    public bool IsTrustedClientCertificate(X509Certificate2 certificate)
+    {
+        if (ClientCertificateAuthority is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ClientCertificateAuthority);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = Context.Time.GetUtcNow().UtcDateTime;
+        return chain.Build(certificate);
+    }
 }

@@ -1,4 +1,6 @@
+using Iot.Broker.Security;
 using Iot.Routing.Topics;
+using Microsoft.AspNetCore.Http.Features;
 using MQTTnet.Adapter;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
@@ -15,6 +17,12 @@ internal sealed partial class MqttConnection
     private uint _clientMaxPacketSize;
     private ushort _clientTopicAliasMaximum;
     private uint _connectSessionExpiry;
+    private IotPrincipal? _principal;
+    private IPrincipalAcl? _acl;
+    private bool _admitted;
+    private TokenBucket _publishBucket;
+    private TimeSpan _throttle;
+    private long _throttledSince;
 
     /// <summary>The first packet must be CONNECT: detect the protocol version, authenticate, bind the session, CONNACK.</summary>
     private async ValueTask<bool> HandleFirstPacketAsync(ReceivedMqttPacket received)
@@ -54,18 +62,6 @@ internal sealed partial class MqttConnection
 
         StartWriter();
         var v5 = IsV5;
-        var clientId = connect.ClientId ?? string.Empty;
-        string? assignedClientId = null;
-        if (clientId.Length == 0)
-        {
-            if (!v5 && !connect.CleanSession)
-            {
-                return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "empty client id with a persistent session");
-            }
-
-            clientId = assignedClientId = "auto-" + Guid.NewGuid().ToString("N");
-        }
-
         if (v5 && !string.IsNullOrEmpty(connect.AuthenticationMethod))
         {
             return Refuse(MqttConnectReasonCode.BadAuthenticationMethod, "enhanced authentication is not supported");
@@ -76,12 +72,53 @@ internal sealed partial class MqttConnection
             return Refuse(MqttConnectReasonCode.TopicNameInvalid, "invalid will topic");
         }
 
-        if (!_broker.Security.AllowAnonymous)
+        var authentication = await AuthenticateAsync(connect).ConfigureAwait(false);
+        if (authentication is not { } identity)
         {
-            // Identities and ACLs come with the device registry; until one is configured nobody is authorised.
-            return Refuse(MqttConnectReasonCode.NotAuthorized, "anonymous access is disabled (Iot:Security:AllowAnonymous)");
+            return false;
         }
 
+        var clientId = connect.ClientId ?? string.Empty;
+        string? assignedClientId = null;
+        if (identity.Role == IdentityRole.Device)
+        {
+            // A device is its client id (DESIGN.md): it connects as itself or not at all.
+            if (clientId.Length == 0)
+            {
+                clientId = assignedClientId = identity.Username!;
+            }
+            else if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal))
+            {
+                _context.Metrics.AuthenticationFailed();
+                return Refuse(MqttConnectReasonCode.NotAuthorized, "a device must use its identity as client id");
+            }
+        }
+        else if (clientId.Length == 0)
+        {
+            if (!v5 && !connect.CleanSession)
+            {
+                return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "empty client id with a persistent session");
+            }
+
+            clientId = assignedClientId = "auto-" + Guid.NewGuid().ToString("N");
+        }
+
+        _principal = identity with { ClientId = clientId };
+        _acl = _broker.AccessControl?.Compile(_principal);
+        if (connect.WillFlag && !CanPublish(connect.WillTopic!))
+        {
+            _context.Metrics.PublishDeniedOnce();
+            return Refuse(MqttConnectReasonCode.NotAuthorized, "the will topic is not allowed for this identity");
+        }
+
+        if (!_broker.TryAdmit(_principal.Username, out var refusedBy))
+        {
+            _context.Metrics.LimitHit(refusedBy);
+            return Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota reached: " + refusedBy);
+        }
+
+        _admitted = true;
+        _publishBucket = new TokenBucket(_context.Options.PublishRatePerSecond, _context.Options.PublishBurst, _context.Time.GetTimestamp(), _context.Time.TimestampFrequency);
         _clientId = clientId;
         var keepAlive = (int)connect.KeepAlivePeriod;
         ushort serverKeepAlive = 0;
@@ -170,8 +207,59 @@ internal sealed partial class MqttConnection
         MqttConnectReasonCode.BadUserNameOrPassword => MqttConnectReturnCode.ConnectionRefusedBadUsernameOrPassword,
         MqttConnectReasonCode.NotAuthorized => MqttConnectReturnCode.ConnectionRefusedNotAuthorized,
         MqttConnectReasonCode.ServerUnavailable => MqttConnectReturnCode.ConnectionRefusedServerUnavailable,
+        MqttConnectReasonCode.QuotaExceeded => MqttConnectReturnCode.ConnectionRefusedServerUnavailable,
         _ => MqttConnectReturnCode.ConnectionRefusedServerUnavailable,
     };
+
+    /// <summary>
+    /// Who is connecting: a trusted client certificate (TLS listener with a CA configured), else username and password,
+    /// else anonymous when allowed. Refuses (CONNACK sent) and returns null otherwise.
+    /// </summary>
+    private async ValueTask<IotPrincipal?> AuthenticateAsync(MqttConnectPacket connect)
+    {
+        var requested = connect.ClientId ?? string.Empty;
+        var authenticator = _broker.Authenticator;
+        var certificate = _transport.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
+        AuthenticationOutcome outcome;
+        if (certificate is not null && _broker.ClientCertificateAuthority is not null)
+        {
+            if (!_broker.IsTrustedClientCertificate(certificate) || authenticator is null)
+            {
+                _context.Metrics.AuthenticationFailed();
+                Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "client certificate does not chain to the configured CA");
+                return null;
+            }
+
+            outcome = await authenticator.AuthenticateCertificateAsync(certificate, CancellationToken.None).ConfigureAwait(false);
+        }
+        else if (connect.Username is not null && authenticator is not null)
+        {
+            outcome = await authenticator.AuthenticatePasswordAsync(connect.Username, connect.Password ?? [], CancellationToken.None).ConfigureAwait(false);
+        }
+        else if (_broker.Security.AllowAnonymous)
+        {
+            return new IotPrincipal(requested, null, null);
+        }
+        else
+        {
+            _context.Metrics.AuthenticationFailed();
+            Refuse(MqttConnectReasonCode.NotAuthorized, "no credentials, and anonymous access is disabled (Iot:Security:AllowAnonymous)");
+            return null;
+        }
+
+        if (!outcome.Succeeded)
+        {
+            _context.Metrics.AuthenticationFailed();
+            Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "authentication failed: " + outcome.Failure);
+            return null;
+        }
+
+        return new IotPrincipal(requested, outcome.IdentityId, outcome.Role);
+    }
+
+    private bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
+
+    private bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;
 
     private void StartWriter() => _writerTask ??= Task.Run(WriterLoopAsync);
 

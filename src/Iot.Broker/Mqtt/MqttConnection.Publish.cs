@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
+using Iot.Broker.Security;
 using Iot.Routing.Topics;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -50,10 +51,59 @@ internal sealed partial class MqttConnection
             }
         }
 
-        if (string.IsNullOrEmpty(topic) || !TopicNames.IsValidTopicName(topic, _context.Options.MaxTopicLength))
+        if (string.IsNullOrEmpty(topic) || !TopicNames.IsValidTopicName(topic))
         {
             Violation(MqttDisconnectReasonCode.TopicNameInvalid, "invalid topic name");
             return false;
+        }
+
+        if (ExceedsTopicLimits(topic))
+        {
+            _context.Metrics.LimitHit(LimitKind.TopicLimits);
+            Violation(MqttDisconnectReasonCode.TopicNameInvalid, "topic longer or deeper than Iot:Mqtt:MaxTopicLength / MaxTopicLevels");
+            return false;
+        }
+
+        var timestamp = _context.Time.GetTimestamp();
+        var wait = _publishBucket.Take(timestamp);
+        if (wait == TimeSpan.Zero)
+        {
+            _throttledSince = 0;
+        }
+        else
+        {
+            // Over the rate: slow the client down (stop reading); one that stays over it for too long is cut off.
+            if (_throttledSince == 0)
+            {
+                _throttledSince = timestamp;
+            }
+            else if (_context.Time.GetElapsedTime(_throttledSince, timestamp) > TimeSpan.FromSeconds(_context.Options.PublishThrottleMaxSeconds))
+            {
+                _context.Metrics.LimitHit(LimitKind.PublishRateDisconnected);
+                Violation(MqttDisconnectReasonCode.MessageRateTooHigh, $"publishing above {_context.Options.PublishRatePerSecond}/s for more than {_context.Options.PublishThrottleMaxSeconds} s");
+                return false;
+            }
+
+            _context.Metrics.LimitHit(LimitKind.PublishRateThrottled);
+            _throttle = wait;
+        }
+
+        if (!CanPublish(topic))
+        {
+            // MQTT 5: PUBACK/PUBREC 0x87; MQTT 3.1.1 has no negative acknowledgement, so the message is dropped and counted.
+            _context.Metrics.PublishDeniedOnce();
+            if (qos > 0)
+            {
+                Interlocked.Increment(ref _inboundUnacknowledged);
+                if (qos == 2 && !IsV5)
+                {
+                    session.TryBeginInboundQos2(publish.PacketIdentifier);
+                }
+
+                QueueAck(new PendingAck(publish.PacketIdentifier, qos, Task.CompletedTask, Denied: true));
+            }
+
+            return true;
         }
 
         if (qos > 0)
@@ -162,6 +212,12 @@ internal sealed partial class MqttConnection
 
     private void SendAck(PendingAck ack)
     {
+        if (ack.Denied)
+        {
+            SendDeniedAck(ack);
+            return;
+        }
+
         var failed = ack.Durable.IsFaulted || ack.Durable.IsCanceled;
         if (failed)
         {
@@ -198,6 +254,36 @@ internal sealed partial class MqttConnection
                 ReasonCode = failed ? MqttPubRecReasonCode.UnspecifiedError : MqttPubRecReasonCode.Success,
             });
         }
+    }
+
+    private void SendDeniedAck(PendingAck ack)
+    {
+        if (ack.Qos == 1)
+        {
+            Interlocked.Decrement(ref _inboundUnacknowledged);
+            Send(new MqttPubAckPacket { PacketIdentifier = ack.PacketId, ReasonCode = IsV5 ? MqttPubAckReasonCode.NotAuthorized : MqttPubAckReasonCode.Success });
+            return;
+        }
+
+        if (IsV5)
+        {
+            // A PUBREC with a failure reason ends the QoS 2 flow.
+            Interlocked.Decrement(ref _inboundUnacknowledged);
+        }
+
+        Send(new MqttPubRecPacket { PacketIdentifier = ack.PacketId, ReasonCode = IsV5 ? MqttPubRecReasonCode.NotAuthorized : MqttPubRecReasonCode.Success });
+    }
+
+    /// <summary>True when the topic is longer (UTF-8 bytes) or deeper (levels) than configured.</summary>
+    private bool ExceedsTopicLimits(string topic)
+    {
+        var options = _context.Options;
+        if (topic.Length * 3 > options.MaxTopicLength && System.Text.Encoding.UTF8.GetByteCount(topic) > options.MaxTopicLength)
+        {
+            return true;
+        }
+
+        return topic.AsSpan().Count('/') + 1 > options.MaxTopicLevels;
     }
 
     private void WritePublish(PipeWriter output, Delivery delivery)
@@ -292,5 +378,5 @@ internal sealed partial class MqttConnection
     private static ReadOnlyMemory<byte> ToMemory(ReadOnlySequence<byte> payload) =>
         payload.IsSingleSegment ? payload.First : payload.ToArray();
 
-    private readonly record struct PendingAck(ushort PacketId, byte Qos, Task Durable);
+    private readonly record struct PendingAck(ushort PacketId, byte Qos, Task Durable, bool Denied = false);
 }

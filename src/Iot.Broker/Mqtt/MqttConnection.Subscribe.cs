@@ -37,9 +37,30 @@ internal sealed partial class MqttConnection
                 share = shareName;
             }
 
-            if (!TopicNames.IsValidTopicFilter(topicFilter, _context.Options.MaxTopicLength))
+            if (!TopicNames.IsValidTopicFilter(topicFilter))
             {
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.TopicFilterInvalid : MqttSubscribeReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            if (ExceedsTopicLimits(topicFilter))
+            {
+                _context.Metrics.LimitHit(LimitKind.TopicLimits);
+                codes.Add(IsV5 ? MqttSubscribeReasonCode.TopicFilterInvalid : MqttSubscribeReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            if (!CanSubscribe(topicFilter))
+            {
+                _context.Metrics.SubscribeDeniedOnce();
+                codes.Add(IsV5 ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
+                continue;
+            }
+
+            if (session.Subscriptions.Count >= _context.Options.MaxSubscriptionsPerClient && !session.Subscriptions.ContainsKey(text))
+            {
+                _context.Metrics.LimitHit(LimitKind.MaxSubscriptionsPerClient);
+                codes.Add(IsV5 ? MqttSubscribeReasonCode.QuotaExceeded : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }
 

@@ -180,6 +180,14 @@ internal sealed partial class MqttConnection
                     {
                         return;
                     }
+
+                    if (_throttle > TimeSpan.Zero)
+                    {
+                        // Over the publish rate: stop reading from this client until its bucket is back in credit.
+                        var wait = _throttle;
+                        _throttle = TimeSpan.Zero;
+                        await Task.Delay(wait, _context.Time).ConfigureAwait(false);
+                    }
                 }
             }
             finally
@@ -302,6 +310,11 @@ internal sealed partial class MqttConnection
             var will = _willOnClose ? _will : null;
             _broker.Sessions.Disconnected(session, this, will, _willDelay);
             BrokerLog.ClientDisconnected(_broker.Logger, _clientId, !_willOnClose, _closeReason);
+        }
+
+        if (_admitted)
+        {
+            _broker.Release(_principal?.Username);
         }
 
         _broker.Sessions.Unregister(this);

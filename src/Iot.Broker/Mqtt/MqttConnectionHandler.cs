@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
@@ -12,6 +13,19 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
         if (connection.Features.Get<ITransferFormatFeature>() is { } format)
         {
             format.ActiveFormat = TransferFormat.Binary;
+        }
+
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (address is { IsIPv4MappedToIPv6: true })
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (!broker.ConnectRate.TryAcquire(address))
+        {
+            broker.Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
+            connection.Abort();
+            return;
         }
 
         await new MqttConnection(connection, broker).RunAsync().ConfigureAwait(false);

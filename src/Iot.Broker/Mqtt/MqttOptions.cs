@@ -83,4 +83,51 @@ public sealed class MqttOptions
     /// <remarks>Default 65535 (the protocol limit).</remarks>
     [Range(1, 65535)]
     public int MaxTopicLength { get; set; } = 65535;
+
+    /// <summary>Deepest accepted topic name or filter, in levels.</summary>
+    /// <remarks>Default 32; range 1-1024. A deeper publish is refused (0x90), a deeper subscription gets 0x8F.</remarks>
+    [Range(1, 1024)]
+    public int MaxTopicLevels { get; set; } = 32;
+
+    /// <summary>Most MQTT connections the broker holds at once.</summary>
+    /// <remarks>Default 100 000; range 1 to 10 000 000. Beyond it CONNECT is refused with 0x97 (MQTT 3.1.1: 0x03).</remarks>
+    [Range(1, 10_000_000)]
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>Most connections one authenticated identity may hold at once (anonymous clients are not counted).</summary>
+    /// <remarks>Default 16; range 1 to 1 000 000. Beyond it CONNECT is refused with 0x97 (MQTT 3.1.1: 0x03).</remarks>
+    [Range(1, 1_000_000)]
+    public int MaxConnectionsPerIdentity { get; set; } = 16;
+
+    /// <summary>Most subscriptions one session may hold.</summary>
+    /// <remarks>Default 256; range 1 to 1 000 000. Beyond it SUBACK carries 0x97 (MQTT 3.1.1: 0x80).</remarks>
+    [Range(1, 1_000_000)]
+    public int MaxSubscriptionsPerClient { get; set; } = 256;
+
+    /// <summary>Sustained PUBLISH packets per second one client may send; above it the broker stops reading from that
+    /// client until the token bucket refills (back-pressure).</summary>
+    /// <remarks>Default 10 000; range 1 to 10 000 000. Burst: <see cref="PublishBurst"/>.</remarks>
+    [Range(1, 10_000_000)]
+    public int PublishRatePerSecond { get; set; } = 10_000;
+
+    /// <summary>Token bucket size of the publish rate: how many publishes may arrive at once.</summary>
+    /// <remarks>Default 20 000; range 1 to 10 000 000.</remarks>
+    [Range(1, 10_000_000)]
+    public int PublishBurst { get; set; } = 20_000;
+
+    /// <summary>Hard limit: a client that keeps publishing above <see cref="PublishRatePerSecond"/> for longer than this,
+    /// despite being slowed down, is disconnected with 0x96 (Message rate too high).</summary>
+    /// <remarks>Default 10; range 1-3600.</remarks>
+    [Range(1, 3600)]
+    public int PublishThrottleMaxSeconds { get; set; } = 10;
+
+    /// <summary>New connections per second accepted from one source address (token bucket, burst twice the rate).</summary>
+    /// <remarks>Default 1000; range 1 to 1 000 000. Beyond it the connection is closed before CONNECT is read.</remarks>
+    [Range(1, 1_000_000)]
+    public int ConnectRatePerAddress { get; set; } = 1000;
+
+    /// <summary>PEM file of the CA that issues device client certificates on the TLS listener; a client certificate
+    /// must chain to it and its subject CN names the identity.</summary>
+    /// <remarks>Default none: client certificates are not accepted for authentication.</remarks>
+    public string? ClientCertificateCaPath { get; set; }
 }

@@ -6,6 +6,7 @@ namespace Iot.Broker.Mqtt;
 /// </summary>
 internal sealed class SessionMaintenanceService(
     SessionManager sessions,
+    Security.ConnectRateLimiter connectRate,
     TimeProvider timeProvider,
     ILogger<SessionMaintenanceService> logger) : IHostedService, IAsyncDisposable
 {
@@ -44,6 +45,7 @@ internal sealed class SessionMaintenanceService(
         try
         {
             sessions.RunMaintenance();
+            connectRate.Prune();
             var now = Environment.TickCount64;
             foreach (var connection in sessions.Connections)
             {

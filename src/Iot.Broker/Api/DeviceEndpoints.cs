@@ -1,0 +1,142 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Iot.Broker.Security;
+using Iot.Broker.Security.Identities;
+
+namespace Iot.Broker.Api;
+
+/// <summary>
+/// <c>/devices</c>: the identity registry over HTTP (create, list, get, disable, enable, delete, rotate credentials).
+/// Generated secrets appear in the response that created them and never again.
+/// </summary>
+public static class DeviceEndpoints
+{
+    /// <summary>Maps the <c>devices</c> endpoints under <paramref name="api"/> (the <c>/api</c> group).</summary>
+    public static RouteGroupBuilder MapDeviceApi(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        var devices = api.MapGroup("/devices").WithTags("Devices");
+        devices.MapPost("", CreateAsync).WithName("CreateDevice");
+        devices.MapGet("", List).WithName("ListDevices");
+        devices.MapGet("/{id}", Get).WithName("GetDevice");
+        devices.MapPost("/{id}/disable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
+            SetEnabled(id, false, http, registry, logger)).WithName("DisableDevice");
+        devices.MapPost("/{id}/enable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
+            SetEnabled(id, true, http, registry, logger)).WithName("EnableDevice");
+        devices.MapDelete("/{id}", Delete).WithName("DeleteDevice");
+        devices.MapPost("/{id}/credentials", Rotate).WithName("RotateDeviceCredentials");
+        return api;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger, CancellationToken cancellationToken)
+    {
+        if (!http.Request.HasJsonContentType())
+        {
+            return ApiProblems.UnsupportedMediaType("Send a JSON body with Content-Type: application/json, such as {\"id\":\"dev-1\",\"role\":\"device\"}.");
+        }
+
+        CreateDeviceRequest? body;
+        try
+        {
+            body = await http.Request.ReadFromJsonAsync<CreateDeviceRequest>(cancellationToken).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            return ApiProblems.BadRequest($"The body is not valid JSON for a device ({{\"id\":\"...\",\"role\":\"device|service|dashboard\"}}): {ex.Message}");
+        }
+
+        if (body is null)
+        {
+            return ApiProblems.BadRequest("The body must be a JSON object such as {\"id\":\"dev-1\",\"role\":\"device\"}.");
+        }
+
+        if (IdentityIds.Validate(body.Id) is { } error)
+        {
+            return ApiProblems.BadRequest(error);
+        }
+
+        var role = IdentityRole.Device;
+        if (body.Role is not null && !IdentityIds.TryParseRole(body.Role, out role))
+        {
+            return ApiProblems.BadRequest($"The role '{body.Role}' is not known: use device, service or dashboard.");
+        }
+
+        if (!registry.TryCreate(body.Id!, role, out var identity, out var credentials))
+        {
+            return ApiProblems.Conflict($"An identity with the id '{body.Id}' already exists.");
+        }
+
+        IdentityLog.Changed(logger, identity.Id, IdentityChangeKind.Created, Actor(http));
+        var location = $"{http.Request.PathBase}{http.Request.Path.Value!.TrimEnd('/')}/{Uri.EscapeDataString(identity.Id)}";
+        return Results.Created(location, DeviceCredentialsResponse.From(identity, credentials));
+    }
+
+    private static IResult List(IdentityRegistry registry) =>
+        Results.Ok(registry.List().Select(DeviceResponse.From).ToList());
+
+    private static IResult Get(string id, IdentityRegistry registry) =>
+        registry.TryGet(id, out var identity) ? Results.Ok(DeviceResponse.From(identity)) : UnknownIdentity(id);
+
+    private static IResult SetEnabled(string id, bool enabled, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    {
+        if (!registry.TrySetEnabled(id, enabled, out var identity))
+        {
+            return UnknownIdentity(id);
+        }
+
+        IdentityLog.Changed(logger, id, enabled ? IdentityChangeKind.Enabled : IdentityChangeKind.Disabled, Actor(http));
+        return Results.Ok(DeviceResponse.From(identity));
+    }
+
+    private static IResult Delete(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    {
+        if (!registry.TryDelete(id))
+        {
+            return UnknownIdentity(id);
+        }
+
+        IdentityLog.Changed(logger, id, IdentityChangeKind.Deleted, Actor(http));
+        return Results.NoContent();
+    }
+
+    private static IResult Rotate(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    {
+        if (!registry.TryRotateCredentials(id, out var identity, out var credentials))
+        {
+            return UnknownIdentity(id);
+        }
+
+        IdentityLog.Changed(logger, id, IdentityChangeKind.CredentialsChanged, Actor(http));
+        return Results.Ok(DeviceCredentialsResponse.From(identity, credentials));
+    }
+
+    private static IResult UnknownIdentity(string id) => ApiProblems.NotFound($"There is no identity with the id '{id}'.");
+
+    private static string Actor(HttpContext http) => http.User.Identity?.Name ?? "anonymous";
+}
+
+/// <summary>The body of <c>POST /api/devices</c>.</summary>
+internal sealed record CreateDeviceRequest(string? Id, string? Role);
+
+/// <summary>An identity as the API shows it: no secrets, only whether it has them.</summary>
+internal sealed record DeviceResponse(string Id, string Role, bool Enabled, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, bool HasPassword, bool HasApiKey)
+{
+    public static DeviceResponse From(Identity identity) => new(
+        identity.Id, IdentityIds.RoleName(identity.Role), identity.Enabled, identity.CreatedAt, identity.UpdatedAt,
+        identity.Password is not null, identity.ApiKeyHash is not null);
+}
+
+/// <summary>An identity with the secrets just issued to it: returned once, by create and rotate.</summary>
+internal sealed record DeviceCredentialsResponse(
+    string Id,
+    string Role,
+    bool Enabled,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    string Password,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ApiKey)
+{
+    public static DeviceCredentialsResponse From(Identity identity, IssuedCredentials credentials) => new(
+        identity.Id, IdentityIds.RoleName(identity.Role), identity.Enabled, identity.CreatedAt, identity.UpdatedAt,
+        credentials.Password, credentials.ApiKey);
+}

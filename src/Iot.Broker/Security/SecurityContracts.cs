@@ -1,0 +1,90 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace Iot.Broker.Security;
+
+/// <summary>What an identity may do, as <c>../shared/DESIGN.md</c> describes.</summary>
+public enum IdentityRole
+{
+    /// <summary>A device: publishes under <c>devices/{id}/</c>, subscribes to its own commands.</summary>
+    Device,
+
+    /// <summary>A backend: sends commands, reads everything, manages the platform through the HTTP API.</summary>
+    Service,
+
+    /// <summary>A dashboard: reads aggregates and the HTTP API, changes nothing.</summary>
+    Dashboard,
+}
+
+/// <summary>Who an MQTT connection is: its client id and, unless anonymous, the identity it authenticated as.</summary>
+/// <param name="ClientId">The MQTT client id.</param>
+/// <param name="Username">The authenticated identity id (also the MQTT username, or the certificate CN); null when anonymous.</param>
+/// <param name="Role">The identity's role; null when anonymous.</param>
+internal sealed record IotPrincipal(string ClientId, string? Username, IdentityRole? Role)
+{
+    public bool IsAnonymous => Role is null;
+}
+
+/// <summary>The result of checking credentials.</summary>
+/// <param name="Succeeded">The credentials are valid and the identity is enabled.</param>
+/// <param name="IdentityId">The identity, when it succeeded.</param>
+/// <param name="Role">The identity's role, when it succeeded.</param>
+/// <param name="Failure">Why it failed (for logs only: never sent to the client).</param>
+internal readonly record struct AuthenticationOutcome(bool Succeeded, string? IdentityId, IdentityRole Role, string? Failure)
+{
+    public static AuthenticationOutcome Fail(string reason) => new(false, null, default, reason);
+
+    public static AuthenticationOutcome Success(string identityId, IdentityRole role) => new(true, identityId, role, null);
+}
+
+/// <summary>Checks MQTT credentials against the identity registry.</summary>
+internal interface IIdentityAuthenticator
+{
+    /// <summary>Username and password from CONNECT. Constant-time comparison; unknown and wrong look the same.</summary>
+    ValueTask<AuthenticationOutcome> AuthenticatePasswordAsync(string username, ReadOnlyMemory<byte> password, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A client certificate from the TLS listener that already chained to the configured CA: the subject CN is the
+    /// identity id, which must exist and be enabled.
+    /// </summary>
+    ValueTask<AuthenticationOutcome> AuthenticateCertificateAsync(X509Certificate2 certificate, CancellationToken cancellationToken);
+}
+
+/// <summary>Topic rights, evaluated from rules that are data (ACL entries with <c>{clientid}</c>/<c>{username}</c> substitution).</summary>
+internal interface IAccessControl
+{
+    /// <summary>May <paramref name="principal"/> publish to <paramref name="topic"/> (a topic name)?</summary>
+    bool CanPublish(IotPrincipal principal, string topic);
+
+    /// <summary>
+    /// May <paramref name="principal"/> subscribe to <paramref name="filter"/> (a topic filter, without any <c>$share/{group}/</c>
+    /// prefix)? Only when every topic the filter can match is allowed (so <c>devices/+/telemetry</c> is denied to a device).
+    /// </summary>
+    bool CanSubscribe(IotPrincipal principal, string filter);
+
+    /// <summary>
+    /// The rights of one connection, resolved once (for example after CONNECT) so that each later check only walks the
+    /// rules that apply to <paramref name="principal"/>. Hold the result for the lifetime of the connection.
+    /// </summary>
+    /// <remarks>
+    /// The default implementation delegates every check to <see cref="CanPublish"/> and <see cref="CanSubscribe"/>, so
+    /// other implementations (test fakes) need not implement it.
+    /// </remarks>
+    IPrincipalAcl Compile(IotPrincipal principal) => new DelegatingPrincipalAcl(this, principal);
+
+    private sealed class DelegatingPrincipalAcl(IAccessControl accessControl, IotPrincipal principal) : IPrincipalAcl
+    {
+        public bool CanPublish(string topic) => accessControl.CanPublish(principal, topic);
+
+        public bool CanSubscribe(string filter) => accessControl.CanSubscribe(principal, filter);
+    }
+}
+
+/// <summary>The topic rights of one connection, from <see cref="IAccessControl.Compile"/>; thread-safe.</summary>
+internal interface IPrincipalAcl
+{
+    /// <summary>May this connection publish to <paramref name="topic"/> (a topic name)?</summary>
+    bool CanPublish(string topic);
+
+    /// <summary>May this connection subscribe to <paramref name="filter"/> (a topic filter without any <c>$share/{group}/</c> prefix)?</summary>
+    bool CanSubscribe(string filter);
+}
