@@ -66,7 +66,7 @@ public static class DeviceEndpoints
             return ApiProblems.Conflict($"An identity with the id '{body.Id}' already exists.");
         }
 
-        IdentityLog.Changed(logger, identity.Id, IdentityChangeKind.Created, Actor(http));
+        LogChange(logger, identity.Id, IdentityChangeKind.Created, http);
         var location = $"{http.Request.PathBase}{http.Request.Path.Value!.TrimEnd('/')}/{Uri.EscapeDataString(identity.Id)}";
         return Results.Created(location, DeviceCredentialsResponse.From(identity, credentials));
     }
@@ -84,7 +84,7 @@ public static class DeviceEndpoints
             return UnknownIdentity(id);
         }
 
-        IdentityLog.Changed(logger, id, enabled ? IdentityChangeKind.Enabled : IdentityChangeKind.Disabled, Actor(http));
+        LogChange(logger, id, enabled ? IdentityChangeKind.Enabled : IdentityChangeKind.Disabled, http);
         return Results.Ok(DeviceResponse.From(identity));
     }
 
@@ -95,7 +95,7 @@ public static class DeviceEndpoints
             return UnknownIdentity(id);
         }
 
-        IdentityLog.Changed(logger, id, IdentityChangeKind.Deleted, Actor(http));
+        LogChange(logger, id, IdentityChangeKind.Deleted, http);
         return Results.NoContent();
     }
 
@@ -106,13 +106,19 @@ public static class DeviceEndpoints
             return UnknownIdentity(id);
         }
 
-        IdentityLog.Changed(logger, id, IdentityChangeKind.CredentialsChanged, Actor(http));
+        LogChange(logger, id, IdentityChangeKind.CredentialsChanged, http);
         return Results.Ok(DeviceCredentialsResponse.From(identity, credentials));
     }
 
     private static IResult UnknownIdentity(string id) => ApiProblems.NotFound($"There is no identity with the id '{id}'.");
 
-    private static string Actor(HttpContext http) => http.User.Identity?.Name ?? "anonymous";
+    private static void LogChange(ILogger logger, string id, IdentityChangeKind kind, HttpContext http)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            IdentityLog.Changed(logger, id, kind, http.User.Identity?.Name ?? "anonymous");
+        }
+    }
 }
 
 /// <summary>The body of <c>POST /api/devices</c>.</summary>

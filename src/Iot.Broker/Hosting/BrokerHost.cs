@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Iot.Broker.Api;
 using Iot.Broker.Mqtt;
+using Iot.Broker.Security.Identities;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -21,6 +22,7 @@ public static class BrokerHost
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Services.AddIotBroker(builder.Configuration);
+        builder.Services.AddIotSecurity(builder.Configuration);
         configure?.Invoke(builder);
 
         var listeners = new ListenerRegistry();
@@ -28,13 +30,28 @@ public static class BrokerHost
         builder.WebHost.ConfigureKestrel((context, kestrel) => ConfigureListeners(context.Configuration, kestrel, listeners));
 
         var app = builder.Build();
+
+        // An identity disabled, deleted or given new credentials loses its live MQTT connections at once.
+        var broker = app.Services.GetRequiredService<MqttBroker>();
+        app.Services.GetRequiredService<IdentityRegistry>().IdentityChanged += change =>
+        {
+            if (change.RevokesConnections)
+            {
+                broker.CloseConnectionsOf(change.IdentityId);
+            }
+        };
+
         app.UseWebSockets();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapConnectionHandler<MqttConnectionHandler>("/mqtt", options =>
         {
             options.Transports = HttpTransportType.WebSockets;
             options.WebSockets.SubProtocolSelector = MQTTnet.AspNetCore.MqttSubProtocolSelector.SelectSubProtocol;
         });
         app.MapOperationsEndpoints();
+        var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
+        api.MapDeviceApi();
         app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));
         return app;
     }

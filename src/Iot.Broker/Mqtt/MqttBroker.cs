@@ -104,6 +104,25 @@ internal sealed class MqttBroker
         }
     }
 
+    /// <summary>
+    /// Closes every connection of an identity whose rights changed (disabled, deleted, credentials rotated), with
+    /// DISCONNECT 0x87 (Not authorized) for MQTT 5 clients; they must authenticate again.
+    /// </summary>
+    public int CloseConnectionsOf(string identity)
+    {
+        var closed = 0;
+        foreach (var connection in Sessions.Connections)
+        {
+            if (string.Equals(connection.Identity, identity, StringComparison.Ordinal))
+            {
+                connection.Close(MQTTnet.Protocol.MqttDisconnectReasonCode.NotAuthorized);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
     /// <summary>True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/> and is valid now.</summary>
     public bool IsTrustedClientCertificate(X509Certificate2 certificate)
     {

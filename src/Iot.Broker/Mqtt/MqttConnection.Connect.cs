@@ -257,6 +257,9 @@ internal sealed partial class MqttConnection
         return new IotPrincipal(requested, outcome.IdentityId, outcome.Role);
     }
 
+    /// <summary>The authenticated identity of this connection; null while connecting or when anonymous.</summary>
+    public string? Identity => _principal?.Username;
+
     private bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
 
     private bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;

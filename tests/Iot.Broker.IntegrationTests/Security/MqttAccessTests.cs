@@ -15,6 +15,7 @@ namespace Iot.Broker.IntegrationTests.Security;
 public sealed class MqttAccessTests : IAsyncLifetime
 {
     private const string DevicePassword = "dev-secret-1";
+    private const string ServiceApiKey = "svc-api-key-0123456789abcdef";
     private BrokerFixture _broker = null!;
     private readonly string _dev1 = "dev1-" + Guid.NewGuid().ToString("N")[..8];
     private readonly string _dev2 = "dev2-" + Guid.NewGuid().ToString("N")[..8];
@@ -26,7 +27,8 @@ public sealed class MqttAccessTests : IAsyncLifetime
             $"--Iot:Security:Identities:0:Id={_dev1}", "--Iot:Security:Identities:0:Role=Device", $"--Iot:Security:Identities:0:Password={DevicePassword}",
             $"--Iot:Security:Identities:1:Id={_dev2}", "--Iot:Security:Identities:1:Role=Device", $"--Iot:Security:Identities:1:Password={DevicePassword}",
             "--Iot:Security:Identities:2:Id=dash", "--Iot:Security:Identities:2:Role=Dashboard", "--Iot:Security:Identities:2:Password=dash-secret",
-            "--Iot:Security:Identities:3:Id=svc", "--Iot:Security:Identities:3:Role=Service", "--Iot:Security:Identities:3:Password=svc-secret");
+            "--Iot:Security:Identities:3:Id=svc", "--Iot:Security:Identities:3:Role=Service", "--Iot:Security:Identities:3:Password=svc-secret",
+            $"--Iot:Security:Identities:3:ApiKey={ServiceApiKey}");
     }
 
     public async Task DisposeAsync() => await _broker.DisposeAsync();
@@ -125,6 +127,29 @@ public sealed class MqttAccessTests : IAsyncLifetime
         var result = await client.SubscribeAsync($"devices/{_dev2}/commands/#");
         Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, Assert.Single(result.Items).ResultCode);
         await client.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task DisablingAnIdentity_ClosesItsLiveConnection_AndRefusesReconnects()
+    {
+        await using var device = await Connect(_dev1, DevicePassword);
+        var disconnected = new TaskCompletionSource<MqttClientDisconnectedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.Client.DisconnectedAsync += e =>
+        {
+            disconnected.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+
+        using var http = new HttpClient { BaseAddress = _broker.HttpBaseUri };
+        http.DefaultRequestHeaders.Add("X-Api-Key", ServiceApiKey);
+        using var response = await http.PostAsync(new Uri($"/api/devices/{_dev1}/disable", UriKind.Relative), null);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+
+        var e = await disconnected.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(MqttClientDisconnectReason.NotAuthorized, e.Reason);
+        using var again = new MqttClientFactory().CreateMqttClient();
+        var result = await again.ConnectAsync(_broker.CreateMqttClientOptionsBuilder(_dev1).WithCredentials(_dev1, DevicePassword).Build());
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, result.ResultCode);
     }
 
     private Task<TestClient> Connect(string id, string password, MqttProtocolVersion version = MqttProtocolVersion.V500) =>

@@ -1,0 +1,20 @@
+namespace Iot.Broker.Security.Identities;
+
+/// <summary>Log messages of the identity registry and the HTTP API's identity endpoints (event ids 1150-1169). Never secrets.</summary>
+internal static partial class IdentityLog
+{
+    [LoggerMessage(EventId = 1150, Level = LogLevel.Information, Message = "Identity registry {Path} opened with {Count} identities")]
+    public static partial void RegistryOpened(ILogger logger, string path, int count);
+
+    [LoggerMessage(EventId = 1151, Level = LogLevel.Information, Message = "Configured identity {IdentityId} ({Role}): {Result}")]
+    public static partial void Seeded(ILogger logger, string identityId, IdentityRole role, SeedResult result);
+
+    [LoggerMessage(EventId = 1152, Level = LogLevel.Error, Message = "A subscriber of identity changes failed for {IdentityId} ({Kind})")]
+    public static partial void ChangeHandlerFailed(ILogger logger, Exception exception, string identityId, IdentityChangeKind kind);
+
+    [LoggerMessage(EventId = 1153, Level = LogLevel.Information, Message = "Identity {IdentityId}: {Kind} by {Actor}")]
+    public static partial void Changed(ILogger logger, string identityId, IdentityChangeKind kind, string actor);
+
+    [LoggerMessage(EventId = 1154, Level = LogLevel.Debug, Message = "HTTP API key rejected: {Reason}")]
+    public static partial void ApiKeyRejected(ILogger logger, string reason);
+}
