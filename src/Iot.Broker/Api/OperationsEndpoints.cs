@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Routing.Hosting;
 
 namespace Iot.Broker.Api;
 
@@ -11,12 +12,12 @@ internal static class OperationsEndpoints
     public static IEndpointRouteBuilder MapOperationsEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
-        endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store) =>
-            Results.Text(Render(metrics, sessions, subscriptions, retained, store), "text/plain; version=0.0.4; charset=utf-8"));
+        endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
+            Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>()), "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
     }
 
-    internal static string Render(BrokerMetrics m, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store)
+    internal static string Render(BrokerMetrics m, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, RoutingMetrics? routing = null)
     {
         long queued = 0;
         foreach (var session in sessions.Sessions)
@@ -63,6 +64,14 @@ internal static class OperationsEndpoints
             Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);
             Counter(text, "iot_store_operations_total", "Writes committed by the session store.", sqlite.CommittedOperations);
             Counter(text, "iot_store_failed_batches_total", "Group commits that failed.", sqlite.FailedBatches);
+        }
+
+        if (routing is not null)
+        {
+            foreach (var (name, value) in routing.Snapshot())
+            {
+                Counter(text, name, "Routing layer: see docs/api.md.", value);
+            }
         }
 
         return text.ToString();

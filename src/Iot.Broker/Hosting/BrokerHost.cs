@@ -4,6 +4,7 @@ using System.Text.Json;
 using Iot.Broker.Api;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
+using Iot.Routing.Hosting;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -23,6 +24,7 @@ public static class BrokerHost
         var builder = WebApplication.CreateBuilder(args);
         builder.Services.AddIotBroker(builder.Configuration);
         builder.Services.AddIotSecurity(builder.Configuration);
+        builder.Services.AddIotRouting(builder.Configuration);
         configure?.Invoke(builder);
 
         var listeners = new ListenerRegistry();
@@ -52,6 +54,7 @@ public static class BrokerHost
         app.MapOperationsEndpoints();
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
         api.MapDeviceApi();
+        api.MapRoutingApi();
         app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));
         return app;
     }

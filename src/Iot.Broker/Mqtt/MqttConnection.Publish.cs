@@ -199,9 +199,9 @@ internal sealed partial class MqttConnection
                 {
                     await ack.Durable.ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception)
                 {
-                    // Reported by SendAck through the faulted task.
+                    // Reported by SendAck through the faulted or cancelled task.
                 }
 
                 SendAck(ack);

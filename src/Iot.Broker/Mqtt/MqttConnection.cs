@@ -30,6 +30,7 @@ internal sealed partial class MqttConnection
     private volatile bool _closing;
     private MqttDisconnectReasonCode? _closeReason;
     private string _clientId = string.Empty;
+    private volatile string _stage = "new";
 
     public MqttConnection(ConnectionContext transport, MqttBroker broker)
     {
@@ -43,6 +44,12 @@ internal sealed partial class MqttConnection
     public MqttProtocolVersion ProtocolVersion => _formatter.ProtocolVersion;
 
     private bool IsV5 => _formatter.ProtocolVersion == MqttProtocolVersion.V500;
+
+    /// <summary>A one-line description of the connection's state, for diagnostics.</summary>
+    public string Describe() =>
+        $"{_transport.ConnectionId} client '{_clientId}' v{(int)_formatter.ProtocolVersion} session {(_session is null ? "none" : "bound")} " +
+        $"closing {_closing} reason {_closeReason?.ToString() ?? "-"} writer {_writerTask?.Status.ToString() ?? "-"} {_writerTask?.Exception?.GetBaseException().GetType().Name} {_writerTask?.Exception?.GetBaseException().Message} acks {_ackTask?.Status.ToString() ?? "-"} " +
+        $"stage {_stage} idle {(Environment.TickCount64 - Volatile.Read(ref _lastReceivedTicks)) / 1000} s";
 
     /// <summary>Set when a new connection with the same client id took this one over.</summary>
     public bool TakenOver { get; private set; }
@@ -137,7 +144,9 @@ internal sealed partial class MqttConnection
             ReadResult result;
             try
             {
+                _stage = "reading";
                 result = await input.ReadAsync(token).ConfigureAwait(false);
+                _stage = "handling";
             }
             catch (OperationCanceledException) when (connectTimeout.IsCancellationRequested)
             {
@@ -220,6 +229,12 @@ internal sealed partial class MqttConnection
             return false;
         }
 
+        if (MissingRequiredPart(packet) is { } problem)
+        {
+            Violation(MqttDisconnectReasonCode.ProtocolError, problem);
+            return false;
+        }
+
         switch (packet)
         {
             case MqttPublishPacket publish:
@@ -260,6 +275,16 @@ internal sealed partial class MqttConnection
         }
     }
 
+    /// <summary>What a decoded packet lacks that MQTT requires (MQTT 5 §2.2.1, §3.8.3, §3.10.3); null when complete.</summary>
+    private static string? MissingRequiredPart(MqttPacket packet) => packet switch
+    {
+        MqttPublishPacket { QualityOfServiceLevel: > 0, PacketIdentifier: 0 } => "QoS 1/2 PUBLISH without a packet identifier",
+        MqttPacketWithIdentifier { PacketIdentifier: 0 } and not MqttPublishPacket => $"{packet.GetType().Name} without a packet identifier",
+        MqttSubscribePacket { TopicFilters.Count: 0 } => "SUBSCRIBE without a topic filter",
+        MqttUnsubscribePacket { TopicFilters.Count: 0 } => "UNSUBSCRIBE without a topic filter",
+        _ => null,
+    };
+
     /// <summary>Ends the connection for a protocol violation: DISCONNECT with the reason (MQTT 5) and close.</summary>
     private void Violation(MqttDisconnectReasonCode reason, string detail)
     {
@@ -271,7 +296,38 @@ internal sealed partial class MqttConnection
 
     private async Task ShutdownAsync()
     {
+        _stage = "shutdown";
         _closing = true;
+        try
+        {
+            await DrainAsync().ConfigureAwait(false);
+            if (_session is { } session)
+            {
+                var will = _willOnClose ? _will : null;
+                _broker.Sessions.Disconnected(session, this, will, _willDelay);
+                BrokerLog.ClientDisconnected(_broker.Logger, _clientId, !_willOnClose, _closeReason);
+            }
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ConnectionFailed(_broker.Logger, _transport.ConnectionId, ex);
+        }
+        finally
+        {
+            // The bookkeeping happens whatever went wrong above, or connections would leak.
+            if (_admitted)
+            {
+                _broker.Release(_principal?.Username);
+            }
+
+            _broker.Sessions.Unregister(this);
+            _context.Metrics.ConnectionClosed();
+        }
+    }
+
+    /// <summary>Lets pending acknowledgements and the DISCONNECT go out, bounded in time, then stops the writer.</summary>
+    private async Task DrainAsync()
+    {
         _acks.Writer.TryComplete();
         if (_ackTask is not null)
         {
@@ -286,39 +342,26 @@ internal sealed partial class MqttConnection
             }
         }
 
-        if (_writerTask is not null)
+        if (_writerTask is null)
         {
-            if (IsV5 && _closeReason is { } reason)
-            {
-                Send(new MqttDisconnectPacket { ReasonCode = reason });
-            }
-
-            _outbound.Writer.TryComplete();
-            try
-            {
-                // A peer that stopped reading must not hold the connection open forever.
-                await _writerTask.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is TimeoutException or IOException or ConnectionResetException or OperationCanceledException or InvalidOperationException)
-            {
-                _transport.Abort();
-            }
+            return;
         }
 
-        if (_session is { } session)
+        if (IsV5 && _closeReason is { } reason)
         {
-            var will = _willOnClose ? _will : null;
-            _broker.Sessions.Disconnected(session, this, will, _willDelay);
-            BrokerLog.ClientDisconnected(_broker.Logger, _clientId, !_willOnClose, _closeReason);
+            Send(new MqttDisconnectPacket { ReasonCode = reason });
         }
 
-        if (_admitted)
+        _outbound.Writer.TryComplete();
+        try
         {
-            _broker.Release(_principal?.Username);
+            // A peer that stopped reading must not hold the connection open forever.
+            await _writerTask.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
-
-        _broker.Sessions.Unregister(this);
-        _context.Metrics.ConnectionClosed();
+        catch (TimeoutException)
+        {
+            _transport.Abort();
+        }
     }
 
     private async Task WriterLoopAsync()
@@ -348,13 +391,19 @@ internal sealed partial class MqttConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or ConnectionResetException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)
         {
             // The peer is gone; the receive loop notices and cleans up.
+        }
+        catch (Exception ex)
+        {
+            // A packet that cannot be encoded is a broker defect: log it and end this connection, never the broker.
+            BrokerLog.ConnectionFailed(_broker.Logger, _transport.ConnectionId, ex);
         }
         finally
         {
             // Wake the receive loop if the writer stopped first (peer gone).
+            _closing = true;
             _transport.Transport.Input.CancelPendingRead();
         }
     }

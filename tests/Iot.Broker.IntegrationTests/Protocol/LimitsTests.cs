@@ -66,6 +66,28 @@ public sealed class LimitsTests
         Assert.True(healthy.Client.IsConnected);
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x62, 0x02, 0x00, 0x00 })] // PUBREL with packet id 0
+    [InlineData(new byte[] { 0x82, 0x03, 0x00, 0x01, 0x00 })] // MQTT 5 SUBSCRIBE without a topic filter
+    [InlineData(new byte[] { 0x32, 0x06, 0x00, 0x01, (byte)'a', 0x00, 0x00, 0x00 })] // QoS 1 PUBLISH with packet id 0
+    public async Task PacketMissingARequiredPart_IsAProtocolError_AndTheConnectionIsReleased(byte[] packet)
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("noid"), CleanSession = true, KeepAlivePeriod = 0 });
+        await using (raw)
+        {
+            await raw.SendRawAsync(packet);
+            var disconnect = await raw.ReceiveAsync<MqttDisconnectPacket>(TimeSpan.FromSeconds(5));
+            Assert.Equal(MqttDisconnectReasonCode.ProtocolError, disconnect?.ReasonCode);
+            Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(5)));
+        }
+
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        await Eventually.WaitUntilAsync(
+            async () => (await http.GetStringAsync("/metrics")).Contains("\niot_mqtt_connections 0\n", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the connection is released");
+    }
+
     [Fact]
     public async Task RandomGarbageAfterConnect_NeverTakesTheBrokerDown()
     {

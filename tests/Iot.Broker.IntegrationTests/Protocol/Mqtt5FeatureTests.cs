@@ -299,21 +299,24 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
     }
 
     [Fact]
-    public async Task SessionExpiry_SessionEndsAfterItsInterval()
+    public async Task SessionExpiry_SessionEndsAfterItsInterval_SetAtDisconnect()
     {
         var clientId = Ids.Client("sess-exp");
-        await using (var client = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(1)))
+        await using (var client = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(60)))
         {
             await client.SubscribeAsync(TestIds.Topic("sess-exp"));
         }
 
-        await using (var resumed = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(1)))
+        await using (var resumed = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(60)))
         {
             Assert.True(resumed.ConnectResult!.IsSessionPresent);
+
+            // MQTT 5 §3.14.2.2.2: DISCONNECT may shorten the session expiry interval.
+            await resumed.Client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithSessionExpiryInterval(1).Build());
         }
 
         await Task.Delay(TimeSpan.FromMilliseconds(3000)); // longer than the 1 s expiry plus the maintenance tick
-        await using var late = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(1));
+        await using var late = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(60));
         Assert.False(late.ConnectResult!.IsSessionPresent);
     }
 
@@ -334,10 +337,10 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
             WillFlag = true,
             WillTopic = topic,
             WillMessage = Encoding.UTF8.GetBytes("gone"),
-            WillDelayInterval = 2,
+            WillDelayInterval = 10,
         };
 
-        // Dropped and back within the delay: no will.
+        // Dropped and back well within the delay: no will.
         var (dropped, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, connect);
         await dropped.DisposeAsync();
         await using (var back = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(60)))
@@ -347,6 +350,7 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
         }
 
         // Dropped for good: the will comes after about 2 s, not at once.
+        connect.WillDelayInterval = 2;
         var (lost, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, connect);
         var droppedAt = DateTime.UtcNow;
         await lost.DisposeAsync();

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Iot.Routing.Internal;
+using Iot.Routing.Rules;
+using Iot.Routing.Subscriptions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Routing.Hosting;
+
+/// <summary>Registers the routing layer: routes, event subscriptions, webhook delivery, pull delivery and <see cref="IMessageRouter"/>.</summary>
+public static class IotRoutingServiceCollectionExtensions
+{
+    /// <summary>The configuration section of the routes defined in configuration.</summary>
+    public const string RoutesSectionName = "Iot:Routing:Routes";
+
+    /// <summary>
+    /// Adds the routing layer, configured from <c>Iot:Routing</c> (see docs/configuration.md) with its state in
+    /// <c>{Iot:DataDir}/routing.db</c>. The broker then offers every client publish to the routes; map the HTTP API
+    /// with <see cref="RoutingEndpointRouteBuilderExtensions.MapRoutingApi"/>.
+    /// </summary>
+    public static IServiceCollection AddIotRouting(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.AddOptions<RoutingOptions>()
+            .Bind(configuration.GetSection(RoutingOptions.SectionName))
+            .Configure(options =>
+            {
+                if (string.IsNullOrWhiteSpace(options.DataDir))
+                {
+                    options.DataDir = configuration["Iot:DataDir"] is { Length: > 0 } dataDir ? dataDir : "./data";
+                }
+            })
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<RoutingMetrics>();
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
+            return new RoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations);
+        });
+        services.TryAddSingleton<DeliverySignals>();
+        services.TryAddSingleton<SubscriptionRegistry>();
+        services.TryAddSingleton<EventSubscriptionDestination>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, EventSubscriptionDestination>(
+            sp => sp.GetRequiredService<EventSubscriptionDestination>()));
+        services.TryAddSingleton(sp => new RouteTable(sp.GetRequiredService<RoutingStore>(), sp.GetServices<IRouteDestination>(),
+            ReadConfiguredRoutes(configuration), sp.GetRequiredService<IOptions<RoutingOptions>>().Value.DefaultEventRoute));
+        services.TryAddSingleton<MessageRouter>();
+        services.TryAddSingleton<IMessageRouter>(sp => sp.GetRequiredService<MessageRouter>());
+        services.TryAddSingleton<PullDelivery>();
+        services.TryAddSingleton<WebhookSender>();
+        // The delivery loops log outcomes themselves; the default per-request logging would add lines per event.
+        services.AddHttpClient(WebhookSender.ClientName, (sp, client) =>
+            client.Timeout = sp.GetRequiredService<IOptions<RoutingOptions>>().Value.WebhookTimeout)
+            .RemoveAllLoggers();
+        services.AddHostedService<RoutingStartup>();
+        services.AddHostedService<WebhookDeliveryService>();
+        return services;
+    }
+
+    /// <summary>Reads <c>Iot:Routing:Routes</c> (an array of route objects, as the API's JSON).</summary>
+    internal static IReadOnlyList<RouteDefinition> ReadConfiguredRoutes(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(RoutesSectionName);
+        if (!section.Exists())
+        {
+            return [];
+        }
+
+        var node = RoutingJson.FromConfiguration(section);
+        try
+        {
+            return node is System.Text.Json.Nodes.JsonArray array
+                ? array.Deserialize<List<RouteDefinition>>(RoutingJson.Options) ?? []
+                : throw new InvalidOperationException($"{RoutesSectionName} must be an array of routes.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidOperationException($"{RoutesSectionName} is invalid: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Opens the store and builds the route table at start-up, so bad routes in configuration stop the host.</summary>
+    private sealed class RoutingStartup(RoutingStore store, RouteTable routes, SubscriptionRegistry subscriptions, ILogger<RoutingStartup> logger)
+        : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            RoutingLog.StoreOpened(logger, store.Path, routes.Count, subscriptions.Count);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,149 @@
+using Iot.Routing.Internal;
+using Iot.Routing.Rules;
+using Iot.Routing.Subscriptions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Iot.Routing.Hosting;
+
+public static partial class RoutingEndpointRouteBuilderExtensions
+{
+    private static void MapSubscriptions(IEndpointRouteBuilder api)
+    {
+        api.MapGet("/subscriptions", async (HttpContext context) =>
+        {
+            var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+            var store = context.RequestServices.GetRequiredService<RoutingStore>();
+            var result = new List<object>();
+            foreach (var subscription in registry.All)
+            {
+                result.Add(await DescribeAsync(store, subscription).ConfigureAwait(false));
+            }
+
+            return Json(result);
+        });
+
+        api.MapGet("/subscriptions/{name}", async (string name, HttpContext context) =>
+        {
+            var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+            return registry.TryGet(name, out var subscription)
+                ? Json(await DescribeAsync(context.RequestServices.GetRequiredService<RoutingStore>(), subscription).ConfigureAwait(false))
+                : NotFound("Subscription", name);
+        });
+
+        api.MapPut("/subscriptions/{name}", (string name, HttpContext context) => UpsertSubscriptionAsync(name, context));
+        api.MapPost("/subscriptions", (HttpRequest request) => UpsertSubscriptionAsync(null, request.HttpContext));
+
+        api.MapDelete("/subscriptions/{name}", async (string name, HttpContext context) =>
+        {
+            var (outcome, _) = await context.RequestServices.GetRequiredService<SubscriptionRegistry>().DeleteAsync(name).ConfigureAwait(false);
+            return outcome == ChangeOutcome.Deleted ? Results.NoContent() : NotFound("Subscription", name);
+        });
+
+        api.MapGet("/subscriptions/{name}/deadletters", async (string name, int? maxEvents, HttpContext context) =>
+        {
+            if (!context.RequestServices.GetRequiredService<SubscriptionRegistry>().TryGet(name, out _))
+            {
+                return NotFound("Subscription", name);
+            }
+
+            var rows = await context.RequestServices.GetRequiredService<RoutingStore>()
+                .ListDeadLettersAsync(name, Math.Clamp(maxEvents ?? 100, 1, 1000)).ConfigureAwait(false);
+            return Json(new
+            {
+                Value = rows.Select(r => new
+                {
+                    r.EventId,
+                    r.Reason,
+                    DeliveryAttempts = r.Attempts,
+                    r.LastOutcome,
+                    DeadLetteredAt = FromUnixMs(r.DeadLetteredAt),
+                    EnqueuedAt = FromUnixMs(r.EnqueuedAt),
+                    Event = ParseEvent(r.Event),
+                }).ToList(),
+            });
+        });
+
+        api.MapPost("/subscriptions/{name}/deadletters:redeliver", async (string name, HttpContext context) =>
+        {
+            var services = context.RequestServices;
+            if (!services.GetRequiredService<SubscriptionRegistry>().TryGet(name, out var subscription))
+            {
+                return NotFound("Subscription", name);
+            }
+
+            RedeliverRequest? body = null;
+            if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            {
+                var (parsed, error) = await ReadBodyAsync<RedeliverRequest>(context.Request).ConfigureAwait(false);
+                if (parsed is null)
+                {
+                    return error!;
+                }
+
+                body = parsed;
+            }
+
+            long now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds();
+            long ttl = (long)subscription.Definition.RetryPolicy.EventTtl.TotalMilliseconds;
+            int count = await services.GetRequiredService<RoutingStore>().RedeliverAsync(name, body?.EventIds, now, now + ttl).ConfigureAwait(false);
+            services.GetRequiredService<DeliverySignals>().Set(name);
+            return Json(new { Redelivered = count });
+        });
+    }
+
+    private static async Task<IResult> UpsertSubscriptionAsync(string? name, HttpContext context)
+    {
+        var (definition, bodyError) = await ReadBodyAsync<EventSubscriptionDefinition>(context.Request).ConfigureAwait(false);
+        if (definition is null)
+        {
+            return bodyError!;
+        }
+
+        if (name is not null)
+        {
+            if (!string.IsNullOrEmpty(definition.Name) && definition.Name != name)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid subscription", $"The body's name '{definition.Name}' differs from the URL's '{name}'.");
+            }
+
+            definition.Name = name;
+        }
+
+        var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+        var store = context.RequestServices.GetRequiredService<RoutingStore>();
+        var (outcome, error) = await registry.UpsertAsync(definition).ConfigureAwait(false);
+        if (outcome is not (ChangeOutcome.Created or ChangeOutcome.Replaced) || !registry.TryGet(definition.Name, out var subscription))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid subscription", error ?? "The subscription is invalid.");
+        }
+
+        var description = await DescribeAsync(store, subscription).ConfigureAwait(false);
+        return outcome == ChangeOutcome.Created ? Created(context, "/subscriptions/" + definition.Name, description) : Json(description);
+    }
+
+    private static async Task<object> DescribeAsync(RoutingStore store, CompiledSubscription subscription)
+    {
+        var (pending, deadLettered) = await store.CountAsync(subscription.Name).ConfigureAwait(false);
+        var d = subscription.Definition;
+        return new
+        {
+            d.Name,
+            d.Filter,
+            d.Destination,
+            d.RetryPolicy,
+            d.DeadLetter,
+            d.Batching,
+            d.Pull,
+            PendingEvents = pending,
+            DeadLetteredEvents = deadLettered,
+        };
+    }
+
+    private sealed class RedeliverRequest
+    {
+        public List<string>? EventIds { get; set; }
+    }
+}

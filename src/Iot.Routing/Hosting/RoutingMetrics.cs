@@ -1,0 +1,91 @@
+namespace Iot.Routing.Hosting;
+
+/// <summary>
+/// Counters of the routing layer, for <c>/metrics</c>: read the properties or <see cref="Snapshot"/>, which
+/// names each counter as a Prometheus metric.
+/// </summary>
+public sealed class RoutingMetrics
+{
+    private long _messagesRouted;
+    private long _messagesUnrouted;
+    private long _eventsPosted;
+    private long _eventsUnmatched;
+    private long _deliveriesEnqueued;
+    private long _deliveriesSucceeded;
+    private long _deliveryAttemptsFailed;
+    private long _deadLettered;
+    private long _dropped;
+    private long _mqttDeliveries;
+    private long _pullReceived;
+
+    /// <summary>Messages (MQTT or posted) that at least one route sent somewhere.</summary>
+    public long MessagesRouted => Interlocked.Read(ref _messagesRouted);
+
+    /// <summary>Messages that matched no route (topic and conditions): <c>iot_routing_messages_unrouted_total</c>.</summary>
+    public long MessagesUnrouted => Interlocked.Read(ref _messagesUnrouted);
+
+    /// <summary>CloudEvents accepted by <c>POST /api/events</c>.</summary>
+    public long EventsPosted => Interlocked.Read(ref _eventsPosted);
+
+    /// <summary>Events routed to the event subscriptions that no subscription's filter matched.</summary>
+    public long EventsUnmatched => Interlocked.Read(ref _eventsUnmatched);
+
+    /// <summary>Deliveries recorded for webhook and pull subscriptions.</summary>
+    public long DeliveriesEnqueued => Interlocked.Read(ref _deliveriesEnqueued);
+
+    /// <summary>Events delivered: webhook 2xx or pull acknowledged.</summary>
+    public long DeliveriesSucceeded => Interlocked.Read(ref _deliveriesSucceeded);
+
+    /// <summary>Webhook delivery attempts that failed (per event) and will be retried or dead-lettered.</summary>
+    public long DeliveryAttemptsFailed => Interlocked.Read(ref _deliveryAttemptsFailed);
+
+    /// <summary>Events moved to a dead-letter list.</summary>
+    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+
+    /// <summary>Events given up without dead-lettering (dead-letter off) or with no destination of their kind.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Events published to MQTT topics by subscriptions with an MQTT destination.</summary>
+    public long MqttDeliveries => Interlocked.Read(ref _mqttDeliveries);
+
+    /// <summary>Events handed to pull receivers (each receive of each event).</summary>
+    public long PullReceived => Interlocked.Read(ref _pullReceived);
+
+    /// <summary>All counters with their Prometheus names (each a counter, suffix <c>_total</c>).</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> Snapshot() =>
+    [
+        new("iot_routing_messages_routed_total", MessagesRouted),
+        new("iot_routing_messages_unrouted_total", MessagesUnrouted),
+        new("iot_routing_events_posted_total", EventsPosted),
+        new("iot_routing_events_unmatched_total", EventsUnmatched),
+        new("iot_routing_deliveries_enqueued_total", DeliveriesEnqueued),
+        new("iot_routing_deliveries_succeeded_total", DeliveriesSucceeded),
+        new("iot_routing_delivery_attempts_failed_total", DeliveryAttemptsFailed),
+        new("iot_routing_dead_lettered_total", DeadLettered),
+        new("iot_routing_dropped_total", Dropped),
+        new("iot_routing_mqtt_deliveries_total", MqttDeliveries),
+        new("iot_routing_pull_received_total", PullReceived),
+    ];
+
+    internal void MessageRouted() => Interlocked.Increment(ref _messagesRouted);
+
+    internal void MessageUnrouted() => Interlocked.Increment(ref _messagesUnrouted);
+
+    internal void EventPosted() => Interlocked.Increment(ref _eventsPosted);
+
+    internal void EventUnmatched() => Interlocked.Increment(ref _eventsUnmatched);
+
+    internal void Enqueued(int count) => Interlocked.Add(ref _deliveriesEnqueued, count);
+
+    internal void Succeeded(int count) => Interlocked.Add(ref _deliveriesSucceeded, count);
+
+    internal void AttemptsFailed(int count) => Interlocked.Add(ref _deliveryAttemptsFailed, count);
+
+    internal void DeadLetteredEvents(int count) => Interlocked.Add(ref _deadLettered, count);
+
+    internal void DroppedEvents(int count) => Interlocked.Add(ref _dropped, count);
+
+    internal void MqttDelivered() => Interlocked.Increment(ref _mqttDeliveries);
+
+    internal void PullReceivedEvents(int count) => Interlocked.Add(ref _pullReceived, count);
+}

@@ -1,0 +1,53 @@
+namespace Iot.Routing.Hosting;
+
+/// <summary>Settings of the routing layer, bound from <c>Iot:Routing</c> (routes themselves: <c>Iot:Routing:Routes</c>).</summary>
+public sealed class RoutingOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Routing";
+
+    /// <summary>Directory of <c>routing.db</c>.</summary>
+    /// <remarks>Default: <c>Iot:DataDir</c> (itself <c>./data</c> by default). Created when missing.</remarks>
+    public string? DataDir { get; set; }
+
+    /// <summary>Whether the built-in route <c>$default</c> (source <c>#</c>, to every event subscription) is in force.</summary>
+    /// <remarks>Default true. With false, only configured and API routes apply and other messages count as unrouted.</remarks>
+    public bool DefaultEventRoute { get; set; } = true;
+
+    /// <summary>Delay before each webhook retry: the n-th failure waits the n-th entry, later ones the last entry.</summary>
+    /// <remarks>Default 10 s, 30 s, 1 min, 5 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h (Event Grid's). 1-100 entries, each 1 ms to 1 day.</remarks>
+    public IReadOnlyList<TimeSpan>? RetrySchedule { get; set; }
+
+    /// <summary>Webhook requests in flight at once, over all subscriptions.</summary>
+    /// <remarks>Default 32, range 1-1024. Each subscription has at most one request in flight.</remarks>
+    public int MaxConcurrentDeliveries { get; set; } = 32;
+
+    /// <summary>Timeout of one webhook request (validation or delivery); a timeout counts as a failed attempt.</summary>
+    /// <remarks>Default 30 s, range 100 ms to 5 min.</remarks>
+    public TimeSpan WebhookTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether a webhook must pass the CloudEvents validation handshake (HTTP OPTIONS) before the first delivery.</summary>
+    /// <remarks>Default true.</remarks>
+    public bool WebhookValidation { get; set; } = true;
+
+    /// <summary>The <c>WebHook-Request-Origin</c> sent in the validation handshake.</summary>
+    /// <remarks>Default <c>iot-broker</c>; non-empty.</remarks>
+    public string WebhookOrigin { get; set; } = "iot-broker";
+
+    /// <summary>Largest body accepted by <c>POST /api/events</c>, in bytes.</summary>
+    /// <remarks>Default 1 048 576, range 1 KiB to 64 MiB.</remarks>
+    public int MaxEventPostBytes { get; set; } = 1_048_576;
+
+    /// <summary>Store operations that may wait for the disk before callers (and so MQTT publishers) are held back.</summary>
+    /// <remarks>Default 10 000, range 16 to 1 000 000.</remarks>
+    public int MaxPendingStoreOperations { get; set; } = 10_000;
+
+    internal static readonly TimeSpan[] DefaultRetrySchedule =
+    [
+        TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5),
+        TimeSpan.FromMinutes(10), TimeSpan.FromMinutes(30), TimeSpan.FromHours(1), TimeSpan.FromHours(3),
+        TimeSpan.FromHours(6), TimeSpan.FromHours(12),
+    ];
+
+    internal IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule is { Count: > 0 } schedule ? schedule : DefaultRetrySchedule;
+}

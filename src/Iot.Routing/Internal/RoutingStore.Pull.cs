@@ -1,0 +1,138 @@
+using Microsoft.Data.Sqlite;
+
+namespace Iot.Routing.Internal;
+
+internal sealed partial class RoutingStore
+{
+    /// <summary>
+    /// Locks up to <paramref name="max"/> available deliveries of a pull subscription for <paramref name="lockDuration"/>
+    /// ms. Deliveries past their TTL or already delivered <paramref name="maxDeliveryCount"/> times are dead-lettered
+    /// (or dropped when <paramref name="deadLetter"/> is false) instead.
+    /// </summary>
+    public Task<List<DeliveryRecord>> ReceiveAsync(string subscription, int max, long now, long lockDuration, int maxDeliveryCount, bool deadLetter) =>
+        ExecuteAsync(connection =>
+        {
+            var locked = new List<DeliveryRecord>(max);
+            while (locked.Count < max)
+            {
+                var candidates = Query(connection,
+                    $"SELECT {Columns} FROM deliveries WHERE subscription = $s AND dead_lettered = 0 AND next_attempt_at <= $n AND (lock_token IS NULL OR locked_until <= $n) ORDER BY seq LIMIT $m",
+                    ("$s", subscription), ("$n", now), ("$m", max - locked.Count));
+                if (candidates.Count == 0)
+                {
+                    break;
+                }
+
+                foreach (var row in candidates)
+                {
+                    string? reason = row.ExpiresAt <= now ? DeadLetterReasons.TimeToLiveExceeded
+                        : row.Attempts >= maxDeliveryCount ? DeadLetterReasons.MaxDeliveryCountExceeded
+                        : null;
+                    if (reason is not null)
+                    {
+                        var outcome = row.LockToken is null ? null : "lock expired";
+                        if (deadLetter)
+                        {
+                            DeadLetter(connection, [(row.Seq, row.Attempts)], reason, outcome, now);
+                        }
+                        else
+                        {
+                            NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", row.Seq));
+                        }
+
+                        continue;
+                    }
+
+                    row.LockToken = Guid.NewGuid().ToString("N");
+                    row.LockedUntil = now + lockDuration;
+                    row.Attempts++;
+                    NonQuery(connection, "UPDATE deliveries SET lock_token = $t, locked_until = $u, attempts = $a, last_outcome = 'received' WHERE seq = $q",
+                        ("$t", row.LockToken), ("$u", row.LockedUntil.Value), ("$a", row.Attempts), ("$q", row.Seq));
+                    locked.Add(row);
+                }
+            }
+
+            return locked;
+        });
+
+    /// <summary>Acknowledges (deletes) deliveries by lock token; an expired or unknown token fails.</summary>
+    public Task<LockTokenResult> AcknowledgeAsync(string subscription, IReadOnlyList<string> lockTokens, long now) =>
+        Settle(subscription, lockTokens, now, static (connection, seq, _) =>
+            NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", seq)));
+
+    /// <summary>Releases deliveries by lock token so that they can be received again after <paramref name="delay"/> ms.</summary>
+    public Task<LockTokenResult> ReleaseAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long delay) =>
+        Settle(subscription, lockTokens, now, (connection, seq, _) =>
+            NonQuery(connection, "UPDATE deliveries SET lock_token = NULL, locked_until = NULL, next_attempt_at = $n, last_outcome = 'released' WHERE seq = $q",
+                ("$n", now + delay), ("$q", seq)));
+
+    /// <summary>Rejects deliveries by lock token: dead-lettered (reason <c>Rejected</c>), or dropped when dead-lettering is off.</summary>
+    public Task<LockTokenResult> RejectAsync(string subscription, IReadOnlyList<string> lockTokens, long now, bool deadLetter) =>
+        Settle(subscription, lockTokens, now, (connection, seq, attempts) =>
+        {
+            if (deadLetter)
+            {
+                DeadLetter(connection, [(seq, attempts)], DeadLetterReasons.Rejected, "rejected by the receiver", now);
+            }
+            else
+            {
+                NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", seq));
+            }
+        });
+
+    /// <summary>Extends locks to <paramref name="now"/> + <paramref name="lockDuration"/> ms.</summary>
+    public Task<LockTokenResult> RenewLockAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long lockDuration) =>
+        Settle(subscription, lockTokens, now, (connection, seq, _) =>
+            NonQuery(connection, "UPDATE deliveries SET locked_until = $u WHERE seq = $q", ("$u", now + lockDuration), ("$q", seq)));
+
+    private Task<LockTokenResult> Settle(string subscription, IReadOnlyList<string> lockTokens, long now, Action<SqliteConnection, long, int> settle) =>
+        ExecuteAsync(connection =>
+        {
+            var succeeded = new List<string>();
+            var failed = new List<(string, string)>();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT seq, locked_until, attempts FROM deliveries WHERE lock_token = $t AND subscription = $s AND dead_lettered = 0";
+            var token = command.Parameters.Add("$t", SqliteType.Text);
+            command.Parameters.AddWithValue("$s", subscription);
+            foreach (var lockToken in lockTokens)
+            {
+                token.Value = lockToken ?? "";
+                long seq;
+                long lockedUntil;
+                int attempts;
+                using (var reader = command.ExecuteReader())
+                {
+                    if (!reader.Read())
+                    {
+                        failed.Add((lockToken ?? "", "The lock token is unknown, or the event was settled already."));
+                        continue;
+                    }
+
+                    seq = reader.GetInt64(0);
+                    lockedUntil = reader.GetInt64(1);
+                    attempts = reader.GetInt32(2);
+                }
+
+                if (lockedUntil <= now)
+                {
+                    failed.Add((lockToken!, "The lock expired; the event is available to receivers again."));
+                    continue;
+                }
+
+                settle(connection, seq, attempts);
+                succeeded.Add(lockToken!);
+            }
+
+            return new LockTokenResult(succeeded, failed);
+        });
+}
+
+/// <summary>Reasons stored with dead-lettered events.</summary>
+internal static class DeadLetterReasons
+{
+    public const string MaxDeliveryAttemptsExceeded = "MaxDeliveryAttemptsExceeded";
+    public const string MaxDeliveryCountExceeded = "MaxDeliveryCountExceeded";
+    public const string TimeToLiveExceeded = "TimeToLiveExceeded";
+    public const string Rejected = "Rejected";
+    public const string DestinationRejected = "DestinationRejected";
+}

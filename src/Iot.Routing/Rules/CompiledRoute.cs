@@ -1,0 +1,36 @@
+namespace Iot.Routing.Rules;
+
+/// <summary>A route ready for matching: its definition and compiled conditions.</summary>
+internal sealed class CompiledRoute(RouteDefinition definition, CompiledCondition[] conditions, bool isBuiltIn)
+{
+    private long _matched;
+
+    public RouteDefinition Definition { get; } = definition;
+
+    public string Name => Definition.Name;
+
+    public bool IsBuiltIn { get; } = isBuiltIn;
+
+    /// <summary>Messages this route sent to its destination.</summary>
+    public long Matched => Interlocked.Read(ref _matched);
+
+    /// <summary>Whether the route is enabled and every condition holds.</summary>
+    public bool Matches(RoutedEvent routedEvent)
+    {
+        if (!Definition.Enabled)
+        {
+            return false;
+        }
+
+        foreach (var condition in conditions)
+        {
+            if (!condition.Evaluate(routedEvent))
+            {
+                return false;
+            }
+        }
+
+        Interlocked.Increment(ref _matched);
+        return true;
+    }
+}

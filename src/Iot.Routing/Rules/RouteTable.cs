@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Iot.Routing.Internal;
+using Iot.Routing.Topics;
+
+namespace Iot.Routing.Rules;
+
+/// <summary>Result of creating, replacing or deleting a route or subscription through the API.</summary>
+internal enum ChangeOutcome
+{
+    Created,
+    Replaced,
+    Deleted,
+    NotFound,
+    Invalid,
+    ReadOnly,
+}
+
+/// <summary>
+/// The routes in force: built-in, from configuration (<c>Iot:Routing:Routes</c>, read-only through the API) and
+/// from the API (stored in <see cref="RoutingStore"/>). Matching is a <see cref="TopicTree{T}"/> lookup by topic;
+/// changes are stored first, then swapped into the tree, so they take effect at once and survive a restart.
+/// </summary>
+internal sealed partial class RouteTable : IDisposable
+{
+    /// <summary>The built-in route that offers every message to the event subscriptions.</summary>
+    public const string DefaultRouteName = "$default";
+
+    private const string Table = "routes";
+    private readonly TopicTree<CompiledRoute> _tree = new();
+    private readonly ConcurrentDictionary<string, CompiledRoute> _routes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _readOnly = new(StringComparer.Ordinal);
+    private readonly Dictionary<RouteDestinationKind, IRouteDestination> _destinations;
+    private readonly RoutingStore _store;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    public RouteTable(RoutingStore store, IEnumerable<IRouteDestination> destinations, IEnumerable<RouteDefinition> configured, bool defaultRoute)
+    {
+        _store = store;
+        _destinations = destinations.ToDictionary(d => d.Kind);
+        foreach (var (name, json) in store.ReadDefinitions(Table))
+        {
+            var definition = JsonSerializer.Deserialize<RouteDefinition>(json, RoutingJson.Options);
+            if (definition is not null && TryCompile(definition, isBuiltIn: false, out var route, out _))
+            {
+                Apply(null, route);
+            }
+        }
+
+        int index = 0;
+        foreach (var definition in configured)
+        {
+            if (!TryCompile(definition, isBuiltIn: false, out var route, out var error))
+            {
+                throw new InvalidOperationException($"Iot:Routing:Routes:{index}: {error}");
+            }
+
+            _routes.TryGetValue(route.Name, out var stored);
+            Apply(stored, route);
+            _readOnly.Add(route.Name);
+            index++;
+        }
+
+        if (defaultRoute)
+        {
+            var definition = new RouteDefinition { Name = DefaultRouteName, Source = "#" };
+            TryCompile(definition, isBuiltIn: true, out var route, out _);
+            Apply(null, route!);
+            _readOnly.Add(DefaultRouteName);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _writeLock.Dispose();
+
+    /// <summary>Number of routes.</summary>
+    public int Count => _routes.Count;
+
+    /// <summary>All routes, by name.</summary>
+    public IReadOnlyList<CompiledRoute> All => [.. _routes.Values.OrderBy(r => r.Name, StringComparer.Ordinal)];
+
+    /// <summary>Finds a route by name.</summary>
+    public bool TryGet(string name, [NotNullWhen(true)] out CompiledRoute? route) => _routes.TryGetValue(name, out route);
+
+    /// <summary>Whether the route is built in or from configuration.</summary>
+    public bool IsReadOnly(string name) => _readOnly.Contains(name);
+
+    /// <summary>Adds the routes whose source filter matches <paramref name="topic"/> to <paramref name="results"/>.</summary>
+    public void Match(string topic, List<CompiledRoute> results) => _tree.Match(topic, results);
+
+    /// <summary>Creates or replaces a route defined through the API.</summary>
+    public async Task<(ChangeOutcome Outcome, string? Error)> UpsertAsync(RouteDefinition definition)
+    {
+        if (!TryCompile(definition, isBuiltIn: false, out var route, out var error))
+        {
+            return (ChangeOutcome.Invalid, error);
+        }
+
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_readOnly.Contains(route.Name))
+            {
+                return (ChangeOutcome.ReadOnly, $"The route '{route.Name}' is built in or defined in configuration (Iot:Routing:Routes); change it there.");
+            }
+
+            await _store.SaveDefinitionAsync(Table, route.Name, JsonSerializer.Serialize(definition, RoutingJson.Options)).ConfigureAwait(false);
+            _routes.TryGetValue(route.Name, out var previous);
+            Apply(previous, route);
+            return (previous is null ? ChangeOutcome.Created : ChangeOutcome.Replaced, null);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Deletes a route defined through the API.</summary>
+    public async Task<(ChangeOutcome Outcome, string? Error)> DeleteAsync(string name)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_readOnly.Contains(name))
+            {
+                return (ChangeOutcome.ReadOnly, $"The route '{name}' is built in or defined in configuration (Iot:Routing:Routes); change it there.");
+            }
+
+            if (!_routes.TryGetValue(name, out var route))
+            {
+                return (ChangeOutcome.NotFound, $"There is no route named '{name}'.");
+            }
+
+            await _store.DeleteDefinitionAsync(Table, name).ConfigureAwait(false);
+            _routes.TryRemove(name, out _);
+            _tree.Remove(route.Definition.Source, route);
+            return (ChangeOutcome.Deleted, null);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Checks a definition and compiles its conditions; the error names the offending field.</summary>
+    public bool TryCompile(RouteDefinition? definition, bool isBuiltIn, [NotNullWhen(true)] out CompiledRoute? route,
+        [NotNullWhen(false)] out string? error)
+    {
+        route = null;
+        if (definition is null)
+        {
+            error = "The route is missing.";
+            return false;
+        }
+
+        if (!isBuiltIn && !IsValidName(definition.Name))
+        {
+            error = $"name '{definition.Name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.";
+            return false;
+        }
+
+        if (!TopicNames.IsValidTopicFilter(definition.Source) || TopicNames.IsSharedSubscription(definition.Source))
+        {
+            error = $"source '{definition.Source}' is not a valid MQTT topic filter (shared subscriptions are not allowed).";
+            return false;
+        }
+
+        definition.Destination ??= new RouteTarget();
+        if (!_destinations.TryGetValue(definition.Destination.Kind, out var destination))
+        {
+            error = $"destination.kind '{definition.Destination.Kind}' is not available in this version (available: {string.Join(", ", _destinations.Keys)}).";
+            return false;
+        }
+
+        if (!destination.IsValidTarget(definition.Destination.Name))
+        {
+            error = $"destination.name '{definition.Destination.Name}' is not a valid {definition.Destination.Kind} name.";
+            return false;
+        }
+
+        if (!ConditionCompiler.TryCompile(definition.Conditions, out var conditions, out error))
+        {
+            return false;
+        }
+
+        route = new CompiledRoute(definition, conditions, isBuiltIn);
+        return true;
+    }
+
+    /// <summary>Route and subscription names: safe in URLs and logs.</summary>
+    public static bool IsValidName([NotNullWhen(true)] string? name) => name is not null && NamePattern().IsMatch(name);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
+    private static partial Regex NamePattern();
+
+    // The new route is matchable before the old one goes: a concurrent message sees at least one of them.
+    private void Apply(CompiledRoute? previous, CompiledRoute route)
+    {
+        _tree.Add(route.Definition.Source, route);
+        _routes[route.Name] = route;
+        if (previous is not null)
+        {
+            _tree.Remove(previous.Definition.Source, previous);
+        }
+    }
+}

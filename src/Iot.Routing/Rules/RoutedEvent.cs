@@ -1,0 +1,219 @@
+using System.Net.Mime;
+using System.Text.Json;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.SystemTextJson;
+
+namespace Iot.Routing.Rules;
+
+/// <summary>
+/// A message in the routing layer seen as a CloudEvent: an MQTT publish (attributes from the topic convention) or
+/// a CloudEvent posted to the HTTP API. Conditions read its attributes, user properties and JSON payload.
+/// </summary>
+/// <remarks>
+/// The payload is parsed as JSON at most once, and only when a condition or the CloudEvent encoding needs it.
+/// Instances live for one routing call; destinations copy what they keep (see <see cref="IRouteDestination"/>).
+/// </remarks>
+public sealed class RoutedEvent : IDisposable
+{
+    internal static readonly JsonEventFormatter Formatter = new();
+    private const string JsonMediaType = "application/json";
+
+    private readonly CloudEvent? _posted;
+    private JsonDocument? _document;
+    private int _dataState; // 0 unknown, 1 JSON, 2 not JSON
+    private ReadOnlyMemory<byte>? _encoded;
+
+    private RoutedEvent(string topic, string type, string source, string id, DateTimeOffset time, string? contentType,
+        ReadOnlyMemory<byte> payload, IReadOnlyList<KeyValuePair<string, string>> userProperties, CloudEvent? posted)
+    {
+        Topic = topic;
+        Type = type;
+        Source = source;
+        Id = id;
+        Time = time;
+        ContentType = contentType;
+        Payload = payload;
+        UserProperties = userProperties;
+        _posted = posted;
+    }
+
+    /// <summary>The MQTT topic, or the subject of a posted CloudEvent (<c>events</c> when it has none).</summary>
+    public string Topic { get; }
+
+    /// <summary>The CloudEvents <c>type</c>.</summary>
+    public string Type { get; }
+
+    /// <summary>The CloudEvents <c>source</c>.</summary>
+    public string Source { get; }
+
+    /// <summary>The CloudEvents <c>id</c>.</summary>
+    public string Id { get; }
+
+    /// <summary>The CloudEvents <c>time</c>.</summary>
+    public DateTimeOffset Time { get; }
+
+    /// <summary>The content type of the payload, when known.</summary>
+    public string? ContentType { get; }
+
+    /// <summary>The MQTT payload (empty for posted CloudEvents, whose data is in the event).</summary>
+    public ReadOnlyMemory<byte> Payload { get; }
+
+    /// <summary>MQTT 5 user properties; empty for posted CloudEvents.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; }
+
+    /// <summary>Whether the event came from the HTTP API rather than an MQTT publish.</summary>
+    public bool IsPosted => _posted is not null;
+
+    /// <summary>Builds the event for an MQTT message (see docs/api.md for the type and source convention).</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="timeProvider">Supplies the time when the message has none.</param>
+    public static RoutedEvent FromMessage(RoutedMessage message, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        var (type, source) = Describe(message.Topic);
+        var time = message.ReceivedAt == default ? timeProvider.GetUtcNow() : message.ReceivedAt;
+        return new RoutedEvent(message.Topic, type, source, Guid.CreateVersion7(time).ToString(), time, message.ContentType,
+            message.Payload, message.UserProperties, posted: null);
+    }
+
+    /// <summary>Wraps a CloudEvent posted to the HTTP API; it must be valid (<see cref="CloudEvent.IsValid"/>).</summary>
+    /// <param name="cloudEvent">The event.</param>
+    /// <param name="timeProvider">Supplies the time when the event has none.</param>
+    public static RoutedEvent FromCloudEvent(CloudEvent cloudEvent, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(cloudEvent);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        var subject = string.IsNullOrEmpty(cloudEvent.Subject) ? "events" : cloudEvent.Subject;
+        return new RoutedEvent(subject, cloudEvent.Type!, cloudEvent.Source!.ToString(), cloudEvent.Id!,
+            cloudEvent.Time ?? timeProvider.GetUtcNow(), cloudEvent.DataContentType, ReadOnlyMemory<byte>.Empty, [], cloudEvent);
+    }
+
+    /// <summary>The CloudEvents type and source for an MQTT topic.</summary>
+    internal static (string Type, string Source) Describe(string topic)
+    {
+        var span = topic.AsSpan();
+        if (!span.StartsWith("devices/", StringComparison.Ordinal))
+        {
+            return ("iot.mqtt.message", "/iot/mqtt");
+        }
+
+        var rest = span["devices/".Length..];
+        int slash = rest.IndexOf('/');
+        var deviceId = slash < 0 ? rest : rest[..slash];
+        var source = "/iot/devices/" + Uri.EscapeDataString(deviceId.ToString());
+        if (slash < 0)
+        {
+            return ("iot.mqtt.message", source);
+        }
+
+        var kind = rest[(slash + 1)..];
+        if (kind.SequenceEqual("telemetry"))
+        {
+            return ("iot.device.telemetry", source);
+        }
+
+        if (kind.StartsWith("events/", StringComparison.Ordinal) && kind.Length > "events/".Length)
+        {
+            return ("iot.device.event." + kind["events/".Length..].ToString().Replace('/', '.'), source);
+        }
+
+        return ("iot.mqtt.message", source);
+    }
+
+    /// <summary>The JSON payload (or the JSON data of a posted event) when there is one.</summary>
+    internal bool TryGetData(out JsonElement data)
+    {
+        if (_posted is not null)
+        {
+            if (_posted.Data is JsonElement element)
+            {
+                data = element;
+                return true;
+            }
+
+            data = default;
+            return false;
+        }
+
+        if (_dataState == 0)
+        {
+            _dataState = 2;
+            if (!Payload.IsEmpty && (ContentType is null || IsJson(ContentType)))
+            {
+                try
+                {
+                    _document = JsonDocument.Parse(Payload);
+                    _dataState = 1;
+                }
+                catch (JsonException)
+                {
+                    // Not JSON: the payload travels as data_base64 and data conditions do not match.
+                }
+            }
+        }
+
+        data = _dataState == 1 ? _document!.RootElement : default;
+        return _dataState == 1;
+    }
+
+    /// <summary>The structured-mode JSON encoding of the CloudEvent; built once.</summary>
+    internal ReadOnlyMemory<byte> Encode()
+    {
+        _encoded ??= Formatter.EncodeStructuredModeMessage(ToCloudEvent(), out _);
+        return _encoded.Value;
+    }
+
+    /// <summary>The CloudEvent: <c>data</c> holds JSON payloads, <c>data_base64</c> anything else.</summary>
+    public CloudEvent ToCloudEvent()
+    {
+        if (_posted is not null)
+        {
+            return _posted;
+        }
+
+        var cloudEvent = new CloudEvent
+        {
+            Id = Id,
+            Source = new Uri(Source, UriKind.Relative),
+            Type = Type,
+            Subject = Topic,
+            Time = Time,
+        };
+        if (TryGetData(out var data))
+        {
+            cloudEvent.DataContentType = JsonMediaType;
+            cloudEvent.Data = data;
+        }
+        else if (!Payload.IsEmpty)
+        {
+            cloudEvent.DataContentType = ContentType ?? "application/octet-stream";
+            cloudEvent.Data = Payload.ToArray();
+        }
+
+        return cloudEvent;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _document?.Dispose();
+        _document = null;
+        _dataState = 2;
+    }
+
+    private static bool IsJson(string contentType)
+    {
+        try
+        {
+            var mediaType = new ContentType(contentType).MediaType;
+            return mediaType.Equals(JsonMediaType, StringComparison.OrdinalIgnoreCase)
+                || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)
+                || mediaType.Equals("text/json", StringComparison.OrdinalIgnoreCase);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using Iot.Routing.Hosting;
+using Iot.Routing.Internal;
+using Iot.Routing.Rules;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Iot.Routing.Subscriptions;
+
+/// <summary>
+/// The <see cref="RouteDestinationKind.EventSubscription"/> destination: finds the subscriptions whose filter
+/// matches, records one delivery per webhook or pull subscription (all in one group commit, which the returned
+/// task awaits) and publishes to MQTT destinations.
+/// </summary>
+internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry, RoutingStore store, DeliverySignals signals,
+    RoutingMetrics metrics, TimeProvider timeProvider, IServiceProvider services, ILogger<EventSubscriptionDestination> logger)
+    : IRouteDestination
+{
+    private const string CloudEventsContentType = "application/cloudevents+json";
+
+    [ThreadStatic]
+    private static List<CompiledSubscription>? t_matches;
+
+    private IMqttPublisher? _publisher;
+
+    public RouteDestinationKind Kind => RouteDestinationKind.EventSubscription;
+
+    public bool IsValidTarget(string? name) => name is null || RouteTable.IsValidName(name);
+
+    public Task DeliverAsync(RoutedEvent routedEvent, IReadOnlyList<string?> targets)
+    {
+        ArgumentNullException.ThrowIfNull(routedEvent);
+        ArgumentNullException.ThrowIfNull(targets);
+        var matches = t_matches ??= [];
+        try
+        {
+            Collect(routedEvent, targets, matches);
+            if (matches.Count == 0)
+            {
+                metrics.EventUnmatched();
+                return Task.CompletedTask;
+            }
+
+            var encoded = routedEvent.Encode();
+            long now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+            List<PendingDelivery>? pending = null;
+            List<Task>? published = null;
+            foreach (var subscription in matches)
+            {
+                if (subscription.Kind == SubscriptionDestinationKind.Mqtt)
+                {
+                    (published ??= []).Add(PublishAsync(subscription, encoded));
+                    continue;
+                }
+
+                long ttl = (long)subscription.Definition.RetryPolicy.EventTtl.TotalMilliseconds;
+                (pending ??= []).Add(new PendingDelivery(subscription.Name, routedEvent.Id, encoded, now, now + ttl));
+            }
+
+            if (pending is not null)
+            {
+                (published ??= []).Add(EnqueueAsync(pending));
+            }
+
+            return published is null ? Task.CompletedTask : published.Count == 1 ? published[0] : Task.WhenAll(published);
+        }
+        finally
+        {
+            matches.Clear();
+        }
+    }
+
+    private void Collect(RoutedEvent routedEvent, IReadOnlyList<string?> targets, List<CompiledSubscription> matches)
+    {
+        bool all = false;
+        foreach (var target in targets)
+        {
+            all |= target is null;
+        }
+
+        if (all)
+        {
+            registry.Match(routedEvent.Topic, matches);
+        }
+        else
+        {
+            foreach (var target in targets)
+            {
+                if (registry.TryGet(target!, out var subscription)
+                    && Topics.TopicNames.Matches(routedEvent.Topic, subscription.Definition.Filter.TopicFilter))
+                {
+                    matches.Add(subscription);
+                }
+            }
+        }
+
+        int kept = 0;
+        for (int i = 0; i < matches.Count; i++)
+        {
+            if (matches[i].Matches(routedEvent))
+            {
+                matches[kept++] = matches[i];
+            }
+        }
+
+        matches.RemoveRange(kept, matches.Count - kept);
+    }
+
+    private async Task EnqueueAsync(List<PendingDelivery> pending)
+    {
+        await store.EnqueueAsync(pending).ConfigureAwait(false);
+        metrics.Enqueued(pending.Count);
+        foreach (var delivery in pending)
+        {
+            signals.Set(delivery.Subscription);
+        }
+    }
+
+    private async Task PublishAsync(CompiledSubscription subscription, ReadOnlyMemory<byte> encoded)
+    {
+        var publisher = _publisher ??= services.GetService<IMqttPublisher>();
+        if (publisher is null)
+        {
+            RoutingLog.NoMqttPublisher(logger, subscription.Name);
+            metrics.DroppedEvents(1);
+            return;
+        }
+
+        var destination = subscription.Definition.Destination;
+        try
+        {
+            await publisher.PublishAsync(destination.Topic!, encoded, destination.QualityOfService, retain: false,
+                contentType: CloudEventsContentType).ConfigureAwait(false);
+            metrics.MqttDelivered();
+        }
+#pragma warning disable CA1031 // An MQTT destination's failure must not fail the publisher of the original message.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RoutingLog.MqttDeliveryFailed(logger, subscription.Name, destination.Topic!, ex);
+            metrics.DroppedEvents(1);
+        }
+    }
+}

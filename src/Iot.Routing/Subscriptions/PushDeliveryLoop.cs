@@ -1,0 +1,194 @@
+using Iot.Routing.Hosting;
+using Iot.Routing.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Iot.Routing.Subscriptions;
+
+/// <summary>
+/// Delivers one webhook subscription's pending events, oldest first, one request at a time. After a failure the
+/// whole subscription waits until the failed events' next attempt: a failing endpoint is retried on its schedule
+/// and never hammered, and, as every subscription has its own loop, never delays the others.
+/// </summary>
+internal sealed class PushDeliveryLoop(CompiledSubscription subscription, RoutingStore store, WebhookSender sender,
+    RetrySchedule schedule, AsyncSignal signal, SemaphoreSlim concurrency, RoutingOptions options, RoutingMetrics metrics,
+    TimeProvider timeProvider, ILogger logger)
+{
+    private const int FetchSize = 256;
+    private long _backoffUntil;
+    private bool _validated = !options.WebhookValidation;
+
+    public CompiledSubscription Subscription { get; } = subscription;
+
+    private EventSubscriptionDefinition Definition => Subscription.Definition;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        RoutingLog.LoopStarted(logger, Subscription.Name, Definition.Destination.EndpointUrl!);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            long now = Now();
+            if (_backoffUntil > now)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(_backoffUntil - now), timeProvider, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var due = await store.GetDueAsync(Subscription.Name, now, FetchSize).ConfigureAwait(false);
+            if (due.Count == 0)
+            {
+                var next = await store.GetNextDueAsync(Subscription.Name).ConfigureAwait(false);
+                var wait = next is { } at ? TimeSpan.FromMilliseconds(Math.Max(0, at - now)) : Timeout.InfiniteTimeSpan;
+                if (wait != TimeSpan.Zero)
+                {
+                    await signal.WaitAsync(wait, timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            var expired = due.Where(d => d.ExpiresAt <= now).ToList();
+            if (expired.Count > 0)
+            {
+                await GiveUpAsync(expired, DeadLetterReasons.TimeToLiveExceeded, expired[0].LastOutcome, now, countAttempt: false).ConfigureAwait(false);
+            }
+
+            var remaining = due.Where(d => d.ExpiresAt > now).ToList();
+            int index = 0;
+            while (index < remaining.Count && !cancellationToken.IsCancellationRequested)
+            {
+                var batch = TakeBatch(remaining, ref index);
+                if (!await DeliverAsync(batch, cancellationToken).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends one batch and records the outcome; false when the endpoint failed (the loop backs off).</summary>
+    internal async Task<bool> DeliverAsync(List<DeliveryRecord> batch, CancellationToken cancellationToken)
+    {
+        var endpoint = Definition.Destination.EndpointUrl!;
+        WebhookResult result;
+        string outcome;
+        await concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_validated)
+            {
+                var (allowed, validation) = await sender.ValidateAsync(endpoint, options.WebhookOrigin, cancellationToken).ConfigureAwait(false);
+                _validated = allowed;
+                if (allowed)
+                {
+                    RoutingLog.Validated(logger, Subscription.Name);
+                }
+                else
+                {
+                    await RetryAsync(batch, validation, Now()).ConfigureAwait(false);
+                    return false;
+                }
+            }
+
+            bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
+            (result, outcome) = await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch,
+                batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            concurrency.Release();
+        }
+
+        long now = Now();
+        switch (result)
+        {
+            case WebhookResult.Delivered:
+                await store.DeleteAsync([.. batch.Select(b => b.Seq)]).ConfigureAwait(false);
+                metrics.Succeeded(batch.Count);
+                return true;
+            case WebhookResult.DeadLetter:
+                await GiveUpAsync(batch, DeadLetterReasons.DestinationRejected, outcome, now, countAttempt: true).ConfigureAwait(false);
+                return true;
+            default:
+                await RetryAsync(batch, outcome, now).ConfigureAwait(false);
+                return false;
+        }
+    }
+
+    private async Task RetryAsync(List<DeliveryRecord> batch, string outcome, long now)
+    {
+        metrics.AttemptsFailed(batch.Count);
+        var retries = new List<(long, int, long)>(batch.Count);
+        var exhausted = new List<DeliveryRecord>();
+        var expiring = new List<DeliveryRecord>();
+        TimeSpan delay = schedule.GetDelay(batch[0].Attempts + 1);
+        foreach (var delivery in batch)
+        {
+            int attempts = delivery.Attempts + 1;
+            long next = now + (long)schedule.GetDelay(attempts).TotalMilliseconds;
+            delivery.Attempts = attempts;
+            if (attempts >= Definition.RetryPolicy.MaxDeliveryAttempts)
+            {
+                exhausted.Add(delivery);
+            }
+            else if (next >= delivery.ExpiresAt)
+            {
+                expiring.Add(delivery);
+            }
+            else
+            {
+                retries.Add((delivery.Seq, attempts, next));
+            }
+        }
+
+        if (retries.Count > 0)
+        {
+            await store.RecordFailuresAsync(retries, outcome).ConfigureAwait(false);
+            RoutingLog.DeliveryFailed(logger, Subscription.Name, outcome, retries.Count, delay);
+        }
+
+        if (exhausted.Count > 0)
+        {
+            await GiveUpAsync(exhausted, DeadLetterReasons.MaxDeliveryAttemptsExceeded, outcome, now, countAttempt: false).ConfigureAwait(false);
+        }
+
+        if (expiring.Count > 0)
+        {
+            await GiveUpAsync(expiring, DeadLetterReasons.TimeToLiveExceeded, outcome, now, countAttempt: false).ConfigureAwait(false);
+        }
+
+        _backoffUntil = now + (long)delay.TotalMilliseconds;
+    }
+
+    private async Task GiveUpAsync(List<DeliveryRecord> deliveries, string reason, string? outcome, long now, bool countAttempt)
+    {
+        if (Definition.DeadLetter.Enabled)
+        {
+            await store.DeadLetterAsync([.. deliveries.Select(d => (d.Seq, d.Attempts + (countAttempt ? 1 : 0)))], reason, outcome, now).ConfigureAwait(false);
+            metrics.DeadLetteredEvents(deliveries.Count);
+            RoutingLog.DeadLettered(logger, Subscription.Name, deliveries.Count, reason, outcome);
+        }
+        else
+        {
+            await store.DeleteAsync([.. deliveries.Select(d => d.Seq)]).ConfigureAwait(false);
+            metrics.DroppedEvents(deliveries.Count);
+            RoutingLog.Dropped(logger, Subscription.Name, deliveries.Count, reason);
+        }
+    }
+
+    private List<DeliveryRecord> TakeBatch(List<DeliveryRecord> due, ref int index)
+    {
+        int maxEvents = Definition.Batching.MaxEventsPerBatch;
+        long preferredBytes = Definition.Batching.PreferredBatchSizeInKilobytes * 1024L;
+        var batch = new List<DeliveryRecord> { due[index++] };
+        long bytes = batch[0].Event.Length;
+        while (index < due.Count && batch.Count < maxEvents && bytes + due[index].Event.Length + 1 <= preferredBytes)
+        {
+            bytes += due[index].Event.Length + 1;
+            batch.Add(due[index++]);
+        }
+
+        return batch;
+    }
+
+    private long Now() => timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+}

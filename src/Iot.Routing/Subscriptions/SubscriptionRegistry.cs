@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using Iot.Routing.Internal;
+using Iot.Routing.Rules;
+using Iot.Routing.Topics;
+
+namespace Iot.Routing.Subscriptions;
+
+/// <summary>
+/// The event subscriptions: stored in <see cref="RoutingStore"/>, matched by subject through a <see cref="TopicTree{T}"/>.
+/// <see cref="Changed"/> tells the webhook delivery service to start, restart or stop a subscription's loop.
+/// </summary>
+internal sealed class SubscriptionRegistry : IDisposable
+{
+    private const string Table = "subscriptions";
+    private readonly TopicTree<CompiledSubscription> _tree = new();
+    private readonly ConcurrentDictionary<string, CompiledSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly RoutingStore _store;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    public SubscriptionRegistry(RoutingStore store)
+    {
+        _store = store;
+        foreach (var (_, json) in store.ReadDefinitions(Table))
+        {
+            var definition = JsonSerializer.Deserialize<EventSubscriptionDefinition>(json, RoutingJson.Options);
+            if (TryCompile(definition, out var subscription, out _))
+            {
+                _tree.Add(subscription.Definition.Filter.TopicFilter, subscription);
+                _subscriptions[subscription.Name] = subscription;
+            }
+        }
+    }
+
+    /// <summary>Raised after a change was stored: (previous, current); either may be null.</summary>
+    public event Action<CompiledSubscription?, CompiledSubscription?>? Changed;
+
+    /// <summary>All subscriptions, by name.</summary>
+    public IReadOnlyList<CompiledSubscription> All => [.. _subscriptions.Values.OrderBy(s => s.Name, StringComparer.Ordinal)];
+
+    public int Count => _subscriptions.Count;
+
+    public bool TryGet(string name, [NotNullWhen(true)] out CompiledSubscription? subscription) =>
+        _subscriptions.TryGetValue(name, out subscription);
+
+    /// <summary>Adds the subscriptions whose topic filter matches <paramref name="topic"/>.</summary>
+    public void Match(string topic, List<CompiledSubscription> results) => _tree.Match(topic, results);
+
+    public async Task<(ChangeOutcome Outcome, string? Error)> UpsertAsync(EventSubscriptionDefinition definition)
+    {
+        if (!TryCompile(definition, out var subscription, out var error))
+        {
+            return (ChangeOutcome.Invalid, error);
+        }
+
+        CompiledSubscription? previous;
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _store.SaveDefinitionAsync(Table, subscription.Name, JsonSerializer.Serialize(definition, RoutingJson.Options)).ConfigureAwait(false);
+            _subscriptions.TryGetValue(subscription.Name, out previous);
+            _tree.Add(definition.Filter.TopicFilter, subscription);
+            _subscriptions[subscription.Name] = subscription;
+            if (previous is not null)
+            {
+                _tree.Remove(previous.Definition.Filter.TopicFilter, previous);
+            }
+
+            // Under the lock: the delivery service sees changes in the order they were stored.
+            Changed?.Invoke(previous, subscription);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return (previous is null ? ChangeOutcome.Created : ChangeOutcome.Replaced, null);
+    }
+
+    public async Task<(ChangeOutcome Outcome, string? Error)> DeleteAsync(string name)
+    {
+        CompiledSubscription? previous;
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (!_subscriptions.TryGetValue(name, out previous))
+            {
+                return (ChangeOutcome.NotFound, $"There is no subscription named '{name}'.");
+            }
+
+            // Out of the tree first: no new deliveries are recorded for it while its rows are deleted.
+            _tree.Remove(previous.Definition.Filter.TopicFilter, previous);
+            _subscriptions.TryRemove(name, out _);
+            await _store.DeleteDefinitionAsync(Table, name).ConfigureAwait(false);
+            Changed?.Invoke(previous, null);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        return (ChangeOutcome.Deleted, null);
+    }
+
+    public void Dispose() => _writeLock.Dispose();
+
+    /// <summary>Checks a definition; the error names the offending field and its allowed range.</summary>
+    public static bool TryCompile([NotNullWhen(true)] EventSubscriptionDefinition? definition,
+        [NotNullWhen(true)] out CompiledSubscription? subscription, [NotNullWhen(false)] out string? error)
+    {
+        subscription = null;
+        if (definition is null)
+        {
+            error = "The subscription is missing.";
+            return false;
+        }
+
+        definition.Filter ??= new SubscriptionFilter();
+        definition.Destination ??= new SubscriptionDestination();
+        definition.RetryPolicy ??= new RetryPolicy();
+        definition.DeadLetter ??= new DeadLetterPolicy();
+        definition.Batching ??= new BatchingPolicy();
+        definition.Pull ??= new PullPolicy();
+        error = Check(definition);
+        if (error is not null)
+        {
+            return false;
+        }
+
+        if (!ConditionCompiler.TryCompile(definition.Filter.Conditions, out var conditions, out error))
+        {
+            error = "filter." + error;
+            return false;
+        }
+
+        subscription = new CompiledSubscription(definition, conditions);
+        return true;
+    }
+
+    private static string? Check(EventSubscriptionDefinition definition)
+    {
+        if (!RouteTable.IsValidName(definition.Name))
+        {
+            return $"name '{definition.Name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.";
+        }
+
+        var filter = definition.Filter.TopicFilter;
+        if (!TopicNames.IsValidTopicFilter(filter) || TopicNames.IsSharedSubscription(filter))
+        {
+            return $"filter.topicFilter '{filter}' is not a valid MQTT topic filter.";
+        }
+
+        var destination = definition.Destination;
+        switch (destination.Kind)
+        {
+            case SubscriptionDestinationKind.Webhook when destination.EndpointUrl is not { IsAbsoluteUri: true } url
+                || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps):
+                return "destination.endpointUrl must be an absolute http or https URL for a webhook destination.";
+            case SubscriptionDestinationKind.Mqtt when !TopicNames.IsValidTopicName(destination.Topic):
+                return "destination.topic must be a valid MQTT topic name (no wildcards) for an mqtt destination.";
+            case SubscriptionDestinationKind.Mqtt when destination.QualityOfService > 2:
+                return "destination.qualityOfService must be 0, 1 or 2.";
+            case not (SubscriptionDestinationKind.Webhook or SubscriptionDestinationKind.Pull or SubscriptionDestinationKind.Mqtt):
+                return "destination.kind must be webhook, pull or mqtt.";
+        }
+
+        if (definition.RetryPolicy.MaxDeliveryAttempts is < 1 or > 30)
+        {
+            return "retryPolicy.maxDeliveryAttempts must be between 1 and 30.";
+        }
+
+        if (definition.RetryPolicy.EventTtl < TimeSpan.FromMinutes(1) || definition.RetryPolicy.EventTtl > TimeSpan.FromDays(7))
+        {
+            return "retryPolicy.eventTtl must be between 00:01:00 and 7.00:00:00.";
+        }
+
+        if (definition.Batching.MaxEventsPerBatch is < 1 or > 5000)
+        {
+            return "batching.maxEventsPerBatch must be between 1 and 5000.";
+        }
+
+        if (definition.Batching.PreferredBatchSizeInKilobytes is < 1 or > 1024)
+        {
+            return "batching.preferredBatchSizeInKilobytes must be between 1 and 1024.";
+        }
+
+        if (definition.Pull.LockDuration < TimeSpan.FromSeconds(60) || definition.Pull.LockDuration > TimeSpan.FromSeconds(300))
+        {
+            return "pull.lockDuration must be between 00:01:00 and 00:05:00.";
+        }
+
+        if (definition.Pull.MaxDeliveryCount is < 1 or > 100)
+        {
+            return "pull.maxDeliveryCount must be between 1 and 100.";
+        }
+
+        return null;
+    }
+}
