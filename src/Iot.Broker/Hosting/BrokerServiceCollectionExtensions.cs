@@ -45,6 +45,8 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);
         services.AddSingleton<Iot.Broker.Security.ConnectRateLimiter>();
+        services.AddSingleton<BrokerCommandChannel>();
+        services.AddSingleton<Iot.Routing.Commands.IDeviceCommandChannel>(sp => sp.GetRequiredService<BrokerCommandChannel>());
         services.AddSingleton<MqttBroker>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddHostedService<SessionMaintenanceService>();

@@ -34,4 +34,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Debug, Message = "Will of {ClientId} published on {Topic}")]
     public static partial void WillPublished(ILogger logger, string clientId, string topic);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "A device-ready handler failed for {DeviceId}")]
+    public static partial void CommandHandlerFailed(ILogger logger, string deviceId, Exception exception);
 }

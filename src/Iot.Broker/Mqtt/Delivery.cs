@@ -25,6 +25,12 @@ internal sealed class Delivery
 
     /// <summary>The PUBLISH was written at least once (a resend sets DUP).</summary>
     public bool Sent { get; set; }
+
+    /// <summary>
+    /// For a device command: completed with true on PUBACK, false when the delivery ends without one (the
+    /// connection went away, the session ended, the message expired). Commands are never kept for a resend.
+    /// </summary>
+    public TaskCompletionSource<bool>? Acknowledged { get; init; }
 }
 
 /// <summary>Collects the durable writes a publish must wait for before it is acknowledged; no allocation in the common case.</summary>

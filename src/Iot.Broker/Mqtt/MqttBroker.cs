@@ -19,6 +19,7 @@ internal sealed class MqttBroker
         RetainedMessages retained,
         MessageDispatcher dispatcher,
         ConnectRateLimiter connectRate,
+        BrokerCommandChannel commands,
         IOptions<SecurityOptions> security,
         ILoggerFactory loggerFactory,
         IIdentityAuthenticator? authenticator = null,
@@ -30,6 +31,7 @@ internal sealed class MqttBroker
         Retained = retained;
         Dispatcher = dispatcher;
         ConnectRate = connectRate;
+        Commands = commands;
         Security = security.Value;
         Logger = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
         Authenticator = authenticator;
@@ -51,6 +53,8 @@ internal sealed class MqttBroker
     public MessageDispatcher Dispatcher { get; }
 
     public ConnectRateLimiter ConnectRate { get; }
+
+    public BrokerCommandChannel Commands { get; }
 
     public SecurityOptions Security { get; }
 

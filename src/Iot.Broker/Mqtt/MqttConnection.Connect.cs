@@ -188,6 +188,11 @@ internal sealed partial class MqttConnection
 
         Send(connack);
         session.Attach(this, window);
+        if (present)
+        {
+            _broker.Commands.NotifyIfReady(session);
+        }
+
         BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_formatter.ProtocolVersion, connect.CleanSession, present, sessionExpiry);
         return true;
     }

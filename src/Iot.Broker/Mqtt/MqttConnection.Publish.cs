@@ -331,6 +331,7 @@ internal sealed partial class MqttConnection
             // MQTT 5 §3.1.2.11.4: discard it and behave as if it had been sent.
             _formatter.Cleanup();
             _context.Metrics.MessageDropped(DropReason.PacketTooLarge);
+            delivery.Acknowledged?.TrySetResult(false);
             if (delivery.QualityOfService == 1)
             {
                 _session?.OnPubAck(delivery.PacketId);

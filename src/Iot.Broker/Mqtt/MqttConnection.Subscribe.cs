@@ -116,6 +116,11 @@ internal sealed partial class MqttConnection
             }
         }
 
+        if (!failed)
+        {
+            _broker.Commands.NotifyIfReady(session);
+        }
+
         return true;
     }
 

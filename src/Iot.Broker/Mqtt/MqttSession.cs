@@ -130,6 +130,33 @@ internal sealed class MqttSession
         }
     }
 
+    /// <summary>
+    /// Hands a device command (QoS 1, not persisted: the command queue owns retries) to the connected client;
+    /// false when no connection is attached. <paramref name="acknowledged"/> completes on PUBACK or failure.
+    /// </summary>
+    public bool EnqueueCommand(BrokerMessage message, TaskCompletionSource<bool> acknowledged)
+    {
+        lock (_gate)
+        {
+            if (_connection is null)
+            {
+                return false;
+            }
+
+            var d = new Delivery { Message = message, QualityOfService = 1, Acknowledged = acknowledged };
+            if (_pending.Count == 0 && _inflight.Count < _window)
+            {
+                SendInflightLocked(d, _context.NowUnixMs);
+            }
+            else
+            {
+                _pending.Enqueue(d);
+            }
+
+            return true;
+        }
+    }
+
     /// <summary>Attaches a new connection after CONNACK: resends what was in flight (DUP, or PUBREL), then drains the queue.</summary>
     public void Attach(MqttConnection connection, int window)
     {
@@ -171,6 +198,7 @@ internal sealed class MqttSession
 
             _connection = null;
             DisconnectedAtUnixMs = nowUnixMs;
+            FailCommandsLocked();
 
             // QoS 0 messages are not kept for a disconnected session unless configured.
             if (!(_context.Options.QueueQos0WhenOffline && IsPersistent) && _pending.Count > 0)
@@ -273,6 +301,7 @@ internal sealed class MqttSession
     {
         lock (_gate)
         {
+            FailCommandsLocked();
             _pending.Clear();
             _inflight.Clear();
             _inboundQos2.Clear();
@@ -293,8 +322,53 @@ internal sealed class MqttSession
         }
     }
 
+    /// <summary>Ends every command delivery without PUBACK: the command queue decides about a retry.</summary>
+    private void FailCommandsLocked()
+    {
+        List<ushort>? ids = null;
+        foreach (var (id, d) in _inflight)
+        {
+            if (d.Acknowledged is { } ack)
+            {
+                ack.TrySetResult(false);
+                (ids ??= []).Add(id);
+            }
+        }
+
+        if (ids is not null)
+        {
+            foreach (var id in ids)
+            {
+                _inflight.Remove(id);
+            }
+        }
+
+        if (_pending.Any(static d => d.Acknowledged is not null))
+        {
+            var kept = new List<Delivery>(_pending.Count);
+            foreach (var d in _pending)
+            {
+                if (d.Acknowledged is { } ack)
+                {
+                    ack.TrySetResult(false);
+                }
+                else
+                {
+                    kept.Add(d);
+                }
+            }
+
+            _pending.Clear();
+            foreach (var d in kept)
+            {
+                _pending.Enqueue(d);
+            }
+        }
+    }
+
     private void RemoveInflightLocked(ushort packetId, Delivery d)
     {
+        d.Acknowledged?.TrySetResult(true);
         _inflight.Remove(packetId);
         if (d.Sequence != 0)
         {
@@ -321,6 +395,7 @@ internal sealed class MqttSession
             _pending.Dequeue();
             if (d.Message.IsExpired(now))
             {
+                d.Acknowledged?.TrySetResult(false);
                 _context.Metrics.MessageDropped(DropReason.Expired);
                 if (d.Sequence != 0)
                 {
@@ -345,6 +420,7 @@ internal sealed class MqttSession
     {
         if (d.Message.IsExpired(now))
         {
+            d.Acknowledged?.TrySetResult(false);
             _context.Metrics.MessageDropped(DropReason.Expired);
             if (d.Sequence != 0)
             {

@@ -26,6 +26,9 @@ internal sealed class SessionManager(
 
     public IEnumerable<MqttConnection> Connections => _connections.Keys;
 
+    public bool TryGetSession(string clientId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MqttSession? session) =>
+        _sessions.TryGetValue(clientId, out session);
+
     public void Register(MqttConnection connection) => _connections.TryAdd(connection, 0);
 
     public void Unregister(MqttConnection connection) => _connections.TryRemove(connection, out _);

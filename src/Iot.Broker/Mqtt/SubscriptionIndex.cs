@@ -80,6 +80,23 @@ internal sealed class SubscriptionIndex
         }
     }
 
+    /// <summary>True when <paramref name="session"/> has a non-shared subscription matching <paramref name="topic"/>.</summary>
+    public bool HasMatchingSubscription(MqttSession session, string topic)
+    {
+        lock (_gate)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+            {
+                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Appends the entries whose filter matches <paramref name="topic"/>.</summary>
     public void Match(string topic, List<IndexEntry> results) => _tree.Match(topic, results);
 
