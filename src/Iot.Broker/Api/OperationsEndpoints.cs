@@ -59,6 +59,12 @@ internal static class OperationsEndpoints
             text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_limit_hits_total{{limit=\"{LimitLabel(limit)}\"}} {m.LimitHits(limit)}\n");
         }
 
+        text.Append("# HELP iot_mqtt_limit Configured limits (Iot:Mqtt:*), so that a dashboard can show usage against them.\n# TYPE iot_mqtt_limit gauge\n");
+        foreach (var (name, value) in LimitValues(sessions.Options))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_limit{{limit=\"{name}\"}} {value}\n");
+        }
+
         if (store is SqliteSessionStore sqlite)
         {
             Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);
@@ -76,6 +82,23 @@ internal static class OperationsEndpoints
 
         return text.ToString();
     }
+
+    private static IEnumerable<(string Name, long Value)> LimitValues(MqttOptions o) =>
+    [
+        ("max_connections", o.MaxConnections),
+        ("max_connections_per_identity", o.MaxConnectionsPerIdentity),
+        ("max_packet_size", o.MaxPacketSize),
+        ("receive_maximum", o.ReceiveMaximum),
+        ("max_inflight_messages", o.MaxInflightMessages),
+        ("max_queued_messages", o.MaxQueuedMessages),
+        ("max_subscriptions_per_client", o.MaxSubscriptionsPerClient),
+        ("max_topic_length", o.MaxTopicLength),
+        ("max_topic_levels", o.MaxTopicLevels),
+        ("publish_rate_per_second", o.PublishRatePerSecond),
+        ("publish_burst", o.PublishBurst),
+        ("connect_rate_per_address", o.ConnectRatePerAddress),
+        ("topic_alias_maximum", o.TopicAliasMaximum),
+    ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
     {

@@ -22,6 +22,8 @@ internal sealed class SessionManager(
 
     public int SessionCount => _sessions.Count;
 
+    public MqttOptions Options => context.Options;
+
     public IEnumerable<MqttSession> Sessions => _sessions.Values;
 
     public IEnumerable<MqttConnection> Connections => _connections.Keys;
