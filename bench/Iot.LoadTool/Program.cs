@@ -2,6 +2,11 @@ using System.Globalization;
 using Iot.LoadTool;
 
 // One scenario per invocation; one line of key=value pairs on stdout for scripts to parse.
+if (args.Length > 0 && args[0] == "events")
+{
+    return await EventsScenario.RunAsync(args);
+}
+
 LoadOptions options;
 try
 {

@@ -14,6 +14,7 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, Routin
     TimeProvider timeProvider, ILogger logger)
 {
     private const int FetchSize = 256;
+    private readonly List<Task> _deletes = [];
     private long _backoffUntil;
     private bool _validated = !options.WebhookValidation;
 
@@ -62,6 +63,14 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, Routin
                     break;
                 }
             }
+
+            // The deletes of delivered events commit as a group before the next fetch, so a fetch never returns an
+            // event that was delivered; a crash before the commit redelivers (at least once).
+            if (_deletes.Count > 0)
+            {
+                await Task.WhenAll(_deletes).ConfigureAwait(false);
+                _deletes.Clear();
+            }
         }
     }
 
@@ -102,7 +111,7 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, Routin
         switch (result)
         {
             case WebhookResult.Delivered:
-                await store.DeleteAsync([.. batch.Select(b => b.Seq)]).ConfigureAwait(false);
+                _deletes.Add(store.DeleteAsync([.. batch.Select(b => b.Seq)]));
                 metrics.Succeeded(batch.Count);
                 return true;
             case WebhookResult.DeadLetter:
