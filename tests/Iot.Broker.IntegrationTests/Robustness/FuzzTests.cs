@@ -31,7 +31,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
     /// <summary>Working-set growth allowed after an aggressive GC: the managed bound plus native buffers (sockets, pipes) and JIT.</summary>
     private const long WorkingSetBound = 128L << 20;
 
-    private static readonly TimeSpan MaxHeartbeatGap = TimeSpan.FromSeconds(2);
+    // A stall, not a latency target: CI runs other integration tests beside this one on 2 cores.
+    private static readonly TimeSpan MaxHeartbeatGap = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task MutatedPackets_FromManyConnections_BrokerKeepsServingAndReturnsToBaseline()
