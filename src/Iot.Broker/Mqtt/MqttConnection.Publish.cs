@@ -10,6 +10,7 @@ namespace Iot.Broker.Mqtt;
 
 internal sealed partial class MqttConnection
 {
+    private static readonly TimeSpan MinThrottle = TimeSpan.FromMilliseconds(20);
     private readonly Channel<PendingAck> _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private Dictionary<ushort, string>? _inboundAliases;
     private Dictionary<string, ushort>? _outboundAliases;
@@ -84,8 +85,13 @@ internal sealed partial class MqttConnection
                 return false;
             }
 
-            _context.Metrics.LimitHit(LimitKind.PublishRateThrottled);
-            _throttle = wait;
+            // Timers are coarse: let the debt build up to a sleep worth taking, so the rate the client gets is the
+            // configured one rather than one message per timer tick. The bucket keeps the exact account.
+            if (wait >= MinThrottle)
+            {
+                _context.Metrics.LimitHit(LimitKind.PublishRateThrottled);
+                _throttle = wait;
+            }
         }
 
         if (!CanPublish(topic))

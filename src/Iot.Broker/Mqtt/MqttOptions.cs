@@ -106,14 +106,15 @@ public sealed class MqttOptions
 
     /// <summary>Sustained PUBLISH packets per second one client may send; above it the broker stops reading from that
     /// client until the token bucket refills (back-pressure).</summary>
-    /// <remarks>Default 10 000; range 1 to 10 000 000. Burst: <see cref="PublishBurst"/>.</remarks>
+    /// <remarks>Default 50 000 (far above any device, low enough to contain a runaway client); range 1 to 10 000 000.
+    /// Burst: <see cref="PublishBurst"/>.</remarks>
     [Range(1, 10_000_000)]
-    public int PublishRatePerSecond { get; set; } = 10_000;
+    public int PublishRatePerSecond { get; set; } = 50_000;
 
     /// <summary>Token bucket size of the publish rate: how many publishes may arrive at once.</summary>
-    /// <remarks>Default 20 000; range 1 to 10 000 000.</remarks>
+    /// <remarks>Default 100 000; range 1 to 10 000 000.</remarks>
     [Range(1, 10_000_000)]
-    public int PublishBurst { get; set; } = 20_000;
+    public int PublishBurst { get; set; } = 100_000;
 
     /// <summary>Hard limit: a client that keeps publishing above <see cref="PublishRatePerSecond"/> for longer than this,
     /// despite being slowed down, is disconnected with 0x96 (Message rate too high).</summary>
