@@ -23,6 +23,9 @@ internal sealed class Delivery
     /// <summary>QoS 2: the client sent PUBREC; only PUBREL/PUBCOMP remain.</summary>
     public bool Released { get; set; }
 
+    /// <summary>Per-session order in which it entered the in-flight window (resends keep it).</summary>
+    public long SendOrder { get; set; }
+
     /// <summary>The PUBLISH was written at least once (a resend sets DUP).</summary>
     public bool Sent { get; set; }
 

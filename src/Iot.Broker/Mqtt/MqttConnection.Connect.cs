@@ -187,7 +187,13 @@ internal sealed partial class MqttConnection
         }
 
         Send(connack);
-        session.Attach(this, window);
+        if (!session.Attach(this, window))
+        {
+            // A newer CONNECT with this client id claimed the session while this one was finishing.
+            _closeReason = MqttDisconnectReasonCode.SessionTakenOver;
+            return false;
+        }
+
         if (present)
         {
             _broker.Commands.NotifyIfReady(session);

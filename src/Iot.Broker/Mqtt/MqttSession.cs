@@ -15,6 +15,8 @@ internal sealed class MqttSession
     private readonly Dictionary<ushort, Delivery> _inflight = [];
     private readonly HashSet<ushort> _inboundQos2 = [];
     private MqttConnection? _connection;
+    private MqttConnection? _owner;
+    private long _sendOrder;
     private int _window;
     private ushort _lastPacketId;
     private long _lastSequence;
@@ -157,18 +159,51 @@ internal sealed class MqttSession
         }
     }
 
-    /// <summary>Attaches a new connection after CONNACK: resends what was in flight (DUP, or PUBREL), then drains the queue.</summary>
-    public void Attach(MqttConnection connection, int window)
+    /// <summary>
+    /// The connection that most recently claimed this session at CONNECT, attached or still finishing its CONNECT;
+    /// a newer CONNECT with the same client id takes it over.
+    /// </summary>
+    public MqttConnection? Owner
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _owner;
+            }
+        }
+    }
+
+    /// <summary>Makes <paramref name="connection"/> the session's owner (under the session manager's lock).</summary>
+    public void Claim(MqttConnection connection)
     {
         lock (_gate)
         {
+            _owner = connection;
+        }
+    }
+
+    /// <summary>
+    /// Attaches the owning connection after CONNACK: resends what was in flight (DUP, or PUBREL), then drains the
+    /// queue. False when another connection claimed the session meanwhile (this one was taken over).
+    /// </summary>
+    public bool Attach(MqttConnection connection, int window)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_owner, connection))
+            {
+                return false;
+            }
+
             _connection = connection;
             _window = window;
             DisconnectedAtUnixMs = 0;
             if (_inflight.Count > 0)
             {
+                // MQTT §4.4: resend in the original order.
                 var resend = new List<Delivery>(_inflight.Values);
-                resend.Sort(static (a, b) => a.Sequence != b.Sequence ? a.Sequence.CompareTo(b.Sequence) : 0);
+                resend.Sort(static (a, b) => a.SendOrder.CompareTo(b.SendOrder));
                 foreach (var d in resend)
                 {
                     if (d.Released)
@@ -183,6 +218,7 @@ internal sealed class MqttSession
             }
 
             PumpLocked(_context.NowUnixMs);
+            return true;
         }
     }
 
@@ -191,6 +227,11 @@ internal sealed class MqttSession
     {
         lock (_gate)
         {
+            if (ReferenceEquals(_owner, connection))
+            {
+                _owner = null;
+            }
+
             if (!ReferenceEquals(_connection, connection))
             {
                 return false;
@@ -287,6 +328,8 @@ internal sealed class MqttSession
                 d.Released = true;
                 d.PacketId = stored.PacketId;
                 d.Sent = true;
+                d.SendOrder = stored.Sequence;
+                _sendOrder = Math.Max(_sendOrder, stored.Sequence);
                 _inflight[stored.PacketId] = d;
             }
             else
@@ -431,6 +474,7 @@ internal sealed class MqttSession
         }
 
         d.PacketId = NextPacketIdLocked();
+        d.SendOrder = ++_sendOrder;
         _inflight[d.PacketId] = d;
         _connection!.SendPublish(d);
     }

@@ -95,7 +95,7 @@ internal sealed class SessionManager(
         {
             _wills.Remove(clientId);
             _sessions.TryGetValue(clientId, out var existing);
-            if (existing?.Connection is { } old)
+            if (existing?.Owner is { } old && !ReferenceEquals(old, connection))
             {
                 takenOver = old;
                 old.MarkTakenOver(cleanStart);
@@ -119,6 +119,7 @@ internal sealed class SessionManager(
                 present = true;
             }
 
+            session.Claim(connection);
             session.SessionExpiryInterval = sessionExpiry;
             session.ProtocolVersion = protocolVersion;
             if (session.Stored && !session.IsPersistent)
