@@ -5,6 +5,8 @@ using Iot.Broker.Api;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
+using Iot.Streams.Hosting;
+using Iot.Streams.Sinks.Influx;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -25,6 +27,8 @@ public static class BrokerHost
         builder.Services.AddIotBroker(builder.Configuration);
         builder.Services.AddIotSecurity(builder.Configuration);
         builder.Services.AddIotRouting(builder.Configuration);
+        builder.Services.AddIotStreams(builder.Configuration);
+        builder.Services.AddInfluxSink(builder.Configuration);
         configure?.Invoke(builder);
 
         var listeners = new ListenerRegistry();
@@ -55,6 +59,7 @@ public static class BrokerHost
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
         api.MapDeviceApi();
         api.MapRoutingApi();
+        api.MapStreamsApi();
         app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));
         return app;
     }

@@ -1,0 +1,254 @@
+using System.Text.Json;
+using Iot.Streams.Aggregation;
+using Iot.Streams.Internal;
+using Iot.Streams.Log;
+using Iot.Streams.Sinks.Influx;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Iot.Streams.Hosting;
+
+/// <summary>Maps the streams HTTP API (see docs/api.md).</summary>
+public static partial class StreamsEndpointRouteBuilderExtensions
+{
+    private const int MaxReadRecords = 1000;
+
+    /// <summary>
+    /// Maps <c>/streams</c> relative to <paramref name="api"/> (typically the authenticated <c>/api</c> group): create
+    /// and list streams, read a partition from an offset, a time, the start or the end, manage consumer groups and
+    /// their committed offsets, and follow aggregates as Server-Sent Events.
+    /// </summary>
+    public static IEndpointRouteBuilder MapStreamsApi(this IEndpointRouteBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        var group = api.MapGroup("/streams").WithTags("Streams");
+        group.MapGet("/", (IStreamStore store) => Json(store.Streams.Select(d => Describe(store, d))));
+        group.MapPut("/{name}", CreateStreamAsync);
+        group.MapGet("/{name}", (string name, IStreamStore store) =>
+            store.Find(name) is { } definition ? Json(Describe(store, definition)) : NotFound("Stream", name));
+        group.MapGet("/{name}/partitions/{partition:int}/records", ReadPartitionAsync);
+        group.MapGet("/{name}/aggregates", FollowAggregatesAsync);
+        group.MapGet("/{name}/aggregations", (string name, IStreamStore store, IServiceProvider services) =>
+            store.Find(name) is null ? NotFound("Stream", name)
+            : Json(services.GetService<AggregationService>()?.Status(name) ?? []));
+        api.MapGet("/sinks/influx", (IServiceProvider services) => services.GetService<InfluxSinkService>() is { } sink
+            ? Json(new { sink.PointsWritten, sink.PointsRejected, sink.FailedWrites, sink.RecordsSkipped })
+            : Problem(StatusCodes.Status404NotFound, "Sink not configured", "The InfluxDB sink is not registered (AddInfluxSink).")).WithTags("Streams");
+        MapGroups(group);
+        return api;
+    }
+
+    private static object Describe(IStreamStore store, StreamDefinition definition) => new
+    {
+        definition.Name,
+        definition.Partitions,
+        Retention = definition.RetentionAge,
+        definition.RetentionBytes,
+        PartitionOffsets = Enumerable.Range(0, definition.Partitions).Select(p =>
+        {
+            var log = store.GetPartition(definition.Name, p);
+            return new { Partition = p, log.StartOffset, log.NextOffset };
+        }),
+    };
+
+    private static async Task<IResult> CreateStreamAsync(string name, HttpRequest request, IStreamStore store)
+    {
+        CreateStreamRequest? body;
+        try
+        {
+            body = request.ContentLength is 0 ? new CreateStreamRequest() : await request.ReadFromJsonAsync<CreateStreamRequest>(StreamsJson.Options);
+        }
+        catch (JsonException ex)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
+        }
+
+        body ??= new CreateStreamRequest();
+        var definition = new StreamDefinition
+        {
+            Name = name,
+            Partitions = body.Partitions ?? 4,
+            RetentionAge = body.Retention ?? TimeSpan.FromDays(7),
+            RetentionBytes = body.RetentionBytes,
+        };
+        if (!StreamDefinition.IsValidName(name))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid stream", $"'{name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').");
+        }
+
+        if (definition.Partitions is < 1 or > 256 || definition.RetentionAge < TimeSpan.FromMinutes(1) || definition.RetentionBytes is < 8192)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid stream",
+                "partitions must be 1-256, retention at least 00:01:00 and retentionBytes at least 8192.");
+        }
+
+        if (store.TryCreate(definition, out var existing))
+        {
+            return Results.Json(Describe(store, definition), StreamsJson.Options, statusCode: StatusCodes.Status201Created);
+        }
+
+        return existing.Partitions == definition.Partitions && existing.RetentionAge == definition.RetentionAge
+            && existing.RetentionBytes == definition.RetentionBytes
+            ? Json(Describe(store, existing))
+            : Problem(StatusCodes.Status409Conflict, "Stream exists", $"Stream '{name}' exists with another definition; partitions cannot change.");
+    }
+
+    private static async Task<IResult> ReadPartitionAsync(string name, int partition, IStreamStore store, long? offset, DateTimeOffset? time,
+        string? from, int? max, double? wait, CancellationToken cancellationToken)
+    {
+        if (ResolvePartition(store, name, partition, out var log) is { } error)
+        {
+            return error;
+        }
+
+        long start;
+        if (offset is { } o)
+        {
+            start = o;
+        }
+        else if (time is { } t)
+        {
+            start = await log.FindOffsetAsync(t, cancellationToken);
+        }
+        else if (from is null or "start")
+        {
+            start = log.StartOffset;
+        }
+        else if (from == "end")
+        {
+            start = log.NextOffset;
+        }
+        else
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid position", "from must be 'start' or 'end' (or give offset or time).");
+        }
+
+        return await ReadAsync(log, start, max, wait, cancellationToken);
+    }
+
+    private static async Task<IResult> ReadAsync(IStreamLog log, long start, int? max, double? wait, CancellationToken cancellationToken)
+    {
+        if (start < 0 || max is < 1 or > MaxReadRecords || wait is < 0 or > 60)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid read", $"offset must be >= 0, max 1-{MaxReadRecords}, wait 0-60 seconds.");
+        }
+
+        var records = await log.ReadAsync(start, max ?? 100, cancellationToken);
+        if (records.Count == 0 && wait is > 0)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(wait.Value));
+            try
+            {
+                await log.WaitForRecordsAsync(Math.Max(start, log.StartOffset), timeout.Token);
+                records = await log.ReadAsync(start, max ?? 100, cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The wait ended without records: an empty answer.
+            }
+        }
+
+        var next = records.Count > 0 ? records[^1].Offset + 1 : Math.Max(start, log.StartOffset);
+        return Json(new { Records = records.Select(ToJson), NextOffset = next, log.StartOffset, EndOffset = log.NextOffset });
+    }
+
+    private static object ToJson(StreamRecord record)
+    {
+        JsonElement? payload = null;
+        try
+        {
+            using var document = JsonDocument.Parse(record.Payload);
+            payload = document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            // Not JSON: served as base64.
+        }
+
+        return new
+        {
+            record.Offset,
+            record.Timestamp,
+            record.Key,
+            record.Topic,
+            Payload = payload,
+            PayloadBase64 = payload is null ? Convert.ToBase64String(record.Payload.Span) : null,
+        };
+    }
+
+    /// <summary>
+    /// Server-Sent Events: one <c>aggregate</c> event per result (JSON in <c>data</c>). The headers are flushed at once
+    /// so a client knows it is subscribed before the first result; a reader that falls behind loses its oldest results.
+    /// </summary>
+    private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub, string? window,
+        string? key)
+    {
+        if (store.Find(name) is null)
+        {
+            await NotFound("Stream", name).ExecuteAsync(context);
+            return;
+        }
+
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await response.Body.FlushAsync(context.RequestAborted);
+        using var subscription = hub.Subscribe(r => r.Stream == name && (window is null || r.Window == window) && (key is null || r.Key == key));
+        try
+        {
+            while (await subscription.Results.WaitToReadAsync(context.RequestAborted))
+            {
+                while (subscription.Results.TryRead(out var result))
+                {
+                    await response.WriteAsync("event: aggregate\ndata: ", context.RequestAborted);
+                    await response.WriteAsync(JsonSerializer.Serialize(result, StreamsJson.Options), context.RequestAborted);
+                    await response.WriteAsync("\n\n", context.RequestAborted);
+                }
+
+                await response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+    }
+
+    private static IResult? ResolvePartition(IStreamStore store, string name, int partition, out IStreamLog log)
+    {
+        log = null!;
+        if (store.Find(name) is not { } definition)
+        {
+            return NotFound("Stream", name);
+        }
+
+        if (partition < 0 || partition >= definition.Partitions)
+        {
+            return Problem(StatusCodes.Status404NotFound, "Partition not found", $"Stream '{name}' has partitions 0 to {definition.Partitions - 1}.");
+        }
+
+        log = store.GetPartition(name, partition);
+        return null;
+    }
+
+    private static IResult Json(object value, int statusCode = StatusCodes.Status200OK) =>
+        Results.Json(value, StreamsJson.Options, statusCode: statusCode);
+
+    private static IResult Problem(int statusCode, string title, string detail) =>
+        Results.Problem(detail: detail, statusCode: statusCode, title: title);
+
+    private static IResult NotFound(string what, string name) =>
+        Problem(StatusCodes.Status404NotFound, $"{what} not found", $"There is no {what.ToLowerInvariant()} named '{name}'.");
+
+    private sealed class CreateStreamRequest
+    {
+        public int? Partitions { get; set; }
+
+        public TimeSpan? Retention { get; set; }
+
+        public long? RetentionBytes { get; set; }
+    }
+}

@@ -1,0 +1,51 @@
+using Iot.Streams.Aggregation;
+using Iot.Streams.Log;
+
+namespace Iot.Streams.Hosting;
+
+/// <summary>Settings of the streams layer, bound from <c>Iot:Streams</c> (see docs/configuration.md).</summary>
+public sealed class StreamsOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Streams";
+
+    /// <summary>Where the partition logs and consumer group offsets are kept.</summary>
+    /// <remarks>Default <c>{Iot:DataDir}/streams</c>.</remarks>
+    public string? DataDir { get; set; }
+
+    /// <summary>Streams created at start-up when they do not exist yet (existing ones keep their stored definition).</summary>
+    /// <remarks>Default: one stream <c>telemetry</c> with 4 partitions and 7 days of retention.</remarks>
+    public List<StreamDefinition> Streams { get; set; } = [];
+
+    /// <summary>Whether the route <c>devices/+/telemetry</c> to stream <c>telemetry</c> exists (named <c>streams.telemetry</c>).</summary>
+    /// <remarks>Default true.</remarks>
+    public bool DefaultTelemetryRoute { get; set; } = true;
+
+    /// <summary>A partition's active segment is sealed and a new one begun at this size.</summary>
+    /// <remarks>Default 64 MiB; range 4 KiB - 1 GiB.</remarks>
+    public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>A segment is also sealed when its first record is this old, so age retention can remove it.</summary>
+    /// <remarks>Default 1 hour; at least 1 second.</remarks>
+    public TimeSpan SegmentMaxAge { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>When appended records are flushed to the disk.</summary>
+    /// <remarks>Default <see cref="FsyncPolicy.PerGroup"/>: one fsync per group commit, before acknowledging.</remarks>
+    public FsyncPolicy Fsync { get; set; } = FsyncPolicy.PerGroup;
+
+    /// <summary>Most records written by one group commit.</summary>
+    /// <remarks>Default 1024; range 1-65536.</remarks>
+    public int MaxBatchRecords { get; set; } = 1024;
+
+    /// <summary>Appends waiting per partition before publishers wait (back-pressure to their acknowledgements).</summary>
+    /// <remarks>Default 8192; range 1-1 000 000.</remarks>
+    public int MaxPendingAppends { get; set; } = 8192;
+
+    /// <summary>Windowed aggregations (see <see cref="WindowDefinition"/>).</summary>
+    /// <remarks>Default none.</remarks>
+    public List<WindowDefinition> Windows { get; set; } = [];
+
+    /// <summary>How often an idle aggregation advances its watermark with processing time.</summary>
+    /// <remarks>Default 1 second; range 10 ms - 1 hour.</remarks>
+    public TimeSpan IdleTick { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace Iot.Streams.Internal;
+
+/// <summary>Log messages of the streams layer (event ids 3xxx).</summary>
+internal static partial class StreamsLog
+{
+    [LoggerMessage(3001, LogLevel.Information, "Streams opened at {Path}: {Streams} streams")]
+    public static partial void StoreOpened(ILogger logger, string path, int streams);
+
+    [LoggerMessage(3002, LogLevel.Information, "Stream {Stream} created with {Partitions} partitions")]
+    public static partial void StreamCreated(ILogger logger, string stream, int partitions);
+
+    [LoggerMessage(3003, LogLevel.Information, "Aggregation {Window} over stream {Stream} partition {Partition} resumes at offset {Offset} (watermark {Watermark})")]
+    public static partial void AggregationResumed(ILogger logger, string window, string stream, int partition, long offset, string watermark);
+
+    [LoggerMessage(3004, LogLevel.Error, "Aggregation {Window} partition {Partition} failed; restarting from its committed offset")]
+    public static partial void AggregationFailed(ILogger logger, string window, int partition, Exception exception);
+
+    [LoggerMessage(3005, LogLevel.Warning, "Publishing aggregate {Window}/{Key} to MQTT failed")]
+    public static partial void AggregatePublishFailed(ILogger logger, string window, string key, Exception exception);
+
+    [LoggerMessage(3006, LogLevel.Warning, "Record {Offset} of stream {Stream} partition {Partition} is not a JSON object; skipped by aggregation {Window}")]
+    public static partial void InvalidRecord(ILogger logger, long offset, string stream, int partition, string window);
+
+    [LoggerMessage(3010, LogLevel.Information, "InfluxDB sink {Sink} writes stream {Stream} to {Url} (InfluxDB {Version})")]
+    public static partial void SinkStarted(ILogger logger, string sink, string stream, Uri url, int version);
+
+    [LoggerMessage(3011, LogLevel.Warning, "InfluxDB sink {Sink}: write of {Points} points failed ({Reason}); retry in {Delay}")]
+    public static partial void SinkRetry(ILogger logger, string sink, int points, string reason, TimeSpan delay);
+
+    [LoggerMessage(3012, LogLevel.Warning, "InfluxDB sink {Sink} rejected {Points} points as bad data and skipped them: {Detail}")]
+    public static partial void SinkRejected(ILogger logger, string sink, int points, string detail);
+
+    [LoggerMessage(3013, LogLevel.Error, "InfluxDB sink {Sink} partition {Partition} failed; restarting from its committed offset")]
+    public static partial void SinkFailed(ILogger logger, string sink, int partition, Exception exception);
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+
+namespace Iot.Streams.Log;
+
+/// <summary>
+/// Committed offsets of one stream's consumer groups: one JSON file per group (<c>groups/{group}.json</c>), replaced
+/// atomically (write a temporary file, flush it to disk, rename) on each commit. Commits of one group are serialised.
+/// </summary>
+internal sealed class ConsumerGroupStore : IConsumerGroupStore
+{
+    private readonly string _directory;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Dictionary<int, CommittedOffset>> _groups = new(StringComparer.Ordinal);
+
+    public ConsumerGroupStore(string directory)
+    {
+        _directory = directory;
+        Directory.CreateDirectory(directory);
+        foreach (var file in Directory.GetFiles(directory, "*.json"))
+        {
+            var entries = JsonSerializer.Deserialize<List<Entry>>(File.ReadAllBytes(file)) ?? [];
+            _groups[Path.GetFileNameWithoutExtension(file)] = entries.ToDictionary(e => e.Partition, e => new CommittedOffset(e.Offset, e.Metadata));
+        }
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyCollection<string> Groups
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _groups.Keys.Order(StringComparer.Ordinal)];
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a valid group name (same rules as stream names).</summary>
+    public static bool IsValidName(string? name) => StreamDefinition.IsValidName(name);
+
+    /// <inheritdoc/>
+    public ValueTask<bool> CreateAsync(string group, CancellationToken cancellationToken = default)
+    {
+        Validate(group);
+        lock (_lock)
+        {
+            if (_groups.ContainsKey(group))
+            {
+                return new(false);
+            }
+
+            _groups[group] = [];
+            Save(group, _groups[group]);
+            return new(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> DeleteAsync(string group, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_groups.Remove(group))
+            {
+                return new(false);
+            }
+
+            File.Delete(PathOf(group));
+            Internal.DirectorySync.Flush(_directory);
+            return new(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public CommittedOffset? GetCommitted(string group, int partition)
+    {
+        lock (_lock)
+        {
+            return _groups.TryGetValue(group, out var offsets) && offsets.TryGetValue(partition, out var offset) ? offset : null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask CommitAsync(string group, int partition, CommittedOffset offset, CancellationToken cancellationToken = default)
+    {
+        Validate(group);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(group, out var offsets))
+            {
+                _groups[group] = offsets = [];
+            }
+
+            offsets[partition] = offset;
+            Save(group, offsets);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static void Validate(string group)
+    {
+        if (!IsValidName(group))
+        {
+            throw new ArgumentException($"'{group}' is not a valid consumer group name (1-64 of letters, digits, '-', '_', '.').", nameof(group));
+        }
+    }
+
+    private string PathOf(string group) => Path.Combine(_directory, group + ".json");
+
+    private void Save(string group, Dictionary<int, CommittedOffset> offsets)
+    {
+        var path = PathOf(group);
+        var temp = path + ".tmp";
+        var entries = offsets.OrderBy(p => p.Key).Select(p => new Entry(p.Key, p.Value.Offset, p.Value.Metadata)).ToList();
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            JsonSerializer.Serialize(stream, entries);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        Internal.DirectorySync.Flush(_directory);
+    }
+
+    private sealed record Entry(int Partition, long Offset, string? Metadata);
+}

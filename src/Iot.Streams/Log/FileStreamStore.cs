@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+
+namespace Iot.Streams.Log;
+
+/// <summary>
+/// The streams on disk: <c>{dir}/{stream}/stream.json</c> (the definition), <c>{dir}/{stream}/{partition}/</c> (a
+/// <see cref="SegmentLog"/> each) and <c>{dir}/{stream}/groups/</c> (<see cref="ConsumerGroupStore"/>).
+/// </summary>
+internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
+{
+    private readonly string _directory;
+    private readonly Func<StreamDefinition, SegmentLogOptions> _logOptions;
+    private readonly ConcurrentDictionary<string, OpenStream> _streams = new(StringComparer.Ordinal);
+    private readonly Lock _createLock = new();
+
+    public FileStreamStore(string directory, Func<StreamDefinition, SegmentLogOptions> logOptions)
+    {
+        _directory = directory;
+        _logOptions = logOptions;
+        Directory.CreateDirectory(directory);
+        foreach (var file in Directory.GetDirectories(directory).Select(d => System.IO.Path.Combine(d, "stream.json")).Where(File.Exists))
+        {
+            var definition = JsonSerializer.Deserialize<StreamDefinition>(File.ReadAllBytes(file))
+                ?? throw new InvalidDataException($"{file} is empty.");
+            _streams[definition.Name] = Open(definition);
+        }
+    }
+
+    /// <summary>The root directory of the streams.</summary>
+    public string Path => _directory;
+
+    /// <inheritdoc/>
+    public IReadOnlyCollection<StreamDefinition> Streams => [.. _streams.Values.Select(s => s.Definition).OrderBy(d => d.Name, StringComparer.Ordinal)];
+
+    /// <inheritdoc/>
+    public bool TryCreate(StreamDefinition definition, out StreamDefinition existing)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        if (!StreamDefinition.IsValidName(definition.Name))
+        {
+            throw new ArgumentException($"'{definition.Name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').", nameof(definition));
+        }
+
+        if (definition.Partitions is < 1 or > 256)
+        {
+            throw new ArgumentException("partitions must be between 1 and 256.", nameof(definition));
+        }
+
+        lock (_createLock)
+        {
+            if (_streams.TryGetValue(definition.Name, out var open))
+            {
+                existing = open.Definition;
+                return false;
+            }
+
+            var streamDirectory = System.IO.Path.Combine(_directory, definition.Name);
+            Directory.CreateDirectory(streamDirectory);
+            var file = System.IO.Path.Combine(streamDirectory, "stream.json");
+            using (var stream = new FileStream(file + ".tmp", FileMode.Create, FileAccess.Write))
+            {
+                JsonSerializer.Serialize(stream, definition);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(file + ".tmp", file, overwrite: true);
+            Internal.DirectorySync.Flush(streamDirectory);
+            _streams[definition.Name] = Open(definition);
+            existing = definition;
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public StreamDefinition? Find(string name) => _streams.TryGetValue(name, out var open) ? open.Definition : null;
+
+    /// <inheritdoc/>
+    public IStreamLog GetPartition(string stream, int partition) =>
+        _streams.TryGetValue(stream, out var open) && partition >= 0 && partition < open.Partitions.Length
+            ? open.Partitions[partition]
+            : throw new KeyNotFoundException($"Stream '{stream}' has no partition {partition}.");
+
+    /// <inheritdoc/>
+    public IConsumerGroupStore GetGroups(string stream) =>
+        _streams.TryGetValue(stream, out var open) ? open.Groups : throw new KeyNotFoundException($"There is no stream named '{stream}'.");
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var open in _streams.Values)
+        {
+            foreach (var partition in open.Partitions)
+            {
+                await partition.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        _streams.Clear();
+    }
+
+    private OpenStream Open(StreamDefinition definition)
+    {
+        var streamDirectory = System.IO.Path.Combine(_directory, definition.Name);
+        var options = _logOptions(definition);
+        var partitions = new SegmentLog[definition.Partitions];
+        for (int i = 0; i < partitions.Length; i++)
+        {
+            partitions[i] = SegmentLog.Open(System.IO.Path.Combine(streamDirectory, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), options);
+        }
+
+        return new OpenStream(definition, partitions, new ConsumerGroupStore(System.IO.Path.Combine(streamDirectory, "groups")));
+    }
+
+    private sealed record OpenStream(StreamDefinition Definition, SegmentLog[] Partitions, ConsumerGroupStore Groups);
+}
