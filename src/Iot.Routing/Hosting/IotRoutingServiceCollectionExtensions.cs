@@ -62,6 +62,7 @@ public static class IotRoutingServiceCollectionExtensions
             .RemoveAllLoggers();
         services.AddHostedService<RoutingStartup>();
         services.AddHostedService<WebhookDeliveryService>();
+        services.AddIotQueuesAndCommands(configuration);
         return services;
     }
 

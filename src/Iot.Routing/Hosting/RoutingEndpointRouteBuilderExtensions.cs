@@ -22,6 +22,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         MapEvents(group);
         MapSubscriptions(group);
         MapPull(group);
+        MapQueues(group);
+        MapCommands(group);
         return api;
     }
 

@@ -17,6 +17,10 @@ public sealed class RoutingMetrics
     private long _dropped;
     private long _mqttDeliveries;
     private long _pullReceived;
+    private long _commandsSent;
+    private long _commandsDelivered;
+    private long _commandsAnswered;
+    private long _commandsDeadLettered;
 
     /// <summary>Messages (MQTT or posted) that at least one route sent somewhere.</summary>
     public long MessagesRouted => Interlocked.Read(ref _messagesRouted);
@@ -51,6 +55,18 @@ public sealed class RoutingMetrics
     /// <summary>Events handed to pull receivers (each receive of each event).</summary>
     public long PullReceived => Interlocked.Read(ref _pullReceived);
 
+    /// <summary>Device commands accepted (duplicates by message id not counted).</summary>
+    public long CommandsSent => Interlocked.Read(ref _commandsSent);
+
+    /// <summary>Command deliveries acknowledged by devices (PUBACK), redeliveries included.</summary>
+    public long CommandsDelivered => Interlocked.Read(ref _commandsDelivered);
+
+    /// <summary>Commands answered by their device (Completed or Failed).</summary>
+    public long CommandsAnswered => Interlocked.Read(ref _commandsAnswered);
+
+    /// <summary>Commands dead-lettered after their maximum delivery count.</summary>
+    public long CommandsDeadLettered => Interlocked.Read(ref _commandsDeadLettered);
+
     /// <summary>All counters with their Prometheus names (each a counter, suffix <c>_total</c>).</summary>
     public IReadOnlyList<KeyValuePair<string, long>> Snapshot() =>
     [
@@ -65,6 +81,10 @@ public sealed class RoutingMetrics
         new("iot_routing_dropped_total", Dropped),
         new("iot_routing_mqtt_deliveries_total", MqttDeliveries),
         new("iot_routing_pull_received_total", PullReceived),
+        new("iot_commands_sent_total", CommandsSent),
+        new("iot_commands_delivered_total", CommandsDelivered),
+        new("iot_commands_answered_total", CommandsAnswered),
+        new("iot_commands_dead_lettered_total", CommandsDeadLettered),
     ];
 
     internal void MessageRouted() => Interlocked.Increment(ref _messagesRouted);
@@ -88,4 +108,12 @@ public sealed class RoutingMetrics
     internal void MqttDelivered() => Interlocked.Increment(ref _mqttDeliveries);
 
     internal void PullReceivedEvents(int count) => Interlocked.Add(ref _pullReceived, count);
+
+    internal void CommandSent() => Interlocked.Increment(ref _commandsSent);
+
+    internal void CommandDelivered() => Interlocked.Increment(ref _commandsDelivered);
+
+    internal void CommandAnswered() => Interlocked.Increment(ref _commandsAnswered);
+
+    internal void CommandDeadLettered() => Interlocked.Increment(ref _commandsDeadLettered);
 }

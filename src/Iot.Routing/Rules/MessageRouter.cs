@@ -1,4 +1,5 @@
 using CloudNative.CloudEvents;
+using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 
 namespace Iot.Routing.Rules;
@@ -6,9 +7,10 @@ namespace Iot.Routing.Rules;
 /// <summary>
 /// The broker's <see cref="IMessageRouter"/>: matches each message against the route table, evaluates the matched
 /// routes' conditions and hands the message once to each destination kind with the distinct target names.
+/// Device answers to commands are shown to the command service first (<see cref="ICommandResponseObserver"/>).
 /// </summary>
 internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestination> destinations, RoutingMetrics metrics,
-    TimeProvider timeProvider) : IMessageRouter
+    TimeProvider timeProvider, ICommandResponseObserver? commandResponses = null) : IMessageRouter
 {
     [ThreadStatic]
     private static List<CompiledRoute>? t_matches;
@@ -19,6 +21,17 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
     public Task RouteAsync(RoutedMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
+        if (commandResponses?.Observe(message) is { } answerRecorded)
+        {
+            var routed = Route(message);
+            return routed.IsCompletedSuccessfully ? answerRecorded : Task.WhenAll(answerRecorded, routed);
+        }
+
+        return Route(message);
+    }
+
+    private Task Route(RoutedMessage message)
+    {
         var matches = t_matches ??= [];
         try
         {

@@ -1,0 +1,80 @@
+using Iot.Routing.Queues;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using NATS.Net;
+
+namespace Iot.QueueBench;
+
+/// <summary>The platform's queue: <see cref="SqliteQueueStore"/> in a fresh temp directory (WAL, synchronous=FULL).</summary>
+internal sealed class IotQueueTarget : IQueueTarget, IAsyncDisposable
+{
+    private readonly SqliteQueueStore _store;
+
+    public IotQueueTarget()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"iot-queuebench-{Guid.NewGuid():N}");
+        _store = new SqliteQueueStore(Path.Combine(directory, "queues.db"), TimeProvider.System);
+        _store.CreateOrUpdateQueueAsync(new QueueProperties { Name = "bench" }).GetAwaiter().GetResult();
+    }
+
+    public string Name => "Iot SqliteQueueStore";
+
+    public Task SendAsync(byte[] body) => _store.SendAsync("bench", [new QueueMessage { Body = body }]);
+
+    public async Task<IReadOnlyList<object>> ReceiveAsync(int max) =>
+        [.. await _store.ReceiveAsync("bench", new ReceiveRequest { MaxMessages = max })];
+
+    public Task CompleteAsync(object message) => _store.CompleteAsync("bench", ((ReceivedQueueMessage)message).LockToken!);
+
+    public ValueTask DisposeAsync() => _store.DisposeAsync();
+}
+
+/// <summary>NATS JetStream: a file-backed work-queue stream, a durable pull consumer with explicit, confirmed acks.</summary>
+internal sealed class NatsQueueTarget : IQueueTarget, IAsyncDisposable
+{
+    private readonly NatsClient _client;
+    private readonly INatsJSContext _js;
+    private INatsJSConsumer _consumer = null!;
+
+    private NatsQueueTarget(string url)
+    {
+        _client = new NatsClient(url);
+        _js = _client.CreateJetStreamContext();
+    }
+
+    public string Name => "NATS JetStream (file storage, work queue)";
+
+    public static async Task<NatsQueueTarget> CreateAsync(string url)
+    {
+        var target = new NatsQueueTarget(url);
+        await target._js.CreateStreamAsync(new StreamConfig("BENCH", ["bench.q"])
+        {
+            Storage = StreamConfigStorage.File,
+            Retention = StreamConfigRetention.Workqueue,
+        });
+        target._consumer = await target._js.CreateOrUpdateConsumerAsync("BENCH", new ConsumerConfig("workers")
+        {
+            AckPolicy = ConsumerConfigAckPolicy.Explicit,
+            MaxAckPending = 100_000,
+        });
+        return target;
+    }
+
+    public async Task SendAsync(byte[] body) => (await _js.PublishAsync("bench.q", body)).EnsureSuccess();
+
+    public async Task<IReadOnlyList<object>> ReceiveAsync(int max)
+    {
+        var batch = new List<object>(max);
+        await foreach (var message in _consumer.FetchNoWaitAsync<byte[]>(new NatsJSFetchOpts { MaxMsgs = max }))
+        {
+            batch.Add(message);
+        }
+
+        return batch;
+    }
+
+    public Task CompleteAsync(object message) => ((NatsJSMsg<byte[]>)message).AckAsync(new AckOpts { DoubleAck = true }).AsTask();
+
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
+}

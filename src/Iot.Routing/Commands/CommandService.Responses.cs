@@ -1,0 +1,126 @@
+using System.Text.Json;
+using Iot.Routing.Queues;
+
+namespace Iot.Routing.Commands;
+
+internal sealed partial class CommandService
+{
+    private const string ResponsesLevel = "/responses/";
+
+    /// <inheritdoc/>
+    public Task? Observe(RoutedMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!TryParseResponseTopic(message.Topic, out var deviceId, out var commandId))
+        {
+            return null;
+        }
+
+        return RecordAnswerAsync(deviceId, commandId, message.Payload.ToArray(), message.ContentType);
+    }
+
+    /// <summary>Parses <c>devices/{deviceId}/responses/{commandId}</c>.</summary>
+    internal static bool TryParseResponseTopic(string topic, out string deviceId, out string commandId)
+    {
+        deviceId = commandId = "";
+        if (!topic.StartsWith("devices/", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = topic.AsSpan("devices/".Length);
+        var slash = rest.IndexOf('/');
+        if (slash <= 0 || !rest[slash..].StartsWith(ResponsesLevel, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var id = rest[(slash + ResponsesLevel.Length)..];
+        if (id.IsEmpty || id.IndexOf('/') >= 0)
+        {
+            return false;
+        }
+
+        deviceId = rest[..slash].ToString();
+        commandId = id.ToString();
+        return true;
+    }
+
+    /// <summary>Failed when the answer is a JSON object whose <c>status</c> is "failed"/"error" or a number of 400 and above.</summary>
+    internal static CommandStatus StatusOf(byte[] answer)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(answer);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("status", out var status))
+            {
+                return status.ValueKind switch
+                {
+                    JsonValueKind.String when status.GetString() is { } text
+                        && (text.Equals("failed", StringComparison.OrdinalIgnoreCase) || text.Equals("error", StringComparison.OrdinalIgnoreCase)) => CommandStatus.Failed,
+                    JsonValueKind.Number when status.TryGetInt32(out var code) && code >= 400 => CommandStatus.Failed,
+                    _ => CommandStatus.Completed,
+                };
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: an answer all the same.
+        }
+
+        return CommandStatus.Completed;
+    }
+
+    private async Task RecordAnswerAsync(string deviceId, string commandId, byte[] answer, string? contentType)
+    {
+        var record = await _store.GetAsync(commandId).ConfigureAwait(false);
+        if (record is null || record.IsFinal || !string.Equals(record.DeviceId, deviceId, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var status = StatusOf(answer);
+        if (record.ReplyQueue is { } replyQueue && _queues.FindQueue(replyQueue) is { } queue)
+        {
+            // Before the record: a crash in between makes the device send its answer again (no PUBACK yet), and the
+            // reply's message id turns the second send into a duplicate.
+            try
+            {
+                await _queues.SendAsync(replyQueue,
+                [
+                    new QueueMessage
+                    {
+                        Body = answer,
+                        MessageId = commandId + ":answer",
+                        CorrelationId = commandId,
+                        SessionId = queue.RequiresSession ? record.ReplySessionId ?? deviceId : null,
+                        Subject = record.Name,
+                        ContentType = contentType,
+                        ApplicationProperties = new Dictionary<string, string>
+                        {
+                            ["deviceId"] = deviceId,
+                            ["status"] = status.ToString(),
+                        },
+                    },
+                ]).ConfigureAwait(false);
+            }
+            catch (QueueException ex)
+            {
+                CommandLog.ReplyFailed(_logger, commandId, replyQueue, ex);
+            }
+        }
+
+        var now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var message = record.SequenceNumber is { } seq ? await _queues.GetMessageAsync(QueueName, seq).ConfigureAwait(false) : null;
+        if (await _store.SetFinalAsync(commandId, status, answer, contentType, null, null, message?.DeliveryCount, now).ConfigureAwait(false))
+        {
+            _metrics.CommandAnswered();
+            if (_answers.TryGetValue(commandId, out var answered))
+            {
+                answered.TrySetResult();
+            }
+
+            Finished(commandId);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Iot.Routing.Hosting;
+using Iot.Routing.Queues;
+using Iot.Routing.Topics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Routing.Commands;
+
+/// <summary>A command to send (the HTTP API's request).</summary>
+internal sealed record CommandRequest(string DeviceId, string Name, ReadOnlyMemory<byte> Payload, string? ContentType = null,
+    TimeSpan? TimeToLive = null, string? MessageId = null, string? ReplyQueue = null, string? ReplySessionId = null);
+
+/// <summary>
+/// Device commands on a durable queue: one queue <c>$commands</c> whose sessions are the devices, so each device's
+/// commands go out one at a time, in order. The head command is delivered through <see cref="IDeviceCommandChannel"/>
+/// when the device is ready; PUBACK marks it Delivered; the device's answer completes it; no answer within
+/// <see cref="CommandOptions.AnswerTimeout"/> abandons it, so it is delivered again until the maximum delivery count
+/// dead-letters it.
+/// </summary>
+internal sealed partial class CommandService : ICommandResponseObserver, IHostedService, IAsyncDisposable
+{
+    /// <summary>The command queue (sessions = device ids).</summary>
+    public const string QueueName = "$commands";
+
+    private readonly IQueueStore _queues;
+    private readonly CommandStore _store;
+    private readonly Func<IDeviceCommandChannel?> _channelFactory;
+    private IDeviceCommandChannel? _channel;
+    private readonly TimeProvider _timeProvider;
+    private readonly CommandOptions _options;
+    private readonly ILogger _logger;
+    private readonly RoutingMetrics _metrics;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _finished = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+
+    // The channel is resolved at start, not at construction: the broker's side may itself depend on the message
+    // router, which depends on this service. A null channel (no broker in the host) queues commands without delivering.
+    public CommandService(IQueueStore queues, CommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
+        RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory)
+    {
+        _metrics = metrics;
+        _queues = queues;
+        _store = store;
+        _channelFactory = channelFactory;
+        _timeProvider = timeProvider;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Whether a device id or command name can be a topic level.</summary>
+    public static bool IsValidTopicLevel(string? value) =>
+        !string.IsNullOrEmpty(value) && value.Length <= 256 && value.AsSpan().IndexOfAny('/', '+', '#') < 0 && value.AsSpan().IndexOf('\0') < 0
+        && TopicNames.IsValidTopicName("devices/" + value);
+
+    /// <summary>Enqueues a command; a repeated message id within the window returns the original command.</summary>
+    public async Task<(CommandRecord Command, bool Duplicate)> SendAsync(CommandRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var now = _timeProvider.GetUtcNow();
+        var ttl = request.TimeToLive ?? _options.DefaultTimeToLive;
+        var commandId = Guid.CreateVersion7(now).ToString("N");
+        var record = new CommandRecord
+        {
+            CommandId = commandId,
+            DeviceId = request.DeviceId,
+            Name = request.Name,
+            MessageId = string.IsNullOrEmpty(request.MessageId) ? commandId : request.MessageId,
+            Status = CommandStatus.Queued,
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            UpdatedAt = now.ToUnixTimeMilliseconds(),
+            ExpiresAt = (now + ttl).ToUnixTimeMilliseconds(),
+            ReplyQueue = request.ReplyQueue,
+            ReplySessionId = request.ReplySessionId,
+        };
+        var window = (long)_options.DuplicateDetectionWindow.TotalMilliseconds;
+        var (stored, duplicate) = await _store.CreateAsync(record, window > 0 ? record.CreatedAt - window : long.MaxValue).ConfigureAwait(false);
+        if (duplicate)
+        {
+            return (stored, true);
+        }
+
+        // The record first, then the message: a crash in between leaves a record that shows Queued until its TTL and
+        // was never acknowledged to the caller; the reverse order could deliver a command nobody can look up.
+        var sent = await _queues.SendAsync(QueueName,
+        [
+            new QueueMessage
+            {
+                Body = request.Payload,
+                MessageId = record.MessageId,
+                SessionId = request.DeviceId,
+                Subject = request.Name,
+                ContentType = request.ContentType,
+                CorrelationId = commandId,
+                ReplyTo = request.ReplyQueue,
+                ReplyToSessionId = request.ReplySessionId,
+                TimeToLive = ttl,
+            },
+        ], cancellationToken).ConfigureAwait(false);
+        await _store.SetSequenceNumberAsync(commandId, sent[0].SequenceNumber).ConfigureAwait(false);
+        _metrics.CommandSent();
+        if (_channel?.IsReady(request.DeviceId) == true)
+        {
+            Kick(request.DeviceId);
+        }
+
+        return (record with { SequenceNumber = sent[0].SequenceNumber }, false);
+    }
+
+    /// <summary>The command with its current status (pending commands are checked against their queue message); null when unknown.</summary>
+    public async Task<CommandRecord?> GetAsync(string commandId, CancellationToken cancellationToken = default)
+    {
+        var record = await _store.GetAsync(commandId).ConfigureAwait(false);
+        if (record is null || record.IsFinal)
+        {
+            return record;
+        }
+
+        var now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var message = record.SequenceNumber is { } seq ? await _queues.GetMessageAsync(QueueName, seq, cancellationToken).ConfigureAwait(false) : null;
+        if (message is { State: QueueMessageState.DeadLettered })
+        {
+            var expired = message.DeadLetterReason == QueueDeadLetterReasons.TtlExpired;
+            return record with
+            {
+                Status = expired ? CommandStatus.Expired : CommandStatus.DeadLettered,
+                DeliveryCount = message.DeliveryCount,
+                Reason = message.DeadLetterReason,
+                Description = message.DeadLetterErrorDescription,
+            };
+        }
+
+        if (record.ExpiresAt <= now)
+        {
+            return record with { Status = CommandStatus.Expired, Reason = QueueDeadLetterReasons.TtlExpired };
+        }
+
+        return message is null ? record : record with { DeliveryCount = message.DeliveryCount };
+    }
+
+    /// <summary>Waits until the command is final or <paramref name="wait"/> passed; returns its state at that moment.</summary>
+    public async Task<CommandRecord?> WaitAsync(string commandId, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var finished = _finished.GetOrAdd(commandId, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var record = await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        if (record is null || record.IsFinal)
+        {
+            return record;
+        }
+
+        try
+        {
+            await finished.Task.WaitAsync(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The wait ended first: the caller reports the command as still pending.
+        }
+
+        return await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _queues.CreateOrUpdateQueueAsync(new QueueProperties
+        {
+            Name = QueueName,
+            RequiresSession = true,
+            LockDuration = _options.AnswerTimeout,
+            MaxDeliveryCount = _options.MaxDeliveryCount,
+            DuplicateDetectionWindow = _options.DuplicateDetectionWindow,
+            DeadLetteringOnMessageExpiration = true,
+        }, cancellationToken).ConfigureAwait(false);
+        _channel = _channelFactory();
+        if (_channel is null)
+        {
+            CommandLog.Started(_logger, 0, "missing (commands are queued, not delivered)");
+            return;
+        }
+
+        _channel.DeviceReady += Kick;
+        var pending = await PendingDevicesAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var deviceId in pending)
+        {
+            if (_channel.IsReady(deviceId))
+            {
+                Kick(deviceId);
+            }
+        }
+
+        CommandLog.Started(_logger, pending.Count, "present");
+    }
+
+    /// <inheritdoc/>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_channel is not null)
+        {
+            _channel.DeviceReady -= Kick;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_pumps.Values.Select(p => p.Completion)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync()
+    {
+        _stopping.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<HashSet<string>> PendingDevicesAsync(CancellationToken cancellationToken)
+    {
+        var devices = new HashSet<string>(StringComparer.Ordinal);
+        long from = 0;
+        while (true)
+        {
+            var page = await _queues.PeekAsync(QueueName, from, 1000, deadLetterQueue: false, cancellationToken).ConfigureAwait(false);
+            foreach (var message in page)
+            {
+                devices.Add(message.SessionId!);
+            }
+
+            if (page.Count < 1000)
+            {
+                return devices;
+            }
+
+            from = page[^1].SequenceNumber + 1;
+        }
+    }
+
+    private void Finished(string commandId)
+    {
+        if (_finished.TryRemove(commandId, out var waiters))
+        {
+            waiters.TrySetResult();
+        }
+    }
+
+    private static byte[] Utf8(string value) => Encoding.UTF8.GetBytes(value);
+}

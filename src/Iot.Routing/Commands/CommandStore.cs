@@ -1,0 +1,156 @@
+using Iot.Routing.Queues;
+using Microsoft.Data.Sqlite;
+
+namespace Iot.Routing.Commands;
+
+/// <summary>
+/// Command records (status, delivery count, answer) in the <c>commands</c> table of <c>queues.db</c>, written on the
+/// queue store's group-commit loop. The queue message is the truth about a pending command; the record keeps what
+/// outlives it (the answer, the final status) and the <c>messageId</c> for duplicate detection.
+/// </summary>
+internal sealed class CommandStore(SqliteQueueStore queues)
+{
+    private const string Columns =
+        "command_id, device_id, name, message_id, seq, status, delivery_count, created_at, updated_at, expires_at, reply_queue, reply_session_id, answer, answer_content_type, reason, description";
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS commands(
+            command_id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            seq INTEGER NULL,
+            status INTEGER NOT NULL,
+            delivery_count INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            reply_queue TEXT NULL,
+            reply_session_id TEXT NULL,
+            answer BLOB NULL,
+            answer_content_type TEXT NULL,
+            reason TEXT NULL,
+            description TEXT NULL);
+        CREATE INDEX IF NOT EXISTS ix_commands_message ON commands(device_id, message_id, created_at);
+        """;
+
+    private volatile bool _schemaReady;
+
+    /// <summary>
+    /// Records a new command, unless the device has one with the same message id created after
+    /// <paramref name="duplicatesSince"/>: then that one is returned with <c>Duplicate</c> true.
+    /// </summary>
+    public Task<(CommandRecord Record, bool Duplicate)> CreateAsync(CommandRecord record, long duplicatesSince) => Run(connection =>
+    {
+        var existing = Query(connection, $"SELECT {Columns} FROM commands WHERE device_id = $d AND message_id = $m AND created_at > $c ORDER BY created_at DESC LIMIT 1",
+            ("$d", record.DeviceId), ("$m", record.MessageId), ("$c", duplicatesSince));
+        if (existing.Count > 0)
+        {
+            return (existing[0], true);
+        }
+
+        Insert(connection, record);
+        return (record, false);
+    });
+
+    /// <summary>Records a command found in the queue without a record (sent just before a crash).</summary>
+    public Task<CommandRecord> GetOrCreateAsync(CommandRecord record) => Run(connection =>
+    {
+        var existing = Query(connection, $"SELECT {Columns} FROM commands WHERE command_id = $c", ("$c", record.CommandId));
+        if (existing.Count > 0)
+        {
+            return existing[0];
+        }
+
+        Insert(connection, record);
+        return record;
+    });
+
+    public Task<CommandRecord?> GetAsync(string commandId) => Run(connection =>
+        Query(connection, $"SELECT {Columns} FROM commands WHERE command_id = $c", ("$c", commandId)).FirstOrDefault());
+
+    public Task<int> SetSequenceNumberAsync(string commandId, long sequenceNumber) => Run(connection =>
+        NonQuery(connection, "UPDATE commands SET seq = $s WHERE command_id = $c", ("$s", sequenceNumber), ("$c", commandId)));
+
+    /// <summary>Marks a pending command Delivered (PUBACK) with its delivery count; false when it is final already.</summary>
+    public Task<bool> SetDeliveredAsync(string commandId, int deliveryCount, long now) => Run(connection =>
+        NonQuery(connection, "UPDATE commands SET status = $st, delivery_count = $n, updated_at = $u WHERE command_id = $c AND status < 2",
+            ("$st", (int)CommandStatus.Delivered), ("$n", deliveryCount), ("$u", now), ("$c", commandId)) > 0);
+
+    /// <summary>Records the final outcome of a pending command; false when it was final already (a repeated answer).</summary>
+    public Task<bool> SetFinalAsync(string commandId, CommandStatus status, byte[]? answer, string? contentType, string? reason, string? description,
+        int? deliveryCount, long now) => Run(connection =>
+        NonQuery(connection, """
+            UPDATE commands SET status = $st, answer = $a, answer_content_type = $ct, reason = $r, description = $d,
+                delivery_count = COALESCE($n, delivery_count), updated_at = $u
+            WHERE command_id = $c AND status < 2
+            """,
+            ("$st", (int)status), ("$a", answer), ("$ct", contentType), ("$r", reason), ("$d", description), ("$n", deliveryCount),
+            ("$u", now), ("$c", commandId)) > 0);
+
+    private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(connection =>
+    {
+        if (!_schemaReady)
+        {
+            NonQuery(connection, Schema);
+            _schemaReady = true;
+        }
+
+        return work(connection);
+    });
+
+    private static void Insert(SqliteConnection connection, CommandRecord r) =>
+        NonQuery(connection, $"INSERT INTO commands({Columns}) VALUES($c, $d, $n, $m, $s, $st, $dc, $ca, $ua, $e, $rq, $rs, $a, $act, $r, $de)",
+            ("$c", r.CommandId), ("$d", r.DeviceId), ("$n", r.Name), ("$m", r.MessageId), ("$s", r.SequenceNumber), ("$st", (int)r.Status),
+            ("$dc", r.DeliveryCount), ("$ca", r.CreatedAt), ("$ua", r.UpdatedAt), ("$e", r.ExpiresAt), ("$rq", r.ReplyQueue),
+            ("$rs", r.ReplySessionId), ("$a", r.Answer), ("$act", r.AnswerContentType), ("$r", r.Reason), ("$de", r.Description));
+
+    private static int NonQuery(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command.ExecuteNonQuery();
+    }
+
+    private static List<CommandRecord> Query(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        using var reader = command.ExecuteReader();
+        var records = new List<CommandRecord>();
+        while (reader.Read())
+        {
+            records.Add(new CommandRecord
+            {
+                CommandId = reader.GetString(0),
+                DeviceId = reader.GetString(1),
+                Name = reader.GetString(2),
+                MessageId = reader.GetString(3),
+                SequenceNumber = reader.IsDBNull(4) ? null : reader.GetInt64(4),
+                Status = (CommandStatus)reader.GetInt32(5),
+                DeliveryCount = reader.GetInt32(6),
+                CreatedAt = reader.GetInt64(7),
+                UpdatedAt = reader.GetInt64(8),
+                ExpiresAt = reader.GetInt64(9),
+                ReplyQueue = reader.IsDBNull(10) ? null : reader.GetString(10),
+                ReplySessionId = reader.IsDBNull(11) ? null : reader.GetString(11),
+                Answer = reader.IsDBNull(12) ? null : (byte[])reader.GetValue(12),
+                AnswerContentType = reader.IsDBNull(13) ? null : reader.GetString(13),
+                Reason = reader.IsDBNull(14) ? null : reader.GetString(14),
+                Description = reader.IsDBNull(15) ? null : reader.GetString(15),
+            });
+        }
+
+        return records;
+    }
+}

@@ -1,0 +1,34 @@
+using Iot.Routing.Commands;
+using Iot.Routing.Queues;
+using Iot.Routing.Rules;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Routing.Hosting;
+
+/// <summary>Registers durable queues (<c>{Iot:Routing:DataDir}/queues.db</c>), the queue route destination and device commands.</summary>
+internal static class QueueServiceCollectionExtensions
+{
+    public static IServiceCollection AddIotQueuesAndCommands(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<CommandOptions>().Bind(configuration.GetSection(CommandOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CommandOptions>, CommandOptionsValidator>());
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
+            return new SqliteQueueStore(Path.Combine(options.DataDir!, "queues.db"), sp.GetRequiredService<TimeProvider>(), options.MaxPendingStoreOperations);
+        });
+        services.TryAddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteQueueStore>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, QueueRouteDestination>());
+        services.TryAddSingleton<CommandStore>();
+        services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<IQueueStore>(), sp.GetRequiredService<CommandStore>(),
+            sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>()));
+        services.TryAddSingleton<ICommandResponseObserver>(sp => sp.GetRequiredService<CommandService>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<CommandService>());
+        return services;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Text.Json;
+using Iot.Routing.Commands;
+using Iot.Routing.Queues;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Routing.Hosting;
+
+public static partial class RoutingEndpointRouteBuilderExtensions
+{
+    private const int MaxCommandBytes = 256 * 1024;
+
+    private static void MapCommands(IEndpointRouteBuilder api)
+    {
+        // Only the /commands/ sub-route of /devices: the device registry itself belongs to the identity API.
+        api.MapPost("/devices/{id}/commands/{name}", async (string id, string name, double? ttl, string? messageId, double? wait,
+            string? replyQueue, string? replySessionId, HttpContext context) =>
+        {
+            var services = context.RequestServices;
+            var options = services.GetRequiredService<IOptions<CommandOptions>>().Value;
+            if (!CommandService.IsValidTopicLevel(id) || !CommandService.IsValidTopicLevel(name))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", "The device id and command name must be valid MQTT topic levels (no '/', '+' or '#').");
+            }
+
+            if (ttl is { } t && (t < 1 || t > options.MaxTimeToLive.TotalSeconds))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", $"ttl must be between 1 and {options.MaxTimeToLive.TotalSeconds:0} seconds.");
+            }
+
+            if (wait is { } w && (w <= 0 || w > options.MaxWait.TotalSeconds))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", $"wait must be above 0 and at most {options.MaxWait.TotalSeconds:0} seconds.");
+            }
+
+            if (messageId is { Length: > 128 })
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", "messageId must have at most 128 characters.");
+            }
+
+            if (replyQueue is not null && (replyQueue.StartsWith('$') || services.GetRequiredService<IQueueStore>().FindQueue(replyQueue) is null))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", $"replyQueue '{replyQueue}' is not a queue.");
+            }
+
+            var (payload, tooLarge) = await ReadPayloadAsync(context.Request, MaxCommandBytes).ConfigureAwait(false);
+            if (tooLarge)
+            {
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Command too large", $"A command payload may have at most {MaxCommandBytes} bytes.");
+            }
+
+            var commands = services.GetRequiredService<CommandService>();
+            var (command, _) = await commands.SendAsync(new CommandRequest(id, name, payload, context.Request.ContentType,
+                ttl is { } seconds ? TimeSpan.FromSeconds(seconds) : null, messageId, replyQueue, replySessionId), context.RequestAborted).ConfigureAwait(false);
+            var location = CommandLocation(context.Request, command.CommandId);
+            if (wait is not { } waitSeconds)
+            {
+                context.Response.Headers.Location = location;
+                return Json(CommandView(command), StatusCodes.Status202Accepted);
+            }
+
+            var outcome = await commands.WaitAsync(command.CommandId, TimeSpan.FromSeconds(waitSeconds), context.RequestAborted).ConfigureAwait(false) ?? command;
+            if (outcome.Status is CommandStatus.Completed or CommandStatus.Failed)
+            {
+                return Json(CommandView(outcome));
+            }
+
+            context.Response.Headers.Location = location;
+            return outcome.IsFinal
+                ? Json(CommandView(outcome))
+                : Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "No answer yet",
+                    detail: $"The device did not answer within {waitSeconds.ToString(CultureInfo.InvariantCulture)} s; command {command.CommandId} stays queued until its TTL.",
+                    extensions: new Dictionary<string, object?> { ["commandId"] = command.CommandId, ["status"] = outcome.Status.ToString() });
+        });
+
+        api.MapGet("/commands/{commandId}", async (string commandId, HttpContext context) =>
+            await context.RequestServices.GetRequiredService<CommandService>().GetAsync(commandId, context.RequestAborted).ConfigureAwait(false) is { } command
+                ? Json(CommandView(command))
+                : NotFound("Command", commandId));
+    }
+
+    private static string CommandLocation(HttpRequest request, string commandId)
+    {
+        // The API group's prefix (normally /api) is whatever precedes /devices/ in this request's path.
+        var path = request.PathBase.Add(request.Path).Value ?? "";
+        var prefix = path[..Math.Max(0, path.LastIndexOf("/devices/", StringComparison.Ordinal))];
+        return $"{prefix}/commands/{Uri.EscapeDataString(commandId)}";
+    }
+
+    private static object CommandView(CommandRecord command) => new
+    {
+        command.CommandId,
+        command.DeviceId,
+        command.Name,
+        command.MessageId,
+        Status = command.Status.ToString(),
+        command.DeliveryCount,
+        CreatedAt = FromUnixMs(command.CreatedAt),
+        UpdatedAt = FromUnixMs(command.UpdatedAt),
+        ExpiresAt = command.ExpiresAt == long.MaxValue ? null : FromUnixMs(command.ExpiresAt),
+        Answer = command.Answer is { } answer ? BodyView(answer) : null,
+        command.AnswerContentType,
+        DeadLetterReason = command.Reason,
+        DeadLetterErrorDescription = command.Description,
+        command.ReplyQueue,
+    };
+
+    /// <summary>A body as JSON when it parses, else as a UTF-8 string when it decodes, else base64.</summary>
+    private static object BodyView(byte[] body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<JsonElement>(body);
+        }
+        catch (JsonException)
+        {
+            try
+            {
+                return new System.Text.UTF8Encoding(false, true).GetString(body);
+            }
+            catch (System.Text.DecoderFallbackException)
+            {
+                return new { Base64 = Convert.ToBase64String(body) };
+            }
+        }
+    }
+
+    private static async Task<(byte[] Payload, bool TooLarge)> ReadPayloadAsync(HttpRequest request, int maxBytes)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return ([], true);
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                return ([], true);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return (buffer.ToArray(), false);
+    }
+}

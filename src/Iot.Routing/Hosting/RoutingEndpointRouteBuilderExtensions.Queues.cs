@@ -1,0 +1,294 @@
+using Iot.Routing.Queues;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Iot.Routing.Hosting;
+
+public static partial class RoutingEndpointRouteBuilderExtensions
+{
+    private const int MaxQueueMessageBytes = 256 * 1024;
+
+    private static void MapQueues(IEndpointRouteBuilder api)
+    {
+        api.MapGet("/queues", (HttpContext context) =>
+            Json(Store(context).Queues.Select(QueueView).ToList()));
+
+        api.MapPut("/queues/{name}", async (string name, HttpContext context) =>
+        {
+            if (!SqliteQueueStore.IsValidQueueName(name))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid queue", $"Queue name '{name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.");
+            }
+
+            var (body, error) = await ReadBodyAsync<QueueRequest>(context.Request).ConfigureAwait(false);
+            if (body is null)
+            {
+                return error!;
+            }
+
+            var defaults = new QueueProperties { Name = name };
+            var properties = new QueueProperties
+            {
+                Name = name,
+                LockDuration = body.LockDuration ?? defaults.LockDuration,
+                MaxDeliveryCount = body.MaxDeliveryCount ?? defaults.MaxDeliveryCount,
+                DefaultMessageTimeToLive = body.DefaultTtl ?? defaults.DefaultMessageTimeToLive,
+                DuplicateDetectionWindow = body.DuplicateDetectionWindow ?? defaults.DuplicateDetectionWindow,
+                RequiresSession = body.RequiresSession ?? false,
+                DeadLetteringOnMessageExpiration = body.DeadLetteringOnMessageExpiration ?? false,
+            };
+            return await QueueCall(async () =>
+            {
+                var created = await Store(context).CreateOrUpdateQueueAsync(properties, context.RequestAborted).ConfigureAwait(false);
+                return Json(QueueView(properties), created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+            }).ConfigureAwait(false);
+        });
+
+        api.MapGet("/queues/{name}", (string name, HttpContext context) => QueueCall(async () =>
+        {
+            var store = Store(context);
+            var statistics = await store.GetStatisticsAsync(name, context.RequestAborted).ConfigureAwait(false);
+            return Json(new { Queue = QueueView(store.FindQueue(name)!), Statistics = statistics });
+        }));
+
+        api.MapDelete("/queues/{name}", async (string name, HttpContext context) =>
+            name.StartsWith('$') ? Problem(StatusCodes.Status409Conflict, "Platform queue", $"The queue '{name}' belongs to the platform.")
+            : await Store(context).DeleteQueueAsync(name, context.RequestAborted).ConfigureAwait(false) ? Results.NoContent() : NotFound("Queue", name));
+
+        api.MapPost("/queues/{name}/messages", (string name, string? messageId, string? sessionId, double? ttl, DateTimeOffset? scheduledEnqueueTime,
+            int? priority, string? correlationId, string? replyTo, string? subject, HttpContext context) => QueueCall(async () =>
+        {
+            if (ttl is <= 0)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid message", "ttl must be a positive number of seconds.");
+            }
+
+            var (payload, tooLarge) = await ReadPayloadAsync(context.Request, MaxQueueMessageBytes).ConfigureAwait(false);
+            if (tooLarge)
+            {
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Message too large", $"A queue message may have at most {MaxQueueMessageBytes} bytes.");
+            }
+
+            var results = await Store(context).SendAsync(name,
+            [
+                new QueueMessage
+                {
+                    Body = payload,
+                    MessageId = messageId,
+                    SessionId = sessionId,
+                    TimeToLive = ttl is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+                    ScheduledEnqueueTime = scheduledEnqueueTime,
+                    Priority = priority ?? 0,
+                    CorrelationId = correlationId,
+                    ReplyTo = replyTo,
+                    Subject = subject,
+                    ContentType = context.Request.ContentType,
+                },
+            ], context.RequestAborted).ConfigureAwait(false);
+            return Json(new { results[0].SequenceNumber, results[0].Duplicate }, results[0].Duplicate ? StatusCodes.Status200OK : StatusCodes.Status201Created);
+        }));
+
+        api.MapDelete("/queues/{name}/messages/{sequenceNumber:long}", (string name, long sequenceNumber, HttpContext context) => QueueCall(async () =>
+            await Store(context).CancelScheduledMessageAsync(name, sequenceNumber, context.RequestAborted).ConfigureAwait(false)
+                ? Results.NoContent()
+                : Problem(StatusCodes.Status404NotFound, "Not scheduled", $"There is no scheduled message {sequenceNumber} in '{name}' (only scheduled messages can be cancelled).")));
+
+        api.MapGet("/queues/{name}/messages", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
+            Json(new { Value = (await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, false, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() })));
+
+        api.MapGet("/queues/{name}/deadletter", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
+            Json(new { Value = (await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, true, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() })));
+
+        MapReceive(api, "/queues/{name}/messages:receive", deadLetter: false);
+        MapReceive(api, "/queues/{name}/deadletter:receive", deadLetter: true);
+
+        api.MapPost("/queues/{name}/messages:receiveDeferred", (string name, HttpContext context) => QueueCall(async () =>
+        {
+            var (body, error) = await ReadBodyAsync<SequenceNumbersRequest>(context.Request).ConfigureAwait(false);
+            return body?.SequenceNumbers is not { Count: > 0 and <= 1000 } numbers
+                ? error ?? Problem(StatusCodes.Status400BadRequest, "Invalid request", "sequenceNumbers must hold between 1 and 1000 numbers.")
+                : Json(new { Value = (await Store(context).ReceiveDeferredAsync(name, numbers, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() });
+        }));
+
+        MapQueueSettle(api, "complete", (store, name, token, _) => store.CompleteAsync(name, token));
+        MapQueueSettle(api, "abandon", (store, name, token, _) => store.AbandonAsync(name, token));
+        MapQueueSettle(api, "deadLetter", (store, name, token, body) => store.DeadLetterAsync(name, token, body.DeadLetterReason, body.DeadLetterErrorDescription));
+        MapQueueSettle(api, "defer", (store, name, token, _) => store.DeferAsync(name, token));
+        MapQueueSettle(api, "renewLock", async (store, name, token, _) =>
+            await store.RenewLockAsync(name, token).ConfigureAwait(false) is null ? SettleResult.LockLost : SettleResult.Success);
+
+        MapSessions(api);
+    }
+
+    private static void MapReceive(IEndpointRouteBuilder api, string pattern, bool deadLetter) =>
+        api.MapPost(pattern, (string name, int? maxMessages, string? mode, string? sessionId, string? sessionLockToken, double? maxWaitTime,
+            HttpContext context) => QueueCall(async () =>
+        {
+            if (maxMessages is < 1 or > 1000)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid receive", "maxMessages must be between 1 and 1000.");
+            }
+
+            if (maxWaitTime is < 0 or > 120)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid receive", "maxWaitTime must be between 0 and 120 seconds.");
+            }
+
+            var receiveMode = mode switch
+            {
+                null or "peekLock" => ReceiveMode.PeekLock,
+                "receiveAndDelete" => ReceiveMode.ReceiveAndDelete,
+                _ => (ReceiveMode?)null,
+            };
+            if (receiveMode is null)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid receive", "mode must be peekLock or receiveAndDelete.");
+            }
+
+            var store = Store(context);
+            var request = new ReceiveRequest
+            {
+                MaxMessages = maxMessages ?? 1,
+                Mode = receiveMode.Value,
+                SessionId = sessionId,
+                SessionLockToken = sessionLockToken,
+                DeadLetterQueue = deadLetter,
+            };
+            var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(maxWaitTime ?? 0);
+            using var done = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            while (true)
+            {
+                // Long poll: an empty receive waits for the next send (or the deadline) and tries again. The wait is
+                // registered before the receive, so a send committed in between still wakes it.
+                var remaining = deadline - DateTimeOffset.UtcNow;
+                var arrival = remaining > TimeSpan.Zero ? store.WaitForMessagesAsync(name, remaining, done.Token) : null;
+                var messages = await store.ReceiveAsync(name, request, context.RequestAborted).ConfigureAwait(false);
+                if (messages.Count > 0 || arrival is null)
+                {
+                    await done.CancelAsync().ConfigureAwait(false);
+                    return Json(new { Value = messages.Select(MessageView).ToList() });
+                }
+
+                await arrival.ConfigureAwait(false);
+            }
+        }));
+
+    private static void MapQueueSettle(IEndpointRouteBuilder api, string operation, Func<IQueueStore, string, string, QueueSettleRequest, Task<SettleResult>> settle) =>
+        api.MapPost($"/queues/{{name}}/messages:{operation}", (string name, HttpContext context) => QueueCall(async () =>
+        {
+            var (body, error) = await ReadBodyAsync<QueueSettleRequest>(context.Request).ConfigureAwait(false);
+            if (body is null)
+            {
+                return error!;
+            }
+
+            if (body.LockTokens is not { Count: > 0 and <= 1000 })
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid lock tokens", "lockTokens must hold between 1 and 1000 lock tokens.");
+            }
+
+            var store = Store(context);
+            var succeeded = new List<string>();
+            var failed = new List<object>();
+            foreach (var token in body.LockTokens)
+            {
+                var result = await settle(store, name, token ?? "", body).ConfigureAwait(false);
+                if (result == SettleResult.LockLost)
+                {
+                    failed.Add(new { LockToken = token, Error = "The lock token is unknown or expired; the message may be delivered again." });
+                }
+                else
+                {
+                    succeeded.Add(token!);
+                }
+            }
+
+            return Json(new { SucceededLockTokens = succeeded, FailedLockTokens = failed });
+        }));
+
+    /// <summary>Runs a queue operation, turning <see cref="QueueException"/> into a problem response.</summary>
+    private static async Task<IResult> QueueCall(Func<Task<IResult>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (QueueException ex)
+        {
+            return ex.Error switch
+            {
+                QueueError.NotFound => Problem(StatusCodes.Status404NotFound, "Queue not found", ex.Message),
+                QueueError.SessionLockLost => Problem(StatusCodes.Status409Conflict, "Session lock lost", ex.Message),
+                _ => Problem(StatusCodes.Status400BadRequest, "Invalid queue operation", ex.Message),
+            };
+        }
+    }
+
+    private static IQueueStore Store(HttpContext context) => context.RequestServices.GetRequiredService<IQueueStore>();
+
+    private static object QueueView(QueueProperties queue) => new
+    {
+        queue.Name,
+        queue.LockDuration,
+        queue.MaxDeliveryCount,
+        DefaultTtl = queue.DefaultMessageTimeToLive == TimeSpan.MaxValue ? (TimeSpan?)null : queue.DefaultMessageTimeToLive,
+        queue.DuplicateDetectionWindow,
+        queue.RequiresSession,
+        queue.DeadLetteringOnMessageExpiration,
+    };
+
+    private static object MessageView(ReceivedQueueMessage message) => new
+    {
+        message.SequenceNumber,
+        message.MessageId,
+        message.SessionId,
+        message.LockToken,
+        message.LockedUntil,
+        message.DeliveryCount,
+        State = message.State.ToString(),
+        message.EnqueuedTime,
+        message.ScheduledEnqueueTime,
+        ExpiresAt = message.ExpiresAt == DateTimeOffset.MaxValue ? (DateTimeOffset?)null : message.ExpiresAt,
+        message.Priority,
+        message.Subject,
+        message.ContentType,
+        message.CorrelationId,
+        message.ReplyTo,
+        message.ReplyToSessionId,
+        message.ApplicationProperties,
+        message.DeadLetterReason,
+        message.DeadLetterErrorDescription,
+        Body = BodyView(message.Body),
+    };
+
+    private sealed class QueueRequest
+    {
+        public TimeSpan? LockDuration { get; set; }
+
+        public int? MaxDeliveryCount { get; set; }
+
+        public TimeSpan? DefaultTtl { get; set; }
+
+        public TimeSpan? DuplicateDetectionWindow { get; set; }
+
+        public bool? RequiresSession { get; set; }
+
+        public bool? DeadLetteringOnMessageExpiration { get; set; }
+    }
+
+    private sealed class QueueSettleRequest
+    {
+        public List<string>? LockTokens { get; set; }
+
+        public string? DeadLetterReason { get; set; }
+
+        public string? DeadLetterErrorDescription { get; set; }
+    }
+
+    private sealed class SequenceNumbersRequest
+    {
+        public List<long>? SequenceNumbers { get; set; }
+    }
+}

@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Iot.Routing.Internal;
+using Iot.Routing.Rules;
+using Microsoft.Data.Sqlite;
+
+namespace Iot.Routing.Queues;
+
+/// <summary>
+/// <see cref="IQueueStore"/> on SQLite: <c>{dataDir}/queues.db</c>, WAL, <c>synchronous=FULL</c>, every operation on
+/// one group-commit loop (the routing store's: the operations waiting when it wakes share one transaction, each
+/// under a savepoint). A task completes after <c>COMMIT</c>, so a crash loses no acknowledged send and revives no
+/// completed message.
+/// </summary>
+/// <remarks>
+/// One row per message; settling by lock token is one keyed update or delete. Time is read from the
+/// <see cref="TimeProvider"/> when an operation is submitted.
+/// </remarks>
+public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
+{
+    private const int MaxMessagesPerCall = 1000;
+    private const long Never = long.MaxValue;
+    private readonly RoutingStore _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly ConcurrentDictionary<string, QueueProperties> _queues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
+
+    /// <summary>Opens (creating when needed) the queue database at <paramref name="path"/>.</summary>
+    /// <param name="path">The database file, normally <c>{Iot:DataDir}/queues.db</c>.</param>
+    /// <param name="timeProvider">The clock for locks, TTLs and schedules.</param>
+    /// <param name="maxPendingOperations">Operations that may wait for the disk before callers wait (default 10 000).</param>
+    public SqliteQueueStore(string path, TimeProvider timeProvider, int maxPendingOperations = 10_000)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _timeProvider = timeProvider;
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        // The schema and the queue definitions are read before the loop opens its connection.
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            RoutingStore.Execute(connection, "PRAGMA journal_mode=WAL;");
+            RoutingStore.Execute(connection, Schema);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT definition FROM queues";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(0), RoutingJson.Options)!;
+                _queues[queue.Name] = queue;
+            }
+        }
+
+        _store = new RoutingStore(path, maxPendingOperations);
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path => _store.Path;
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS queues(name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS queue_messages(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            queue TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            session_id TEXT NULL,
+            priority INTEGER NOT NULL,
+            state INTEGER NOT NULL,
+            enqueued_at INTEGER NOT NULL,
+            visible_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            delivery_count INTEGER NOT NULL DEFAULT 0,
+            lock_token TEXT NULL,
+            locked_until INTEGER NULL,
+            dl_reason TEXT NULL,
+            dl_description TEXT NULL,
+            properties TEXT NULL,
+            body BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS ix_queue_messages_receive ON queue_messages(queue, state, session_id, priority DESC, seq);
+        CREATE UNIQUE INDEX IF NOT EXISTS ix_queue_messages_lock ON queue_messages(lock_token) WHERE lock_token IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS queue_duplicates(queue TEXT NOT NULL, message_id TEXT NOT NULL, seen_at INTEGER NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY(queue, message_id)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS ix_queue_duplicates_seen ON queue_duplicates(queue, seen_at);
+        CREATE TABLE IF NOT EXISTS queue_sessions(queue TEXT NOT NULL, session_id TEXT NOT NULL, lock_token TEXT NULL, locked_until INTEGER NULL,
+            state BLOB NULL, PRIMARY KEY(queue, session_id)) WITHOUT ROWID;
+        """;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<QueueProperties> Queues => [.. _queues.Values.OrderBy(q => q.Name, StringComparer.Ordinal)];
+
+    /// <inheritdoc/>
+    public QueueProperties? FindQueue(string name) => name is not null && _queues.TryGetValue(name, out var queue) ? queue : null;
+
+    /// <summary>Whether <paramref name="name"/> may name a queue created through the API (the platform's own start with <c>$</c>).</summary>
+    public static bool IsValidQueueName(string? name) => RouteTable.IsValidName(name);
+
+    /// <inheritdoc/>
+    public async Task<bool> CreateOrUpdateQueueAsync(QueueProperties properties, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(properties);
+        if (properties.Validate() is { } error)
+        {
+            throw new QueueException(QueueError.Invalid, error);
+        }
+
+        if (_queues.TryGetValue(properties.Name, out var existing) && existing.RequiresSession != properties.RequiresSession)
+        {
+            throw new QueueException(QueueError.Invalid, "requiresSession cannot change after the queue is created.");
+        }
+
+        var json = JsonSerializer.Serialize(properties, RoutingJson.Options);
+        var created = await _store.ExecuteAsync(connection =>
+            NonQuery(connection, "INSERT INTO queues(name, definition) VALUES($n, $d) ON CONFLICT(name) DO UPDATE SET definition = $d",
+                ("$n", properties.Name), ("$d", json)) > 0 && existing is null).ConfigureAwait(false);
+        _queues[properties.Name] = properties;
+        return created;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> DeleteQueueAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        var deleted = await _store.ExecuteAsync(connection =>
+        {
+            NonQuery(connection, "DELETE FROM queue_messages WHERE queue = $q", ("$q", queue));
+            NonQuery(connection, "DELETE FROM queue_duplicates WHERE queue = $q", ("$q", queue));
+            NonQuery(connection, "DELETE FROM queue_sessions WHERE queue = $q", ("$q", queue));
+            return NonQuery(connection, "DELETE FROM queues WHERE name = $q", ("$q", queue)) > 0;
+        }).ConfigureAwait(false);
+        _queues.TryRemove(queue, out _);
+        return deleted;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<SendResult>> SendAsync(string queue, IReadOnlyList<QueueMessage> messages, CancellationToken cancellationToken = default)
+    {
+        var results = await SendCoreAsync(queue, messages).ConfigureAwait(false);
+
+        // Wake every long-polling receiver of the queue: one new waiter generation per send.
+        if (_arrivals.TryRemove(queue, out var arrived))
+        {
+            arrived.TrySetResult();
+        }
+
+        return results;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> WaitForMessagesAsync(string queue, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        GetQueue(queue);
+        var arrived = _arrivals.GetOrAdd(queue, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            await arrived.Task.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private Task<IReadOnlyList<SendResult>> SendCoreAsync(string queue, IReadOnlyList<QueueMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var properties = GetQueue(queue);
+        var now = Now();
+        var rows = new List<(QueueMessage Message, string MessageId, bool Tracked, long VisibleAt, long ExpiresAt, string? Properties)>(messages.Count);
+        foreach (var message in messages)
+        {
+            ArgumentNullException.ThrowIfNull(message);
+            var sessionId = properties.RequiresSession ? message.SessionId : null;
+            if (properties.RequiresSession && string.IsNullOrEmpty(sessionId))
+            {
+                throw new QueueException(QueueError.SessionRequired, $"The queue '{queue}' requires a sessionId on every message.");
+            }
+
+            if (message.TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
+            {
+                throw new QueueException(QueueError.Invalid, "ttl must be positive.");
+            }
+
+            var visibleAt = message.ScheduledEnqueueTime is { } scheduled ? Math.Max(now, scheduled.ToUnixTimeMilliseconds()) : now;
+            var timeToLive = message.TimeToLive is { } own && own < properties.DefaultMessageTimeToLive ? own : properties.DefaultMessageTimeToLive;
+            // Only ids the sender chose can repeat: generated ones are not remembered for duplicate detection.
+            var tracked = !string.IsNullOrEmpty(message.MessageId);
+            rows.Add((message, tracked ? message.MessageId! : Guid.NewGuid().ToString("N"), tracked,
+                visibleAt, AddMilliseconds(visibleAt, timeToLive), StoredProperties.Serialize(message)));
+        }
+
+        var window = (long)properties.DuplicateDetectionWindow.TotalMilliseconds;
+        return _store.ExecuteAsync<IReadOnlyList<SendResult>>(connection =>
+        {
+            var results = new SendResult[rows.Count];
+            if (window > 0)
+            {
+                NonQuery(connection, "DELETE FROM queue_duplicates WHERE queue = $q AND seen_at <= $c", ("$q", queue), ("$c", now - window));
+            }
+
+            for (int i = 0; i < rows.Count; i++)
+            {
+                var (message, messageId, tracked, visibleAt, expiresAt, stored) = rows[i];
+                if (tracked && window > 0 && Scalar(connection, "SELECT seq FROM queue_duplicates WHERE queue = $q AND message_id = $m",
+                    ("$q", queue), ("$m", messageId)) is long original)
+                {
+                    results[i] = new SendResult(Scalar(connection, "SELECT seq FROM queue_messages WHERE seq = $s", ("$s", original)) is null ? 0 : original, Duplicate: true);
+                    continue;
+                }
+
+                var seq = (long)Scalar(connection, """
+                    INSERT INTO queue_messages(queue, message_id, session_id, priority, state, enqueued_at, visible_at, expires_at, properties, body)
+                    VALUES($q, $m, $s, $p, 0, $n, $v, $e, $props, $b) RETURNING seq
+                    """,
+                    ("$q", queue), ("$m", messageId), ("$s", properties.RequiresSession ? message.SessionId! : DBNull.Value),
+                    ("$p", message.Priority), ("$n", now), ("$v", visibleAt), ("$e", expiresAt),
+                    ("$props", (object?)stored ?? DBNull.Value), ("$b", message.Body.ToArray()))!;
+                if (tracked && window > 0)
+                {
+                    NonQuery(connection, "INSERT OR REPLACE INTO queue_duplicates(queue, message_id, seen_at, seq) VALUES($q, $m, $n, $s)",
+                        ("$q", queue), ("$m", messageId), ("$n", now), ("$s", seq));
+                }
+
+                results[i] = new SendResult(seq, Duplicate: false);
+            }
+
+            return results;
+        });
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> CancelScheduledMessageAsync(string queue, long sequenceNumber, CancellationToken cancellationToken = default)
+    {
+        GetQueue(queue);
+        var now = Now();
+        return _store.ExecuteAsync(connection => NonQuery(connection,
+            "DELETE FROM queue_messages WHERE seq = $s AND queue = $q AND state = 0 AND visible_at > $n",
+            ("$s", sequenceNumber), ("$q", queue), ("$n", now)) > 0);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ReceivedQueueMessage>> PeekAsync(string queue, long fromSequenceNumber, int maxMessages, bool deadLetterQueue,
+        CancellationToken cancellationToken = default)
+    {
+        GetQueue(queue);
+        var now = Now();
+        var max = Math.Clamp(maxMessages, 1, MaxMessagesPerCall);
+        return _store.ExecuteAsync<IReadOnlyList<ReceivedQueueMessage>>(connection =>
+            Query(connection, $"SELECT {Columns} FROM queue_messages WHERE queue = $q AND seq >= $f AND state {(deadLetterQueue ? "= 3" : "<> 3")} ORDER BY seq LIMIT $m",
+                ("$q", queue), ("$f", fromSequenceNumber), ("$m", max)).ConvertAll(r => r.ToMessage(now, withLock: false)));
+    }
+
+    /// <inheritdoc/>
+    public Task<ReceivedQueueMessage?> GetMessageAsync(string queue, long sequenceNumber, CancellationToken cancellationToken = default)
+    {
+        GetQueue(queue);
+        var now = Now();
+        return _store.ExecuteAsync(connection =>
+            Query(connection, $"SELECT {Columns} FROM queue_messages WHERE queue = $q AND seq = $s", ("$q", queue), ("$s", sequenceNumber))
+                .Select(r => r.ToMessage(now, withLock: false)).FirstOrDefault());
+    }
+
+    /// <inheritdoc/>
+    public Task<QueueStatistics> GetStatisticsAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        GetQueue(queue);
+        var now = Now();
+        return _store.ExecuteAsync(connection =>
+        {
+            using var command = Command(connection, """
+                SELECT COALESCE(SUM(state = 0 AND visible_at <= $n), 0), COALESCE(SUM(state = 0 AND visible_at > $n), 0),
+                       COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state = 0 AND visible_at <= $n THEN enqueued_at END)
+                FROM queue_messages WHERE queue = $q
+                """, ("$q", queue), ("$n", now));
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            var oldest = reader.IsDBNull(4) ? now : reader.GetInt64(4);
+            return new QueueStatistics(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
+                TimeSpan.FromMilliseconds(Math.Max(0, now - oldest)));
+        });
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => _store.DisposeAsync();
+
+    /// <summary>Runs platform state that belongs with the queues (command records) in the same group commit.</summary>
+    internal Task<T> ExecuteAsync<T>(Func<SqliteConnection, T> work) => _store.ExecuteAsync(work);
+
+    private QueueProperties GetQueue(string queue) =>
+        FindQueue(queue) ?? throw new QueueException(QueueError.NotFound, $"There is no queue named '{queue}'.");
+
+    private long Now() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static long AddMilliseconds(long at, TimeSpan span) =>
+        span == TimeSpan.MaxValue || span.TotalMilliseconds >= Never - at ? Never : at + (long)span.TotalMilliseconds;
+
+    private static DateTimeOffset FromMs(long ms) => ms == Never ? DateTimeOffset.MaxValue : DateTimeOffset.FromUnixTimeMilliseconds(ms);
+}
