@@ -13,7 +13,8 @@ internal static class OperationsEndpoints
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
-            Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>()), "text/plain; version=0.0.4; charset=utf-8"));
+            Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>())
+                + RenderStreams(services), "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
     }
 
@@ -78,6 +79,24 @@ internal static class OperationsEndpoints
             {
                 Counter(text, name, "Routing layer: see docs/api.md.", value);
             }
+        }
+
+        return text.ToString();
+    }
+
+    private static string RenderStreams(IServiceProvider services)
+    {
+        var text = new StringBuilder();
+        var described = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, type, help, value) in Iot.Streams.Hosting.StreamsMetrics.Snapshot(services))
+        {
+            var family = name.Split('{')[0];
+            if (described.Add(family))
+            {
+                text.Append(CultureInfo.InvariantCulture, $"# HELP {family} {help}\n# TYPE {family} {type}\n");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"{name} {value}\n");
         }
 
         return text.ToString();

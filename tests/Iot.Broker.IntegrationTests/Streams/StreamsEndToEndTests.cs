@@ -111,6 +111,12 @@ public sealed class StreamsEndToEndTests
             using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
             var stream = await http.GetFromJsonAsync<JsonElement>(new Uri("api/streams/telemetry", UriKind.Relative));
             Assert.Equal(60, stream.GetProperty("partitionOffsets").EnumerateArray().Sum(p => p.GetProperty("nextOffset").GetInt64()));
+
+            // And /metrics shows the streams layer.
+            var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+            Assert.Contains("iot_stream_next_offset{stream=\"telemetry\",partition=\"0\"}", metrics, StringComparison.Ordinal);
+            Assert.Matches("iot_aggregates_published_total [1-9]", metrics);
+            Assert.Contains("iot_aggregation_open_windows{stream=\"telemetry\",window=\"t10\"", metrics, StringComparison.Ordinal);
         }
         finally
         {
