@@ -11,12 +11,70 @@ internal sealed partial class CommandService
     public Task? Observe(RoutedMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
+        if (TryParseSubmitTopic(message.Topic, out var target, out var name, out var requestedId))
+        {
+            return SubmitFromMqttAsync(message, target, name, requestedId);
+        }
+
         if (!TryParseResponseTopic(message.Topic, out var deviceId, out var commandId))
         {
             return null;
         }
 
         return RecordAnswerAsync(deviceId, commandId, message.Payload.ToArray(), message.ContentType);
+    }
+
+    /// <summary>
+    /// Parses <c>commands/{deviceId}/{name}</c> or <c>commands/{deviceId}/{name}/{commandId}</c>: a command sent over MQTT
+    /// (by a service). With a command id the sender knows where the answer will be published
+    /// (<c>devices/{deviceId}/responses/{commandId}</c>); it also serves as the duplicate-detection message id.
+    /// </summary>
+    internal static bool TryParseSubmitTopic(string topic, out string deviceId, out string name, out string? commandId)
+    {
+        deviceId = name = string.Empty;
+        commandId = null;
+        if (!topic.StartsWith("commands/", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var parts = topic["commands/".Length..].Split('/');
+        if (parts.Length is < 2 or > 3 || !IsValidTopicLevel(parts[0]) || !IsValidTopicLevel(parts[1])
+            || (parts.Length == 3 && !IsValidTopicLevel(parts[2])))
+        {
+            return false;
+        }
+
+        deviceId = parts[0];
+        name = parts[1];
+        commandId = parts.Length == 3 ? parts[2] : null;
+        return true;
+    }
+
+    /// <summary>Enqueues a command published on <c>commands/...</c>; the publisher's PUBACK waits for it to be durable.</summary>
+    private async Task SubmitFromMqttAsync(RoutedMessage message, string deviceId, string name, string? commandId)
+    {
+        TimeSpan? ttl = null;
+        string? messageId = null;
+        string? replyQueue = null;
+        foreach (var (key, value) in message.UserProperties)
+        {
+            if (key == "ttl" && int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+            {
+                ttl = TimeSpan.FromSeconds(seconds);
+            }
+            else if (key == "messageId" && value.Length > 0)
+            {
+                messageId = value;
+            }
+            else if (key == "replyQueue" && value.Length > 0)
+            {
+                replyQueue = value;
+            }
+        }
+
+        await SendAsync(new CommandRequest(deviceId, name, message.Payload.ToArray(), message.ContentType, ttl,
+            messageId ?? commandId, replyQueue, CommandId: commandId)).ConfigureAwait(false);
     }
 
     /// <summary>Parses <c>devices/{deviceId}/responses/{commandId}</c>.</summary>

@@ -11,7 +11,8 @@ namespace Iot.Routing.Commands;
 
 /// <summary>A command to send (the HTTP API's request).</summary>
 internal sealed record CommandRequest(string DeviceId, string Name, ReadOnlyMemory<byte> Payload, string? ContentType = null,
-    TimeSpan? TimeToLive = null, string? MessageId = null, string? ReplyQueue = null, string? ReplySessionId = null);
+    TimeSpan? TimeToLive = null, string? MessageId = null, string? ReplyQueue = null, string? ReplySessionId = null,
+    string? CommandId = null);
 
 /// <summary>
 /// Device commands on a durable queue: one queue <c>$commands</c> whose sessions are the devices, so each device's
@@ -61,7 +62,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         ArgumentNullException.ThrowIfNull(request);
         var now = _timeProvider.GetUtcNow();
         var ttl = request.TimeToLive ?? _options.DefaultTimeToLive;
-        var commandId = Guid.CreateVersion7(now).ToString("N");
+        var commandId = string.IsNullOrEmpty(request.CommandId) ? Guid.CreateVersion7(now).ToString("N") : request.CommandId;
         var record = new CommandRecord
         {
             CommandId = commandId,

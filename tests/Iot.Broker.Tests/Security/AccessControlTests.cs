@@ -106,6 +106,8 @@ public class AccessControlTests
     [InlineData("devices/d1/commands/reboot/c-1", true)]
     [InlineData("devices/d2/commands/x", true)]
     [InlineData("devices/d1/commands", true)]
+    [InlineData("commands/d1/reboot/c-1", true)]
+    [InlineData("commands/d1/reboot", true)]
     [InlineData("devices/d1/telemetry", false)]
     [InlineData("devices/d1/responses/c-1", false)]
     [InlineData("aggregates/telemetry/1m/d1", false)]

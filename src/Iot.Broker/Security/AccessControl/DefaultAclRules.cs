@@ -26,6 +26,7 @@ internal static class DefaultAclRules
         Rule(AclDecision.Allow, AclAction.Subscribe, AclRole.Service, "#"),
         Rule(AclDecision.Allow, AclAction.Subscribe, AclRole.Service, "$SYS/#"),
         Rule(AclDecision.Allow, AclAction.Publish, AclRole.Service, "devices/+/commands/#"),
+        Rule(AclDecision.Allow, AclAction.Publish, AclRole.Service, "commands/#"),
         Rule(AclDecision.Deny, AclAction.All, AclRole.Service, "#"),
 
         // Anonymous clients exist only when Iot:Security:AllowAnonymous is true (local development): everything,
