@@ -7,6 +7,11 @@ if (args.Length > 0 && args[0] == "events")
     return await EventsScenario.RunAsync(args);
 }
 
+if (args.Length > 0 && args[0] == "aggregates")
+{
+    return await AggregateLatencyScenario.RunAsync(args);
+}
+
 LoadOptions options;
 try
 {

@@ -63,6 +63,13 @@ public sealed class StreamsInfluxEndToEndTests(InfluxFixture influx)
             await influx.StopAsync();
             await PublishSecondsAsync(Enumerable.Range(10, 20));
 
+            // The long form holds the outage longer (IOT_INFLUX_OUTAGE_SECONDS=60 for the "a minute"); this
+            // wait makes the outage, it asserts nothing.
+            if (int.TryParse(Environment.GetEnvironmentVariable("IOT_INFLUX_OUTAGE_SECONDS"), CultureInfo.InvariantCulture, out var outage) && outage > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(outage));
+            }
+
             await influx.RestartAsync();
             await Eventually.WaitUntilAsync(async () => await TelemetryCountAsync() == 300, TimeSpan.FromSeconds(60), "300 telemetry points");
             await Eventually.WaitUntilAsync(async () => await AggregateCountAsync() == 20, TimeSpan.FromSeconds(60), "20 aggregate points");
