@@ -1,6 +1,7 @@
 using System.Text;
 using Iot.Streams.Log;
 using Iot.Streams.Sinks.Influx;
+using Iot.TestUtilities;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
