@@ -17,21 +17,14 @@ internal static class AggregateLatencyScenario
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 1; i + 1 < args.Length; i += 2)
-        {
-            values[args[i].TrimStart('-')] = args[i + 1];
-        }
-
-        string Text(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
-        int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-        var host = Text("host", "127.0.0.1");
-        var port = Int("port", 1883);
-        var devices = Int("devices", 10);
-        var intervalMs = Int("interval-ms", 10);
-        var seconds = Int("seconds", 10);
-        var window = Text("window", "t1");
-        var stream = Text("stream", "telemetry");
+        var arguments = new ScenarioArguments(args);
+        var host = arguments.Text("host", "127.0.0.1");
+        var port = arguments.Int("port", 1883);
+        var devices = arguments.Int("devices", 10);
+        var intervalMs = arguments.Int("interval-ms", 10);
+        var seconds = arguments.Int("seconds", 10);
+        var window = arguments.Text("window", "t1");
+        var stream = arguments.Text("stream", "telemetry");
         var prefix = "lat-" + Guid.NewGuid().ToString("N")[..6];
 
         var factory = new MqttClientFactory();

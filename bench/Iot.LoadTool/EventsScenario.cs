@@ -19,20 +19,13 @@ internal static class EventsScenario
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 1; i + 1 < args.Length; i += 2)
-        {
-            values[args[i].TrimStart('-')] = args[i + 1];
-        }
-
-        string Text(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
-        int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-        var host = Text("host", "127.0.0.1");
-        var port = Int("port", 1883);
-        var httpPort = Int("http-port", 8080);
-        var count = Int("count", 20_000);
-        var publishers = Int("publishers", 20);
-        var batch = Int("batch", 1);
+        var arguments = new ScenarioArguments(args);
+        var host = arguments.Text("host", "127.0.0.1");
+        var port = arguments.Int("port", 1883);
+        var httpPort = arguments.Int("http-port", 8080);
+        var count = arguments.Int("count", 20_000);
+        var publishers = arguments.Int("publishers", 20);
+        var batch = arguments.Int("batch", 1);
 
         var hookPort = FreePort();
         using var listener = new HttpListener();
