@@ -8,7 +8,7 @@
 #   scripts/test.sh --filter 'Category!=Slow'
 #
 # What it installs (as root, or through sudo):
-#   - Debian packages: mosquitto-clients (mosquitto_pub, mosquitto_sub) and mosquitto, through
+#   - Debian packages: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto and docker-compose, through
 #     ../shared/ci/services.sh install when that file exists (it also brings the other test services),
 #     else with apt-get directly; nodejs and npm if node is missing.
 #   - MQTT.js: `npm ci` in tests/tools/node (skipped when node_modules is already up to date).
@@ -38,16 +38,19 @@ apt_install() {
   as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 }
 
+# Beyond the services: docker-compose validates docker-compose.yml (no Docker engine is needed for that).
+EXTRA_PACKAGES="docker-compose"
+
 install_system_packages() {
   local services="$ROOT/../shared/ci/services.sh"
   if [ -f "$services" ]; then
-    bash "$services" install
+    bash "$services" install $EXTRA_PACKAGES
   else
-    apt_install mosquitto mosquitto-clients
+    apt_install mosquitto mosquitto-clients $EXTRA_PACKAGES
   fi
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   local tool
-  for tool in mosquitto_pub mosquitto_sub node npm stdbuf; do
+  for tool in mosquitto_pub mosquitto_sub node npm stdbuf docker-compose; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' is still missing after the install step"
   done
 }
