@@ -10,7 +10,7 @@
 //   SUBSCRIPTION      an event subscription that must be listed (optional)
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //   SCREENSHOT_DIR    where failure.png (and dashboard.png on success) go (default: none)
-//   DOCS_SCREENSHOT   also save the success screenshot here (optional; docs/dashboard.png)
+//   DOCS_SCREENSHOT   also save the success screenshot here (optional; docs/dashboard.png), after DOCS_SETTLE_MS
 //   TIMEOUT_MS        per step (default 20000)
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
@@ -128,7 +128,11 @@ try {
 
   result.consoleErrors = consoleErrors;
   if (env.SCREENSHOT_DIR) await page.screenshot({ path: join(env.SCREENSHOT_DIR, 'dashboard.png'), fullPage: true });
-  if (env.DOCS_SCREENSHOT) await page.screenshot({ path: env.DOCS_SCREENSHOT, fullPage: true });
+  if (env.DOCS_SCREENSHOT) {
+    // For docs/dashboard.png: let the chart gather some history first.
+    await page.waitForTimeout(Number(env.DOCS_SETTLE_MS || 0));
+    await page.screenshot({ path: env.DOCS_SCREENSHOT, fullPage: true });
+  }
   console.log(JSON.stringify(result));
 } catch (error) {
   result.failedStep = step;
