@@ -1,3 +1,4 @@
+using System.Net;
 using Iot.Broker.Security;
 using MQTTnet.Formatter;
 
@@ -31,13 +32,21 @@ internal sealed partial class MqttConnection
                 MqttProtocolVersion.V310 => "3.1",
                 _ => "unknown",
             },
-            _transport.RemoteEndPoint?.ToString(),
+            RemoteAddress(),
             Volatile.Read(ref _connectedAtUnixMs),
             _keepAliveSeconds,
             session.Subscriptions.Count,
             session.QueuedCount,
             session.IsPersistent);
     }
+
+    private string? RemoteAddress() => _transport.RemoteEndPoint switch
+    {
+        // Kestrel listens on [::] (dual stack): show an IPv4 peer as such, not as ::ffff:a.b.c.d.
+        IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip => new IPEndPoint(ip.Address.MapToIPv4(), ip.Port).ToString(),
+        { } endPoint => endPoint.ToString(),
+        null => null,
+    };
 
     private void MarkConnected() => Volatile.Write(ref _connectedAtUnixMs, _context.NowUnixMs);
 }

@@ -233,7 +233,6 @@ function onAggregate(r) {
     if (!state.fields.has(f)) { state.fields.add(f); newField = true; }
   }
   if (newField) renderFieldOptions();
-  if (!state.selected) state.selected = r.key;
   invalidate('table');
   invalidate('chart');
 }
@@ -257,6 +256,10 @@ function renderAggregateTable() {
   const stat = state.stat;
   const filter = $('agg-filter').value.trim().toLowerCase();
   const keys = [...state.latest.keys()].sort();
+  if (keys.length && !state.latest.has(state.selected)) {
+    state.selected = keys[0];
+    invalidate('chart');
+  }
   const shown = keys.filter((k) => !filter || k.toLowerCase().includes(filter));
   const head = `<tr><th>device</th><th>window</th><th>window end</th><th class="n">events</th>${fields.map((f) => `<th class="n">${escapeHtml(f)} (${stat})</th>`).join('')}</tr>`;
   const table = $('agg-table');
@@ -353,10 +356,10 @@ function renderChart() {
     ctx.beginPath(); ctx.moveTo(left, yy); ctx.lineTo(width - right, yy); ctx.stroke();
     ctx.fillText(num(v, Math.abs(hi - lo) < 10 ? 2 : 1), left - 6, yy + 4);
   }
-  ctx.textAlign = 'center';
   const labels = Math.min(6, ends.length);
   for (let i = 0; i < labels; i++) {
     const t = ends[Math.round((i * (ends.length - 1)) / Math.max(1, labels - 1))];
+    ctx.textAlign = i === 0 ? 'left' : i === labels - 1 ? 'right' : 'center';
     ctx.fillText(time(t), x(t), height - 6);
   }
 
