@@ -29,7 +29,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     ];
 
     [Fact]
-    public async Task Dashboard_InChromium_ShowsLiveAggregatesClientsQueuesAndAnswersAPing()
+    public async Task Dashboard_InChromium_ShowsLiveAggregatesClientsQueuesAnswersAPingAndA401()
     {
         var node = ExternalClients.RequireTool("node", "nodejs");
         RequireBrowserTools();
@@ -95,6 +95,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             Assert.Contains("\"pong\": true", command.GetProperty("text").GetString(), StringComparison.Ordinal);
             Assert.Contains(ids[1], command.GetProperty("text").GetString(), StringComparison.Ordinal);
             Assert.Equal(1, devices[1].Answered);
+            Assert.Contains("401", root.GetProperty("authBanner").GetString(), StringComparison.Ordinal);
             Assert.Empty(root.GetProperty("consoleErrors").EnumerateArray());
         }
         finally

@@ -126,7 +126,20 @@ try {
   if (outcome !== 'ok') throw new Error(`the command was not answered: ${result.command.status}\n${result.command.text}`);
   result.steps.push('command');
 
-  result.consoleErrors = consoleErrors;
+  step = 'auth banner';
+  // A request that carries a key is judged by it even when anonymous access is on: a wrong key must show a clear 401.
+  await page.fill('#api-key', 'not-a-valid-key');
+  await page.click('#key-form button');
+  await page.waitForSelector('#auth-banner[data-status="401"]:not([hidden])', { timeout });
+  result.authBanner = await page.textContent('#auth-banner');
+  await page.fill('#api-key', '');
+  await page.click('#key-form button');
+  await page.waitForSelector('#auth-banner', { state: 'hidden', timeout });
+  await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live', null, { timeout });
+  result.steps.push('auth');
+
+  // The browser logs failed requests (the 401s above) as console errors; only script errors count from here.
+  result.consoleErrors = consoleErrors.filter((e) => !e.includes('401'));
   if (env.SCREENSHOT_DIR) await page.screenshot({ path: join(env.SCREENSHOT_DIR, 'dashboard.png'), fullPage: true });
   if (env.DOCS_SCREENSHOT) {
     // For docs/dashboard.png: let the chart gather some history first.
@@ -137,7 +150,20 @@ try {
 } catch (error) {
   result.failedStep = step;
   result.error = String(error?.message ?? error);
-  result.consoleErrors = consoleErrors;
+  step = 'auth banner';
+  // A request that carries a key is judged by it even when anonymous access is on: a wrong key must show a clear 401.
+  await page.fill('#api-key', 'not-a-valid-key');
+  await page.click('#key-form button');
+  await page.waitForSelector('#auth-banner[data-status="401"]:not([hidden])', { timeout });
+  result.authBanner = await page.textContent('#auth-banner');
+  await page.fill('#api-key', '');
+  await page.click('#key-form button');
+  await page.waitForSelector('#auth-banner', { state: 'hidden', timeout });
+  await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live', null, { timeout });
+  result.steps.push('auth');
+
+  // The browser logs failed requests (the 401s above) as console errors; only script errors count from here.
+  result.consoleErrors = consoleErrors.filter((e) => !e.includes('401'));
   if (env.SCREENSHOT_DIR) {
     const path = join(env.SCREENSHOT_DIR, 'failure.png');
     await page.screenshot({ path, fullPage: true }).catch(() => {});
