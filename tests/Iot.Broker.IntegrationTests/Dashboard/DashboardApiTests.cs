@@ -140,19 +140,6 @@ public sealed class DashboardApiTests(BrokerFixture broker) : IDisposable
     }
 
     [Fact]
-    public async Task Clients_AnonymousOff_401WithoutKey()
-    {
-        await using var secured = await BrokerFixture.StartAsync("--Iot:Security:AllowAnonymous=false");
-        using var http = new HttpClient { BaseAddress = secured.HttpBaseUri, Timeout = TimeSpan.FromSeconds(15) };
-
-        using var api = await http.GetAsync(new Uri("/api/clients", UriKind.Relative));
-        using var page = await http.GetAsync(new Uri("/", UriKind.Relative));
-
-        Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
-    }
-
-    [Fact]
     public async Task Aggregates_LatestTrue_ReplaysTheLatestResultOnConnect()
     {
         var key = TestIds.ClientId("agg");

@@ -61,6 +61,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
                 ["COMMAND_DEVICE"] = ids[1],
                 ["SUBSCRIPTION"] = subscription,
                 ["CHROMIUM"] = Chromium,
+                ["TIMEOUT_MS"] = "30000",
                 ["SCREENSHOT_DIR"] = screenshots.Path,
                 ["DOCS_SCREENSHOT"] = Environment.GetEnvironmentVariable("IOT_DASHBOARD_DOCS_SCREENSHOT"),
             };
