@@ -44,6 +44,11 @@ public sealed class DashboardApiTests(BrokerFixture broker) : IDisposable
         again.Headers.IfNoneMatch.Add(response.Headers.ETag);
         using var revalidated = await _http.SendAsync(again);
         Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+
+        using var head = new HttpRequestMessage(HttpMethod.Head, new Uri(path, UriKind.Relative));
+        using var headers = await _http.SendAsync(head);
+        Assert.Equal(HttpStatusCode.OK, headers.StatusCode);
+        Assert.Equal(response.Headers.ETag, headers.Headers.ETag);
     }
 
     [Fact]
