@@ -8,10 +8,11 @@
 #   scripts/test.sh --filter 'Category!=Slow'
 #
 # What it installs (as root, or through sudo):
-#   - Debian packages: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto and docker-compose, through
-#     ../shared/ci/services.sh install when that file exists (it also brings the other test services),
-#     else with apt-get directly; nodejs and npm if node is missing.
-#   - MQTT.js: `npm ci` in tests/tools/node (skipped when node_modules is already up to date).
+#   - Debian packages: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto, docker-compose (validates
+#     docker-compose.yml) and chromium (the dashboard's browser test drives /usr/bin/chromium headless), through ../shared/ci/services.sh install when that file exists
+#     (it also brings the other test services), else with apt-get directly; nodejs and npm if node is missing.
+#   - MQTT.js and playwright-core (no browser download: it drives the Debian chromium): `npm ci` in tests/tools/node
+#     (skipped when node_modules is already up to date).
 # Settings: TEST_RESULTS_DIR (where the TRX files go; default a new temp dir), SKIP_INSTALL=1 (skip both installs).
 set -euo pipefail
 
@@ -38,8 +39,9 @@ apt_install() {
   as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 }
 
-# Beyond the services: docker-compose validates docker-compose.yml (no Docker engine is needed for that).
-EXTRA_PACKAGES="docker-compose"
+# Beyond the services: docker-compose validates docker-compose.yml (no Docker engine is needed for that);
+# chromium runs the dashboard's browser tests.
+EXTRA_PACKAGES="docker-compose chromium"
 
 install_system_packages() {
   local services="$ROOT/../shared/ci/services.sh"
@@ -53,14 +55,16 @@ install_system_packages() {
   for tool in mosquitto_pub mosquitto_sub node npm stdbuf docker-compose; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' is still missing after the install step"
   done
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is still missing after the install step"
 }
 
 install_node_tools() {
   local dir="$ROOT/tests/tools/node"
   if [ -f "$dir/node_modules/.package-lock.json" ] && [ -f "$dir/node_modules/mqtt/package.json" ] \
+    && [ -f "$dir/node_modules/playwright-core/package.json" ] \
     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] \
     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package.json" ]; then
-    say "MQTT.js already installed in tests/tools/node"
+    say "MQTT.js and playwright-core already installed in tests/tools/node"
     return 0
   fi
   say "npm ci in tests/tools/node"

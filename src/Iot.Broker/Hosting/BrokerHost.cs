@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Iot.Broker.Api;
+using Iot.Broker.Dashboard;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
@@ -56,8 +57,10 @@ public static class BrokerHost
             options.WebSockets.SubProtocolSelector = MQTTnet.AspNetCore.MqttSubProtocolSelector.SelectSubProtocol;
         });
         app.MapOperationsEndpoints();
+        app.MapDashboard();
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
         api.MapDeviceApi();
+        api.MapClientApi();
         api.MapRoutingApi();
         api.MapStreamsApi();
         app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));

@@ -161,6 +161,7 @@ internal sealed partial class MqttConnection
         var (session, present) = await _broker.Sessions.ConnectAsync(
             this, clientId, connect.CleanSession, sessionExpiry, (byte)_formatter.ProtocolVersion).ConfigureAwait(false);
         _session = session;
+        MarkConnected();
 
         var connack = new MqttConnAckPacket
         {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 
 namespace Iot.Streams.Aggregation;
@@ -5,11 +6,17 @@ namespace Iot.Streams.Aggregation;
 /// <summary>
 /// Fans aggregate results out to live readers (the SSE endpoint). Each reader has a bounded channel that drops its
 /// oldest result when the reader falls behind (counted): live views prefer fresh data, and a slow reader never holds
-/// back the aggregation.
+/// back the aggregation. It also keeps the latest result of every stream, window and key (up to
+/// <see cref="MaxLatest"/> of them), so that a dashboard that opens shows values at once instead of waiting a window.
 /// </summary>
 public sealed class AggregateHub
 {
+    /// <summary>The most (stream, window, key) combinations whose latest result is kept; new keys beyond it are not kept.</summary>
+    public const int MaxLatest = 100_000;
+
     private readonly Lock _lock = new();
+    private readonly ConcurrentDictionary<(string Stream, string Window, string Key), AggregateResult> _latest = new();
+    private int _latestCount;
     private ImmutableReaders _readers = new([]);
     private long _dropped;
 
@@ -44,9 +51,41 @@ public sealed class AggregateHub
         });
     }
 
-    /// <summary>Offers a result to every reader whose filter accepts it.</summary>
+    /// <summary>The latest result of each stream, window and key that <paramref name="filter"/> accepts, oldest window end first.</summary>
+    public IReadOnlyList<AggregateResult> Latest(Func<AggregateResult, bool> filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var results = new List<AggregateResult>();
+        foreach (var (_, result) in _latest)
+        {
+            if (filter(result))
+            {
+                results.Add(result);
+            }
+        }
+
+        results.Sort(static (a, b) => a.End.CompareTo(b.End));
+        return results;
+    }
+
+    /// <summary>Offers a result to every reader whose filter accepts it, and keeps it as the latest of its key.</summary>
     public void Publish(AggregateResult result)
     {
+        ArgumentNullException.ThrowIfNull(result);
+        var id = (result.Stream, result.Window, result.Key);
+        if (_latest.ContainsKey(id))
+        {
+            _latest[id] = result;
+        }
+        else if (Interlocked.Increment(ref _latestCount) <= MaxLatest)
+        {
+            _latest[id] = result;
+        }
+        else
+        {
+            Interlocked.Decrement(ref _latestCount);
+        }
+
         foreach (var reader in _readers.Items)
         {
             if (reader.Filter(result))

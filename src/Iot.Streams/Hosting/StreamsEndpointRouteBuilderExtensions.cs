@@ -182,9 +182,11 @@ public static partial class StreamsEndpointRouteBuilderExtensions
     /// <summary>
     /// Server-Sent Events: one <c>aggregate</c> event per result (JSON in <c>data</c>). The headers are flushed at once
     /// so a client knows it is subscribed before the first result; a reader that falls behind loses its oldest results.
+    /// With <c>latest=true</c> the latest result of every matching window and key is sent first (a dashboard shows values
+    /// at once); a result that closes during that replay may then come twice.
     /// </summary>
     private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub, string? window,
-        string? key)
+        string? key, bool? latest)
     {
         if (store.Find(name) is null)
         {
@@ -196,16 +198,25 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         await response.Body.FlushAsync(context.RequestAborted);
-        using var subscription = hub.Subscribe(r => r.Stream == name && (window is null || r.Window == window) && (key is null || r.Key == key));
+        Func<AggregateResult, bool> filter = r => r.Stream == name && (window is null || r.Window == window) && (key is null || r.Key == key);
+        using var subscription = hub.Subscribe(filter);
         try
         {
+            if (latest == true)
+            {
+                foreach (var result in hub.Latest(filter))
+                {
+                    await WriteAggregateAsync(response, result, context.RequestAborted);
+                }
+
+                await response.Body.FlushAsync(context.RequestAborted);
+            }
+
             while (await subscription.Results.WaitToReadAsync(context.RequestAborted))
             {
                 while (subscription.Results.TryRead(out var result))
                 {
-                    await response.WriteAsync("event: aggregate\ndata: ", context.RequestAborted);
-                    await response.WriteAsync(JsonSerializer.Serialize(result, StreamsJson.Options), context.RequestAborted);
-                    await response.WriteAsync("\n\n", context.RequestAborted);
+                    await WriteAggregateAsync(response, result, context.RequestAborted);
                 }
 
                 await response.Body.FlushAsync(context.RequestAborted);
@@ -215,6 +226,13 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         {
             // The client went away.
         }
+    }
+
+    private static async Task WriteAggregateAsync(HttpResponse response, AggregateResult result, CancellationToken cancellationToken)
+    {
+        await response.WriteAsync("event: aggregate\ndata: ", cancellationToken);
+        await response.WriteAsync(JsonSerializer.Serialize(result, StreamsJson.Options), cancellationToken);
+        await response.WriteAsync("\n\n", cancellationToken);
     }
 
     private static IResult? ResolvePartition(IStreamStore store, string name, int partition, out IStreamLog log)
