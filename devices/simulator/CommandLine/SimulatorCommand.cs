@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Numerics;
 using Iot.Simulator.Devices;
 using MQTTnet.Formatter;
 using MQTTnet.Protocol;
@@ -77,11 +78,7 @@ internal static class SimulatorCommand
             },
         };
 
-        public readonly Option<int> Devices = new("--devices", "-n")
-        {
-            Description = "How many devices to run (1-100000).",
-            DefaultValueFactory = _ => 10,
-        };
+        public readonly Option<int> Devices = Number("--devices", "How many devices to run (1-100000).", 10, 1, 100_000, "-n");
 
         public readonly Option<string> Prefix = new("--prefix")
         {
@@ -128,18 +125,9 @@ internal static class SimulatorCommand
         public readonly Option<TimeSpan> FlakyDisconnect = Duration("--flaky-disconnect", "Mean time between connection drops of a flaky device (e.g. 30s; a bare number is seconds); 0 never drops.",
             TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.Zero);
 
-        public readonly Option<double> Events = new("--events")
-        {
-            Description = "Door openings per door sensor per minute (each followed by doorClosed 2-30 s later).",
-            HelpName = "per-minute",
-            DefaultValueFactory = _ => 1.0,
-        };
+        public readonly Option<double> Events = Number("--events", "Door openings per door sensor per minute (each followed by doorClosed 2-30 s later), 0-600.", 1.0, 0, 600, helpName: "per-minute");
 
-        public readonly Option<double> AlarmThreshold = new("--alarm-threshold")
-        {
-            Description = "Temperature (°C) above which a device raises temperatureAlarm (and clears it 0.5 °C below).",
-            DefaultValueFactory = _ => 28.0,
-        };
+        public readonly Option<double> AlarmThreshold = Number("--alarm-threshold", "Temperature (°C) above which a device raises temperatureAlarm (and clears it 0.5 °C below).", 28.0, -100, 200, helpName: "celsius");
 
         public readonly Option<int?> Seed = new("--seed")
         {
@@ -193,16 +181,8 @@ internal static class SimulatorCommand
 
         public Definitions()
         {
-            Range(Devices, 1, 100_000);
             Protocol.AcceptOnlyFromAmong("5", "5.0", "3.1.1", "311");
             Qos.AcceptOnlyFromAmong("0", "1", "2");
-            Events.Validators.Add(r =>
-            {
-                if (r.GetValueOrDefault<double>() is < 0 or > 600 or double.NaN)
-                {
-                    r.AddError("--events must be between 0 and 600 per minute.");
-                }
-            });
             Prefix.Validators.Add(r =>
             {
                 var prefix = r.GetValueOrDefault<string>() ?? "";
@@ -311,27 +291,33 @@ internal static class SimulatorCommand
             },
         };
 
-        private static Option<double> Fraction(string name, string description)
-        {
-            var option = new Option<double>(name) { Description = description, HelpName = "fraction", DefaultValueFactory = _ => 0 };
-            option.Validators.Add(r =>
-            {
-                if (r.GetValueOrDefault<double>() is < 0 or > 1 or double.NaN)
-                {
-                    r.AddError($"{name} must be a fraction between 0 and 1.");
-                }
-            });
-            return option;
-        }
+        private static Option<double> Fraction(string name, string description) =>
+            Number(name, description, 0.0, 0, 1, helpName: "fraction");
 
-        private static void Range(Option<int> option, int min, int max) =>
-            option.Validators.Add(r =>
+        private static Option<T> Number<T>(string name, string description, T defaultValue, T min, T max, string? alias = null, string? helpName = null)
+            where T : struct, INumber<T>
+        {
+            var option = alias is null ? new Option<T>(name) : new Option<T>(name, alias);
+            option.Description = description;
+            option.HelpName = helpName;
+            option.DefaultValueFactory = _ => defaultValue;
+            option.CustomParser = r =>
             {
-                var value = r.GetValueOrDefault<int>();
+                var text = r.Tokens.Single().Value;
+                if (!T.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || T.IsNaN(value))
+                {
+                    r.AddError($"{name} '{text}' is not a number.");
+                    return defaultValue;
+                }
+
                 if (value < min || value > max)
                 {
-                    r.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be between {min} and {max}, not {value}."));
+                    r.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be between {min} and {max}, not {text}."));
                 }
-            });
+
+                return value;
+            };
+            return option;
+        }
     }
 }

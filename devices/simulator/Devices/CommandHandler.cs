@@ -91,7 +91,7 @@ internal static class CommandHandler
 
     private static CommandOutcome SetInterval(JsonElement? body, ICommandTarget device)
     {
-        if (body?.TryGetProperty("intervalMs", out var value) != true || !value.TryGetInt64(out var milliseconds))
+        if (body?.TryGetProperty("intervalMs", out var value) != true || value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var milliseconds))
         {
             return Failed("setInterval needs {\"intervalMs\":N} with a whole number of milliseconds");
         }
@@ -140,7 +140,7 @@ internal static class CommandHandler
         var pause = DefaultRebootPause;
         if (body?.TryGetProperty("delayMs", out var value) == true)
         {
-            if (!value.TryGetInt64(out var milliseconds) || milliseconds < 0 || milliseconds > MaxRebootPause.TotalMilliseconds)
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var milliseconds) || milliseconds < 0 || milliseconds > MaxRebootPause.TotalMilliseconds)
             {
                 return Failed($"delayMs must be a whole number between 0 and {MaxRebootPause.TotalMilliseconds}");
             }
