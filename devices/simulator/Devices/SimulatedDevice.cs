@@ -123,9 +123,10 @@ internal sealed partial class SimulatedDevice : ICommandTarget
         {
             clientOptions = await BuildClientOptionsAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            _reporter.ReportError(Id, ex.Message);
+            // The API is down or slow (a timeout): try again later. A refusal (RegistrationException) ends the run.
+            _reporter.ReportError(Id, "registration: " + ex.Message);
             return NextBackoff();
         }
 
@@ -145,7 +146,13 @@ internal sealed partial class SimulatedDevice : ICommandTarget
         var connected = false;
         try
         {
-            await client.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+            var connack = await client.ConnectAsync(clientOptions, cancellationToken).ConfigureAwait(false);
+            if (connack.ResultCode != MqttClientConnectResultCode.Success || !client.IsConnected)
+            {
+                _reporter.ReportError(Id, $"connect refused: {connack.ResultCode} {connack.ReasonString}".TrimEnd());
+                return NextBackoff();
+            }
+
             connected = true;
             _stats.DeviceConnected(first: !_everConnected);
             _everConnected = true;
@@ -168,12 +175,16 @@ internal sealed partial class SimulatedDevice : ICommandTarget
         {
             // Ended by a reboot, a flaky drop or a lost connection: see below.
         }
-        catch (Exception ex) when (ex is MqttCommunicationException or MqttProtocolViolationException or InvalidOperationException or System.Net.Sockets.SocketException)
+        catch (Exception ex)
         {
+            // The connection's boundary: whatever went wrong (refused, reset, timed out, a client error), count it,
+            // say it, and connect again after a backoff; one device's trouble never ends the run.
             if (!session.Token.IsCancellationRequested)
             {
-                _reporter.ReportError(Id, Describe(ex));
+                _reporter.ReportError(Id, connected ? "connection lost: " + Describe(ex) : Describe(ex));
             }
+
+            session.Lost();
         }
         finally
         {
@@ -204,8 +215,9 @@ internal sealed partial class SimulatedDevice : ICommandTarget
 
     private async Task EndConnectionAsync(IMqttClient client, ConnectionSession session, bool runOver)
     {
-        // A flaky drop leaves without DISCONNECT, as a device losing power would; everything else says goodbye.
-        if (session.EndReason == ConnectionEnd.FlakyDrop || !client.IsConnected)
+        // A reboot and the end of the run say goodbye (DISCONNECT); a flaky drop leaves without it, as a device losing
+        // power would, and a lost connection has no one left to tell.
+        if (!client.IsConnected || !(runOver || session.EndReason == ConnectionEnd.Reboot))
         {
             return;
         }

@@ -71,7 +71,9 @@ public sealed class SimulatorEndToEndTests(SimulatorBrokerFixture broker) : IDis
         Assert.Equal(10, summary.GetProperty("everConnected").GetInt32());
         Assert.True(summary.GetProperty("reconnects").GetInt64() >= 1, simulator.Output);
         Assert.Equal(6, summary.GetProperty("answered").GetInt64());
-        Assert.Equal(summary.GetProperty("sent").GetInt64(), summary.GetProperty("acked").GetInt64());
+        // Publishes in flight when Ctrl+C came may go unacknowledged; no more than one per device.
+        var sent = summary.GetProperty("sent").GetInt64();
+        Assert.InRange(summary.GetProperty("acked").GetInt64(), sent - 10, sent);
         Assert.Equal(0, summary.GetProperty("errors").GetInt64());
     }
 
@@ -102,7 +104,7 @@ public sealed class SimulatorEndToEndTests(SimulatorBrokerFixture broker) : IDis
         var prefix = SimulatorBroker.UniquePrefix("flaky");
         await using var simulator = SimulatorProcess.Start(
             "--broker", broker.MqttUri.ToString(), "--devices", "4", "--prefix", prefix, "--interval", "200ms",
-            "--flaky", "1", "--flaky-disconnect", "1s", "--out-of-order", "0.2", "--skew", "1s", "--duration", "15s", "--seed", "11", "--json-summary");
+            "--flaky", "1", "--flaky-disconnect", "2s", "--out-of-order", "0.2", "--skew", "1s", "--duration", "15s", "--seed", "11", "--json-summary");
 
         await simulator.WaitForAllConnectedAsync(4, ConnectTimeout);
 
