@@ -70,7 +70,7 @@ public sealed class SimulatorEndToEndTests(SimulatorBrokerFixture broker) : IDis
         var summary = simulator.Summary();
         Assert.Equal(10, summary.GetProperty("everConnected").GetInt32());
         Assert.True(summary.GetProperty("reconnects").GetInt64() >= 1, simulator.Output);
-        Assert.Equal(6, summary.GetProperty("answered").GetInt64());
+        Assert.True(summary.GetProperty("answered").GetInt64() >= 6, simulator.Output); // 6 commands; a slow answer may be delivered again
         // Publishes in flight when Ctrl+C came may go unacknowledged; no more than one per device.
         var sent = summary.GetProperty("sent").GetInt64();
         Assert.InRange(summary.GetProperty("acked").GetInt64(), sent - 10, sent);
