@@ -103,6 +103,12 @@ internal sealed partial class SimulatedDevice : ICommandTarget
                 await Task.Delay(startDelay, _timeProvider, cancellationToken).ConfigureAwait(false);
             }
 
+            // Powered on now, not when the run started: uptime leaves out the ramp-up delay.
+            lock (_gate)
+            {
+                _bootTimestamp = _timeProvider.GetTimestamp();
+            }
+
             while (!cancellationToken.IsCancellationRequested)
             {
                 var pause = await RunConnectionAsync(cancellationToken).ConfigureAwait(false);
