@@ -106,9 +106,9 @@ public sealed class SimulatorEndToEndTests(SimulatorBrokerFixture broker) : IDis
             "--broker", broker.MqttUri.ToString(), "--devices", "4", "--prefix", prefix, "--interval", "200ms",
             "--flaky", "1", "--flaky-disconnect", "2s", "--out-of-order", "0.2", "--skew", "1s", "--duration", "15s", "--seed", "11", "--json-summary");
 
-        await simulator.WaitForAllConnectedAsync(4, ConnectTimeout);
-
-        // An answer may be late or lost with the connection; the broker delivers the command again until it is answered.
+        // No waiting for connected=4/4: flaky devices may never be all connected at the same status line. The command
+        // waits in the broker's queue for its device; an answer may be late or lost with the connection, and the broker
+        // delivers the command again until it is answered.
         var (status, ping) = await _api.CommandAsync(prefix + "0001", "ping", "{}", waitSeconds: 12);
         Assert.Equal(200, status);
         Assert.Equal("Completed", ping.GetProperty("status").GetString());
