@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Iot.TestUtilities;
+
+namespace Iot.Broker.IntegrationTests.Simulator;
+
+/// <summary>The simulator over <c>mqtts://</c> to the TLS listener with a throw-away self-signed certificate.</summary>
+[Collection(SimulatorBroker.Name)]
+[Trait("Category", "Integration")]
+public sealed class SimulatorTlsTests
+{
+    [Fact]
+    public async Task Mqtts_SelfSignedCertificate_ConnectsWithInsecureOnly()
+    {
+        using var temp = new TempDirectory("iot-sim-tls");
+        var pfx = temp.Combine("server.pfx");
+        using (var certificate = CreateSelfSigned())
+        {
+            await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "secret"));
+        }
+
+        await using var broker = await BrokerFixture.StartAsync(
+            "--Iot:Mqtt:TlsPort=0", $"--Iot:Mqtt:TlsCertificatePath={pfx}", "--Iot:Mqtt:TlsCertificatePassword=secret");
+        var url = string.Create(CultureInfo.InvariantCulture, $"mqtts://127.0.0.1:{broker.MqttTlsPort}");
+        using var api = new SimulatorApi(broker.HttpBaseUri);
+
+        var prefix = SimulatorBroker.UniquePrefix("tls");
+        await using (var simulator = SimulatorProcess.Start("--broker", url, "--insecure", "--devices", "2", "--prefix", prefix))
+        {
+            await simulator.WaitForAllConnectedAsync(2, TimeSpan.FromSeconds(20));
+            var (status, ping) = await api.CommandAsync(prefix + "0002", "ping", "{}");
+            Assert.Equal(200, status);
+            Assert.True(ping.GetProperty("answer").GetProperty("pong").GetBoolean());
+            Assert.Equal(0, await simulator.InterruptAsync());
+        }
+
+        // Without --insecure the certificate is checked, and this one is trusted by no one.
+        await using var strict = SimulatorProcess.Start("--broker", url, "--devices", "1", "--prefix", SimulatorBroker.UniquePrefix("tls"), "--duration", "2s");
+        Assert.Equal(1, await strict.WaitForExitAsync());
+        Assert.Contains("no device connected", strict.Output, StringComparison.Ordinal);
+    }
+
+    private static X509Certificate2 CreateSelfSigned()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+    }
+}
