@@ -164,9 +164,10 @@ public sealed partial class ReadmeQuickStartTests(ITestOutputHelper output)
         output.WriteLine(result.ToString());
         Assert.True(result.ExitCode == 0, result.ToString());
 
-        // The device's own answer comes back (200), not a queued (202) or timed-out (504) problem.
-        using var answer = JsonDocument.Parse(result.StandardOutput);
-        Assert.Equal("ok", answer.RootElement.GetProperty("status").GetString());
+        // The command completed with the device's own answer in it (200), not queued (202) or timed out (504).
+        using var sent = JsonDocument.Parse(result.StandardOutput);
+        Assert.Equal("Completed", sent.RootElement.GetProperty("status").GetString());
+        Assert.Equal("ok", sent.RootElement.GetProperty("answer").GetProperty("status").GetString());
     }
 
     private async Task CheckAggregateSubscriptionAsync(string command)
