@@ -150,20 +150,7 @@ try {
 } catch (error) {
   result.failedStep = step;
   result.error = String(error?.message ?? error);
-  step = 'auth banner';
-  // A request that carries a key is judged by it even when anonymous access is on: a wrong key must show a clear 401.
-  await page.fill('#api-key', 'not-a-valid-key');
-  await page.click('#key-form button');
-  await page.waitForSelector('#auth-banner[data-status="401"]:not([hidden])', { timeout });
-  result.authBanner = await page.textContent('#auth-banner');
-  await page.fill('#api-key', '');
-  await page.click('#key-form button');
-  await page.waitForSelector('#auth-banner', { state: 'hidden', timeout });
-  await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live', null, { timeout });
-  result.steps.push('auth');
-
-  // The browser logs failed requests (the 401s above) as console errors; only script errors count from here.
-  result.consoleErrors = consoleErrors.filter((e) => !e.includes('401'));
+  result.consoleErrors = consoleErrors;
   if (env.SCREENSHOT_DIR) {
     const path = join(env.SCREENSHOT_DIR, 'failure.png');
     await page.screenshot({ path, fullPage: true }).catch(() => {});
