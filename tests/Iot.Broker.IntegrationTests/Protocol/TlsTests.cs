@@ -16,7 +16,7 @@ public sealed class TlsTests
         using var temp = new TempDirectory("iot-tls");
         var pfx = temp.Combine("server.pfx");
         var pem = temp.Combine("ca.pem");
-        using (var certificate = CreateSelfSigned())
+        using (var certificate = TestCertificates.CreateSelfSignedServer())
         {
             await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "secret"));
             await File.WriteAllTextAsync(pem, certificate.ExportCertificatePem());
@@ -46,17 +46,5 @@ public sealed class TlsTests
             "--cafile", pem, "-t", topic, "-m", "over tls", "-q", "1", "-V", "mqttv311");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("over tls", await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    private static X509Certificate2 CreateSelfSigned()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        san.AddDnsName("localhost");
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 }

@@ -103,7 +103,7 @@ public sealed class MqttLimitsAndCertificateTests
         using var temp = new TempDirectory("iot-mtls");
         using var ca = CreateCa("CN=Iot Test Device CA");
         using var otherCa = CreateCa("CN=Someone Else");
-        using var server = CreateSelfSignedServer();
+        using var server = TestCertificates.CreateSelfSignedServer();
         var deviceId = "certdev-" + Guid.NewGuid().ToString("N")[..6];
         using var deviceCert = Issue(ca, deviceId);
         using var rogueCert = Issue(otherCa, deviceId);
@@ -169,15 +169,5 @@ public sealed class MqttLimitsAndCertificateTests
         var withKey = issued.CopyWithPrivateKey(key);
         // Round-trip through PKCS#12 so SslStream can use the private key on Linux.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pfx), null);
-    }
-
-    private static X509Certificate2 CreateSelfSignedServer()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 }

@@ -16,7 +16,7 @@ public sealed class SimulatorTlsTests
     {
         using var temp = new TempDirectory("iot-sim-tls");
         var pfx = temp.Combine("server.pfx");
-        using (var certificate = CreateSelfSigned())
+        using (var certificate = TestCertificates.CreateSelfSignedServer())
         {
             await File.WriteAllBytesAsync(pfx, certificate.Export(X509ContentType.Pfx, "secret"));
         }
@@ -40,15 +40,5 @@ public sealed class SimulatorTlsTests
         await using var strict = SimulatorProcess.Start("--broker", url, "--devices", "1", "--prefix", SimulatorBroker.UniquePrefix("tls"), "--duration", "2s");
         Assert.Equal(1, await strict.WaitForExitAsync());
         Assert.Contains("no device connected", strict.Output, StringComparison.Ordinal);
-    }
-
-    private static X509Certificate2 CreateSelfSigned()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 }
