@@ -114,10 +114,12 @@ declare -A throughput=(
   [stream]="stream --devices 50 --window 20 --seconds $seconds"
   [slow0]="slowconsumer --qos 0 --publishers 4 --seconds $seconds"
   [slow1]="slowconsumer --qos 1 --publishers 4 --seconds $seconds"
-  [retained]="retained --count $retained_count --publishers 10 --window 20"
 )
-order=(fanin0 fanin1 fanout latency stream slow0 slow1 retained)
+order=(fanin0 fanin1 fanout latency stream slow0 slow1)
 
+wanted=0
+for label in "${order[@]}"; do has "$label" && wanted=1; done
+if (( wanted )); then
 start_ours
 start_mosquitto
 echo "ours: port $ours_port pid $ours_pid; mosquitto: port $mosq_port pid $mosq_pid; $seconds s per run, $rounds rounds"
@@ -137,6 +139,22 @@ kill -0 "$ours_pid" 2>/dev/null || echo "WARNING: the Iot broker is no longer ru
 kill -0 "$mosq_pid" 2>/dev/null || echo "WARNING: Mosquitto is no longer running"
 stop_ours
 stop_mosquitto
+fi
+
+# fresh BROKER: start it, for a measurement of memory growth that memory freed by an earlier run would hide.
+fresh() { if [[ "$1" == ours ]]; then stop_ours; start_ours; else stop_mosquitto; start_mosquitto; fi; }
+
+if has retained; then
+  for round in $(seq 1 "$rounds"); do
+    if (( round % 2 )); then brokers=(ours mosquitto); else brokers=(mosquitto ours); fi
+    echo "== retained $retained_count, round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    for broker in "${brokers[@]}"; do
+      fresh "$broker"
+      run retained "$broker" 600 retained --count "$retained_count" --publishers 10 --window 20
+      if [[ "$broker" == ours ]]; then stop_ours; else stop_mosquitto; fi
+    done
+  done
+fi
 
 if has idle; then
   for round in $(seq 1 "$rounds"); do
@@ -144,8 +162,7 @@ if has idle; then
     for size in $idle_sizes; do
       echo "== idle $size, round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
       for broker in "${brokers[@]}"; do
-        # A fresh broker per measurement: memory freed by earlier connections would hide the growth.
-        if [[ "$broker" == ours ]]; then start_ours; else start_mosquitto; fi
+        fresh "$broker"
         run "idle$size" "$broker" 300 idle --connections "$size" --warm 100 --sources 64 --concurrency 100 --keepalive 300 --settle 5 --hold 5
         if [[ "$broker" == ours ]]; then stop_ours; else stop_mosquitto; fi
       done
