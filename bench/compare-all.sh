@@ -120,25 +120,25 @@ order=(fanin0 fanin1 fanout latency stream slow0 slow1)
 wanted=0
 for label in "${order[@]}"; do has "$label" && wanted=1; done
 if (( wanted )); then
-start_ours
-start_mosquitto
-echo "ours: port $ours_port pid $ours_pid; mosquitto: port $mosq_port pid $mosq_pid; $seconds s per run, $rounds rounds"
-for round in $(seq 1 "$rounds"); do
-  # Alternate who goes first, so a drift in the machine's load does not always favour the same broker.
-  if (( round % 2 )); then brokers=(ours mosquitto); else brokers=(mosquitto ours); fi
-  echo "== round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  for label in "${order[@]}"; do
-    has "$label" || continue
-    for broker in "${brokers[@]}"; do
-      # shellcheck disable=SC2086 # the scenario string is deliberately split into arguments
-      run "$label" "$broker" $((seconds * 3 + 180)) ${throughput[$label]}
+  start_ours
+  start_mosquitto
+  echo "ours: port $ours_port pid $ours_pid; mosquitto: port $mosq_port pid $mosq_pid; $seconds s per run, $rounds rounds"
+  for round in $(seq 1 "$rounds"); do
+    # Alternate who goes first, so a drift in the machine's load does not always favour the same broker.
+    if (( round % 2 )); then brokers=(ours mosquitto); else brokers=(mosquitto ours); fi
+    echo "== round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    for label in "${order[@]}"; do
+      has "$label" || continue
+      for broker in "${brokers[@]}"; do
+        # shellcheck disable=SC2086 # the scenario string is deliberately split into arguments
+        run "$label" "$broker" $((seconds * 3 + 180)) ${throughput[$label]}
+      done
     done
   done
-done
-kill -0 "$ours_pid" 2>/dev/null || echo "WARNING: the Iot broker is no longer running"
-kill -0 "$mosq_pid" 2>/dev/null || echo "WARNING: Mosquitto is no longer running"
-stop_ours
-stop_mosquitto
+  kill -0 "$ours_pid" 2>/dev/null || echo "WARNING: the Iot broker is no longer running"
+  kill -0 "$mosq_pid" 2>/dev/null || echo "WARNING: Mosquitto is no longer running"
+  stop_ours
+  stop_mosquitto
 fi
 
 # fresh BROKER: start it, for a measurement of memory growth that memory freed by an earlier run would hide.
