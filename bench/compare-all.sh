@@ -48,6 +48,7 @@ start_ours() {
   done
   [[ -s "$dir/ports.json" ]] || { echo "Iot broker did not write its ports file within 30 s"; exit 1; }
   ours_port="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mqtt"])' "$dir/ports.json")"
+  ours_http="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$dir/ports.json")"
 }
 
 stop_ours() {
@@ -62,7 +63,8 @@ start_mosquitto() {
   dir="$(mktemp -d -p "$work")"
   mosq_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   # Defaults otherwise: max_queued_messages 1000, max_inflight_messages 20, max_connections -1 (unlimited).
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$mosq_port" >"$dir/mosquitto.conf"
+  # sys_interval 1: $SYS/broker/publish/messages/dropped every second, read by the slow-consumer runs.
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nsys_interval 1\n' "$mosq_port" >"$dir/mosquitto.conf"
   /usr/sbin/mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
   mosq_pid=$!
   for _ in $(seq 1 50); do
@@ -84,13 +86,17 @@ results="${RESULTS:-$work/results.txt}"
 
 # run LABEL BROKER TIMEOUT TOOL-ARGS...: one load-tool run, its line tagged with round, label and broker.
 run() {
-  local label="$1" broker="$2" limit="$3" port pid line env=()
+  local label="$1" broker="$2" limit="$3" port pid line env=() drops=()
   shift 3
   if [[ "$broker" == ours ]]; then port="$ours_port"; pid="$ours_pid"; else port="$mosq_port"; pid="$mosq_pid"; fi
+  # The broker's own count of dropped messages, where the scenario reports it.
+  if [[ "$1" == slowconsumer ]]; then
+    if [[ "$broker" == ours ]]; then drops=(--metrics-url "http://127.0.0.1:$ours_http/metrics"); else drops=(--sys-dropped 1); fi
+  fi
   # The latency publisher sleeps between messages; without this the tool's idle thread-pool workers spin and take
   # CPU from the broker on 2 cores.
   [[ "$1" == latency ]] && env=(env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0)
-  line="$(timeout "$limit" "${env[@]}" dotnet "$tool" "$@" --port "$port" --broker-pid "$pid" 2>"$work/stderr" || echo "failed rc=$?")"
+  line="$(timeout "$limit" "${env[@]}" dotnet "$tool" "$@" "${drops[@]}" --port "$port" --broker-pid "$pid" 2>"$work/stderr" || echo "failed rc=$?")"
   [[ -s "$work/stderr" ]] && sed 's/^/    stderr: /' "$work/stderr" | head -5
   echo "round=$round label=$label broker=$broker $line" | tee -a "$results"
 }

@@ -13,7 +13,7 @@ namespace Iot.LoadTool;
 internal static class SlowConsumerScenario
 {
     public const string Usage =
-        "usage: Iot.LoadTool slowconsumer --port N [--host 127.0.0.1] [--qos 0|1] [--publishers 1] [--payload 64] [--window 20] [--seconds 10] [--warmup 2] [--broker-pid N]";
+        "usage: Iot.LoadTool slowconsumer --port N [--host 127.0.0.1] [--qos 0|1] [--publishers 1] [--payload 64] [--window 20] [--seconds 10] [--warmup 2] [--broker-pid N] [--metrics-url URL | --sys-dropped 1]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -34,8 +34,10 @@ internal static class SlowConsumerScenario
         var loops = new BackgroundLoops(stop.Token);
         var connections = new List<MqttConnection>();
         var window = new DeliveryWindow((long)windowSize * publishers);
+        DropCounter? drops = null;
         try
         {
+            drops = await DropCounter.CreateAsync(arguments, host, port, loops, stop.Token);
             var fast = await MqttConnection.ConnectAsync(host, port, $"{prefix}-fast", stop.Token);
             connections.Add(fast);
             await fast.SubscribeAsync(topic, qos, stop.Token);
@@ -64,6 +66,7 @@ internal static class SlowConsumerScenario
             var aloneRate = (window.Received - aloneStart) / Stopwatch.GetElapsedTime(aloneTimer).TotalSeconds;
 
             var rssBefore = ProcessMemory.RssBytes(brokerPid);
+            var droppedBefore = drops is null ? null : await drops.ReadAsync(fresh: false, stop.Token);
             var slow = await MqttConnection.ConnectAsync(
                 host, port, $"{prefix}-slow", new ConnectSettings(ReadBufferSize: 4096, ReceiveBufferSize: 4096), stop.Token);
             connections.Add(slow);
@@ -98,6 +101,7 @@ internal static class SlowConsumerScenario
             var delivered = window.Received - received0;
             var elapsed = Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp).TotalSeconds;
             var slowOpen = !slow.IsClosedByPeer();
+            var droppedAfter = drops is null ? null : await drops.ReadAsync(fresh: true, stop.Token);
 
             var line = new ResultLine("slowconsumer")
                 .Add("qos", qos).Add("publishers", publishers).Add("payload", payloadSize).Add("window", windowSize).Add("seconds", elapsed, "F2")
@@ -106,6 +110,7 @@ internal static class SlowConsumerScenario
                 .Add("kept_ratio", aloneRate > 0 ? delivered / elapsed / aloneRate : null, "F2")
                 .Add("rss_before_kb", rssBefore / 1024.0, "F0").Add("rss_max_kb", rssMax / 1024.0, "F0").Add("rss_end_kb", rssEnd / 1024.0, "F0")
                 .Add("rss_growth_kb", (rssMax - rssBefore) / 1024.0, "F0").Add("slow_still_connected", slowOpen ? 1 : 0)
+                .Add("broker_dropped", droppedAfter - droppedBefore, "F0")
                 .AddCpu(start, end, delivered)
                 .Add("lost", window.Lost - lost0).Add("errors", loops.Errors).Add("malformed", sink.Malformed);
             Console.WriteLine(line);
@@ -115,6 +120,7 @@ internal static class SlowConsumerScenario
         {
             await stop.CancelAsync();
             window.Release();
+            drops?.Dispose();
             foreach (var connection in connections)
             {
                 connection.Dispose();
