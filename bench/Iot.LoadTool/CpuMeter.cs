@@ -35,3 +35,34 @@ internal readonly record struct CpuSample(long Timestamp, TimeSpan ToolCpu, doub
         return (utime + stime) / ClockTicksPerSecond;
     }
 }
+
+/// <summary>Resident memory of a process, from <c>/proc/PID/status</c> (VmRSS).</summary>
+internal static class ProcessMemory
+{
+    /// <summary>VmRSS in bytes, or null when there is no such process (or no pid).</summary>
+    public static long? RssBytes(int? pid)
+    {
+        if (pid is not { } p)
+        {
+            return null;
+        }
+
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{p}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                    return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        return null;
+    }
+}

@@ -23,7 +23,8 @@ internal sealed record LoadOptions(
     {
         if (args.Length == 0 || args[0] is not ("fanin" or "fanout"))
         {
-            throw new ArgumentException("The first argument must be the scenario: fanin or fanout.");
+            throw new ArgumentException(
+                "The first argument must be the scenario: fanin, fanout, latency, stream, idle, retained, slowconsumer, events or aggregates.");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

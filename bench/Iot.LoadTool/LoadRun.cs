@@ -92,7 +92,8 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
 
     public void Dispose() => _stop.Dispose();
 
-    private static async Task PublishLoopAsync(
+    /// <summary>Pipelines a template PUBLISH while the delivery window (and, at QoS 1, the PUBACK window) allows.</summary>
+    internal static async Task PublishLoopAsync(
         MqttConnection connection, byte[] template, int idOffset, int deliveriesPerMessage, DeliveryWindow window, PubAckSink? acks, CancellationToken ct)
     {
         var batch = new byte[template.Length * MaxBatch];

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 
 namespace Iot.LoadTool;
@@ -14,22 +15,39 @@ internal interface IPacketSink
 /// <summary>One raw TCP connection speaking just enough MQTT 3.1.1 for the load tool.</summary>
 internal sealed class MqttConnection : IDisposable
 {
-    private const ushort KeepAliveSeconds = 120;
     private readonly Socket _socket;
-    private byte[] _buffer = new byte[64 * 1024];
+    private byte[] _buffer;
     private int _start;
     private int _end;
 
-    private MqttConnection(Socket socket) => _socket = socket;
+    private MqttConnection(Socket socket, int bufferSize)
+    {
+        _socket = socket;
+        _buffer = new byte[bufferSize];
+    }
 
-    public static async Task<MqttConnection> ConnectAsync(string host, int port, string clientId, CancellationToken cancellationToken)
+    public static Task<MqttConnection> ConnectAsync(string host, int port, string clientId, CancellationToken cancellationToken) =>
+        ConnectAsync(host, port, clientId, new ConnectSettings(), cancellationToken);
+
+    /// <summary>Connects (optionally from <see cref="ConnectSettings.LocalAddress"/>), sends CONNECT and waits for a successful CONNACK.</summary>
+    public static async Task<MqttConnection> ConnectAsync(string host, int port, string clientId, ConnectSettings settings, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connection = new MqttConnection(socket);
+        if (settings.ReceiveBufferSize is { } receiveBuffer)
+        {
+            socket.ReceiveBufferSize = receiveBuffer;
+        }
+
+        var connection = new MqttConnection(socket, settings.ReadBufferSize);
         try
         {
+            if (settings.LocalAddress is { } local)
+            {
+                socket.Bind(new IPEndPoint(local, 0));
+            }
+
             await socket.ConnectAsync(host, port, cancellationToken);
-            await connection.SendAsync(MqttWire.Connect(clientId, KeepAliveSeconds), cancellationToken);
+            await connection.SendAsync(MqttWire.Connect(clientId, settings.KeepAliveSeconds), cancellationToken);
             var (header, body) = await connection.ReadPacketAsync(cancellationToken);
             if (header != MqttWire.ConnAck || body.Length < 2 || body[1] != 0)
             {
@@ -61,6 +79,28 @@ internal sealed class MqttConnection : IDisposable
         {
             var sent = await _socket.SendAsync(data, SocketFlags.None, cancellationToken);
             data = data[sent..];
+        }
+    }
+
+    /// <summary>Sends from a dedicated thread (the latency publisher's pacing loop), blocking until the kernel took it all.</summary>
+    public void Send(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            data = data[_socket.Send(data, SocketFlags.None)..];
+        }
+    }
+
+    /// <summary>True when the broker closed the connection (readable with nothing to read), without consuming data.</summary>
+    public bool IsClosedByPeer()
+    {
+        try
+        {
+            return _socket.Poll(0, SelectMode.SelectRead) && _socket.Available == 0;
+        }
+        catch (SocketException)
+        {
+            return true;
         }
     }
 
@@ -150,3 +190,7 @@ internal sealed class MqttConnection : IDisposable
         _end += read;
     }
 }
+
+/// <summary>How <see cref="MqttConnection.ConnectAsync(string, int, string, ConnectSettings, CancellationToken)"/> opens a connection.</summary>
+internal sealed record ConnectSettings(
+    ushort KeepAliveSeconds = 120, IPAddress? LocalAddress = null, int ReadBufferSize = 64 * 1024, int? ReceiveBufferSize = null);

@@ -10,6 +10,7 @@ internal static class MqttWire
     public const byte SubAck = 0x90;
     public const byte PubAck = 0x40;
     public const int PublishType = 3;
+    public const byte PingResp = 0xD0;
 
     public static byte[] Connect(string clientId, ushort keepAliveSeconds)
     {
@@ -33,7 +34,19 @@ internal static class MqttWire
     /// <summary>A PUBLISH template; for QoS 1 the packet id is patched in place at <paramref name="packetIdOffset"/>.</summary>
     public static byte[] Publish(string topic, int qos, int payloadSize, out int packetIdOffset)
     {
-        var body = new List<byte>();
+        var payload = new byte[payloadSize];
+        for (var i = 0; i < payloadSize; i++)
+        {
+            payload[i] = (byte)('a' + (i % 26));
+        }
+
+        return Publish(topic, qos, retain: false, payload, out packetIdOffset, out _);
+    }
+
+    /// <summary>A PUBLISH with the given payload; the packet id (QoS 1) sits at <paramref name="packetIdOffset"/>, the payload at <paramref name="payloadOffset"/>.</summary>
+    public static byte[] Publish(string topic, int qos, bool retain, ReadOnlySpan<byte> payload, out int packetIdOffset, out int payloadOffset)
+    {
+        var body = new List<byte>(topic.Length + payload.Length + 4);
         AddString(body, Encoding.UTF8.GetBytes(topic));
         var idOffsetInBody = body.Count;
         if (qos > 0)
@@ -42,13 +55,16 @@ internal static class MqttWire
             body.Add(1);
         }
 
-        for (var i = 0; i < payloadSize; i++)
+        var payloadOffsetInBody = body.Count;
+        foreach (var b in payload)
         {
-            body.Add((byte)('a' + (i % 26)));
+            body.Add(b);
         }
 
-        var packet = Frame((byte)(0x30 | (qos << 1)), body);
-        packetIdOffset = qos > 0 ? packet.Length - body.Count + idOffsetInBody : -1;
+        var packet = Frame((byte)(0x30 | (qos << 1) | (retain ? 1 : 0)), body);
+        var bodyStart = packet.Length - body.Count;
+        packetIdOffset = qos > 0 ? bodyStart + idOffsetInBody : -1;
+        payloadOffset = bodyStart + payloadOffsetInBody;
         return packet;
     }
 
@@ -60,6 +76,8 @@ internal static class MqttWire
     }
 
     public static byte[] Disconnect() => [0xE0, 0];
+
+    public static byte[] PingReq() => [0xC0, 0];
 
     /// <summary>Reads the remaining-length varint; returns false if the header is not complete yet.</summary>
     public static bool TryReadRemainingLength(ReadOnlySpan<byte> data, out int length, out int headerSize)

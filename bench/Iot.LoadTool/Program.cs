@@ -12,6 +12,22 @@ if (args.Length > 0 && args[0] == "aggregates")
     return await AggregateLatencyScenario.RunAsync(args);
 }
 
+switch (args.Length > 0 ? args[0] : "")
+{
+    case "latency":
+        return await LatencyScenario.RunAsync(args);
+    case "stream":
+        return await StreamScenario.RunAsync(args);
+    case "idle":
+        return await IdleScenario.RunAsync(args);
+    case "retained":
+        return await RetainedScenario.RunAsync(args);
+    case "slowconsumer":
+        return await SlowConsumerScenario.RunAsync(args);
+    default:
+        break;
+}
+
 LoadOptions options;
 try
 {
@@ -20,7 +36,11 @@ try
 catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
 {
     await Console.Error.WriteLineAsync(ex.Message);
-    await Console.Error.WriteLineAsync(LoadOptions.Usage);
+    foreach (var usage in new[] { LoadOptions.Usage, LatencyScenario.Usage, StreamScenario.Usage, IdleScenario.Usage, RetainedScenario.Usage, SlowConsumerScenario.Usage, EventsScenario.Usage })
+    {
+        await Console.Error.WriteLineAsync(usage);
+    }
+
     return 2;
 }
 

@@ -19,4 +19,7 @@ internal sealed class ScenarioArguments
 
     public int Int(string name, int fallback) =>
         _values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    public int? OptionalInt(string name) =>
+        _values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : null;
 }
