@@ -11,7 +11,8 @@ namespace Iot.Broker.Mqtt;
 internal sealed partial class MqttConnection
 {
     private static readonly TimeSpan MinThrottle = TimeSpan.FromMilliseconds(20);
-    private readonly Channel<PendingAck> _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Created by the first acknowledgement that has to wait for a durable write: most connections never need it.
+    private Channel<PendingAck>? _acks;
     private Dictionary<ushort, string>? _inboundAliases;
     private Dictionary<string, ushort>? _outboundAliases;
     private Task? _ackTask;
@@ -190,13 +191,17 @@ internal sealed partial class MqttConnection
         }
 
         Interlocked.Increment(ref _acksQueued);
+        if (_acks is null)
+        {
+            var acks = _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            _ackTask = Task.Run(() => AckLoopAsync(acks.Reader));
+        }
+
         _acks.Writer.TryWrite(ack);
-        _ackTask ??= Task.Run(AckLoopAsync);
     }
 
-    private async Task AckLoopAsync()
+    private async Task AckLoopAsync(ChannelReader<PendingAck> reader)
     {
-        var reader = _acks.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var ack))
