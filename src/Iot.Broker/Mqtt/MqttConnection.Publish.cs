@@ -305,6 +305,17 @@ internal sealed partial class MqttConnection
             Interlocked.Decrement(ref _queuedQos0);
         }
 
+        if (!IsV5)
+        {
+            // MQTT 3.1.1 has no properties and no client Maximum Packet Size: written directly, no packet object.
+            var dup = delivery.Sent && delivery.QualityOfService > 0;
+            delivery.Sent = true;
+            var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, delivery.QualityOfService, delivery.Retain, dup, delivery.PacketId);
+            _context.Metrics.AddBytesSent(length);
+            _context.Metrics.MessageSent();
+            return;
+        }
+
         var packet = new MqttPublishPacket
         {
             Topic = message.Topic,
