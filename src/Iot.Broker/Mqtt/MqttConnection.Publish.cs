@@ -11,7 +11,8 @@ namespace Iot.Broker.Mqtt;
 internal sealed partial class MqttConnection
 {
     private static readonly TimeSpan MinThrottle = TimeSpan.FromMilliseconds(20);
-    private readonly Channel<PendingAck> _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    // Created by the first acknowledgement that has to wait for a durable write: most connections never need it.
+    private Channel<PendingAck>? _acks;
     private Dictionary<ushort, string>? _inboundAliases;
     private Dictionary<string, ushort>? _outboundAliases;
     private Task? _ackTask;
@@ -190,13 +191,17 @@ internal sealed partial class MqttConnection
         }
 
         Interlocked.Increment(ref _acksQueued);
+        if (_acks is null)
+        {
+            var acks = _acks = Channel.CreateUnbounded<PendingAck>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            _ackTask = Task.Run(() => AckLoopAsync(acks.Reader));
+        }
+
         _acks.Writer.TryWrite(ack);
-        _ackTask ??= Task.Run(AckLoopAsync);
     }
 
-    private async Task AckLoopAsync()
+    private async Task AckLoopAsync(ChannelReader<PendingAck> reader)
     {
-        var reader = _acks.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (reader.TryRead(out var ack))
@@ -298,6 +303,17 @@ internal sealed partial class MqttConnection
         if (delivery.QualityOfService == 0)
         {
             Interlocked.Decrement(ref _queuedQos0);
+        }
+
+        if (!IsV5)
+        {
+            // MQTT 3.1.1 has no properties and no client Maximum Packet Size: written directly, no packet object.
+            var dup = delivery.Sent && delivery.QualityOfService > 0;
+            delivery.Sent = true;
+            var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, delivery.QualityOfService, delivery.Retain, dup, delivery.PacketId);
+            _context.Metrics.AddBytesSent(length);
+            _context.Metrics.MessageSent();
+            return;
         }
 
         var packet = new MqttPublishPacket

@@ -21,7 +21,9 @@ internal sealed partial class MqttConnection
     private readonly MqttBroker _broker;
     private readonly SessionContext _context;
     private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly MqttPacketFormatterAdapter _formatter = new(new MqttBufferWriter(4096, 65536));
+    // The writer holds only a packet's header and properties (payloads are written from their own memory), so it starts
+    // small: an idle connection then costs 4 kB less. It grows for larger packets and shrinks back past 64 kB.
+    private readonly MqttPacketFormatterAdapter _formatter = new(new MqttBufferWriter(128, 65536));
     private MqttSession? _session;
     private Task? _writerTask;
     private long _lastReceivedTicks = Environment.TickCount64;
@@ -137,77 +139,93 @@ internal sealed partial class MqttConnection
     {
         var input = _transport.Transport.Input;
         var maxPacketSize = _context.Options.MaxPacketSize;
-        using var connectTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(_context.Options.ConnectTimeoutSeconds));
-        while (true)
+
+        // The connect timeout's timer goes as soon as the session exists: an idle connection keeps no timer.
+        var connectTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(_context.Options.ConnectTimeoutSeconds));
+        try
         {
-            var token = _session is null ? connectTimeout.Token : CancellationToken.None;
-            ReadResult result;
-            try
+            var connecting = true;
+            while (true)
             {
-                _stage = "reading";
-                result = await input.ReadAsync(token).ConfigureAwait(false);
-                _stage = "handling";
-            }
-            catch (OperationCanceledException) when (connectTimeout.IsCancellationRequested)
-            {
-                BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "no CONNECT within the connect timeout");
-                return;
-            }
-
-            if (result.IsCanceled || _closing)
-            {
-                return;
-            }
-
-            var buffer = result.Buffer;
-            try
-            {
-                while (true)
+                if (connecting && _session is not null)
                 {
-                    var status = PacketFraming.TryRead(ref buffer, maxPacketSize, out var header, out var body, out var total);
-                    if (status == FramingStatus.NeedMoreData)
-                    {
-                        break;
-                    }
+                    connecting = false;
+                    connectTimeout.Dispose();
+                }
 
-                    if (status == FramingStatus.TooLarge)
-                    {
-                        _context.Metrics.PacketTooLargeOnce();
-                        Violation(MqttDisconnectReasonCode.PacketTooLarge, $"packet of {total} bytes exceeds the maximum of {maxPacketSize}");
-                        return;
-                    }
+                var token = connecting ? connectTimeout.Token : CancellationToken.None;
+                ReadResult result;
+                try
+                {
+                    _stage = "reading";
+                    result = await input.ReadAsync(token).ConfigureAwait(false);
+                    _stage = "handling";
+                }
+                catch (OperationCanceledException) when (connecting && connectTimeout.IsCancellationRequested)
+                {
+                    BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "no CONNECT within the connect timeout");
+                    return;
+                }
 
-                    if (status == FramingStatus.Malformed)
-                    {
-                        Violation(MqttDisconnectReasonCode.MalformedPacket, "invalid Remaining Length");
-                        return;
-                    }
+                if (result.IsCanceled || _closing)
+                {
+                    return;
+                }
 
-                    Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
-                    _context.Metrics.AddBytesReceived(total);
-                    if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
+                var buffer = result.Buffer;
+                try
+                {
+                    while (true)
                     {
-                        return;
-                    }
+                        var status = PacketFraming.TryRead(ref buffer, maxPacketSize, out var header, out var body, out var total);
+                        if (status == FramingStatus.NeedMoreData)
+                        {
+                            break;
+                        }
 
-                    if (_throttle > TimeSpan.Zero)
-                    {
-                        // Over the publish rate: stop reading from this client until its bucket is back in credit.
-                        var wait = _throttle;
-                        _throttle = TimeSpan.Zero;
-                        await Task.Delay(wait, _context.Time).ConfigureAwait(false);
+                        if (status == FramingStatus.TooLarge)
+                        {
+                            _context.Metrics.PacketTooLargeOnce();
+                            Violation(MqttDisconnectReasonCode.PacketTooLarge, $"packet of {total} bytes exceeds the maximum of {maxPacketSize}");
+                            return;
+                        }
+
+                        if (status == FramingStatus.Malformed)
+                        {
+                            Violation(MqttDisconnectReasonCode.MalformedPacket, "invalid Remaining Length");
+                            return;
+                        }
+
+                        Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
+                        _context.Metrics.AddBytesReceived(total);
+                        if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+
+                        if (_throttle > TimeSpan.Zero)
+                        {
+                            // Over the publish rate: stop reading from this client until its bucket is back in credit.
+                            var wait = _throttle;
+                            _throttle = TimeSpan.Zero;
+                            await Task.Delay(wait, _context.Time).ConfigureAwait(false);
+                        }
                     }
                 }
-            }
-            finally
-            {
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
 
-            if (result.IsCompleted)
-            {
-                return;
+                if (result.IsCompleted)
+                {
+                    return;
+                }
             }
+        }
+        finally
+        {
+            connectTimeout.Dispose();
         }
     }
 
@@ -328,7 +346,7 @@ internal sealed partial class MqttConnection
     /// <summary>Lets pending acknowledgements and the DISCONNECT go out, bounded in time, then stops the writer.</summary>
     private async Task DrainAsync()
     {
-        _acks.Writer.TryComplete();
+        _acks?.Writer.TryComplete();
         if (_ackTask is not null)
         {
             try

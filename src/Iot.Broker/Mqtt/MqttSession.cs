@@ -82,7 +82,6 @@ internal sealed class MqttSession
     /// <summary>Hands a message to the session: sent now when the window allows, else queued (or dropped when full).</summary>
     public void Enqueue(BrokerMessage message, byte qos, bool retain, uint[]? subscriptionIds, ref DurableWrites durable)
     {
-        var now = _context.NowUnixMs;
         lock (_gate)
         {
             if (qos == 0)
@@ -123,7 +122,7 @@ internal sealed class MqttSession
 
             if (_connection is not null && _pending.Count == 0 && _inflight.Count < _window)
             {
-                SendInflightLocked(d, now);
+                SendInflightLocked(d, _context.NowUnixMs);
             }
             else
             {

@@ -11,6 +11,9 @@ internal sealed class CompiledRoute(RouteDefinition definition, CompiledConditio
 
     public bool IsBuiltIn { get; } = isBuiltIn;
 
+    /// <summary>The destination name as the one-element target list the router hands to the destination (read-only).</summary>
+    public IReadOnlyList<string?> Targets { get; } = Array.AsReadOnly(new[] { definition.Destination?.Name });
+
     /// <summary>Messages this route sent to its destination.</summary>
     public long Matched => Interlocked.Read(ref _matched);
 

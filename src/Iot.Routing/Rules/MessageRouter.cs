@@ -77,7 +77,10 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
 
     private Task Dispatch(RoutedEvent routedEvent, List<CompiledRoute> matches)
     {
-        List<string?>?[]? targets = null;
+        // Per kind, the distinct target names. One matching route per kind (the common case: the default route and
+        // the telemetry stream route) passes the route's own one-name list, so routing a message allocates nothing here.
+        var targets = default(TargetsByKind);
+        var any = false;
         foreach (var route in matches)
         {
             if (!route.Matches(routedEvent))
@@ -85,16 +88,22 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
                 continue;
             }
 
-            targets ??= new List<string?>?[_destinations.Length];
+            any = true;
             var destination = route.Definition.Destination;
-            var list = targets[(int)destination.Kind] ??= [];
-            if (!list.Contains(destination.Name))
+            ref var names = ref targets[(int)destination.Kind];
+            if (names is null)
             {
+                names = route.Targets;
+            }
+            else if (!names.Contains(destination.Name))
+            {
+                var list = names as List<string?> ?? [.. names];
                 list.Add(destination.Name);
+                names = list;
             }
         }
 
-        if (targets is null)
+        if (!any)
         {
             metrics.MessageUnrouted();
             return Task.CompletedTask;
@@ -103,7 +112,7 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
         metrics.MessageRouted();
         Task? single = null;
         List<Task>? many = null;
-        for (int kind = 0; kind < targets.Length; kind++)
+        for (int kind = 0; kind < _destinations.Length; kind++)
         {
             if (targets[kind] is not { } names)
             {
@@ -148,12 +157,27 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
 
     private static IRouteDestination?[] ByKind(IEnumerable<IRouteDestination> destinations)
     {
-        var result = new IRouteDestination?[Enum.GetValues<RouteDestinationKind>().Length];
+        var kinds = Enum.GetValues<RouteDestinationKind>().Length;
+        if (kinds > TargetsByKind.Length)
+        {
+            throw new InvalidOperationException($"{nameof(TargetsByKind)} holds {TargetsByKind.Length} destination kinds; {kinds} exist.");
+        }
+
+        var result = new IRouteDestination?[kinds];
         foreach (var destination in destinations)
         {
             result[(int)destination.Kind] = destination;
         }
 
         return result;
+    }
+
+    /// <summary>The target names per destination kind of one message, on the stack.</summary>
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct TargetsByKind
+    {
+        public const int Length = 3;
+
+        private IReadOnlyList<string?>? _element;
     }
 }

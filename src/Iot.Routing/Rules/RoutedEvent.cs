@@ -23,13 +23,19 @@ public sealed class RoutedEvent : IDisposable
     private int _dataState; // 0 unknown, 1 JSON, 2 not JSON
     private ReadOnlyMemory<byte>? _encoded;
 
-    private RoutedEvent(string topic, string type, string source, string id, DateTimeOffset time, string? contentType,
+    // For MQTT messages, id, type and source are made on first use: most messages reach no destination that reads
+    // them, and a UUID costs a read of the kernel's random source on Linux (a system call per message).
+    private string? _type;
+    private string? _source;
+    private string? _id;
+
+    private RoutedEvent(string topic, string? type, string? source, string? id, DateTimeOffset time, string? contentType,
         ReadOnlyMemory<byte> payload, IReadOnlyList<KeyValuePair<string, string>> userProperties, CloudEvent? posted)
     {
         Topic = topic;
-        Type = type;
-        Source = source;
-        Id = id;
+        _type = type;
+        _source = source;
+        _id = id;
         Time = time;
         ContentType = contentType;
         Payload = payload;
@@ -41,13 +47,35 @@ public sealed class RoutedEvent : IDisposable
     public string Topic { get; }
 
     /// <summary>The CloudEvents <c>type</c>.</summary>
-    public string Type { get; }
+    public string Type
+    {
+        get
+        {
+            if (_type is null)
+            {
+                (_type, _source) = Describe(Topic);
+            }
+
+            return _type;
+        }
+    }
 
     /// <summary>The CloudEvents <c>source</c>.</summary>
-    public string Source { get; }
+    public string Source
+    {
+        get
+        {
+            if (_source is null)
+            {
+                (_type, _source) = Describe(Topic);
+            }
 
-    /// <summary>The CloudEvents <c>id</c>.</summary>
-    public string Id { get; }
+            return _source;
+        }
+    }
+
+    /// <summary>The CloudEvents <c>id</c>: a UUID v7 of <see cref="Time"/> for MQTT messages.</summary>
+    public string Id => _id ??= Guid.CreateVersion7(Time).ToString();
 
     /// <summary>The CloudEvents <c>time</c>.</summary>
     public DateTimeOffset Time { get; }
@@ -71,9 +99,8 @@ public sealed class RoutedEvent : IDisposable
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(timeProvider);
-        var (type, source) = Describe(message.Topic);
         var time = message.ReceivedAt == default ? timeProvider.GetUtcNow() : message.ReceivedAt;
-        return new RoutedEvent(message.Topic, type, source, Guid.CreateVersion7(time).ToString(), time, message.ContentType,
+        return new RoutedEvent(message.Topic, type: null, source: null, id: null, time, message.ContentType,
             message.Payload, message.UserProperties, posted: null);
     }
 
