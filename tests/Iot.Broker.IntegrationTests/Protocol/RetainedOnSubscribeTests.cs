@@ -4,6 +4,7 @@ using Iot.Broker.Mqtt;
 using Iot.Routing;
 using Iot.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 
@@ -184,6 +185,29 @@ public sealed class RetainedOnSubscribeTests(SmallQueueBroker broker) : IClassFi
         }
 
         await Eventually.WaitUntilAsync(() => Metrics.RetainedPending == 0, Wait, "the cursor ended with its connection");
+    }
+
+    [Fact]
+    public async Task MaxRetainedPerSubscribe_Bites_SendsThatManyAndCountsItInMetrics()
+    {
+        await using var limited = await BrokerFixture.StartAsync("--Iot:Mqtt:MaxRetainedPerSubscribe=5");
+        var root = TestIds.Topic("retained-limit");
+        await RetainedSeed.PublishAsync(limited, root, 8);
+        await using var subscriber = await TestClient.ConnectAsync(limited, Ids.Client("retained-limit"));
+        await subscriber.SubscribeAsync(root + "/#");
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True((await subscriber.ReceiveAsync()).Retain);
+        }
+
+        await subscriber.PublishAsync(root + "/marker", "marker");
+        Assert.Equal("marker", (await subscriber.ReceiveAsync()).ConvertPayloadToString());
+
+        using var http = new HttpClient { BaseAddress = limited.HttpBaseUri };
+        var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Contains("iot_mqtt_limit{limit=\"max_retained_per_subscribe\"} 5\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("iot_mqtt_limit_hits_total{limit=\"max_retained_per_subscribe\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("iot_mqtt_retained_pending 0\n", metrics, StringComparison.Ordinal);
     }
 
     private MqttSession Session(string clientId) =>
