@@ -159,6 +159,47 @@ public sealed class RetainedOnSubscribeTests(SmallQueueBroker broker) : IClassFi
     }
 
     [Fact]
+    public async Task SlowQos0ConsumerWithRetainedPending_SendBufferKeepsTheBound_ThenEverythingArrives()
+    {
+        // 16 MB of retained messages: more than the socket buffers hold while the client does not read.
+        const int Count = 2000;
+        const int Live = 500;
+        var root = TestIds.Topic("retained-bound0");
+        await RetainedSeed.PublishAsync(broker, root, Count, new string('r', 8192));
+        var clientId = Ids.Client("retained-bound0");
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = clientId, CleanSession = true, KeepAlivePeriod = 60 });
+        await using (raw)
+        {
+            await raw.SendAsync(new MqttSubscribePacket { PacketIdentifier = 1, TopicFilters = [new MqttTopicFilter { Topic = root + "/#", QualityOfServiceLevel = MqttQualityOfServiceLevel.AtMostOnce }] });
+            var session = Session(clientId);
+            var connection = session.Connection ?? throw new InvalidOperationException("not connected");
+            var publisher = broker.App.Services.GetRequiredService<IMqttPublisher>();
+            var highest = 0;
+            for (var i = 0; i < Live; i++)
+            {
+                await publisher.PublishAsync(root + "/live", Encoding.UTF8.GetBytes($"live {i}"), 0, retain: false);
+                highest = Math.Max(highest, connection.QueuedQos0);
+            }
+
+            Assert.InRange(highest, 0, SmallQueueBroker.MaxQueuedMessages);
+            Assert.InRange(session.RetainedPending, 1, Count);
+            Assert.Equal(0, session.QueuedCount);
+
+            var retained = new HashSet<string>(StringComparer.Ordinal);
+            while (retained.Count < Count)
+            {
+                var publish = await ReceivePublishAsync(raw);
+                if (publish.Retain)
+                {
+                    Assert.True(retained.Add(publish.Topic), $"{publish.Topic} twice");
+                }
+            }
+
+            Assert.Equal(0, session.RetainedPending);
+        }
+    }
+
+    [Fact]
     public async Task DisconnectOrUnsubscribeMidCursor_FreesIt()
     {
         const int Count = 200;
