@@ -1,4 +1,5 @@
 using System.Globalization;
+using Iot.Broker.IntegrationTests.Protocol;
 using Iot.TestUtilities;
 
 namespace Iot.Broker.IntegrationTests;
@@ -157,6 +158,26 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
             TimeSpan.FromSeconds(15),
             "the expired retained message disappears and the control message stays");
         Assert.Equal("stays", retained);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1")]
+    public async Task MosquittoSub_WildcardOverTwentyThousandRetained_ReceivesAllWithRetainFlag(string qos)
+    {
+        // Twenty times the session queue bound (MaxQueuedMessages 1000): retained messages on subscribe are paced, not dropped.
+        const int Count = 20_000;
+        var root = TestIds.Topic("mosquitto/retained-many");
+        await RetainedSeed.PublishAsync(broker, root, Count);
+
+        var result = await ExternalClients.MosquittoSubAsync(
+            [.. Connect("mqttv311", "mmany"), "-t", root + "/#", "-q", qos, "-C", "20000", "-W", "20", "-F", "%r %t"], TimeSpan.FromSeconds(30));
+
+        result.EnsureSuccess();
+        var lines = result.OutputLines;
+        Assert.Equal(Count, lines.Count);
+        Assert.All(lines, line => Assert.StartsWith("1 ", line, StringComparison.Ordinal));
+        Assert.Equal(Count, lines.Distinct(StringComparer.Ordinal).Count());
     }
 
     private string Port => broker.MqttPort.ToString(CultureInfo.InvariantCulture);

@@ -34,6 +34,7 @@ internal static class OperationsEndpoints
         Gauge(text, "iot_mqtt_subscriptions", "Subscriptions in the topic tree.", subscriptions.Count);
         Gauge(text, "iot_mqtt_retained_messages", "Retained messages.", retained.Count);
         Gauge(text, "iot_mqtt_queued_messages", "Messages queued or in flight to sessions.", queued);
+        Gauge(text, "iot_mqtt_retained_pending", "Retained messages matched at SUBSCRIBE and not yet handed to the session.", m.RetainedPending);
         Counter(text, "iot_mqtt_messages_received_total", "PUBLISH packets received from clients.", m.MessagesReceived);
         Counter(text, "iot_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", m.MessagesSent);
         Counter(text, "iot_mqtt_bytes_received_total", "MQTT bytes received.", m.BytesReceived);
@@ -117,6 +118,7 @@ internal static class OperationsEndpoints
         ("publish_burst", o.PublishBurst),
         ("connect_rate_per_address", o.ConnectRatePerAddress),
         ("topic_alias_maximum", o.TopicAliasMaximum),
+        ("max_retained_per_subscribe", o.MaxRetainedPerSubscribe),
     ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
@@ -128,6 +130,7 @@ internal static class OperationsEndpoints
         LimitKind.PublishRateDisconnected => "publish_rate_disconnected",
         LimitKind.ConnectRatePerAddress => "connect_rate_per_address",
         LimitKind.TopicLimits => "topic_length_or_levels",
+        LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
         _ => limit.ToString(),
     };
 

@@ -39,6 +39,9 @@ internal enum LimitKind
 
     /// <summary><see cref="MqttOptions.MaxTopicLength"/> or <see cref="MqttOptions.MaxTopicLevels"/>.</summary>
     TopicLimits,
+
+    /// <summary><see cref="MqttOptions.MaxRetainedPerSubscribe"/>: a SUBSCRIBE matched more retained messages.</summary>
+    MaxRetainedPerSubscribe,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>
@@ -63,6 +66,7 @@ internal sealed class BrokerMetrics
     private long _authenticationFailures;
     private long _publishDenied;
     private long _subscribeDenied;
+    private long _retainedPending;
 
     public long AuthenticationFailures => Volatile.Read(ref _authenticationFailures);
 
@@ -108,6 +112,9 @@ internal sealed class BrokerMetrics
 
     public long WillsPublished => Volatile.Read(ref _willsPublished);
 
+    /// <summary>Retained messages that subscriptions still owe their sessions (matched at SUBSCRIBE, not yet sent).</summary>
+    public long RetainedPending => Volatile.Read(ref _retainedPending);
+
     public long Dropped(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
 
     public void ConnectionOpened()
@@ -143,4 +150,6 @@ internal sealed class BrokerMetrics
     public void SessionExpired() => Interlocked.Increment(ref _sessionsExpired);
 
     public void WillPublished() => Interlocked.Increment(ref _willsPublished);
+
+    public void AddRetainedPending(long count) => Interlocked.Add(ref _retainedPending, count);
 }

@@ -87,19 +87,17 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         return pairs;
     }
 
-    /// <summary>Sends the retained messages matching a new subscription (RETAIN set, as MQTT requires on subscribe).</summary>
-    public void DeliverRetained(Subscription subscription, List<BrokerMessage> scratch)
+    /// <summary>
+    /// Starts sending the retained messages matching a new subscription (RETAIN set, as MQTT requires on subscribe):
+    /// the session takes them from a cursor as its queue and in-flight window have room, so none is dropped for the
+    /// queue bound, and the cursor ends with <paramref name="connection"/>.
+    /// </summary>
+    public void DeliverRetained(Subscription subscription, MqttConnection connection)
     {
-        scratch.Clear();
-        retained.Match(subscription.TopicFilter, scratch);
-        var durable = default(DurableWrites);
-        uint[]? ids = subscription.SubscriptionIdentifier == 0 ? null : [subscription.SubscriptionIdentifier];
-        foreach (var message in scratch)
+        if (retained.OpenCursor(subscription, connection) is { } cursor)
         {
-            Deliver(subscription.Session, message, GrantedQos(message, subscription), retain: true, ids, ref durable);
+            subscription.Session.StartRetained(cursor);
         }
-
-        scratch.Clear();
     }
 
     private static void DeliverMany(BrokerMessage message, string? publisherClientId, List<IndexEntry> matches, ref DurableWrites durable)

@@ -7,8 +7,6 @@ namespace Iot.Broker.Mqtt;
 
 internal sealed partial class MqttConnection
 {
-    private List<BrokerMessage>? _retainedScratch;
-
     private async ValueTask<bool> HandleSubscribeAsync(MqttSubscribePacket subscribe)
     {
         var session = _session!;
@@ -109,10 +107,9 @@ internal sealed partial class MqttConnection
         Send(new MqttSubAckPacket { PacketIdentifier = subscribe.PacketIdentifier, ReasonCodes = codes });
         if (sendRetained is not null)
         {
-            var scratch = _retainedScratch ??= [];
             foreach (var subscription in sendRetained)
             {
-                _broker.Dispatcher.DeliverRetained(subscription, scratch);
+                _broker.Dispatcher.DeliverRetained(subscription, this);
             }
         }
 
@@ -132,6 +129,12 @@ internal sealed partial class MqttConnection
         foreach (var filter in unsubscribe.TopicFilters)
         {
             var removed = _broker.Subscriptions.Unsubscribe(session, filter);
+            if (removed)
+            {
+                // MQTT 5 §3.10.4: no new messages for the filter, retained ones still owed included.
+                session.EndRetained(filter);
+            }
+
             if (removed && session.IsPersistent)
             {
                 durable.Add(_context.Store.DeleteSubscriptionAsync(session.ClientId, filter));

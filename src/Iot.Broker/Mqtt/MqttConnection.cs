@@ -407,6 +407,8 @@ internal sealed partial class MqttConnection
                 {
                     break;
                 }
+
+                OnOutboundFlushed();
             }
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)

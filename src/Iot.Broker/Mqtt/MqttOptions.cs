@@ -61,6 +61,14 @@ public sealed class MqttOptions
     [Range(1, 10_000_000)]
     public int MaxQueuedMessages { get; set; } = 1000;
 
+    /// <summary>Most retained messages one SUBSCRIBE delivers (per topic filter); the rest are not sent.</summary>
+    /// <remarks>Default 0: no limit, as Mosquitto. Range 0 to 100 000 000. Retained messages on subscribe are handed
+    /// to the session as its queue and in-flight window have room, never dropped for <see cref="MaxQueuedMessages"/>;
+    /// until then the subscription holds a reference to each (8 bytes a message). When it bites:
+    /// <c>iot_mqtt_limit_hits_total{limit="max_retained_per_subscribe"}</c>.</remarks>
+    [Range(0, 100_000_000)]
+    public int MaxRetainedPerSubscribe { get; set; }
+
     /// <summary>Whether QoS 0 messages are queued for offline persistent sessions.</summary>
     /// <remarks>Default false (as Mosquitto's queue_qos0_messages).</remarks>
     public bool QueueQos0WhenOffline { get; set; }

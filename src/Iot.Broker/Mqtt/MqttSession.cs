@@ -7,7 +7,7 @@ namespace Iot.Broker.Mqtt;
 /// packet ids of QoS 2 messages received but not yet released. It outlives connections when the session expiry
 /// interval is non-zero. All state is guarded by one lock; sends go to the attached connection's outbound channel.
 /// </summary>
-internal sealed class MqttSession
+internal sealed partial class MqttSession
 {
     private readonly Lock _gate = new();
     private readonly SessionContext _context;
@@ -239,6 +239,7 @@ internal sealed class MqttSession
             _connection = null;
             DisconnectedAtUnixMs = nowUnixMs;
             FailCommandsLocked();
+            EndRetainedLocked();
 
             // QoS 0 messages are not kept for a disconnected session unless configured.
             if (!(_context.Options.QueueQos0WhenOffline && IsPersistent) && _pending.Count > 0)
@@ -344,6 +345,7 @@ internal sealed class MqttSession
         lock (_gate)
         {
             FailCommandsLocked();
+            EndRetainedLocked();
             _pending.Clear();
             _inflight.Clear();
             _inboundQos2.Clear();
@@ -456,6 +458,9 @@ internal sealed class MqttSession
                 SendInflightLocked(d, now);
             }
         }
+
+        // The queue is empty: retained messages owed since a SUBSCRIBE may use the room left.
+        FeedRetainedLocked(connection, now);
     }
 
     private void SendInflightLocked(Delivery d, long now)

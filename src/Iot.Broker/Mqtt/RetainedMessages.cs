@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Iot.Routing.Topics;
 
 namespace Iot.Broker.Mqtt;
@@ -28,6 +29,41 @@ internal sealed class RetainedMessages(SessionContext context)
 
     /// <summary>Restores a stored retained message at start-up.</summary>
     public void Restore(BrokerMessage message) => _index.Set(message.Topic, message);
+
+    /// <summary>The retained message of <paramref name="topic"/> now; false when there is none or it expired.</summary>
+    public bool TryGetCurrent(string topic, long nowUnixMs, [NotNullWhen(true)] out BrokerMessage? message)
+    {
+        if (_index.TryGet(topic, out message) && !message.IsExpired(nowUnixMs))
+        {
+            return true;
+        }
+
+        message = null;
+        return false;
+    }
+
+    /// <summary>
+    /// The retained messages a new subscription is owed, as a cursor for its session to send from as it has room;
+    /// null when none match. At most <see cref="MqttOptions.MaxRetainedPerSubscribe"/> (when set) are kept.
+    /// </summary>
+    public RetainedCursor? OpenCursor(Subscription subscription, MqttConnection connection)
+    {
+        var matches = new List<BrokerMessage>();
+        Match(subscription.TopicFilter, matches);
+        if (matches.Count == 0)
+        {
+            return null;
+        }
+
+        var limit = context.Options.MaxRetainedPerSubscribe;
+        if (limit > 0 && matches.Count > limit)
+        {
+            context.Metrics.LimitHit(LimitKind.MaxRetainedPerSubscribe);
+            matches.RemoveRange(limit, matches.Count - limit);
+        }
+
+        return new RetainedCursor(subscription, connection, matches, this, context.Metrics);
+    }
 
     /// <summary>Appends the live retained messages matching <paramref name="filter"/>; expired ones are removed on the way.</summary>
     public void Match(string filter, List<BrokerMessage> results)
