@@ -9,6 +9,9 @@
 #   RETAINED_COUNT=100000            retained topics
 #   SKIP_BROKER_BUILD=1              reuse the last Release build of the broker
 #   RESULTS=path                     also keep the raw result lines there
+#   VARIANT_ENV="NAME=VALUE ..."      also run a second instance of our broker ("variant") with these environment
+#   VARIANT_DLL=path                  variables and/or this Iot.Broker.dll, alternating with the other two in the
+#                                    throughput and idle scenarios (e.g. a runtime knob, or a before/after build)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,12 +23,18 @@ retained_count="${RETAINED_COUNT:-100000}"
 work="$(mktemp -d)"
 ours_pid=""
 mosq_pid=""
+var_pid=""
+variant_env="${VARIANT_ENV:-}"
+variant_dll="${VARIANT_DLL:-}"
+with_variant=0
+[[ -n "$variant_env$variant_dll" ]] && with_variant=1
 
 # One process holds at most about 19 500 sockets: the open-files hard limit here is 20 000 and cannot be raised.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cleanup() {
   stop_ours
+  stop_variant
   stop_mosquitto
   rm -rf "$work"
 }
@@ -33,22 +42,50 @@ trap cleanup EXIT INT TERM
 
 has() { [[ " $scenarios " == *" $1 "* ]]; }
 
-start_ours() {
-  local dir
+# order_of ROUND: the brokers of a round (sets brokers), the first one rotating from round to round.
+order_of() {
+  local all=(ours mosquitto) i
+  (( with_variant )) && all=(ours variant mosquitto)
+  brokers=()
+  for i in "${!all[@]}"; do brokers+=("${all[(i + $1 - 1) % ${#all[@]}]}"); done
+}
+
+# launch_ours DLL ENV...: start our broker, wait for its ports file; sets started_pid, started_port, started_http.
+launch_ours() {
+  local dir dll="$1"
+  shift
   dir="$(mktemp -d -p "$work")"
-  dotnet "$root/src/Iot.Broker/bin/Release/net10.0/Iot.Broker.dll" \
+  env "$@" dotnet "$dll" \
     --Iot:Mqtt:Port=0 --Iot:Http:Port=0 --Iot:DataDir="$dir/data" \
     --Iot:Security:AllowAnonymous=true --Iot:PortsFile="$dir/ports.json" \
     --Logging:LogLevel:Default=Warning >"$dir/broker.log" 2>&1 &
-  ours_pid=$!
+  started_pid=$!
   for _ in $(seq 1 300); do
     [[ -s "$dir/ports.json" ]] && break
-    kill -0 "$ours_pid" 2>/dev/null || { echo "Iot broker exited:"; cat "$dir/broker.log"; exit 1; }
+    kill -0 "$started_pid" 2>/dev/null || { echo "Iot broker exited:"; cat "$dir/broker.log"; exit 1; }
     sleep 0.1
   done
   [[ -s "$dir/ports.json" ]] || { echo "Iot broker did not write its ports file within 30 s"; exit 1; }
-  ours_port="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mqtt"])' "$dir/ports.json")"
-  ours_http="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$dir/ports.json")"
+  started_port="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mqtt"])' "$dir/ports.json")"
+  started_http="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$dir/ports.json")"
+}
+
+start_ours() {
+  launch_ours "$root/src/Iot.Broker/bin/Release/net10.0/Iot.Broker.dll"
+  ours_pid="$started_pid" ours_port="$started_port" ours_http="$started_http"
+}
+
+start_variant() {
+  # shellcheck disable=SC2086 # VARIANT_ENV is deliberately split into NAME=VALUE words
+  launch_ours "${variant_dll:-$root/src/Iot.Broker/bin/Release/net10.0/Iot.Broker.dll}" $variant_env
+  var_pid="$started_pid" var_port="$started_port" var_http="$started_http"
+}
+
+stop_variant() {
+  if [[ -n "$var_pid" ]]; then
+    kill "$var_pid" 2>/dev/null && wait "$var_pid" 2>/dev/null || true
+    var_pid=""
+  fi
 }
 
 stop_ours() {
@@ -88,10 +125,18 @@ results="${RESULTS:-$work/results.txt}"
 run() {
   local label="$1" broker="$2" limit="$3" port pid line env=() drops=()
   shift 3
-  if [[ "$broker" == ours ]]; then port="$ours_port"; pid="$ours_pid"; else port="$mosq_port"; pid="$mosq_pid"; fi
+  case "$broker" in
+    ours) port="$ours_port"; pid="$ours_pid" ;;
+    variant) port="$var_port"; pid="$var_pid" ;;
+    *) port="$mosq_port"; pid="$mosq_pid" ;;
+  esac
   # The broker's own count of dropped messages, where the scenario reports it.
   if [[ "$1" == slowconsumer ]]; then
-    if [[ "$broker" == ours ]]; then drops=(--metrics-url "http://127.0.0.1:$ours_http/metrics"); else drops=(--sys-dropped 1); fi
+    case "$broker" in
+      ours) drops=(--metrics-url "http://127.0.0.1:$ours_http/metrics") ;;
+      variant) drops=(--metrics-url "http://127.0.0.1:$var_http/metrics") ;;
+      *) drops=(--sys-dropped 1) ;;
+    esac
   fi
   # The latency publisher sleeps between messages; without this the tool's idle thread-pool workers spin and take
   # CPU from the broker on 2 cores.
@@ -103,6 +148,7 @@ run() {
 
 echo "== machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), .NET SDK $(dotnet --version), $(/usr/sbin/mosquitto -h | head -1)"
 echo "== $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+(( with_variant )) && echo "== variant: ${variant_dll:-the same build} with env: ${variant_env:-none}"
 echo "== build (Release)"
 if [[ "${SKIP_BROKER_BUILD:-0}" == 1 ]]; then
   echo "SKIP_BROKER_BUILD=1: reusing the Release build of $(date -u -r "$root/src/Iot.Broker/bin/Release/net10.0/Iot.Broker.dll" +%FT%TZ)"
@@ -128,10 +174,12 @@ for label in "${order[@]}"; do has "$label" && wanted=1; done
 if (( wanted )); then
   start_ours
   start_mosquitto
+  (( with_variant )) && start_variant
   echo "ours: port $ours_port pid $ours_pid; mosquitto: port $mosq_port pid $mosq_pid; $seconds s per run, $rounds rounds"
+  (( with_variant )) && echo "variant: port $var_port pid $var_pid"
   for round in $(seq 1 "$rounds"); do
     # Alternate who goes first, so a drift in the machine's load does not always favour the same broker.
-    if (( round % 2 )); then brokers=(ours mosquitto); else brokers=(mosquitto ours); fi
+    order_of "$round"
     echo "== round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
     for label in "${order[@]}"; do
       has "$label" || continue
@@ -143,12 +191,21 @@ if (( wanted )); then
   done
   kill -0 "$ours_pid" 2>/dev/null || echo "WARNING: the Iot broker is no longer running"
   kill -0 "$mosq_pid" 2>/dev/null || echo "WARNING: Mosquitto is no longer running"
+  (( with_variant )) && { kill -0 "$var_pid" 2>/dev/null || echo "WARNING: the variant broker is no longer running"; }
   stop_ours
+  stop_variant
   stop_mosquitto
 fi
 
 # fresh BROKER: start it, for a measurement of memory growth that memory freed by an earlier run would hide.
-fresh() { if [[ "$1" == ours ]]; then stop_ours; start_ours; else stop_mosquitto; start_mosquitto; fi; }
+fresh() {
+  case "$1" in
+    ours) stop_ours; start_ours ;;
+    variant) stop_variant; start_variant ;;
+    *) stop_mosquitto; start_mosquitto ;;
+  esac
+}
+stop() { case "$1" in ours) stop_ours ;; variant) stop_variant ;; *) stop_mosquitto ;; esac; }
 
 if has retained; then
   for round in $(seq 1 "$rounds"); do
@@ -164,13 +221,13 @@ fi
 
 if has idle; then
   for round in $(seq 1 "$rounds"); do
-    if (( round % 2 )); then brokers=(ours mosquitto); else brokers=(mosquitto ours); fi
+    order_of "$round"
     for size in $idle_sizes; do
       echo "== idle $size, round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
       for broker in "${brokers[@]}"; do
         fresh "$broker"
         run "idle$size" "$broker" 300 idle --connections "$size" --warm 100 --sources 64 --concurrency 100 --keepalive 300 --settle 5 --hold 5
-        if [[ "$broker" == ours ]]; then stop_ours; else stop_mosquitto; fi
+        stop "$broker"
       done
     done
   done

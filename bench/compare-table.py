@@ -64,8 +64,11 @@ for label in idle_labels:
         (label, title, "dropped", "dropped during the hold", "{:.0f}", None),
     ]
 
-print("| Scenario | Metric | Iot broker | Mosquitto | Ours / Mosquitto | Goal |")
-print("|---|---|---:|---:|---:|---|")
+# With VARIANT_ENV/VARIANT_DLL, compare-all.sh also ran a second instance of our broker: two more columns.
+variant = any(r["broker"] == "variant" for r in rows)
+extra_head, extra_rule = (" Variant | Variant / Mosquitto |", "---:|---:|") if variant else ("", "")
+print(f"| Scenario | Metric | Iot broker | Mosquitto | Ours / Mosquitto |{extra_head} Goal |")
+print(f"|---|---|---:|---:|---:|{extra_rule}---|")
 present = {r["label"] for r in rows}
 for label, title, key, name, fmt, goal in table:
     if label not in present:
@@ -79,7 +82,12 @@ for label, title, key, name, fmt, goal in table:
         goal_text = f"{op} {threshold}: {'holds' if ok else 'MISSED'}"
     ours_text = fmt.format(o) if o == o else "NA"
     mosq_text = fmt.format(m) if m == m else "NA"
-    print(f"| {title} | {name} | {ours_text} | {mosq_text} | {'{:.2f}'.format(ratio) if ratio == ratio else 'n/a'} | {goal_text} |")
+    extra = ""
+    if variant:
+        v, _ = median(label, "variant", key)
+        v_ratio = v / m if m == m and m and v == v else float("nan")
+        extra = f" {fmt.format(v) if v == v else 'NA'} | {'{:.2f}'.format(v_ratio) if v_ratio == v_ratio else 'n/a'} |"
+    print(f"| {title} | {name} | {ours_text} | {mosq_text} | {'{:.2f}'.format(ratio) if ratio == ratio else 'n/a'} |{extra} {goal_text} |")
 
 for label in idle_labels:
     o, _ = median(label, "ours", "bytes_per_conn")
