@@ -7,18 +7,30 @@ namespace Iot.Streams.Aggregation;
 /// Fans aggregate results out to live readers (the SSE endpoint). Each reader has a bounded channel that drops its
 /// oldest result when the reader falls behind (counted): live views prefer fresh data, and a slow reader never holds
 /// back the aggregation. It also keeps the latest result of every stream, window and key (up to
-/// <see cref="MaxLatest"/> of them), so that a dashboard that opens shows values at once instead of waiting a window.
+/// <see cref="MaxLatest"/> of them, <c>Iot:Streams:MaxLatestAggregates</c>), so that a dashboard that opens shows
+/// values at once instead of waiting a window.
 /// </summary>
-public sealed class AggregateHub
+/// <param name="maxLatest">The most (stream, window, key) combinations whose latest result is kept.</param>
+public sealed class AggregateHub(int maxLatest = AggregateHub.DefaultMaxLatest)
 {
-    /// <summary>The most (stream, window, key) combinations whose latest result is kept; new keys beyond it are not kept.</summary>
-    public const int MaxLatest = 100_000;
+    /// <summary>The default of <c>Iot:Streams:MaxLatestAggregates</c>.</summary>
+    public const int DefaultMaxLatest = 100_000;
 
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<(string Stream, string Window, string Key), AggregateResult> _latest = new();
     private int _latestCount;
+    private long _latestRefused;
     private ImmutableReaders _readers = new([]);
     private long _dropped;
+
+    /// <summary>The most (stream, window, key) combinations whose latest result is kept; new keys beyond it are not kept.</summary>
+    public int MaxLatest { get; } = maxLatest >= 0 ? maxLatest : throw new ArgumentOutOfRangeException(nameof(maxLatest));
+
+    /// <summary>How many (stream, window, key) combinations have their latest result kept.</summary>
+    public int LatestCount => Volatile.Read(ref _latestCount);
+
+    /// <summary>Results of new keys not kept as latest because <see cref="MaxLatest"/> was reached.</summary>
+    public long LatestRefused => Interlocked.Read(ref _latestRefused);
 
     /// <summary>Results dropped because a reader was too slow.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -77,13 +89,22 @@ public sealed class AggregateHub
         {
             _latest[id] = result;
         }
-        else if (Interlocked.Increment(ref _latestCount) <= MaxLatest)
+        else if (Interlocked.Increment(ref _latestCount) <= MaxLatest && _latest.TryAdd(id, result))
         {
-            _latest[id] = result;
+            // Counted and added: a new key within the bound.
         }
         else
         {
+            // Over the bound, or another thread added the same key first (then this result replaces its).
             Interlocked.Decrement(ref _latestCount);
+            if (_latest.ContainsKey(id))
+            {
+                _latest[id] = result;
+            }
+            else
+            {
+                Interlocked.Increment(ref _latestRefused);
+            }
         }
 
         foreach (var reader in _readers.Items)

@@ -60,7 +60,7 @@ public static class IotStreamsServiceCollectionExtensions
         services.TryAddSingleton<StreamRouteDestination>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, StreamRouteDestination>(
             sp => sp.GetRequiredService<StreamRouteDestination>()));
-        services.TryAddSingleton<AggregateHub>();
+        services.TryAddSingleton(sp => new AggregateHub(sp.GetRequiredService<IOptions<StreamsOptions>>().Value.MaxLatestAggregates));
         services.TryAddSingleton(sp => new AggregatePublisher(sp.GetRequiredService<AggregateHub>(), sp.GetRequiredService<IStreamStore>(),
             sp.GetRequiredService<IPartitionMapper>(), sp.GetRequiredService<ILogger<AggregatePublisher>>(), sp.GetService<IMqttPublisher>()));
         services.TryAddSingleton<AggregationService>();

@@ -47,6 +47,13 @@ public static class StreamsMetrics
             result.Add(("iot_aggregates_published_total", "counter", "Aggregate results published (MQTT retained, SSE).", publisher.Published));
         }
 
+        if (services.GetService<AggregateHub>() is { } hub)
+        {
+            result.Add(("iot_aggregates_latest_kept", "gauge", "Stream, window and key combinations whose latest result is kept for SSE replay.", hub.LatestCount));
+            result.Add(("iot_aggregates_latest_limit", "gauge", "Iot:Streams:MaxLatestAggregates.", hub.MaxLatest));
+            result.Add(("iot_aggregates_latest_refused_total", "counter", "Results of new keys not kept for replay because the limit was reached.", hub.LatestRefused));
+        }
+
         if (services.GetService<InfluxSinkService>() is { } sink)
         {
             result.Add(("iot_influx_points_written_total", "counter", "Points InfluxDB accepted.", sink.PointsWritten));

@@ -45,6 +45,13 @@ public sealed class StreamsOptions
     /// <remarks>Default none.</remarks>
     public List<WindowDefinition> Windows { get; set; } = [];
 
+    /// <summary>
+    /// The most (stream, window, key) combinations whose latest aggregate result is kept for readers that ask for it on
+    /// connect (<c>GET /api/streams/{name}/aggregates?latest=true</c>); results of new keys beyond it are not kept (counted).
+    /// </summary>
+    /// <remarks>Default 100 000; range 0-10 000 000 (0 keeps none).</remarks>
+    public int MaxLatestAggregates { get; set; } = 100_000;
+
     /// <summary>How often an idle aggregation advances its watermark with processing time.</summary>
     /// <remarks>Default 1 second; range 10 ms - 1 hour.</remarks>
     public TimeSpan IdleTick { get; set; } = TimeSpan.FromSeconds(1);

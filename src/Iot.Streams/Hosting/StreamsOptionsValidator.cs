@@ -30,6 +30,11 @@ internal sealed class StreamsOptionsValidator : IValidateOptions<StreamsOptions>
             errors.Add("Iot:Streams:MaxPendingAppends must be between 1 and 1000000.");
         }
 
+        if (options.MaxLatestAggregates is < 0 or > 10_000_000)
+        {
+            errors.Add("Iot:Streams:MaxLatestAggregates must be between 0 and 10 000 000.");
+        }
+
         if (options.IdleTick < TimeSpan.FromMilliseconds(10) || options.IdleTick > TimeSpan.FromHours(1))
         {
             errors.Add("Iot:Streams:IdleTick must be between 10 ms and 1 hour.");
