@@ -8,24 +8,31 @@ internal sealed record LoadResult(
     long Delivered, double Seconds, double ToolCpuSeconds, double? BrokerCpuSeconds, long Lost, int Stalls, int Errors, long Malformed);
 
 /// <summary>Sets up the connections of one scenario, drives the publishers and measures after the warm-up.</summary>
-internal sealed class LoadRun(LoadOptions options) : IDisposable
+internal sealed class LoadRun : IDisposable
 {
     private const int MaxBatch = 20;
     private const int MinBatch = 5;
     private const int MaxInflightPerPublisher = 20;
     private const int WindowPerConnection = 20;
 
+    private readonly LoadOptions _options;
     private readonly List<MqttConnection> _connections = [];
-    private readonly List<Task> _loops = [];
-    private readonly CancellationTokenSource _stop = new();
-    private int _errors;
+    private readonly CancellationTokenSource _stop;
+    private readonly BackgroundLoops _loops;
     private int _stalls;
+
+    public LoadRun(LoadOptions options)
+    {
+        _options = options;
+        _stop = new CancellationTokenSource();
+        _loops = new BackgroundLoops(_stop.Token);
+    }
 
     public async Task<LoadResult> RunAsync()
     {
-        var fanin = options.Scenario == "fanin";
-        var publishers = fanin ? options.Publishers : 1;
-        var subscribers = fanin ? 1 : options.Subscribers;
+        var fanin = _options.Scenario == "fanin";
+        var publishers = fanin ? _options.Publishers : 1;
+        var subscribers = fanin ? 1 : _options.Subscribers;
         var deliveriesPerMessage = subscribers;
         var window = new DeliveryWindow((long)WindowPerConnection * (fanin ? publishers : subscribers));
         var prefix = $"lt{Environment.ProcessId}";
@@ -37,8 +44,8 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
             for (var i = 0; i < subscribers; i++)
             {
                 var sub = await ConnectAsync($"{prefix}-s{i}");
-                await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", options.Qos, ct);
-                var sink = new SubscriberSink(sub, window, options.Payload);
+                await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", _options.Qos, ct);
+                var sink = new SubscriberSink(sub, window, _options.Payload);
                 sinks.Add(sink);
                 Watch(sub.ReadLoopAsync(sink, ct));
             }
@@ -47,24 +54,24 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
             {
                 var pub = await ConnectAsync($"{prefix}-p{i}");
                 PubAckSink? acks = null;
-                if (options.Qos == 1)
+                if (_options.Qos == 1)
                 {
                     acks = new PubAckSink();
                     Watch(pub.ReadLoopAsync(acks, ct));
                 }
 
-                var template = MqttWire.Publish(fanin ? $"bench/fanin/p{i}" : "bench/fanout/t", options.Qos, options.Payload, out var idOffset);
+                var template = MqttWire.Publish(fanin ? $"bench/fanin/p{i}" : "bench/fanout/t", _options.Qos, _options.Payload, out var idOffset);
                 Watch(PublishLoopAsync(pub, template, idOffset, deliveriesPerMessage, window, acks, ct));
             }
 
             Watch(WatchdogAsync(window, ct));
 
-            await Task.Delay(TimeSpan.FromSeconds(options.WarmupSeconds), ct);
+            await Task.Delay(TimeSpan.FromSeconds(_options.WarmupSeconds), ct);
             var received0 = window.Received;
             var lost0 = window.Lost;
-            var start = CpuSample.Take(options.BrokerPid);
-            await Task.Delay(TimeSpan.FromSeconds(options.Seconds), ct);
-            var end = CpuSample.Take(options.BrokerPid);
+            var start = CpuSample.Take(_options.BrokerPid);
+            await Task.Delay(TimeSpan.FromSeconds(_options.Seconds), ct);
+            var end = CpuSample.Take(_options.BrokerPid);
             var delivered = window.Received - received0;
 
             return new LoadResult(
@@ -74,7 +81,7 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
                 end.BrokerCpuSeconds - start.BrokerCpuSeconds,
                 window.Lost - lost0,
                 Volatile.Read(ref _stalls),
-                Volatile.Read(ref _errors),
+                _loops.Errors,
                 sinks.Sum(s => s.Malformed));
         }
         finally
@@ -86,7 +93,7 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
                 connection.Dispose();
             }
 
-            await Task.WhenAll(_loops);
+            await _loops.WhenAllAsync();
         }
     }
 
@@ -166,30 +173,10 @@ internal sealed class LoadRun(LoadOptions options) : IDisposable
 
     private async Task<MqttConnection> ConnectAsync(string clientId)
     {
-        var connection = await MqttConnection.ConnectAsync(options.Host, options.Port, clientId, _stop.Token);
+        var connection = await MqttConnection.ConnectAsync(_options.Host, _options.Port, clientId, _stop.Token);
         _connections.Add(connection);
         return connection;
     }
 
-    private void Watch(Task loop) => _loops.Add(ObserveAsync(loop));
-
-    private async Task ObserveAsync(Task loop)
-    {
-        try
-        {
-            await loop;
-        }
-        catch (Exception ex) when (_stop.IsCancellationRequested)
-        {
-            // Expected at shutdown: cancelled waits and sockets closed under pending reads.
-            _ = ex;
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidDataException)
-        {
-            if (Interlocked.Increment(ref _errors) <= 5)
-            {
-                await Console.Error.WriteLineAsync($"connection error: {ex.Message}");
-            }
-        }
-    }
+    private void Watch(Task loop) => _loops.Watch(loop);
 }
