@@ -4,6 +4,7 @@ using System.Text.Json;
 using Iot.Broker.Api;
 using Iot.Broker.Dashboard;
 using Iot.Broker.Mqtt;
+using Iot.Broker.Mqtt.Transport;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
 using Iot.Streams.Hosting;
@@ -34,6 +35,8 @@ public static class BrokerHost
 
         var listeners = new ListenerRegistry();
         builder.Services.AddSingleton(listeners);
+        // Registered after the broker's services, so it stops first: it closes its connections while sessions exist.
+        builder.Services.AddHostedService<SocketMqttListener>();
         builder.WebHost.ConfigureKestrel((context, kestrel) => ConfigureListeners(context.Configuration, kestrel, listeners));
 
         var app = builder.Build();
@@ -73,7 +76,7 @@ public static class BrokerHost
         var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
         var address = mqtt.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(mqtt.BindAddress);
 
-        if (mqtt.Port >= 0)
+        if (mqtt.Port >= 0 && string.Equals(mqtt.Transport, MqttOptions.KestrelTransport, StringComparison.OrdinalIgnoreCase))
         {
             kestrel.Listen(address, mqtt.Port, listen =>
             {
@@ -127,7 +130,7 @@ public static class BrokerHost
     {
         var log = app.Services.GetRequiredService<ILogger<BrokerEndpoints>>();
         var endpoints = app.Services.GetRequiredService<BrokerEndpoints>();
-        int? mqtt = listeners.Mqtt?.IPEndPoint?.Port;
+        int? mqtt = listeners.MqttSocketPort ?? listeners.Mqtt?.IPEndPoint?.Port;
         int? tls = listeners.MqttTls?.IPEndPoint?.Port;
         var http = listeners.Http?.IPEndPoint?.Port ?? 0;
         endpoints.Set(mqtt, tls, http);
@@ -158,6 +161,9 @@ public static class BrokerHost
     internal sealed class ListenerRegistry
     {
         public ListenOptions? Mqtt { get; set; }
+
+        /// <summary>The port of the plain MQTT listener on the socket transport.</summary>
+        public int? MqttSocketPort { get; set; }
 
         public ListenOptions? MqttTls { get; set; }
 

@@ -43,7 +43,7 @@ internal sealed partial class MqttConnection
         {
             // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
             _context.Metrics.ConnectRejectedOnce();
-            await _transport.Transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
+            await _transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
             BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, ex.Message);
             return false;
         }
@@ -231,7 +231,7 @@ internal sealed partial class MqttConnection
     {
         var requested = connect.ClientId ?? string.Empty;
         var authenticator = _broker.Authenticator;
-        var certificate = _transport.Features.Get<ITlsConnectionFeature>()?.ClientCertificate;
+        var certificate = _transport.ClientCertificate;
         AuthenticationOutcome outcome;
         if (certificate is not null && _broker.ClientCertificateAuthority is not null)
         {
@@ -275,8 +275,6 @@ internal sealed partial class MqttConnection
     private bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
 
     private bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;
-
-    private void StartWriter() => _writerTask ??= Task.Run(WriterLoopAsync);
 
     private void HandleDisconnect(MqttDisconnectPacket disconnect)
     {

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
-using Microsoft.AspNetCore.Connections;
+using Iot.Broker.Mqtt.Transport;
 using MQTTnet.Adapter;
 using MQTTnet.Exceptions;
 using MQTTnet.Formatter;
@@ -11,34 +10,42 @@ using MQTTnet.Protocol;
 namespace Iot.Broker.Mqtt;
 
 /// <summary>
-/// One network connection speaking MQTT: a receive loop that frames and decodes packets and a writer loop that
-/// encodes what the session and the acknowledgement queue hand it, flushing once per burst. Packet handling is
-/// split by concern into partial files (Connect, Publish, Subscribe).
+/// One network connection speaking MQTT. A transport feeds it framed packets (<see cref="OnFrameAsync"/>: from
+/// Kestrel's pipe in <see cref="RunAsync"/>, or from the lean socket transport) and it answers through a send queue
+/// whose writer runs only while there is something to send, flushing once per burst: an idle connection holds no
+/// writer task, no queue array and no timer. Packet handling is split by concern into partial files (Connect,
+/// Publish, Subscribe).
 /// </summary>
-internal sealed partial class MqttConnection
+internal sealed partial class MqttConnection : IThreadPoolWorkItem
 {
-    private readonly ConnectionContext _transport;
+    private readonly MqttTransport _transport;
     private readonly MqttBroker _broker;
     private readonly SessionContext _context;
-    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    // The send queue, created by the first packet to send, and the writer's state, guarded by _sendGate.
+    private readonly Lock _sendGate = new();
+    private Queue<Outbound>? _sendQueue;
+    private bool _writerEnabled;
+    private bool _writerRunning;
+    private bool _writerStopped;
+    private TaskCompletionSource? _writerIdle;
     // The writer holds only a packet's header and properties (payloads are written from their own memory), so it starts
     // small: an idle connection then costs 4 kB less. It grows for larger packets and shrinks back past 64 kB.
     private readonly MqttPacketFormatterAdapter _formatter = new(new MqttBufferWriter(128, 65536));
     private MqttSession? _session;
-    private Task? _writerTask;
-    private long _lastReceivedTicks = Environment.TickCount64;
+    private readonly long _openedTicks = Environment.TickCount64;
+    private long _lastReceivedTicks;
     private int _keepAliveSeconds;
     private int _queuedQos0;
     private volatile bool _closing;
     private MqttDisconnectReasonCode? _closeReason;
     private string _clientId = string.Empty;
-    private volatile string _stage = "new";
 
-    public MqttConnection(ConnectionContext transport, MqttBroker broker)
+    public MqttConnection(MqttTransport transport, MqttBroker broker)
     {
         _transport = transport;
         _broker = broker;
         _context = broker.Context;
+        _lastReceivedTicks = _openedTicks;
     }
 
     public string ClientId => _clientId;
@@ -47,27 +54,24 @@ internal sealed partial class MqttConnection
 
     private bool IsV5 => _formatter.ProtocolVersion == MqttProtocolVersion.V500;
 
-    /// <summary>A one-line description of the connection's state, for diagnostics.</summary>
-    public string Describe() =>
-        $"{_transport.ConnectionId} client '{_clientId}' v{(int)_formatter.ProtocolVersion} session {(_session is null ? "none" : "bound")} " +
-        $"closing {_closing} reason {_closeReason?.ToString() ?? "-"} writer {_writerTask?.Status.ToString() ?? "-"} {_writerTask?.Exception?.GetBaseException().GetType().Name} {_writerTask?.Exception?.GetBaseException().Message} acks {_ackTask?.Status.ToString() ?? "-"} " +
-        $"stage {_stage} idle {(Environment.TickCount64 - Volatile.Read(ref _lastReceivedTicks)) / 1000} s";
-
     /// <summary>Set when a new connection with the same client id took this one over.</summary>
     public bool TakenOver { get; private set; }
 
     /// <summary>Clean Start of the connection that took this one over.</summary>
     public bool TakeoverCleanStart { get; private set; }
 
-    public async Task RunAsync()
+    /// <summary>Closing: the receive side stops at the next packet boundary or wait.</summary>
+    public bool IsClosing => _closing;
+
+    /// <summary>Runs the connection over a Kestrel pipe until either side ends it.</summary>
+    public async Task RunAsync(PipeReader input)
     {
-        _context.Metrics.ConnectionOpened();
-        _broker.Sessions.Register(this);
+        Open();
         try
         {
-            await ReceiveLoopAsync().ConfigureAwait(false);
+            await ReceiveLoopAsync(input).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ConnectionResetException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or Microsoft.AspNetCore.Connections.ConnectionResetException or IOException or ObjectDisposedException)
         {
             // The peer went away or the connection was closed by us; the finally block cleans up.
         }
@@ -79,6 +83,13 @@ internal sealed partial class MqttConnection
         {
             await ShutdownAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Counts and registers a new connection; the transport calls it before the first frame.</summary>
+    public void Open()
+    {
+        _context.Metrics.ConnectionOpened();
+        _broker.Sessions.Register(this);
     }
 
     /// <summary>The session was taken over by a new connection: DISCONNECT 0x8E (MQTT 5) and close.</summary>
@@ -100,12 +111,27 @@ internal sealed partial class MqttConnection
 
         _closeReason = reason;
         _closing = true;
-        _transport.Transport.Input.CancelPendingRead();
+        _transport.CancelReceive();
     }
 
-    /// <summary>Called every second: closes a connection that sent nothing for 1.5 times its keep-alive.</summary>
+    /// <summary>
+    /// Called every second: closes a connection that sent no CONNECT within the connect timeout, or nothing for 1.5
+    /// times its keep-alive (so no connection needs a timer of its own).
+    /// </summary>
     public void CheckKeepAlive(long nowTicks)
     {
+        if (_session is null)
+        {
+            if (!_closing && nowTicks - _openedTicks > _context.Options.ConnectTimeoutSeconds * 1000L && Volatile.Read(ref _lastReceivedTicks) == _openedTicks)
+            {
+                BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "no CONNECT within the connect timeout");
+                _closing = true;
+                _transport.CancelReceive();
+            }
+
+            return;
+        }
+
         var keepAlive = _keepAliveSeconds;
         if (keepAlive > 0 && nowTicks - Volatile.Read(ref _lastReceivedTicks) > keepAlive * 1500L)
         {
@@ -114,7 +140,7 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>Queues a PUBLISH (built and encoded by the writer loop). QoS 0 beyond the queue limit is dropped.</summary>
+    /// <summary>Queues a PUBLISH (built and encoded by the writer). QoS 0 beyond the queue limit is dropped.</summary>
     public void SendPublish(Delivery delivery)
     {
         if (delivery.QualityOfService == 0)
@@ -127,106 +153,150 @@ internal sealed partial class MqttConnection
             }
         }
 
-        _outbound.Writer.TryWrite(new Outbound(null, delivery));
+        Enqueue(new Outbound(null, delivery));
     }
 
     public void SendPubRel(ushort packetId) =>
         Send(new MqttPubRelPacket { PacketIdentifier = packetId, ReasonCode = MqttPubRelReasonCode.Success });
 
-    private void Send(MqttPacket packet) => _outbound.Writer.TryWrite(new Outbound(packet, null));
+    private void Send(MqttPacket packet) => Enqueue(new Outbound(packet, null));
 
-    private async Task ReceiveLoopAsync()
+    private void Enqueue(Outbound item)
     {
-        var input = _transport.Transport.Input;
-        var maxPacketSize = _context.Options.MaxPacketSize;
-
-        // The connect timeout's timer goes as soon as the session exists: an idle connection keeps no timer.
-        var connectTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(_context.Options.ConnectTimeoutSeconds));
-        try
+        bool start;
+        lock (_sendGate)
         {
-            var connecting = true;
-            while (true)
+            if (_writerStopped)
             {
-                if (connecting && _session is not null)
-                {
-                    connecting = false;
-                    connectTimeout.Dispose();
-                }
+                return;
+            }
 
-                var token = connecting ? connectTimeout.Token : CancellationToken.None;
-                ReadResult result;
-                try
-                {
-                    _stage = "reading";
-                    result = await input.ReadAsync(token).ConfigureAwait(false);
-                    _stage = "handling";
-                }
-                catch (OperationCanceledException) when (connecting && connectTimeout.IsCancellationRequested)
-                {
-                    BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "no CONNECT within the connect timeout");
-                    return;
-                }
+            (_sendQueue ??= new Queue<Outbound>(4)).Enqueue(item);
+            start = _writerEnabled && !_writerRunning;
+            _writerRunning |= start;
+        }
 
-                if (result.IsCanceled || _closing)
-                {
-                    return;
-                }
+        if (start)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
 
-                var buffer = result.Buffer;
-                try
-                {
-                    while (true)
-                    {
-                        var status = PacketFraming.TryRead(ref buffer, maxPacketSize, out var header, out var body, out var total);
-                        if (status == FramingStatus.NeedMoreData)
-                        {
-                            break;
-                        }
+    /// <summary>Lets the writer send what is queued (from CONNACK on; nothing is sent before).</summary>
+    private void StartWriter()
+    {
+        bool start;
+        lock (_sendGate)
+        {
+            _writerEnabled = true;
+            start = !_writerRunning && !_writerStopped && _sendQueue is { Count: > 0 };
+            _writerRunning |= start;
+        }
 
-                        if (status == FramingStatus.TooLarge)
-                        {
-                            _context.Metrics.PacketTooLargeOnce();
-                            Violation(MqttDisconnectReasonCode.PacketTooLarge, $"packet of {total} bytes exceeds the maximum of {maxPacketSize}");
-                            return;
-                        }
+        if (start)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
 
-                        if (status == FramingStatus.Malformed)
-                        {
-                            Violation(MqttDisconnectReasonCode.MalformedPacket, "invalid Remaining Length");
-                            return;
-                        }
+    /// <summary>The thread pool runs the writer (queued by <see cref="Enqueue"/> when it was idle).</summary>
+    void IThreadPoolWorkItem.Execute() => _ = WriterLoopAsync();
 
-                        Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
-                        _context.Metrics.AddBytesReceived(total);
-                        if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
-                        {
-                            return;
-                        }
-
-                        if (_throttle > TimeSpan.Zero)
-                        {
-                            // Over the publish rate: stop reading from this client until its bucket is back in credit.
-                            var wait = _throttle;
-                            _throttle = TimeSpan.Zero;
-                            await Task.Delay(wait, _context.Time).ConfigureAwait(false);
-                        }
-                    }
-                }
-                finally
-                {
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                }
-
-                if (result.IsCompleted)
-                {
-                    return;
-                }
+    private bool TryDequeue(out Outbound item)
+    {
+        lock (_sendGate)
+        {
+            if (_sendQueue is { Count: > 0 } queue)
+            {
+                item = queue.Dequeue();
+                return true;
             }
         }
-        finally
+
+        item = default;
+        return false;
+    }
+
+    private async Task ReceiveLoopAsync(PipeReader input)
+    {
+        var maxPacketSize = _context.Options.MaxPacketSize;
+        while (true)
         {
-            connectTimeout.Dispose();
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            if (result.IsCanceled || _closing)
+            {
+                return;
+            }
+
+            var buffer = result.Buffer;
+            try
+            {
+                while (true)
+                {
+                    var status = PacketFraming.TryRead(ref buffer, maxPacketSize, out var header, out var body, out var total);
+                    if (status == FramingStatus.NeedMoreData)
+                    {
+                        break;
+                    }
+
+                    if (!await OnFrameAsync(status, header, body, total).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                }
+            }
+            finally
+            {
+                input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (result.IsCompleted)
+            {
+                return;
+            }
         }
+    }
+
+    /// <summary>
+    /// Handles one framed packet (or a framing error) from the transport. False: the connection ends (the reason is
+    /// logged and recorded); the transport then stops reading and calls <see cref="ShutdownAsync"/>.
+    /// </summary>
+    public async ValueTask<bool> OnFrameAsync(FramingStatus status, byte header, byte[] body, int total)
+    {
+        if (status == FramingStatus.TooLarge)
+        {
+            _context.Metrics.PacketTooLargeOnce();
+            Violation(MqttDisconnectReasonCode.PacketTooLarge, $"packet of {total} bytes exceeds the maximum of {_context.Options.MaxPacketSize}");
+            return false;
+        }
+
+        if (status == FramingStatus.Malformed)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, "invalid Remaining Length");
+            return false;
+        }
+
+        if (_closing)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
+        _context.Metrics.AddBytesReceived(total);
+        if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (_throttle > TimeSpan.Zero)
+        {
+            // Over the publish rate: stop reading from this client until its bucket is back in credit.
+            var wait = _throttle;
+            _throttle = TimeSpan.Zero;
+            await Task.Delay(wait, _context.Time).ConfigureAwait(false);
+        }
+
+        return !_closing;
     }
 
     private async ValueTask<bool> HandlePacketAsync(ReceivedMqttPacket received)
@@ -312,9 +382,9 @@ internal sealed partial class MqttConnection
         _closeReason = reason;
     }
 
-    private async Task ShutdownAsync()
+    /// <summary>Ends the connection: pending acknowledgements and DISCONNECT go out, the session is released.</summary>
+    public async Task ShutdownAsync()
     {
-        _stage = "shutdown";
         _closing = true;
         try
         {
@@ -360,21 +430,29 @@ internal sealed partial class MqttConnection
             }
         }
 
-        if (_writerTask is null)
-        {
-            return;
-        }
-
-        if (IsV5 && _closeReason is { } reason)
+        if (IsV5 && _closeReason is { } reason && _writerEnabled)
         {
             Send(new MqttDisconnectPacket { ReasonCode = reason });
         }
 
-        _outbound.Writer.TryComplete();
+        Task idle;
+        lock (_sendGate)
+        {
+            // Nothing queued from now on is sent; the writer finishes what it has.
+            var pending = _writerRunning && !_writerStopped;
+            _writerStopped = true;
+            if (!pending)
+            {
+                return;
+            }
+
+            idle = (_writerIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+
         try
         {
             // A peer that stopped reading must not hold the connection open forever.
-            await _writerTask.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await idle.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -382,15 +460,19 @@ internal sealed partial class MqttConnection
         }
     }
 
+    /// <summary>
+    /// Sends what is queued, flushing once per burst, and ends when the queue is empty (the next packet queued starts
+    /// it again). After the shutdown stopped the queue it sends what was queued before and ends.
+    /// </summary>
     private async Task WriterLoopAsync()
     {
-        var output = _transport.Transport.Output;
-        var reader = _outbound.Reader;
+        var output = _transport.Output;
+        var failed = false;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
-                while (reader.TryRead(out var item))
+                while (TryDequeue(out var item))
                 {
                     if (item.Delivery is { } delivery)
                     {
@@ -405,26 +487,49 @@ internal sealed partial class MqttConnection
                 var flush = await output.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
-                    break;
+                    failed = true;
+                    return;
                 }
 
                 OnOutboundFlushed();
+                lock (_sendGate)
+                {
+                    if (_sendQueue is not { Count: > 0 })
+                    {
+                        _writerRunning = false;
+                        _writerIdle?.TrySetResult();
+                        return;
+                    }
+                }
             }
         }
-        catch (Exception ex) when (ex is IOException or ConnectionResetException or InvalidOperationException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionResetException or InvalidOperationException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
-            // The peer is gone; the receive loop notices and cleans up.
+            // The peer is gone; the receive side notices and cleans up.
+            failed = true;
         }
         catch (Exception ex)
         {
             // A packet that cannot be encoded is a broker defect: log it and end this connection, never the broker.
             BrokerLog.ConnectionFailed(_broker.Logger, _transport.ConnectionId, ex);
+            failed = true;
         }
         finally
         {
-            // Wake the receive loop if the writer stopped first (peer gone).
-            _closing = true;
-            _transport.Transport.Input.CancelPendingRead();
+            if (failed)
+            {
+                lock (_sendGate)
+                {
+                    _writerStopped = true;
+                    _writerRunning = false;
+                    _sendQueue?.Clear();
+                    _writerIdle?.TrySetResult();
+                }
+
+                // Wake the receive side if the writer stopped first (peer gone).
+                _closing = true;
+                _transport.CancelReceive();
+            }
         }
     }
 

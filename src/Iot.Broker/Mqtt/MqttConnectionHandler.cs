@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Iot.Broker.Mqtt.Transport;
 using Microsoft.AspNetCore.Connections.Features;
 
 namespace Iot.Broker.Mqtt;
@@ -28,6 +29,7 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
             return;
         }
 
-        await new MqttConnection(connection, broker).RunAsync().ConfigureAwait(false);
+        var transport = new KestrelMqttTransport(connection);
+        await new MqttConnection(transport, broker).RunAsync(transport.Input).ConfigureAwait(false);
     }
 }

@@ -30,6 +30,26 @@ public sealed class MqttOptions
     /// <remarks>Default none.</remarks>
     public string? TlsCertificatePassword { get; set; }
 
+    /// <summary>The transport under the plain MQTT listener.</summary>
+    public const string SocketTransport = "socket";
+
+    /// <summary>Kestrel as the transport of the plain MQTT listener.</summary>
+    public const string KestrelTransport = "kestrel";
+
+    /// <summary>
+    /// Transport of the plain MQTT listener: <c>socket</c> (a lean raw-socket transport: no pipes and no task per idle
+    /// connection, sends on the caller's thread) or <c>kestrel</c> (Kestrel's socket transport, as TLS and WebSocket use).
+    /// </summary>
+    /// <remarks>Default <c>socket</c>. See docs/adr/0008-lean-tcp-transport.md.</remarks>
+    [Required]
+    [RegularExpression("^(?i)(socket|kestrel)$", ErrorMessage = "Iot:Mqtt:Transport must be 'socket' or 'kestrel'.")]
+    public string Transport { get; set; } = SocketTransport;
+
+    /// <summary>Pending connections the kernel queues for the plain MQTT listener before they are accepted (listen backlog).</summary>
+    /// <remarks>Default 512; range 1-65535 (the kernel caps it at <c>net.core.somaxconn</c>). Socket transport only.</remarks>
+    [Range(1, 65535)]
+    public int ListenBacklog { get; set; } = 512;
+
     /// <summary>Address the MQTT listeners bind to: <c>*</c> for every interface, or an IP address.</summary>
     /// <remarks>Default <c>*</c>.</remarks>
     [Required]

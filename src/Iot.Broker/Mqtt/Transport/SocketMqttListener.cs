@@ -1,0 +1,177 @@
+using System.Net;
+using System.Net.Sockets;
+using Iot.Broker.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Mqtt.Transport;
+
+/// <summary>
+/// The plain MQTT listener on the lean socket transport (<c>Iot:Mqtt:Transport</c> = <c>socket</c>, the default):
+/// accepts on <c>Iot:Mqtt:Port</c> and hands each socket to a <see cref="SocketMqttTransport"/>. TLS and WebSocket
+/// stay on Kestrel. Stopping closes the listening socket, then every connection (DISCONNECT 0x8B to MQTT 5 clients)
+/// and waits for them to end.
+/// </summary>
+internal sealed partial class SocketMqttListener(
+    MqttBroker broker,
+    IOptions<MqttOptions> options,
+    BrokerHost.ListenerRegistry registry,
+    ILogger<SocketMqttListener> logger) : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Socket? _listen;
+    private Task? _acceptLoop;
+    private int _live;
+    private volatile bool _stopped;
+
+    /// <summary>Largest packet accepted (<c>Iot:Mqtt:MaxPacketSize</c>).</summary>
+    public int MaxPacketSize { get; } = options.Value.MaxPacketSize;
+
+    public ILogger Logger => broker.Logger;
+
+    /// <summary>Binds and starts accepting (nothing when the transport is Kestrel or the listener is disabled).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.Port < 0 || !string.Equals(settings.Transport, MqttOptions.SocketTransport, StringComparison.OrdinalIgnoreCase))
+        {
+            return Task.CompletedTask;
+        }
+
+        var address = settings.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(settings.BindAddress);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.Bind(new IPEndPoint(address, settings.Port));
+            socket.Listen(settings.ListenBacklog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        _listen = socket;
+        registry.MqttSocketPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
+        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_listen is null)
+        {
+            return;
+        }
+
+        _stopped = true;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listen.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        foreach (var connection in broker.Sessions.Connections)
+        {
+            connection.Close(MQTTnet.Protocol.MqttDisconnectReasonCode.ServerShuttingDown);
+        }
+
+        if (Volatile.Read(ref _live) > 0)
+        {
+            try
+            {
+                await _allEnded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The host's shutdown timeout ran out: what is left is dropped with the process.
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _listen?.Dispose();
+    }
+
+    /// <summary>A connection has ended.</summary>
+    internal void Ended()
+    {
+        if (Interlocked.Decrement(ref _live) == 0 && _stopped)
+        {
+            _allEnded.TrySetResult();
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listen = _listen!;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listen.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // Out of file descriptors or a connection reset before it was accepted: keep accepting.
+                LogAcceptFailed(logger, ex.SocketErrorCode, ex);
+                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            Accept(socket);
+        }
+    }
+
+    private void Accept(Socket socket)
+    {
+        try
+        {
+            socket.NoDelay = true;
+            // Sends and receives are tried without waiting first; the transport awaits the socket only when it must.
+            socket.Blocking = false;
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address;
+            if (address is { IsIPv4MappedToIPv6: true })
+            {
+                address = address.MapToIPv4();
+            }
+
+            if (!broker.ConnectRate.TryAcquire(address))
+            {
+                broker.Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
+                socket.Dispose();
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset before we got to it.
+            socket.Dispose();
+            return;
+        }
+
+        Interlocked.Increment(ref _live);
+        var transport = new SocketMqttTransport(socket, this);
+        transport.Start(new MqttConnection(transport, broker));
+    }
+
+    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "MQTT accept failed ({Error})")]
+    private static partial void LogAcceptFailed(ILogger logger, SocketError error, Exception exception);
+}
