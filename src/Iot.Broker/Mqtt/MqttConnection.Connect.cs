@@ -36,10 +36,12 @@ internal sealed partial class MqttConnection
         MqttConnectPacket connect;
         try
         {
-            _formatter.DetectProtocolVersion(received);
-            connect = (MqttConnectPacket)_formatter.Decode(received);
+            var detector = PacketFormatters.Detector;
+            detector.DetectProtocolVersion(received);
+            _protocolVersion = detector.ProtocolVersion;
+            connect = (MqttConnectPacket)detector.Decode(received);
         }
-        catch (MqttProtocolViolationException ex) when (_formatter.ProtocolVersion == MqttProtocolVersion.Unknown)
+        catch (MqttProtocolViolationException ex) when (_protocolVersion == MqttProtocolVersion.Unknown)
         {
             // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
             _context.Metrics.ConnectRejectedOnce();
@@ -51,7 +53,7 @@ internal sealed partial class MqttConnection
         {
             _context.Metrics.ConnectRejectedOnce();
             BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "malformed CONNECT: " + ex.Message);
-            if (_formatter.ProtocolVersion == MqttProtocolVersion.V500)
+            if (_protocolVersion == MqttProtocolVersion.V500)
             {
                 StartWriter();
                 Send(new MqttConnAckPacket { ReasonCode = MqttConnectReasonCode.MalformedPacket });
@@ -159,7 +161,7 @@ internal sealed partial class MqttConnection
         }
 
         var (session, present) = await _broker.Sessions.ConnectAsync(
-            this, clientId, connect.CleanSession, sessionExpiry, (byte)_formatter.ProtocolVersion).ConfigureAwait(false);
+            this, clientId, connect.CleanSession, sessionExpiry, (byte)_protocolVersion).ConfigureAwait(false);
         _session = session;
         MarkConnected();
 
@@ -200,7 +202,7 @@ internal sealed partial class MqttConnection
             _broker.Commands.NotifyIfReady(session);
         }
 
-        BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_formatter.ProtocolVersion, connect.CleanSession, present, sessionExpiry);
+        BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_protocolVersion, connect.CleanSession, present, sessionExpiry);
         return true;
     }
 

@@ -25,7 +25,7 @@ internal sealed partial class MqttConnection
             principal.ClientId,
             principal.Username,
             principal.Role,
-            _formatter.ProtocolVersion switch
+            _protocolVersion switch
             {
                 MqttProtocolVersion.V500 => "5.0",
                 MqttProtocolVersion.V311 => "3.1.1",

@@ -215,7 +215,17 @@ internal sealed partial class MqttConnection
                     // Reported by SendAck through the faulted or cancelled task.
                 }
 
-                SendAck(ack);
+                // The acknowledgement leaves on this thread (the one that saw the write commit), not via another.
+                SendBatch.Enter();
+                try
+                {
+                    SendAck(ack);
+                }
+                finally
+                {
+                    SendBatch.Exit();
+                }
+
                 Interlocked.Decrement(ref _acksQueued);
             }
         }
@@ -347,11 +357,12 @@ internal sealed partial class MqttConnection
         }
 
         delivery.Sent = true;
-        var encoded = _formatter.Encode(packet);
+        var formatter = PacketFormatters.For(_protocolVersion);
+        var encoded = formatter.Encode(packet);
         if (_clientMaxPacketSize != 0 && encoded.Length > _clientMaxPacketSize)
         {
             // MQTT 5 §3.1.2.11.4: discard it and behave as if it had been sent.
-            _formatter.Cleanup();
+            formatter.Cleanup();
             _context.Metrics.MessageDropped(DropReason.PacketTooLarge);
             delivery.Acknowledged?.TrySetResult(false);
             if (delivery.QualityOfService == 1)
@@ -372,7 +383,7 @@ internal sealed partial class MqttConnection
             output.Write(segment.Span);
         }
 
-        _formatter.Cleanup();
+        formatter.Cleanup();
         _context.Metrics.AddBytesSent(encoded.Length);
         _context.Metrics.MessageSent();
     }

@@ -28,9 +28,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     private bool _writerRunning;
     private bool _writerStopped;
     private TaskCompletionSource? _writerIdle;
-    // The writer holds only a packet's header and properties (payloads are written from their own memory), so it starts
-    // small: an idle connection then costs 4 kB less. It grows for larger packets and shrinks back past 64 kB.
-    private readonly MqttPacketFormatterAdapter _formatter = new(new MqttBufferWriter(128, 65536));
+    // Set by CONNECT; the formatters themselves are per thread (PacketFormatters).
+    private MqttProtocolVersion _protocolVersion;
     private MqttSession? _session;
     private readonly long _openedTicks = Environment.TickCount64;
     private long _lastReceivedTicks;
@@ -50,9 +49,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     public string ClientId => _clientId;
 
-    public MqttProtocolVersion ProtocolVersion => _formatter.ProtocolVersion;
+    public MqttProtocolVersion ProtocolVersion => _protocolVersion;
 
-    private bool IsV5 => _formatter.ProtocolVersion == MqttProtocolVersion.V500;
+    private bool IsV5 => _protocolVersion == MqttProtocolVersion.V500;
 
     /// <summary>Set when a new connection with the same client id took this one over.</summary>
     public bool TakenOver { get; private set; }
@@ -178,9 +177,21 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
         if (start)
         {
+            ScheduleWriter();
+        }
+    }
+
+    /// <summary>Starts the idle writer: inline at the end of the current batch when one is open, else on the thread pool.</summary>
+    private void ScheduleWriter()
+    {
+        if (!SendBatch.TryDefer(this, _context.Options.InlineWritersPerBatch))
+        {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
+
+    /// <summary>Runs the writer on this thread until it has sent everything or must wait for the socket.</summary>
+    internal void RunWriter() => _ = WriterLoopAsync(inline: true);
 
     /// <summary>Lets the writer send what is queued (from CONNACK on; nothing is sent before).</summary>
     private void StartWriter()
@@ -195,12 +206,12 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
         if (start)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            ScheduleWriter();
         }
     }
 
     /// <summary>The thread pool runs the writer (queued by <see cref="Enqueue"/> when it was idle).</summary>
-    void IThreadPoolWorkItem.Execute() => _ = WriterLoopAsync();
+    void IThreadPoolWorkItem.Execute() => _ = WriterLoopAsync(inline: false);
 
     private bool TryDequeue(out Outbound item)
     {
@@ -239,7 +250,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                         break;
                     }
 
-                    if (!await OnFrameAsync(status, header, body, total).ConfigureAwait(false))
+                    if (!await OnFrameInBatchAsync(status, header, body, total).ConfigureAwait(false))
                     {
                         return;
                     }
@@ -254,6 +265,23 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="OnFrameAsync"/> inside a send batch: the writers its packets start run on this thread when its
+    /// synchronous part returns (before any await), instead of on the thread pool.
+    /// </summary>
+    public ValueTask<bool> OnFrameInBatchAsync(FramingStatus status, byte header, byte[] body, int total)
+    {
+        SendBatch.Enter();
+        try
+        {
+            return OnFrameAsync(status, header, body, total);
+        }
+        finally
+        {
+            SendBatch.Exit();
         }
     }
 
@@ -309,7 +337,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
         try
         {
-            packet = _formatter.Decode(received);
+            packet = PacketFormatters.For(_protocolVersion).Decode(received);
         }
         catch (Exception ex) when (ex is MqttProtocolViolationException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or FormatException or OverflowException)
         {
@@ -462,9 +490,11 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// Sends what is queued, flushing once per burst, and ends when the queue is empty (the next packet queued starts
-    /// it again). After the shutdown stopped the queue it sends what was queued before and ends.
+    /// it again). After the shutdown stopped the queue it sends what was queued before and ends. Run inline (on the
+    /// thread of a send batch) it sends one burst and leaves the rest to the thread pool, so that a busy subscriber
+    /// does not keep a publisher's thread from reading.
     /// </summary>
-    private async Task WriterLoopAsync()
+    private async Task WriterLoopAsync(bool inline)
     {
         var output = _transport.Output;
         var failed = false;
@@ -501,6 +531,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                         return;
                     }
                 }
+
+                if (inline)
+                {
+                    // Still running (_writerRunning stays set): the pool carries on with what was queued meanwhile.
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                    return;
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionResetException or InvalidOperationException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException)
@@ -535,7 +572,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     private int Write(PipeWriter output, MqttPacket packet)
     {
-        var buffer = _formatter.Encode(packet);
+        var formatter = PacketFormatters.For(_protocolVersion);
+        var buffer = formatter.Encode(packet);
         var length = buffer.Length;
         output.Write(buffer.Packet);
         foreach (var segment in buffer.Payload)
@@ -543,7 +581,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             output.Write(segment.Span);
         }
 
-        _formatter.Cleanup();
+        formatter.Cleanup();
         _context.Metrics.AddBytesSent(length);
         return length;
     }

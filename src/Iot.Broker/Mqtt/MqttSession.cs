@@ -13,7 +13,8 @@ internal sealed partial class MqttSession
     private readonly SessionContext _context;
     private readonly Queue<Delivery> _pending = new();
     private readonly Dictionary<ushort, Delivery> _inflight = [];
-    private readonly HashSet<ushort> _inboundQos2 = [];
+    // Created by the first inbound QoS 2 publish: most sessions never see one.
+    private HashSet<ushort>? _inboundQos2;
     private MqttConnection? _connection;
     private MqttConnection? _owner;
     private long _sendOrder;
@@ -297,7 +298,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            return _inboundQos2.Add(packetId);
+            return (_inboundQos2 ??= []).Add(packetId);
         }
     }
 
@@ -306,7 +307,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            return _inboundQos2.Remove(packetId);
+            return _inboundQos2?.Remove(packetId) ?? false;
         }
     }
 
@@ -348,7 +349,7 @@ internal sealed partial class MqttSession
             EndRetainedLocked();
             _pending.Clear();
             _inflight.Clear();
-            _inboundQos2.Clear();
+            _inboundQos2?.Clear();
         }
     }
 

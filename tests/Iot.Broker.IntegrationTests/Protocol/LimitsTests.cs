@@ -185,6 +185,11 @@ public sealed class LimitsTests
             await offline.SubscribeAsync(topic);
         }
 
+        // The broker handles the DISCONNECT on its own time: publish only once the session is offline.
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        await Eventually.WaitUntilAsync(
+            async () => (await http.GetStringAsync("/metrics")).Contains("\niot_mqtt_connections 0\n", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the subscriber's connection has ended");
         await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("bound-pub"));
         for (var i = 0; i < 12; i++)
         {
@@ -199,7 +204,6 @@ public sealed class LimitsTests
         }
 
         Assert.Equal(["0", "1", "2", "3", "4"], got);
-        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("iot_mqtt_messages_dropped_total{reason=\"queue_full\"} 7", metrics, StringComparison.Ordinal);
     }

@@ -45,6 +45,17 @@ internal sealed class RawMqttClient : IAsyncDisposable
         _formatter.Cleanup();
     }
 
+    /// <summary>The bytes of <paramref name="packet"/>, to send in pieces.</summary>
+    public byte[] Encode(MqttPacket packet)
+    {
+        var bytes = _formatter.Encode(packet).Join().ToArray();
+        _formatter.Cleanup();
+        return bytes;
+    }
+
+    /// <summary>Closes the sending side only (a FIN): the broker sees a half-closed connection.</summary>
+    public void ShutdownSend() => _tcp.Client.Shutdown(SocketShutdown.Send);
+
     /// <summary>Encodes several packets and writes them in one go (one TCP segment where possible).</summary>
     public async Task SendBurstAsync(IEnumerable<MqttPacket> packets)
     {

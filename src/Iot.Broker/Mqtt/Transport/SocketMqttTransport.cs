@@ -11,7 +11,7 @@ namespace Iot.Broker.Mqtt.Transport;
 /// the client is idle. Readiness is awaited with a zero-byte receive (no buffer held); when data arrives a pooled
 /// buffer is filled with non-blocking receives, the packets in it are handled, and the buffer goes back to the pool
 /// as soon as no partial packet remains. An idle connection is the socket, one pending zero-byte receive and the
-/// MQTT state (ADR 0008).
+/// MQTT state (ADR 0006).
 /// </summary>
 internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
 {
@@ -168,7 +168,7 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                 _start += total;
             }
 
-            if (!await connection.OnFrameAsync(status, header, body, total).ConfigureAwait(false))
+            if (!await connection.OnFrameInBatchAsync(status, header, body, total).ConfigureAwait(false))
             {
                 return false;
             }

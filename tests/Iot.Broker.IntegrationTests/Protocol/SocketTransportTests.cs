@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.Text;
+using Iot.TestUtilities;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Packets;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.IntegrationTests.Protocol;
+
+/// <summary>
+/// The lean socket transport of the plain MQTT listener (the default, ADR 0006) at its edges: packets cut at every
+/// byte or packed many to a write, a packet larger than the receive buffer, half-closed and silent sockets, a
+/// connection closed while it waits for the rest of a packet, a reader that stops reading, and shutdown.
+/// </summary>
+public sealed class SocketTransportTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task PacketsArrivingOneByteAtATime_AreReassembled()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var topic = TestIds.Topic("bytes");
+        await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("bytes-sub"));
+        await subscriber.SubscribeAsync(topic);
+
+        await using var raw = await RawMqttClient.ConnectTcpAsync(broker.MqttPort);
+        var connect = raw.Encode(new MqttConnectPacket { ClientId = Ids.Client("bytes"), CleanSession = true, KeepAlivePeriod = 60 });
+        var publish = raw.Encode(new MqttPublishPacket
+        {
+            Topic = topic,
+            Payload = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("one byte at a time")),
+            QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+            PacketIdentifier = 7,
+        });
+        foreach (var b in connect.Concat(publish))
+        {
+            await raw.SendRawAsync([b]);
+            await Task.Delay(2);
+        }
+
+        Assert.IsType<MqttConnAckPacket>(await raw.ReceiveAsync(Wait));
+        var ack = await raw.ReceiveAsync<MqttPubAckPacket>(Wait);
+        Assert.Equal((ushort)7, ack?.PacketIdentifier);
+        Assert.Equal("one byte at a time", (await subscriber.ReceiveAsync(Wait)).ConvertPayloadToString());
+    }
+
+    [Fact]
+    public async Task PacketMuchLargerThanTheReceiveBuffer_ArrivesWhole()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var topic = TestIds.Topic("large");
+        await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("large-sub"));
+        await subscriber.SubscribeAsync(topic);
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("large"), CleanSession = true });
+        await using (raw)
+        {
+            var payload = new byte[900_000];
+            new Random(8).NextBytes(payload);
+            var bytes = raw.Encode(new MqttPublishPacket
+            {
+                Topic = topic,
+                Payload = new ReadOnlySequence<byte>(payload),
+                QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+                PacketIdentifier = 1,
+            });
+
+            // In uneven pieces, so that packet boundaries and buffer ends never line up.
+            for (var offset = 0; offset < bytes.Length; offset += 7_777)
+            {
+                await raw.SendRawAsync(bytes[offset..Math.Min(offset + 7_777, bytes.Length)]);
+            }
+
+            Assert.Equal((ushort)1, (await raw.ReceiveAsync<MqttPubAckPacket>(Wait))?.PacketIdentifier);
+            var received = await subscriber.ReceiveAsync(Wait);
+            Assert.Equal(payload, received.Payload.ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task ManyPacketsInOneWrite_AreAllAcknowledgedInOrder()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var topic = TestIds.Topic("burst");
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("burst"), CleanSession = true });
+        await using (raw)
+        {
+            const int Count = 100;
+            await raw.SendBurstAsync(Enumerable.Range(1, Count).Select(i => new MqttPublishPacket
+            {
+                Topic = topic,
+                Payload = new ReadOnlySequence<byte>(BitConverter.GetBytes(i)),
+                QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+                PacketIdentifier = (ushort)i,
+            }));
+
+            for (var i = 1; i <= Count; i++)
+            {
+                Assert.Equal((ushort)i, (await raw.ReceiveAsync<MqttPubAckPacket>(Wait))?.PacketIdentifier);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task HalfClosedClient_IsDisconnected_AndItsWillIsPublished()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var willTopic = TestIds.Topic("will");
+        await using var watcher = await TestClient.ConnectAsync(broker, Ids.Client("watcher"));
+        await watcher.SubscribeAsync(willTopic);
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket
+        {
+            ClientId = Ids.Client("halfclosed"),
+            CleanSession = true,
+            WillFlag = true,
+            WillTopic = willTopic,
+            WillMessage = Encoding.UTF8.GetBytes("gone"),
+        });
+        await using (raw)
+        {
+            raw.ShutdownSend();
+            Assert.True(await raw.WaitForCloseAsync(Wait), "the broker closes its side too");
+            Assert.Equal("gone", (await watcher.ReceiveAsync(Wait)).ConvertPayloadToString());
+        }
+    }
+
+    [Fact]
+    public async Task SocketThatNeverSendsConnect_IsClosedAfterTheConnectTimeout()
+    {
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ConnectTimeoutSeconds=1");
+        await using var raw = await RawMqttClient.ConnectTcpAsync(broker.MqttPort);
+        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task TakeoverWhileTheOldConnectionWaitsForTheRestOfAPacket_ClosesItWithSessionTakenOver()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var clientId = Ids.Client("midpacket");
+        var (old, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = clientId, CleanSession = true });
+        await using (old)
+        {
+            var publish = old.Encode(new MqttPublishPacket { Topic = TestIds.Topic("half"), Payload = new ReadOnlySequence<byte>(new byte[10_000]) });
+            await old.SendRawAsync(publish[..5_000]);
+            await Task.Delay(100);
+
+            await using var replacement = await TestClient.ConnectAsync(broker, clientId);
+            var disconnect = await old.ReceiveAsync<MqttDisconnectPacket>(Wait);
+            Assert.Equal(MqttDisconnectReasonCode.SessionTakenOver, disconnect?.ReasonCode);
+            Assert.True(await old.WaitForCloseAsync(Wait));
+            Assert.True(replacement.Client.IsConnected);
+        }
+    }
+
+    [Fact]
+    public async Task ReaderThatStopsReading_DoesNotHoldUpOtherSubscribers()
+    {
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:MaxQueuedMessages=100");
+        var topic = TestIds.Topic("slow");
+        var (stalled, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("stalled"), CleanSession = true });
+        await using (stalled)
+        {
+            await stalled.SendAsync(new MqttSubscribePacket { PacketIdentifier = 1, TopicFilters = [new MqttTopicFilter { Topic = topic }] });
+            Assert.IsType<MqttSubAckPacket>(await stalled.ReceiveAsync(Wait));
+
+            // From here on the stalled client reads nothing: its socket buffers fill, then its queue.
+            await using var healthy = await TestClient.ConnectAsync(broker, Ids.Client("healthy"));
+            await healthy.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtMostOnce);
+            await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("slow-pub"));
+            const int Count = 3_000;
+            var payload = new string('x', 10_000); // 30 MB in all: more than the stalled socket's buffers hold
+            for (var i = 0; i < Count; i++)
+            {
+                await publisher.PublishAsync(topic, payload, MqttQualityOfServiceLevel.AtMostOnce);
+            }
+
+            for (var i = 0; i < Count; i++)
+            {
+                await healthy.ReceiveAsync(Wait);
+            }
+
+            using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+            var metrics = await http.GetStringAsync("/metrics");
+            Assert.Matches("iot_mqtt_messages_dropped_total\\{reason=\"queue_full\"\\} [1-9]", metrics);
+        }
+
+        using var after = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        await Eventually.WaitUntilAsync(
+            async () => (await after.GetStringAsync("/metrics")).Contains("\niot_mqtt_connections 0\n", StringComparison.Ordinal),
+            Wait, "every connection ends, the stalled one included");
+    }
+
+    [Fact]
+    public async Task BrokerShutdown_SendsServerShuttingDown_ThenCloses()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("shutdown"), CleanSession = true });
+        await using (raw)
+        {
+            var stopping = broker.App.StopAsync();
+            var disconnect = await raw.ReceiveAsync<MqttDisconnectPacket>(Wait);
+            Assert.Equal(MqttDisconnectReasonCode.ServerShuttingDown, disconnect?.ReasonCode);
+            Assert.True(await raw.WaitForCloseAsync(Wait));
+            await stopping.WaitAsync(Wait);
+        }
+    }
+
+    [Fact]
+    public async Task KestrelTransport_ServesThePlainListener()
+    {
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:Transport=kestrel");
+        var topic = TestIds.Topic("kestrel");
+        await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("k-sub"));
+        await subscriber.SubscribeAsync(topic);
+        await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("k-pub"));
+        await publisher.PublishAsync(topic, "through kestrel");
+        Assert.Equal("through kestrel", (await subscriber.ReceiveAsync(Wait)).ConvertPayloadToString());
+    }
+
+    [Fact]
+    public async Task UnknownTransport_StopsTheBrokerAtStartWithTheSettingNamed()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => BrokerFixture.StartAsync("--Iot:Mqtt:Transport=epoll"));
+        Assert.Contains("Iot:Mqtt:Transport", error.Message, StringComparison.Ordinal);
+    }
+}
