@@ -248,7 +248,10 @@ internal sealed partial class MqttConnection
         }
         else if (connect.Username is not null && authenticator is not null)
         {
-            outcome = await authenticator.AuthenticatePasswordAsync(connect.Username, connect.Password ?? [], CancellationToken.None).ConfigureAwait(false);
+            // Password hashing takes milliseconds of CPU: off the socket's I/O thread, which serves other connections.
+            var username = connect.Username;
+            var password = connect.Password ?? [];
+            outcome = await Task.Run(() => authenticator.AuthenticatePasswordAsync(username, password, CancellationToken.None).AsTask()).ConfigureAwait(false);
         }
         else if (_broker.Security.AllowAnonymous)
         {

@@ -240,6 +240,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
 
             var buffer = result.Buffer;
+            // One send batch per read (see SendBatch), closed before any await that does not complete at once.
+            SendBatch.Enter();
+            var open = true;
             try
             {
                 while (true)
@@ -250,7 +253,22 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                         break;
                     }
 
-                    if (!await OnFrameInBatchAsync(status, header, body, total).ConfigureAwait(false))
+                    var handled = OnFrameAsync(status, header, body, total);
+                    bool keepGoing;
+                    if (handled.IsCompleted)
+                    {
+                        keepGoing = handled.Result;
+                    }
+                    else
+                    {
+                        open = false;
+                        SendBatch.Exit();
+                        keepGoing = await handled.ConfigureAwait(false);
+                        SendBatch.Enter();
+                        open = true;
+                    }
+
+                    if (!keepGoing)
                     {
                         return;
                     }
@@ -258,6 +276,11 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
             finally
             {
+                if (open)
+                {
+                    SendBatch.Exit();
+                }
+
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
@@ -265,23 +288,6 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             {
                 return;
             }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="OnFrameAsync"/> inside a send batch: the writers its packets start run on this thread when its
-    /// synchronous part returns (before any await), instead of on the thread pool.
-    /// </summary>
-    public ValueTask<bool> OnFrameInBatchAsync(FramingStatus status, byte header, byte[] body, int total)
-    {
-        SendBatch.Enter();
-        try
-        {
-            return OnFrameAsync(status, header, body, total);
-        }
-        finally
-        {
-            SendBatch.Exit();
         }
     }
 

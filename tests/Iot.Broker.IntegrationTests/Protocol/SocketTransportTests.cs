@@ -170,14 +170,19 @@ public sealed class SocketTransportTests
             await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("slow-pub"));
             const int Count = 3_000;
             var payload = new string('x', 10_000); // 30 MB in all: more than the stalled socket's buffers hold
-            for (var i = 0; i < Count; i++)
+            // In steps the healthy subscriber keeps up with (its queue never nears the bound of 100), while the stalled
+            // one falls ever further behind: every message must still reach the healthy one.
+            for (var sent = 0; sent < Count; sent += 50)
             {
-                await publisher.PublishAsync(topic, payload, MqttQualityOfServiceLevel.AtMostOnce);
-            }
+                for (var i = 0; i < 50; i++)
+                {
+                    await publisher.PublishAsync(topic, payload, MqttQualityOfServiceLevel.AtMostOnce);
+                }
 
-            for (var i = 0; i < Count; i++)
-            {
-                await healthy.ReceiveAsync(Wait);
+                for (var i = 0; i < 50; i++)
+                {
+                    await healthy.ReceiveAsync(Wait);
+                }
             }
 
             using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };

@@ -151,26 +151,58 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
         await FinishAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Handles every whole packet in the buffer; false when the connection ends.</summary>
+    /// <summary>
+    /// Handles every whole packet in the buffer; false when the connection ends. One send batch covers them (closed
+    /// before any await that does not complete at once): the acknowledgements of a burst of publishes leave in one
+    /// send, and a subscriber's writer started by them runs once, on this thread, when the burst is handled.
+    /// </summary>
     private async ValueTask<bool> HandleFramesAsync(MqttConnection connection, int maxPacketSize)
     {
-        while (_start < _end)
+        SendBatch.Enter();
+        var open = true;
+        try
         {
-            var sequence = new ReadOnlySequence<byte>(_buffer!, _start, _end - _start);
-            var status = PacketFraming.TryRead(ref sequence, maxPacketSize, out var header, out var body, out var total);
-            if (status == FramingStatus.NeedMoreData)
+            while (_start < _end)
             {
-                break;
-            }
+                var sequence = new ReadOnlySequence<byte>(_buffer!, _start, _end - _start);
+                var status = PacketFraming.TryRead(ref sequence, maxPacketSize, out var header, out var body, out var total);
+                if (status == FramingStatus.NeedMoreData)
+                {
+                    break;
+                }
 
-            if (status == FramingStatus.Packet)
-            {
-                _start += total;
-            }
+                if (status == FramingStatus.Packet)
+                {
+                    _start += total;
+                }
 
-            if (!await connection.OnFrameInBatchAsync(status, header, body, total).ConfigureAwait(false))
+                var handled = connection.OnFrameAsync(status, header, body, total);
+                bool keepGoing;
+                if (handled.IsCompleted)
+                {
+                    keepGoing = handled.Result;
+                }
+                else
+                {
+                    // The batch belongs to this thread: close it before the await, open a new one after it.
+                    open = false;
+                    SendBatch.Exit();
+                    keepGoing = await handled.ConfigureAwait(false);
+                    SendBatch.Enter();
+                    open = true;
+                }
+
+                if (!keepGoing)
+                {
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            if (open)
             {
-                return false;
+                SendBatch.Exit();
             }
         }
 
