@@ -131,6 +131,7 @@ internal static class OperationsEndpoints
         LimitKind.ConnectRatePerAddress => "connect_rate_per_address",
         LimitKind.TopicLimits => "topic_length_or_levels",
         LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
+        LimitKind.OpenFiles => "open_files",
         _ => limit.ToString(),
     };
 

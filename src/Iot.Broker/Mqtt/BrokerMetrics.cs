@@ -42,6 +42,9 @@ internal enum LimitKind
 
     /// <summary><see cref="MqttOptions.MaxRetainedPerSubscribe"/>: a SUBSCRIBE matched more retained messages.</summary>
     MaxRetainedPerSubscribe,
+
+    /// <summary>The process's open-files limit (<c>ulimit -n</c>): a connection could not be accepted.</summary>
+    OpenFiles,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

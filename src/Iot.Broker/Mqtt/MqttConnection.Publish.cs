@@ -215,16 +215,9 @@ internal sealed partial class MqttConnection
                     // Reported by SendAck through the faulted or cancelled task.
                 }
 
-                // The acknowledgement leaves on this thread (the one that saw the write commit), not via another.
-                SendBatch.Enter();
-                try
-                {
-                    SendAck(ack);
-                }
-                finally
-                {
-                    SendBatch.Exit();
-                }
+                // Queued for the writer on the thread pool, not sent here: this continuation often runs on the store's
+                // commit thread, which must not spend its time on the sockets of every publisher it acknowledges.
+                SendAck(ack);
 
                 Interlocked.Decrement(ref _acksQueued);
             }

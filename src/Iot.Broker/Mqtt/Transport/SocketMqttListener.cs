@@ -130,6 +130,7 @@ internal sealed partial class SocketMqttListener(
                 LogAcceptFailed(logger, ex.SocketErrorCode, ex);
                 if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
                 {
+                    broker.Context.Metrics.LimitHit(LimitKind.OpenFiles);
                     await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
                 }
 
