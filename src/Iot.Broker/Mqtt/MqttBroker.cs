@@ -69,6 +69,27 @@ internal sealed class MqttBroker
     /// <summary>The CA device certificates must chain to; null when certificate authentication is off.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; }
 
+    /// <summary>
+    /// Whether a new connection from <paramref name="remote"/> is within <c>Iot:Mqtt:ConnectRatePerAddress</c> (an
+    /// IPv4 peer on the dual-stack listener counts as its IPv4 address); counted in <c>/metrics</c> when refused.
+    /// </summary>
+    public bool TryAcceptFrom(System.Net.EndPoint? remote)
+    {
+        var address = (remote as System.Net.IPEndPoint)?.Address;
+        if (address is { IsIPv4MappedToIPv6: true })
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (ConnectRate.TryAcquire(address))
+        {
+            return true;
+        }
+
+        Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
+        return false;
+    }
+
     /// <summary>Counts an accepted client against the connection quotas; false (nothing counted) when a quota is full.</summary>
     public bool TryAdmit(string? identity, out LimitKind refusedBy)
     {

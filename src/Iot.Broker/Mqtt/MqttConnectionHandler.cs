@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Iot.Broker.Mqtt.Transport;
 using Microsoft.AspNetCore.Connections.Features;
@@ -16,15 +15,8 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
             format.ActiveFormat = TransferFormat.Binary;
         }
 
-        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        if (address is { IsIPv4MappedToIPv6: true })
+        if (!broker.TryAcceptFrom(connection.RemoteEndPoint))
         {
-            address = address.MapToIPv4();
-        }
-
-        if (!broker.ConnectRate.TryAcquire(address))
-        {
-            broker.Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
             connection.Abort();
             return;
         }

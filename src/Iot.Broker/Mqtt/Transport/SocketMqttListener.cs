@@ -148,15 +148,8 @@ internal sealed partial class SocketMqttListener(
             socket.NoDelay = true;
             // Sends and receives are tried without waiting first; the transport awaits the socket only when it must.
             socket.Blocking = false;
-            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address;
-            if (address is { IsIPv4MappedToIPv6: true })
+            if (!broker.TryAcceptFrom(socket.RemoteEndPoint))
             {
-                address = address.MapToIPv4();
-            }
-
-            if (!broker.ConnectRate.TryAcquire(address))
-            {
-                broker.Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
                 socket.Dispose();
                 return;
             }
