@@ -18,6 +18,13 @@ public sealed class SocketTransportTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     [Fact]
+    public void InProcessBrokers_RunWithInlineSocketCompletions_AsTheBrokerProcessDoes()
+    {
+        // Set for the test host by integration.runsettings; Program.cs sets it for the broker process.
+        Assert.Equal("1", Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"));
+    }
+
+    [Fact]
     public async Task PacketsArrivingOneByteAtATime_AreReassembled()
     {
         await using var broker = await BrokerFixture.StartAsync();
