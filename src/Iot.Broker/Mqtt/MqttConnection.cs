@@ -254,16 +254,18 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                     }
 
                     var handled = OnFrameAsync(status, header, body, total);
-                    bool keepGoing;
-                    if (handled.IsCompleted)
-                    {
-                        keepGoing = handled.Result;
-                    }
-                    else
+                    // A handling that waits closes the batch first (it belongs to this thread) and opens a new one
+                    // after; one that completed at once is awaited without yielding, so the batch stays open.
+                    var waits = !handled.IsCompleted;
+                    if (waits)
                     {
                         open = false;
                         SendBatch.Exit();
-                        keepGoing = await handled.ConfigureAwait(false);
+                    }
+
+                    var keepGoing = await handled.ConfigureAwait(false);
+                    if (waits)
+                    {
                         SendBatch.Enter();
                         open = true;
                     }

@@ -177,17 +177,18 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                 }
 
                 var handled = connection.OnFrameAsync(status, header, body, total);
-                bool keepGoing;
-                if (handled.IsCompleted)
+                // A handling that waits closes the batch first (it belongs to this thread) and opens a new one
+                // after; one that completed at once is awaited without yielding, so the batch stays open.
+                var waits = !handled.IsCompleted;
+                if (waits)
                 {
-                    keepGoing = handled.Result;
-                }
-                else
-                {
-                    // The batch belongs to this thread: close it before the await, open a new one after it.
                     open = false;
                     SendBatch.Exit();
-                    keepGoing = await handled.ConfigureAwait(false);
+                }
+
+                var keepGoing = await handled.ConfigureAwait(false);
+                if (waits)
+                {
                     SendBatch.Enter();
                     open = true;
                 }
