@@ -67,6 +67,13 @@ internal static class OperationsEndpoints
             text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_limit{{limit=\"{name}\"}} {value}\n");
         }
 
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(text, "process_resident_memory_bytes", "Resident memory of the broker process.", Environment.WorkingSet);
+        Gauge(text, "dotnet_gc_heap_bytes", "Managed heap after the last collection, fragmentation included.", gc.HeapSizeBytes);
+        Gauge(text, "dotnet_gc_fragmented_bytes", "Free space between live objects in the managed heap after the last collection.", gc.FragmentedBytes);
+        Gauge(text, "dotnet_gc_committed_bytes", "Memory the garbage collector has committed.", gc.TotalCommittedBytes);
+        Counter(text, "iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections).", m.HeapCompactions);
+        text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_compaction_seconds_total Time paused in those compactions.\n# TYPE iot_heap_compaction_seconds_total counter\niot_heap_compaction_seconds_total {m.HeapCompactionSeconds:F6}\n");
         if (store is SqliteSessionStore sqlite)
         {
             Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);

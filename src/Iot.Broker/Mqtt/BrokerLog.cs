@@ -37,4 +37,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "A device-ready handler failed for {DeviceId}")]
     public static partial void CommandHandlerFailed(ILogger logger, string deviceId, Exception exception);
+
+    [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Compacted the heap after a connection surge ({Connections} connections): resident memory {BeforeMiB} MiB -> {AfterMiB} MiB, paused {PauseMs:F1} ms")]
+    public static partial void HeapCompacted(ILogger logger, long connections, long beforeMiB, long afterMiB, double pauseMs);
 }

@@ -70,6 +70,8 @@ internal sealed class BrokerMetrics
     private long _publishDenied;
     private long _subscribeDenied;
     private long _retainedPending;
+    private long _heapCompactions;
+    private long _heapCompactionMicroseconds;
 
     public long AuthenticationFailures => Volatile.Read(ref _authenticationFailures);
 
@@ -155,4 +157,16 @@ internal sealed class BrokerMetrics
     public void WillPublished() => Interlocked.Increment(ref _willsPublished);
 
     public void AddRetainedPending(long count) => Interlocked.Add(ref _retainedPending, count);
+
+    /// <summary>Heap compactions after connection surges (<see cref="HeapCompaction"/>).</summary>
+    public long HeapCompactions => Volatile.Read(ref _heapCompactions);
+
+    /// <summary>Time the broker spent paused in those compactions, in seconds.</summary>
+    public double HeapCompactionSeconds => Volatile.Read(ref _heapCompactionMicroseconds) / 1e6;
+
+    public void HeapCompacted(TimeSpan pause)
+    {
+        Interlocked.Increment(ref _heapCompactions);
+        Interlocked.Add(ref _heapCompactionMicroseconds, (long)pause.TotalMicroseconds);
+    }
 }

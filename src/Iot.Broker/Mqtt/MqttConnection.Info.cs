@@ -35,7 +35,7 @@ internal sealed partial class MqttConnection
             RemoteAddress(),
             Volatile.Read(ref _connectedAtUnixMs),
             _keepAliveSeconds,
-            session.Subscriptions.Count,
+            session.SubscriptionCount,
             session.QueuedCount,
             session.IsPersistent);
     }

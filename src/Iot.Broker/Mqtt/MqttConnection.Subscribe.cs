@@ -55,7 +55,7 @@ internal sealed partial class MqttConnection
                 continue;
             }
 
-            if (session.Subscriptions.Count >= _context.Options.MaxSubscriptionsPerClient && !session.Subscriptions.ContainsKey(text))
+            if (session.SubscriptionCount >= _context.Options.MaxSubscriptionsPerClient && session.Subscriptions?.ContainsKey(text) != true)
             {
                 _context.Metrics.LimitHit(LimitKind.MaxSubscriptionsPerClient);
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.QuotaExceeded : MqttSubscribeReasonCode.UnspecifiedError);

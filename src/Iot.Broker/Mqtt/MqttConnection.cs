@@ -136,7 +136,31 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         {
             _context.Metrics.KeepAliveTimeout();
             Close(MqttDisconnectReasonCode.KeepAliveTimeout);
+            return;
         }
+
+        var trimAfter = _context.Options.IdleTrimSeconds;
+        if (trimAfter > 0 && nowTicks - Volatile.Read(ref _lastReceivedTicks) >= trimAfter * 1000L)
+        {
+            TrimIdle();
+        }
+    }
+
+    /// <summary>
+    /// Drops the empty send queue and the session's empty in-flight map of a connection that has received nothing for
+    /// <see cref="MqttOptions.IdleTrimSeconds"/>: an idle connection keeps only what it needs to wake up.
+    /// </summary>
+    private void TrimIdle()
+    {
+        lock (_sendGate)
+        {
+            if (!_writerRunning && _sendQueue is { Count: 0 })
+            {
+                _sendQueue = null;
+            }
+        }
+
+        _session?.TrimIdle();
     }
 
     /// <summary>Queues a PUBLISH (built and encoded by the writer). QoS 0 beyond the queue limit is dropped.</summary>

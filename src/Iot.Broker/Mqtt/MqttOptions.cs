@@ -83,6 +83,32 @@ public sealed class MqttOptions
     [Range(0, 1024)]
     public int InlineWritersPerBatch { get; set; } = 4;
 
+    /// <summary>
+    /// Seconds without a packet from the client after which a connection gives back its empty send queue and its
+    /// session's empty in-flight map (recreated by the next send): what an idle connection keeps is what it needs to
+    /// wake up.
+    /// </summary>
+    /// <remarks>Default 2; range 0-86 400; 0 never trims.</remarks>
+    [Range(0, 86_400)]
+    public int IdleTrimSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Connections opened since the last heap compaction that make the broker compact its managed heap once the surge
+    /// has settled (see <see cref="CompactHeapQuietSeconds"/>): the memory the connect storm left behind goes back to
+    /// the system. One blocking collection per surge; counted in <c>iot_heap_compactions_total</c>.
+    /// </summary>
+    /// <remarks>Default 2000; range 0-100 000 000; 0 never compacts.</remarks>
+    [Range(0, 100_000_000)]
+    public int CompactHeapAfterConnections { get; set; } = 2000;
+
+    /// <summary>
+    /// Seconds in a row with at most 1 % of <see cref="CompactHeapAfterConnections"/> new connections each before the
+    /// heap is compacted after a surge.
+    /// </summary>
+    /// <remarks>Default 3; range 1-3600.</remarks>
+    [Range(1, 3600)]
+    public int CompactHeapQuietSeconds { get; set; } = 3;
+
     /// <summary>Messages queued per session beyond those in flight (offline or slow clients).</summary>
     /// <remarks>Default 1000; range 1 to 10 000 000. When full, new messages for that session are dropped and counted
     /// (<c>iot_mqtt_messages_dropped_total{reason="queue_full"}</c>), as Mosquitto's max_queued_messages does.</remarks>

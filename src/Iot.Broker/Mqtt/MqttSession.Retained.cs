@@ -142,7 +142,7 @@ internal sealed partial class MqttSession
                     continue;
                 }
 
-                if (_inflight.Count >= _window)
+                if (InflightCount >= _window)
                 {
                     return;
                 }

@@ -12,7 +12,9 @@ internal sealed partial class MqttSession
     private readonly Lock _gate = new();
     private readonly SessionContext _context;
     private readonly Queue<Delivery> _pending = new();
-    private readonly Dictionary<ushort, Delivery> _inflight = [];
+    // Messages sent and not yet acknowledged by packet id, created by the first QoS 1/2 send and dropped again by
+    // TrimIdle: an idle session holds none.
+    private Dictionary<ushort, Delivery>? _inflight;
     // Created by the first inbound QoS 2 publish: most sessions never see one.
     private HashSet<ushort>? _inboundQos2;
     private MqttConnection? _connection;
@@ -44,8 +46,20 @@ internal sealed partial class MqttSession
     /// <summary>When the last connection ended, Unix ms; 0 while connected.</summary>
     public long DisconnectedAtUnixMs { get; set; }
 
-    /// <summary>The subscriptions by filter as subscribed. Changed only by the owning connection, under the manager.</summary>
-    public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The subscriptions by filter as subscribed, created by the first SUBSCRIBE (a session that never subscribes holds
+    /// none); null while there are none. Changed only under <see cref="SubscriptionIndex"/>'s lock.
+    /// </summary>
+    public Dictionary<string, Subscription>? Subscriptions { get; private set; }
+
+    /// <summary>The number of subscriptions.</summary>
+    public int SubscriptionCount => Subscriptions?.Count ?? 0;
+
+    /// <summary>The subscriptions, created on first use.</summary>
+    public Dictionary<string, Subscription> SubscriptionsForUpdate => Subscriptions ??= new(StringComparer.Ordinal);
+
+    /// <summary>Forgets every subscription (the index has removed them).</summary>
+    public void ClearSubscriptions() => Subscriptions = null;
 
     public MqttConnection? Connection => Volatile.Read(ref _connection);
 
@@ -58,7 +72,21 @@ internal sealed partial class MqttSession
         {
             lock (_gate)
             {
-                return _connection is not null && _pending.Count == 0 && _inflight.Count < _window;
+                return _connection is not null && _pending.Count == 0 && InflightCount < _window;
+            }
+        }
+    }
+
+    private int InflightCount => _inflight?.Count ?? 0;
+
+    /// <summary>Drops the in-flight map when it is empty (the connection is idle; the next QoS 1/2 send recreates it).</summary>
+    public void TrimIdle()
+    {
+        lock (_gate)
+        {
+            if (_inflight is { Count: 0 })
+            {
+                _inflight = null;
             }
         }
     }
@@ -69,7 +97,7 @@ internal sealed partial class MqttSession
         {
             lock (_gate)
             {
-                return _pending.Count + _inflight.Count;
+                return _pending.Count + InflightCount;
             }
         }
     }
@@ -121,7 +149,7 @@ internal sealed partial class MqttSession
                 durable.Add(_context.Store.AppendMessageAsync(ClientId, d.Sequence, StoredForm(d)));
             }
 
-            if (_connection is not null && _pending.Count == 0 && _inflight.Count < _window)
+            if (_connection is not null && _pending.Count == 0 && InflightCount < _window)
             {
                 SendInflightLocked(d, _context.NowUnixMs);
             }
@@ -146,7 +174,7 @@ internal sealed partial class MqttSession
             }
 
             var d = new Delivery { Message = message, QualityOfService = 1, Acknowledged = acknowledged };
-            if (_pending.Count == 0 && _inflight.Count < _window)
+            if (_pending.Count == 0 && InflightCount < _window)
             {
                 SendInflightLocked(d, _context.NowUnixMs);
             }
@@ -199,10 +227,10 @@ internal sealed partial class MqttSession
             _connection = connection;
             _window = window;
             DisconnectedAtUnixMs = 0;
-            if (_inflight.Count > 0)
+            if (InflightCount > 0)
             {
                 // MQTT §4.4: resend in the original order.
-                var resend = new List<Delivery>(_inflight.Values);
+                var resend = new List<Delivery>(_inflight!.Values);
                 resend.Sort(static (a, b) => a.SendOrder.CompareTo(b.SendOrder));
                 foreach (var d in resend)
                 {
@@ -266,7 +294,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            if (!_inflight.TryGetValue(packetId, out var d) || d.QualityOfService != 2)
+            if (_inflight is null || !_inflight.TryGetValue(packetId, out var d) || d.QualityOfService != 2)
             {
                 return false;
             }
@@ -331,7 +359,7 @@ internal sealed partial class MqttSession
                 d.Sent = true;
                 d.SendOrder = stored.Sequence;
                 _sendOrder = Math.Max(_sendOrder, stored.Sequence);
-                _inflight[stored.PacketId] = d;
+                (_inflight ??= [])[stored.PacketId] = d;
             }
             else
             {
@@ -348,7 +376,7 @@ internal sealed partial class MqttSession
             FailCommandsLocked();
             EndRetainedLocked();
             _pending.Clear();
-            _inflight.Clear();
+            _inflight = null;
             _inboundQos2?.Clear();
         }
     }
@@ -357,7 +385,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            if (!_inflight.TryGetValue(packetId, out var d) || (d.QualityOfService == 2) != expectReleased)
+            if (_inflight is null || !_inflight.TryGetValue(packetId, out var d) || (d.QualityOfService == 2) != expectReleased)
             {
                 return;
             }
@@ -370,21 +398,24 @@ internal sealed partial class MqttSession
     /// <summary>Ends every command delivery without PUBACK: the command queue decides about a retry.</summary>
     private void FailCommandsLocked()
     {
-        List<ushort>? ids = null;
-        foreach (var (id, d) in _inflight)
+        if (_inflight is { } inflight)
         {
-            if (d.Acknowledged is { } ack)
+            List<ushort>? ids = null;
+            foreach (var (id, d) in inflight)
             {
-                ack.TrySetResult(false);
-                (ids ??= []).Add(id);
+                if (d.Acknowledged is { } ack)
+                {
+                    ack.TrySetResult(false);
+                    (ids ??= []).Add(id);
+                }
             }
-        }
 
-        if (ids is not null)
-        {
-            foreach (var id in ids)
+            if (ids is not null)
             {
-                _inflight.Remove(id);
+                foreach (var id in ids)
+                {
+                    inflight.Remove(id);
+                }
             }
         }
 
@@ -414,7 +445,7 @@ internal sealed partial class MqttSession
     private void RemoveInflightLocked(ushort packetId, Delivery d)
     {
         d.Acknowledged?.TrySetResult(true);
-        _inflight.Remove(packetId);
+        _inflight!.Remove(packetId);
         if (d.Sequence != 0)
         {
             _ = _context.Store.DeleteMessageAsync(ClientId, d.Sequence);
@@ -432,7 +463,7 @@ internal sealed partial class MqttSession
         while (_pending.Count > 0)
         {
             var d = _pending.Peek();
-            if (d.QualityOfService > 0 && _inflight.Count >= _window)
+            if (d.QualityOfService > 0 && InflightCount >= _window)
             {
                 return;
             }
@@ -480,7 +511,7 @@ internal sealed partial class MqttSession
 
         d.PacketId = NextPacketIdLocked();
         d.SendOrder = ++_sendOrder;
-        _inflight[d.PacketId] = d;
+        (_inflight ??= [])[d.PacketId] = d;
         _connection!.SendPublish(d);
     }
 
@@ -491,7 +522,7 @@ internal sealed partial class MqttSession
         {
             _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
         }
-        while (_inflight.ContainsKey(_lastPacketId));
+        while (_inflight?.ContainsKey(_lastPacketId) == true);
 
         return _lastPacketId;
     }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Iot.Broker.Mqtt;
 
 /// <summary>
@@ -7,9 +9,11 @@ namespace Iot.Broker.Mqtt;
 internal sealed class SessionMaintenanceService(
     SessionManager sessions,
     Security.ConnectRateLimiter connectRate,
+    BrokerMetrics metrics,
     TimeProvider timeProvider,
     ILogger<SessionMaintenanceService> logger) : IHostedService, IAsyncDisposable
 {
+    private readonly HeapCompaction _compaction = new(sessions.Options.CompactHeapAfterConnections, sessions.Options.CompactHeapQuietSeconds);
     private ITimer? _timer;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -40,6 +44,16 @@ internal sealed class SessionMaintenanceService(
         }
     }
 
+    private void CompactHeap()
+    {
+        var before = Environment.WorkingSet;
+        var started = Stopwatch.GetTimestamp();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        var pause = Stopwatch.GetElapsedTime(started);
+        metrics.HeapCompacted(pause);
+        BrokerLog.HeapCompacted(logger, metrics.Connections, before >> 20, Environment.WorkingSet >> 20, pause.TotalMilliseconds);
+    }
+
     private void Tick()
     {
         try
@@ -50,6 +64,11 @@ internal sealed class SessionMaintenanceService(
             foreach (var connection in sessions.Connections)
             {
                 connection.CheckKeepAlive(now);
+            }
+
+            if (_compaction.OnTick(metrics.ConnectionsTotal))
+            {
+                CompactHeap();
             }
         }
         catch (Exception ex)

@@ -22,13 +22,14 @@ internal sealed class SubscriptionIndex
         {
             var session = subscription.Session;
             var isNew = true;
-            if (session.Subscriptions.Remove(subscription.Filter, out var previous))
+            var subscriptions = session.SubscriptionsForUpdate;
+            if (subscriptions.Remove(subscription.Filter, out var previous))
             {
                 RemoveLocked(previous);
                 isNew = false;
             }
 
-            session.Subscriptions[subscription.Filter] = subscription;
+            subscriptions[subscription.Filter] = subscription;
             if (subscription.ShareName is { } share)
             {
                 var key = (share, subscription.TopicFilter);
@@ -56,7 +57,7 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            if (!session.Subscriptions.Remove(filter, out var subscription))
+            if (session.Subscriptions is not { } subscriptions || !subscriptions.Remove(filter, out var subscription))
             {
                 return false;
             }
@@ -71,12 +72,17 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            foreach (var subscription in session.Subscriptions.Values)
+            if (session.Subscriptions is not { } subscriptions)
+            {
+                return;
+            }
+
+            foreach (var subscription in subscriptions.Values)
             {
                 RemoveLocked(subscription);
             }
 
-            session.Subscriptions.Clear();
+            session.ClearSubscriptions();
         }
     }
 
@@ -85,7 +91,12 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            foreach (var subscription in session.Subscriptions.Values)
+            if (session.Subscriptions is not { } subscriptions)
+            {
+                return false;
+            }
+
+            foreach (var subscription in subscriptions.Values)
             {
                 if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter))
                 {
