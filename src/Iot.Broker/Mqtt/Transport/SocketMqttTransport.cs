@@ -103,9 +103,14 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
         var maxPacketSize = _listener.MaxPacketSize;
         try
         {
+            // A receive that did not fill the space it was given has most likely emptied the socket: the next step is
+            // to wait (whose first attempt still finds data that came meanwhile), not a receive that would only fail
+            // with EAGAIN. That saves a system call per wake-up.
+            var drained = false;
             while (!connection.IsClosing && Volatile.Read(ref _state) != Closed)
             {
-                var received = ReceiveAvailable(out var wouldBlock);
+                var wouldBlock = drained;
+                var received = drained ? 0 : ReceiveAvailable(out wouldBlock);
                 if (wouldBlock)
                 {
                     if (_start == _end)
@@ -117,6 +122,7 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                             return;
                         }
 
+                        drained = false;
                         continue;
                     }
 
@@ -131,6 +137,7 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                     break;
                 }
 
+                drained = received < _buffer!.Length - _end;
                 _end += received;
                 if (!await HandleFramesAsync(connection, maxPacketSize).ConfigureAwait(false))
                 {
