@@ -76,7 +76,7 @@ public static class BrokerHost
         var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
         var address = mqtt.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(mqtt.BindAddress);
 
-        if (mqtt.Port >= 0 && string.Equals(mqtt.Transport, MqttOptions.KestrelTransport, StringComparison.OrdinalIgnoreCase))
+        if (mqtt.Port >= 0 && mqtt.EffectiveTransport == MqttOptions.KestrelTransport)
         {
             kestrel.Listen(address, mqtt.Port, listen =>
             {

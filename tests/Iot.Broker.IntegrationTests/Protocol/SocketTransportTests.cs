@@ -233,7 +233,7 @@ public sealed class SocketTransportTests
     [Fact]
     public async Task UnknownTransport_StopsTheBrokerAtStartWithTheSettingNamed()
     {
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => BrokerFixture.StartAsync("--Iot:Mqtt:Transport=epoll"));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => BrokerFixture.StartAsync("--Iot:Mqtt:Transport=iouring"));
         Assert.Contains("Iot:Mqtt:Transport", error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,15 +1,17 @@
 using System.Net;
 using System.Net.Sockets;
 using Iot.Broker.Hosting;
+using Iot.Broker.Mqtt.Transport.Epoll;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt.Transport;
 
 /// <summary>
-/// The plain MQTT listener on the lean socket transport (<c>Iot:Mqtt:Transport</c> = <c>socket</c>, the default):
-/// accepts on <c>Iot:Mqtt:Port</c> and hands each socket to a <see cref="SocketMqttTransport"/>. TLS and WebSocket
-/// stay on Kestrel. Stopping closes the listening socket, then every connection (DISCONNECT 0x8B to MQTT 5 clients)
-/// and waits for them to end.
+/// The plain MQTT listener on a lean transport: <c>Iot:Mqtt:Transport</c> = <c>epoll</c> (the default on Linux: the
+/// broker's own accept thread and epoll loops, <see cref="EpollEngine"/>) or <c>socket</c> (.NET sockets, any OS:
+/// an accept loop handing each socket to a <see cref="SocketMqttTransport"/>). TLS and WebSocket stay on Kestrel.
+/// Stopping closes the listening socket, then every connection (DISCONNECT 0x8B to MQTT 5 clients) and waits for
+/// them to end.
 /// </summary>
 internal sealed partial class SocketMqttListener(
     MqttBroker broker,
@@ -21,6 +23,8 @@ internal sealed partial class SocketMqttListener(
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Socket? _listen;
     private Task? _acceptLoop;
+    private EpollEngine? _epoll;
+    private long _nextConnectionId;
     private int _live;
     private volatile bool _stopped;
 
@@ -33,9 +37,16 @@ internal sealed partial class SocketMqttListener(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        if (settings.Port < 0 || !string.Equals(settings.Transport, MqttOptions.SocketTransport, StringComparison.OrdinalIgnoreCase))
+        var transport = settings.EffectiveTransport;
+        if (settings.Port < 0 || transport == MqttOptions.KestrelTransport)
         {
             return Task.CompletedTask;
+        }
+
+        if (transport == MqttOptions.EpollTransport && !LinuxSockets.IsSupported)
+        {
+            throw new InvalidOperationException(
+                $"Iot:Mqtt:Transport=epoll needs Linux on x86-64 or ARM64 (this is {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}); use 'socket'.");
         }
 
         var address = settings.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(settings.BindAddress);
@@ -58,7 +69,17 @@ internal sealed partial class SocketMqttListener(
 
         _listen = socket;
         registry.MqttSocketPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
-        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        if (transport == MqttOptions.EpollTransport)
+        {
+            var threads = settings.EpollThreads > 0 ? settings.EpollThreads : Environment.ProcessorCount;
+            _epoll = new EpollEngine(this, broker, socket, threads, logger);
+            _epoll.Start();
+        }
+        else
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -71,6 +92,7 @@ internal sealed partial class SocketMqttListener(
 
         _stopped = true;
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _epoll?.StopAccepting();
         _listen.Dispose();
         if (_acceptLoop is not null)
         {
@@ -91,8 +113,11 @@ internal sealed partial class SocketMqttListener(
             catch (OperationCanceledException)
             {
                 // The host's shutdown timeout ran out: what is left is dropped with the process.
+                return;
             }
         }
+
+        _epoll?.StopLoops();
     }
 
     public void Dispose()
@@ -100,6 +125,12 @@ internal sealed partial class SocketMqttListener(
         _stopping.Dispose();
         _listen?.Dispose();
     }
+
+    /// <summary>A short number for the next connection's id (logs).</summary>
+    internal long NextConnectionId() => Interlocked.Increment(ref _nextConnectionId);
+
+    /// <summary>A connection was accepted (the stop waits for it to end).</summary>
+    internal void Started() => Interlocked.Increment(ref _live);
 
     /// <summary>A connection has ended.</summary>
     internal void Ended()
@@ -161,7 +192,7 @@ internal sealed partial class SocketMqttListener(
             return;
         }
 
-        Interlocked.Increment(ref _live);
+        Started();
         var transport = new SocketMqttTransport(socket, this);
         transport.Start(new MqttConnection(transport, broker));
     }

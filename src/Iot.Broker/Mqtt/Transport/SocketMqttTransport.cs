@@ -1,8 +1,6 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 
 namespace Iot.Broker.Mqtt.Transport;
 
@@ -13,34 +11,27 @@ namespace Iot.Broker.Mqtt.Transport;
 /// as soon as no partial packet remains. An idle connection is the socket, one pending zero-byte receive and the
 /// MQTT state (ADR 0006).
 /// </summary>
-internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
+internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWorkItem
 {
     private const int Processing = 0;
     private const int Waiting = 1;
     private const int Closed = 2;
-    private const int InitialReceiveSize = 4096;
-
-    private static long s_nextId;
 
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
-    private readonly SocketMqttListener _listener;
     private readonly long _id;
     private MqttConnection? _connection;
-    private byte[]? _buffer;
-    private int _start;
-    private int _end;
     private int _state;
     private int _finished;
     private ValueTask<int> _readiness;
     private Action? _onReadable;
 
     public SocketMqttTransport(Socket socket, SocketMqttListener listener)
+        : base(listener)
     {
         _socket = socket;
-        _listener = listener;
         _output = new SocketPipeWriter(socket);
-        _id = Interlocked.Increment(ref s_nextId);
+        _id = listener.NextConnectionId();
     }
 
     public override PipeWriter Output => _output;
@@ -100,7 +91,6 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
     private async Task ProcessAsync()
     {
         var connection = _connection!;
-        var maxPacketSize = _listener.MaxPacketSize;
         try
         {
             // A receive that did not fill the space it was given has most likely emptied the socket: the next step is
@@ -110,10 +100,10 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
             while (!connection.IsClosing && Volatile.Read(ref _state) != Closed)
             {
                 var wouldBlock = drained;
-                var received = drained ? 0 : ReceiveAvailable(out wouldBlock);
+                var received = drained ? 0 : ReceiveAvailable(out wouldBlock, out drained);
                 if (wouldBlock)
                 {
-                    if (_start == _end)
+                    if (!HasPendingBytes)
                     {
                         // Nothing buffered: give the buffer back and wait for readability without one.
                         ReturnBuffer();
@@ -127,8 +117,9 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                     }
 
                     // The rest of a packet is on its way: wait for it with the buffer.
-                    EnsureSpace();
-                    received = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
+                    var memory = ReceiveMemory;
+                    received = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                    drained = received < memory.Length;
                 }
 
                 if (received == 0)
@@ -137,9 +128,8 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
                     break;
                 }
 
-                drained = received < _buffer!.Length - _end;
-                _end += received;
-                if (!await HandleFramesAsync(connection, maxPacketSize).ConfigureAwait(false))
+                Received(received);
+                if (!await HandleFramesAsync(connection).ConfigureAwait(false))
                 {
                     break;
                 }
@@ -151,83 +141,20 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
         }
         catch (Exception ex)
         {
-            BrokerLog.ConnectionFailed(_listener.Logger, ConnectionId, ex);
+            BrokerLog.ConnectionFailed(Listener.Logger, ConnectionId, ex);
         }
 
         Volatile.Write(ref _state, Closed);
         await FinishAsync().ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Handles every whole packet in the buffer; false when the connection ends. One send batch covers them (closed
-    /// before any await that does not complete at once): the acknowledgements of a burst of publishes leave in one
-    /// send, and a subscriber's writer started by them runs once, on this thread, when the burst is handled.
-    /// </summary>
-    private async ValueTask<bool> HandleFramesAsync(MqttConnection connection, int maxPacketSize)
-    {
-        SendBatch.Enter();
-        var open = true;
-        try
-        {
-            while (_start < _end)
-            {
-                var sequence = new ReadOnlySequence<byte>(_buffer!, _start, _end - _start);
-                var status = PacketFraming.TryRead(ref sequence, maxPacketSize, out var header, out var body, out var total);
-                if (status == FramingStatus.NeedMoreData)
-                {
-                    break;
-                }
-
-                if (status == FramingStatus.Packet)
-                {
-                    _start += total;
-                }
-
-                var handled = connection.OnFrameAsync(status, header, body, total);
-                // A handling that waits closes the batch first (it belongs to this thread) and opens a new one
-                // after; one that completed at once is awaited without yielding, so the batch stays open.
-                var waits = !handled.IsCompleted;
-                if (waits)
-                {
-                    open = false;
-                    SendBatch.Exit();
-                }
-
-                var keepGoing = await handled.ConfigureAwait(false);
-                if (waits)
-                {
-                    SendBatch.Enter();
-                    open = true;
-                }
-
-                if (!keepGoing)
-                {
-                    return false;
-                }
-            }
-        }
-        finally
-        {
-            if (open)
-            {
-                SendBatch.Exit();
-            }
-        }
-
-        if (_start == _end)
-        {
-            _start = _end = 0;
-        }
-
-        return true;
-    }
-
     /// <summary>Reads what the socket has without waiting; <paramref name="wouldBlock"/> when it has nothing.</summary>
-    private int ReceiveAvailable(out bool wouldBlock)
+    private int ReceiveAvailable(out bool wouldBlock, out bool drained)
     {
-        EnsureSpace();
-        var count = _socket.Receive(_buffer!, _end, _buffer!.Length - _end, SocketFlags.None, out var error);
+        var space = ReceiveSpace;
+        var count = _socket.Receive(space, SocketFlags.None, out var error);
         wouldBlock = error == SocketError.WouldBlock;
+        drained = count < space.Length;
         if (error is SocketError.Success or SocketError.WouldBlock)
         {
             return count;
@@ -279,50 +206,6 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EnsureSpace()
-    {
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveSize);
-            _start = _end = 0;
-            return;
-        }
-
-        if (_end < _buffer.Length)
-        {
-            return;
-        }
-
-        // Full: move the partial packet to the front, or grow when it fills the buffer (the framing already refused
-        // a packet larger than the maximum, so growth is bounded by it).
-        var pending = _end - _start;
-        if (_start > 0)
-        {
-            Buffer.BlockCopy(_buffer, _start, _buffer, 0, pending);
-        }
-        else
-        {
-            var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
-            Buffer.BlockCopy(_buffer, 0, larger, 0, pending);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = larger;
-        }
-
-        _start = 0;
-        _end = pending;
-    }
-
-    private void ReturnBuffer()
-    {
-        if (_buffer is { } buffer)
-        {
-            _buffer = null;
-            _start = _end = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
     private async Task FinishAsync()
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0)
@@ -348,7 +231,7 @@ internal sealed class SocketMqttTransport : MqttTransport, IThreadPoolWorkItem
 
             _socket.Dispose();
             ReturnBuffer();
-            _listener.Ended();
+            Listener.Ended();
         }
     }
 }

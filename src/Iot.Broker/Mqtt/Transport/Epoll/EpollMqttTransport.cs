@@ -1,0 +1,245 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.InteropServices;
+using static Iot.Broker.Mqtt.Transport.Epoll.LinuxSockets;
+
+namespace Iot.Broker.Mqtt.Transport.Epoll;
+
+/// <summary>
+/// One MQTT connection on the epoll transport: its file descriptor, its slot in the engine, a receive buffer only
+/// while bytes are pending, and a state that says who runs its receive side. The loop thread that gets a readiness
+/// event reads and handles the packets itself (no thread hand-off); an event that arrives while that is under way
+/// only marks the connection so that the runner reads again before it parks. Nothing is parked while the connection
+/// is idle: no task, no buffer, no pending operation.
+/// </summary>
+internal sealed class EpollMqttTransport : BufferedMqttTransport
+{
+    private const int Idle = 0;
+    private const int Running = 1;
+    private const int Signaled = 2;
+    private const int Closed = 3;
+
+    private readonly SocketFd _fd;
+    private readonly EpollEngine _engine;
+    private readonly EpollPipeWriter _output;
+    private readonly PeerAddress _peer;
+    private readonly long _id;
+    private MqttConnection? _connection;
+    private int _state;
+    private int _finished;
+
+    public EpollMqttTransport(SocketFd fd, EpollEngine engine, SocketMqttListener listener, PeerAddress peer)
+        : base(listener)
+    {
+        _fd = fd;
+        _engine = engine;
+        _peer = peer;
+        _output = new EpollPipeWriter(fd);
+        _id = listener.NextConnectionId();
+    }
+
+    /// <summary>The slot in the engine's table and its generation (set before the descriptor is registered).</summary>
+    public int Slot { get; set; }
+
+    public uint Generation { get; set; }
+
+    public override PipeWriter Output => _output;
+
+    public override string ConnectionId => "tcp-" + _id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public override EndPoint? RemoteEndPoint => _peer.ToEndPoint();
+
+    /// <summary>Binds the MQTT connection; reading starts with the first event after registration.</summary>
+    public void Start(MqttConnection connection)
+    {
+        _connection = connection;
+        connection.Open();
+    }
+
+    /// <summary>Readiness from the loop thread: writable wakes a waiting writer, readable (or hang-up) the reader.</summary>
+    public void OnEvents(uint events)
+    {
+        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0)
+        {
+            _output.OnWritable();
+        }
+
+        if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) == 0)
+        {
+            return;
+        }
+
+        while (true)
+        {
+            switch (Volatile.Read(ref _state))
+            {
+                case Idle:
+                    if (Interlocked.CompareExchange(ref _state, Running, Idle) == Idle)
+                    {
+                        _ = ProcessAsync();
+                        return;
+                    }
+
+                    break;
+                case Running:
+                    if (Interlocked.CompareExchange(ref _state, Signaled, Running) == Running)
+                    {
+                        return;
+                    }
+
+                    break;
+                default:
+                    // Signaled already, or closed.
+                    return;
+            }
+        }
+    }
+
+    public override void CancelReceive()
+    {
+        if (Interlocked.Exchange(ref _state, Closed) == Idle)
+        {
+            // Nothing runs the receive side: the shutdown starts here. Otherwise the runner sees Closed before it
+            // reads again (it never blocks in a receive).
+            _ = FinishAsync();
+        }
+    }
+
+    public override void Abort()
+    {
+        _output.Abort();
+        try
+        {
+            // Both directions: a writer waiting for room fails, and the loop reports the hang-up to the reader.
+            _ = shutdown(_fd, SHUT_RDWR);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed.
+        }
+    }
+
+    private async Task ProcessAsync()
+    {
+        var connection = _connection!;
+        try
+        {
+            while (true)
+            {
+                var ended = false;
+                while (!connection.IsClosing && Volatile.Read(ref _state) != Closed)
+                {
+                    var space = ReceiveSpace.Length;
+                    var received = Receive(out var error);
+                    if (received > 0)
+                    {
+                        Received(received);
+                        if (!await HandleFramesAsync(connection).ConfigureAwait(false))
+                        {
+                            ended = true;
+                            break;
+                        }
+
+                        if (received < space)
+                        {
+                            // The socket is empty: data that comes later raises a new edge.
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (received == 0 || (error != EAGAIN && error != EINTR))
+                    {
+                        // The peer closed, reset, or the descriptor was shut by Abort.
+                        ended = true;
+                        break;
+                    }
+
+                    if (error == EAGAIN)
+                    {
+                        break;
+                    }
+                }
+
+                if (ended || connection.IsClosing)
+                {
+                    break;
+                }
+
+                if (!HasPendingBytes)
+                {
+                    ReturnBuffer();
+                }
+
+                // Park: from here the next event starts a new runner. An event that came while this one ran makes it
+                // read once more; a close makes it end.
+                var previous = Interlocked.CompareExchange(ref _state, Idle, Running);
+                if (previous == Running)
+                {
+                    return;
+                }
+
+                if (previous != Signaled || Interlocked.CompareExchange(ref _state, Running, Signaled) != Signaled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The descriptor was closed by the shutdown.
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ConnectionFailed(Listener.Logger, ConnectionId, ex);
+        }
+
+        Volatile.Write(ref _state, Closed);
+        await FinishAsync().ConfigureAwait(false);
+    }
+
+    private unsafe int Receive(out int error)
+    {
+        var space = ReceiveSpace;
+        nint count;
+        fixed (byte* buffer = space)
+        {
+            count = recv(_fd, buffer, space.Length, 0);
+        }
+
+        error = count < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return (int)count;
+    }
+
+    private async Task FinishAsync()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _connection!.ShutdownAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            try
+            {
+                // FIN after what was sent (DISCONNECT included).
+                _ = shutdown(_fd, SHUT_RDWR);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already closed.
+            }
+
+            _output.Abort();
+            _fd.Dispose();
+            ReturnBuffer();
+            _engine.Release(this);
+            Listener.Ended();
+        }
+    }
+}
