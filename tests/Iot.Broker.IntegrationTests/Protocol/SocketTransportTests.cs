@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text;
+using Iot.Broker.Mqtt;
 using Iot.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Packets;
@@ -9,13 +11,18 @@ using MQTTnet.Protocol;
 namespace Iot.Broker.IntegrationTests.Protocol;
 
 /// <summary>
-/// The lean socket transport of the plain MQTT listener (the default, ADR 0006) at its edges: packets cut at every
+/// The lean transports of the plain MQTT listener (epoll, the default on Linux, and .NET sockets; ADR 0006, 0007) at their edges: packets cut at every
 /// byte or packed many to a write, a packet larger than the receive buffer, half-closed and silent sockets, a
 /// connection closed while it waits for the rest of a packet, a reader that stops reading, and shutdown.
 /// </summary>
 public sealed class SocketTransportTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Both lean transports: the broker's own epoll loops (the default here) and .NET sockets.</summary>
+    public static TheoryData<string> LeanTransports => ["epoll", "socket"];
+
+    private static string Transport(string name) => $"--Iot:Mqtt:Transport={name}";
 
     [Fact]
     public void InProcessBrokers_RunWithInlineSocketCompletions_AsTheBrokerProcessDoes()
@@ -24,10 +31,11 @@ public sealed class SocketTransportTests
         Assert.Equal("1", Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"));
     }
 
-    [Fact]
-    public async Task PacketsArrivingOneByteAtATime_AreReassembled()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task PacketsArrivingOneByteAtATime_AreReassembled(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var topic = TestIds.Topic("bytes");
         await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("bytes-sub"));
         await subscriber.SubscribeAsync(topic);
@@ -53,10 +61,11 @@ public sealed class SocketTransportTests
         Assert.Equal("one byte at a time", (await subscriber.ReceiveAsync(Wait)).ConvertPayloadToString());
     }
 
-    [Fact]
-    public async Task PacketMuchLargerThanTheReceiveBuffer_ArrivesWhole()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task PacketMuchLargerThanTheReceiveBuffer_ArrivesWhole(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var topic = TestIds.Topic("large");
         await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("large-sub"));
         await subscriber.SubscribeAsync(topic);
@@ -85,10 +94,11 @@ public sealed class SocketTransportTests
         }
     }
 
-    [Fact]
-    public async Task ManyPacketsInOneWrite_AreAllAcknowledgedInOrder()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task ManyPacketsInOneWrite_AreAllAcknowledgedInOrder(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var topic = TestIds.Topic("burst");
         var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("burst"), CleanSession = true });
         await using (raw)
@@ -109,10 +119,11 @@ public sealed class SocketTransportTests
         }
     }
 
-    [Fact]
-    public async Task HalfClosedClient_IsDisconnected_AndItsWillIsPublished()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task HalfClosedClient_IsDisconnected_AndItsWillIsPublished(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var willTopic = TestIds.Topic("will");
         await using var watcher = await TestClient.ConnectAsync(broker, Ids.Client("watcher"));
         await watcher.SubscribeAsync(willTopic);
@@ -132,18 +143,20 @@ public sealed class SocketTransportTests
         }
     }
 
-    [Fact]
-    public async Task SocketThatNeverSendsConnect_IsClosedAfterTheConnectTimeout()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task SocketThatNeverSendsConnect_IsClosedAfterTheConnectTimeout(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ConnectTimeoutSeconds=1");
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport), "--Iot:Mqtt:ConnectTimeoutSeconds=1");
         await using var raw = await RawMqttClient.ConnectTcpAsync(broker.MqttPort);
         Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
     }
 
-    [Fact]
-    public async Task TakeoverWhileTheOldConnectionWaitsForTheRestOfAPacket_ClosesItWithSessionTakenOver()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task TakeoverWhileTheOldConnectionWaitsForTheRestOfAPacket_ClosesItWithSessionTakenOver(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var clientId = Ids.Client("midpacket");
         var (old, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = clientId, CleanSession = true });
         await using (old)
@@ -160,10 +173,11 @@ public sealed class SocketTransportTests
         }
     }
 
-    [Fact]
-    public async Task ReaderThatStopsReading_DoesNotHoldUpOtherSubscribers()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task ReaderThatStopsReading_DoesNotHoldUpOtherSubscribers(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:MaxQueuedMessages=100");
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport), "--Iot:Mqtt:MaxQueuedMessages=100");
         var topic = TestIds.Topic("slow");
         var (stalled, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("stalled"), CleanSession = true });
         await using (stalled)
@@ -203,10 +217,11 @@ public sealed class SocketTransportTests
             Wait, "every connection ends, the stalled one included");
     }
 
-    [Fact]
-    public async Task BrokerShutdown_SendsServerShuttingDown_ThenCloses()
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task BrokerShutdown_SendsServerShuttingDown_ThenCloses(string transport)
     {
-        await using var broker = await BrokerFixture.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
         var (raw, _) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client("shutdown"), CleanSession = true });
         await using (raw)
         {
@@ -216,6 +231,55 @@ public sealed class SocketTransportTests
             Assert.True(await raw.WaitForCloseAsync(Wait));
             await stopping.WaitAsync(Wait);
         }
+    }
+
+    [Fact]
+    public async Task DefaultTransport_OnLinux_IsTheEpollLoops()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        Assert.Equal("epoll", broker.App.Services.GetRequiredService<IOptions<MqttOptions>>().Value.EffectiveTransport);
+        var threads = Directory.GetDirectories("/proc/self/task").Select(t => File.ReadAllText(Path.Combine(t, "comm")).Trim()).ToList();
+        Assert.Contains("iot-accept", threads);
+        Assert.Contains("iot-epoll-0", threads);
+    }
+
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
+    public async Task ManyConnectionsOpenedAndClosedInWaves_EveryOneIsServed_AndNoneIsLeft(string transport)
+    {
+        // More connections at once than the epoll engine's first slot table holds (1 024), then their slots reused.
+        // All come from 127.0.0.1, faster than the default connect rate per address allows.
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport), "--Iot:Mqtt:ConnectRatePerAddress=1000000");
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        for (var wave = 0; wave < 2; wave++)
+        {
+            var clients = await Task.WhenAll(Enumerable.Range(0, 1_500).Select(async i =>
+            {
+                var (raw, connAck) = await RawMqttClient.ConnectAsync(broker.MqttPort, new MqttConnectPacket { ClientId = Ids.Client($"wave{wave}-{i}"), CleanSession = true });
+                Assert.Equal(MqttConnectReasonCode.Success, connAck.ReasonCode);
+                return raw;
+            }));
+            await Task.WhenAll(clients.Select(async raw =>
+            {
+                await raw.SendAsync(MqttPingReqPacket.Instance);
+                Assert.NotNull(await raw.ReceiveAsync<MqttPingRespPacket>(Wait));
+            }));
+            foreach (var raw in clients)
+            {
+                await raw.DisposeAsync();
+            }
+
+            await Eventually.WaitUntilAsync(
+                async () => (await http.GetStringAsync("/metrics")).Contains("\niot_mqtt_connections 0\n", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30), $"every connection of wave {wave} has ended");
+        }
+
+        var topic = TestIds.Topic("after-waves");
+        await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("after-sub"));
+        await subscriber.SubscribeAsync(topic);
+        await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("after-pub"));
+        await publisher.PublishAsync(topic, "still served");
+        Assert.Equal("still served", (await subscriber.ReceiveAsync(Wait)).ConvertPayloadToString());
     }
 
     [Fact]
