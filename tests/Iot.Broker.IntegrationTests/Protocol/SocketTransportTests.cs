@@ -145,6 +145,42 @@ public sealed class SocketTransportTests
 
     [Theory]
     [MemberData(nameof(LeanTransports))]
+    public async Task PacketsAndFinInOneWrite_PacketsAreHandled_ThenTheConnectionEnds(string transport)
+    {
+        // The FIN arrives with the data (one readiness edge): a short read must not park the connection for good.
+        await using var broker = await BrokerFixture.StartAsync(Transport(transport));
+        var topic = TestIds.Topic("fin");
+        var willTopic = TestIds.Topic("fin-will");
+        await using var watcher = await TestClient.ConnectAsync(broker, Ids.Client("fin-watcher"));
+        await watcher.SubscribeAsync(topic);
+        await watcher.SubscribeAsync(willTopic);
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        for (var i = 0; i < 20; i++)
+        {
+            await using var raw = await RawMqttClient.ConnectTcpAsync(broker.MqttPort);
+            var bytes = raw.Encode(new MqttConnectPacket
+            {
+                ClientId = Ids.Client($"fin{i}"),
+                CleanSession = true,
+                WillFlag = true,
+                WillTopic = willTopic,
+                WillMessage = Encoding.UTF8.GetBytes($"will {i}"),
+            }).Concat(raw.Encode(new MqttPublishPacket { Topic = topic, Payload = new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes($"last words {i}")) })).ToArray();
+            await raw.SendRawAsync(bytes);
+            raw.ShutdownSend();
+
+            var got = new[] { (await watcher.ReceiveAsync(Wait)).ConvertPayloadToString(), (await watcher.ReceiveAsync(Wait)).ConvertPayloadToString() };
+            Assert.Equal([$"last words {i}", $"will {i}"], got.Order(StringComparer.Ordinal));
+            Assert.True(await raw.WaitForCloseAsync(Wait), "the broker closes its side too");
+        }
+
+        await Eventually.WaitUntilAsync(
+            async () => (await http.GetStringAsync("/metrics")).Contains("\niot_mqtt_connections 1\n", StringComparison.Ordinal),
+            Wait, "only the watcher is left");
+    }
+
+    [Theory]
+    [MemberData(nameof(LeanTransports))]
     public async Task SocketThatNeverSendsConnect_IsClosedAfterTheConnectTimeout(string transport)
     {
         await using var broker = await BrokerFixture.StartAsync(Transport(transport), "--Iot:Mqtt:ConnectTimeoutSeconds=1");

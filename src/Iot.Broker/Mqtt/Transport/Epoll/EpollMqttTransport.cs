@@ -27,6 +27,9 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     private MqttConnection? _connection;
     private int _state;
     private int _finished;
+    // The peer's FIN (or an error) was reported: it was delivered with its edge, so the receive side must read until
+    // recv returns 0 instead of parking after a short read.
+    private volatile bool _hangUp;
 
     public EpollMqttTransport(SocketFd fd, EpollEngine engine, SocketMqttListener listener, PeerAddress peer)
         : base(listener)
@@ -67,6 +70,11 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
         if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) == 0)
         {
             return;
+        }
+
+        if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0)
+        {
+            _hangUp = true;
         }
 
         while (true)
@@ -140,9 +148,9 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
                             break;
                         }
 
-                        if (received < space)
+                        if (received < space && !_hangUp)
                         {
-                            // The socket is empty: data that comes later raises a new edge.
+                            // The socket is empty: data (or a FIN) that comes later raises a new edge.
                             break;
                         }
 
