@@ -197,6 +197,6 @@ internal sealed partial class SocketMqttListener(
         transport.Start(new MqttConnection(transport, broker));
     }
 
-    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "MQTT accept failed ({Error})")]
+    [LoggerMessage(EventId = 1040, Level = LogLevel.Warning, Message = "MQTT accept failed ({Error})")]
     private static partial void LogAcceptFailed(ILogger logger, SocketError error, Exception exception);
 }

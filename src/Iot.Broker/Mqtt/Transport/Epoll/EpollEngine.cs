@@ -201,13 +201,13 @@ internal sealed unsafe partial class EpollEngine
         }
     }
 
-    [LoggerMessage(EventId = 41, Level = LogLevel.Warning, Message = "MQTT accept failed (errno {Errno})")]
+    [LoggerMessage(EventId = 1041, Level = LogLevel.Warning, Message = "MQTT accept failed (errno {Errno})")]
     private static partial void LogAcceptFailed(ILogger logger, int errno);
 
-    [LoggerMessage(EventId = 42, Level = LogLevel.Warning, Message = "A connection could not be registered with epoll ({Error})")]
+    [LoggerMessage(EventId = 1042, Level = LogLevel.Warning, Message = "A connection could not be registered with epoll ({Error})")]
     private static partial void LogRegisterFailed(ILogger logger, SocketError error, Exception exception);
 
-    [LoggerMessage(EventId = 43, Level = LogLevel.Critical, Message = "An epoll loop failed; its connections are no longer served")]
+    [LoggerMessage(EventId = 1043, Level = LogLevel.Critical, Message = "An epoll loop failed; its connections are no longer served")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
 }
 
