@@ -61,10 +61,17 @@ public sealed class MqttOptions
         var named => named,
     };
 
-    /// <summary>Threads waiting for readiness (epoll loops) under the epoll transport; each handles its connections' packets.</summary>
-    /// <remarks>Default 0 = one per processor; range 0-256.</remarks>
+    /// <summary>
+    /// Threads waiting for readiness (epoll loops) under the epoll transport; each reads and handles its connections'
+    /// packets, while the thread pool runs the rest (writers beyond the inline ones, durable acknowledgements, routing,
+    /// HTTP). Fewer loops wake fewer threads per message (less CPU at low rates); more read in parallel.
+    /// </summary>
+    /// <remarks>Default 0 = one per two processors, at least one (<see cref="EffectiveEpollThreads"/>); range 0-256.</remarks>
     [Range(0, 256)]
     public int EpollThreads { get; set; }
+
+    /// <summary><see cref="EpollThreads"/> with 0 resolved: half the processors, at least one.</summary>
+    public int EffectiveEpollThreads => EpollThreads > 0 ? EpollThreads : Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Pending connections the kernel queues for the plain MQTT listener before they are accepted (listen backlog).</summary>
     /// <remarks>Default 512; range 1-65535 (the kernel caps it at <c>net.core.somaxconn</c>). Socket transport only.</remarks>

@@ -71,8 +71,7 @@ internal sealed partial class SocketMqttListener(
         registry.MqttSocketPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         if (transport == MqttOptions.EpollTransport)
         {
-            var threads = settings.EpollThreads > 0 ? settings.EpollThreads : Environment.ProcessorCount;
-            _epoll = new EpollEngine(this, broker, socket, threads, logger);
+            _epoll = new EpollEngine(this, broker, socket, settings.EffectiveEpollThreads, logger);
             _epoll.Start();
         }
         else
