@@ -15,8 +15,12 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
     private byte[]? _buffer;
     private int _start;
     private int _end;
+    private int _finished;
 
     protected SocketMqttListener Listener => listener;
+
+    /// <summary>The MQTT connection on this transport (bound before the first byte is read).</summary>
+    protected MqttConnection? Connection { get; set; }
 
     /// <summary>Bytes received and not yet handled (the start of a packet).</summary>
     protected bool HasPendingBytes => _start != _end;
@@ -108,6 +112,32 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
 
         return true;
     }
+
+    /// <summary>
+    /// Ends the connection once, whoever gets here first (the receive side, or a close while it was parked): the MQTT
+    /// connection shuts down (its writer drains, DISCONNECT to MQTT 5 clients), then <see cref="CloseSocket"/>.
+    /// </summary>
+    protected async Task FinishAsync()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Connection!.ShutdownAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            CloseSocket();
+            ReturnBuffer();
+            listener.Ended();
+        }
+    }
+
+    /// <summary>Sends the FIN after what was sent and closes the socket.</summary>
+    protected abstract void CloseSocket();
 
     /// <summary>Gives the buffer back to the pool (nothing is pending, or the connection ended).</summary>
     protected void ReturnBuffer()

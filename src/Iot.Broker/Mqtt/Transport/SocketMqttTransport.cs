@@ -20,9 +20,7 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
     private readonly long _id;
-    private MqttConnection? _connection;
     private int _state;
-    private int _finished;
     private ValueTask<int> _readiness;
     private Action? _onReadable;
 
@@ -56,7 +54,7 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
     /// <summary>Binds the MQTT connection and starts reading on the thread pool.</summary>
     public void Start(MqttConnection connection)
     {
-        _connection = connection;
+        Connection = connection;
         connection.Open();
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
@@ -90,7 +88,7 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
 
     private async Task ProcessAsync()
     {
-        var connection = _connection!;
+        var connection = Connection!;
         try
         {
             // A receive that did not fill the space it was given has most likely emptied the socket: the next step is
@@ -206,32 +204,18 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
         }
     }
 
-    private async Task FinishAsync()
+    protected override void CloseSocket()
     {
-        if (Interlocked.Exchange(ref _finished, 1) != 0)
-        {
-            return;
-        }
-
         try
         {
-            await _connection!.ShutdownAsync().ConfigureAwait(false);
+            // FIN after what was sent (DISCONNECT included); closing with a receive pending would otherwise reset.
+            _socket.Shutdown(SocketShutdown.Both);
         }
-        finally
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            try
-            {
-                // FIN after what was sent (DISCONNECT included); closing with a receive pending would otherwise reset.
-                _socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Already reset or aborted.
-            }
-
-            _socket.Dispose();
-            ReturnBuffer();
-            Listener.Ended();
+            // Already reset or aborted.
         }
+
+        _socket.Dispose();
     }
 }

@@ -1,43 +1,15 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 
 namespace Iot.Broker.Mqtt.Transport;
 
 /// <summary>
-/// The lean transport's output: packets are encoded into one pooled buffer and <see cref="FlushAsync"/> sends it
-/// with non-blocking sends on the caller's thread, awaiting the socket only when the peer's window is full (a slow
-/// reader). The buffer goes back to the pool after every flush, so an idle connection holds none.
+/// The socket transport's output: <see cref="FlushAsync"/> sends the encoded packets with non-blocking sends on the
+/// caller's thread, awaiting the socket only when the peer's window is full (a slow reader).
 /// </summary>
-internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
+internal sealed class SocketPipeWriter(Socket socket) : PooledPipeWriter
 {
-    private const int InitialSize = 4096;
-    private byte[]? _buffer;
-    private int _written;
     private bool _failed;
-
-    public override void Advance(int bytes)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        if (_buffer is null || _written + bytes > _buffer.Length)
-        {
-            throw new InvalidOperationException("Advance past the memory handed out.");
-        }
-
-        _written += bytes;
-    }
-
-    public override Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Reserve(sizeHint);
-        return _buffer.AsMemory(_written);
-    }
-
-    public override Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Reserve(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -47,15 +19,15 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
         }
 
-        if (_written == 0)
+        if (Written == 0)
         {
             return default;
         }
 
         var sent = 0;
-        while (sent < _written)
+        while (sent < Written)
         {
-            var count = socket.Send(_buffer!, sent, _written - sent, SocketFlags.None, out var error);
+            var count = socket.Send(Pending(sent).Span, SocketFlags.None, out var error);
             if (error == SocketError.Success)
             {
                 sent += count;
@@ -81,9 +53,9 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
     {
         try
         {
-            while (sent < _written)
+            while (sent < Written)
             {
-                sent += await socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                sent += await socket.SendAsync(Pending(sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
             }
 
             return default;
@@ -96,39 +68,6 @@ internal sealed class SocketPipeWriter(Socket socket) : PipeWriter
         finally
         {
             Release();
-        }
-    }
-
-    public override void CancelPendingFlush()
-    {
-        // Flushes are not cancelled; a stuck peer is aborted by the connection's drain timeout.
-    }
-
-    public override void Complete(Exception? exception = null) => Release();
-
-    private void Reserve(int sizeHint)
-    {
-        var needed = _written + Math.Max(sizeHint, 1);
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, InitialSize));
-        }
-        else if (needed > _buffer.Length)
-        {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
-            _buffer.AsSpan(0, _written).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = larger;
-        }
-    }
-
-    private void Release()
-    {
-        _written = 0;
-        if (_buffer is { } buffer)
-        {
-            _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

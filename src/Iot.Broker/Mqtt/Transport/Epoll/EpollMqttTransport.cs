@@ -24,9 +24,7 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     private readonly EpollPipeWriter _output;
     private readonly PeerAddress _peer;
     private readonly long _id;
-    private MqttConnection? _connection;
     private int _state;
-    private int _finished;
     // The peer's FIN (or an error) was reported: it was delivered with its edge, so the receive side must read until
     // recv returns 0 instead of parking after a short read.
     private volatile bool _hangUp;
@@ -55,7 +53,7 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     /// <summary>Binds the MQTT connection; reading starts with the first event after registration.</summary>
     public void Start(MqttConnection connection)
     {
-        _connection = connection;
+        Connection = connection;
         connection.Open();
     }
 
@@ -129,7 +127,7 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
 
     private async Task ProcessAsync()
     {
-        var connection = _connection!;
+        var connection = Connection!;
         try
         {
             while (true)
@@ -220,34 +218,20 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
         return (int)count;
     }
 
-    private async Task FinishAsync()
+    protected override void CloseSocket()
     {
-        if (Interlocked.Exchange(ref _finished, 1) != 0)
-        {
-            return;
-        }
-
         try
         {
-            await _connection!.ShutdownAsync().ConfigureAwait(false);
+            // FIN after what was sent (DISCONNECT included).
+            _ = shutdown(_fd, SHUT_RDWR);
         }
-        finally
+        catch (ObjectDisposedException)
         {
-            try
-            {
-                // FIN after what was sent (DISCONNECT included).
-                _ = shutdown(_fd, SHUT_RDWR);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Already closed.
-            }
-
-            _output.Abort();
-            _fd.Dispose();
-            ReturnBuffer();
-            _engine.Release(this);
-            Listener.Ended();
+            // Already closed.
         }
+
+        _output.Abort();
+        _fd.Dispose();
+        _engine.Release(this);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using static Iot.Broker.Mqtt.Transport.Epoll.LinuxSockets;
@@ -11,47 +10,21 @@ namespace Iot.Broker.Mqtt.Transport.Epoll;
 /// the loop's next writable edge; a counter of those edges, read before each attempt, closes the gap between a
 /// failed send and the wait. The buffer goes back to the pool after every flush, so an idle connection holds none.
 /// </summary>
-internal sealed class EpollPipeWriter(SocketFd fd) : PipeWriter
+internal sealed class EpollPipeWriter(SocketFd fd) : PooledPipeWriter
 {
-    private const int InitialSize = 4096;
-    private byte[]? _buffer;
-    private int _written;
     private volatile bool _failed;
     private int _writableEdges;
     private TaskCompletionSource? _waiter;
 
-    public override void Advance(int bytes)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        if (_buffer is null || _written + bytes > _buffer.Length)
-        {
-            throw new InvalidOperationException("Advance past the memory handed out.");
-        }
-
-        _written += bytes;
-    }
-
-    public override Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Reserve(sizeHint);
-        return _buffer.AsMemory(_written);
-    }
-
-    public override Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Reserve(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
-
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        if (_written == 0 && !_failed)
+        if (Written == 0 && !_failed)
         {
             return default;
         }
 
         var sent = 0;
-        while (!_failed && sent < _written)
+        while (!_failed && sent < Written)
         {
             var edges = Volatile.Read(ref _writableEdges);
             var count = Send(sent, out var error);
@@ -92,10 +65,10 @@ internal sealed class EpollPipeWriter(SocketFd fd) : PipeWriter
     {
         try
         {
-            while (!_failed && sent < _written)
+            while (!_failed && sent < Written)
             {
                 await WaitWritableAsync(edges).ConfigureAwait(false);
-                while (!_failed && sent < _written)
+                while (!_failed && sent < Written)
                 {
                     edges = Volatile.Read(ref _writableEdges);
                     var count = Send(sent, out var error);
@@ -141,9 +114,10 @@ internal sealed class EpollPipeWriter(SocketFd fd) : PipeWriter
         nint count;
         try
         {
-            fixed (byte* data = &_buffer![offset])
+            var pending = Pending(offset).Span;
+            fixed (byte* data = pending)
             {
-                count = send(fd, data, _written - offset, MSG_NOSIGNAL);
+                count = send(fd, data, pending.Length, MSG_NOSIGNAL);
             }
         }
         catch (ObjectDisposedException)
@@ -154,38 +128,5 @@ internal sealed class EpollPipeWriter(SocketFd fd) : PipeWriter
 
         error = count < 0 ? Marshal.GetLastPInvokeError() : 0;
         return (int)count;
-    }
-
-    public override void CancelPendingFlush()
-    {
-        // Flushes are not cancelled; a stuck peer is aborted by the connection's drain timeout.
-    }
-
-    public override void Complete(Exception? exception = null) => Release();
-
-    private void Reserve(int sizeHint)
-    {
-        var needed = _written + Math.Max(sizeHint, 1);
-        if (_buffer is null)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, InitialSize));
-        }
-        else if (needed > _buffer.Length)
-        {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
-            _buffer.AsSpan(0, _written).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = larger;
-        }
-    }
-
-    private void Release()
-    {
-        _written = 0;
-        if (_buffer is { } buffer)
-        {
-            _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 }
