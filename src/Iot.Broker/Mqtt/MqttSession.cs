@@ -103,8 +103,14 @@ internal sealed partial class MqttSession
     }
 
     /// <summary>Whether the end of the session is due.</summary>
+    /// <remarks>
+    /// A session claimed by a connection whose CONNECT is still being handled (claimed, durable record being written,
+    /// not yet attached) is not expired: a new session has no disconnect time yet, and the maintenance tick once
+    /// discarded such a session in that window, so the client's next reconnect found no session.
+    /// </remarks>
     public bool IsExpired(long nowUnixMs) =>
         _connection is null
+        && Volatile.Read(ref _owner) is null
         && SessionExpiryInterval != uint.MaxValue
         && nowUnixMs - DisconnectedAtUnixMs >= SessionExpiryInterval * 1000L;
 
