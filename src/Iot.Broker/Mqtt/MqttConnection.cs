@@ -152,11 +152,15 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// </summary>
     private void TrimIdle()
     {
-        lock (_sendGate)
+        // Read without the lock first: a connection already trimmed (most idle ones, every tick) takes no lock.
+        if (Volatile.Read(ref _sendQueue) is not null)
         {
-            if (!_writerRunning && _sendQueue is { Count: 0 })
+            lock (_sendGate)
             {
-                _sendQueue = null;
+                if (!_writerRunning && _sendQueue is { Count: 0 })
+                {
+                    _sendQueue = null;
+                }
             }
         }
 

@@ -82,6 +82,11 @@ internal sealed partial class MqttSession
     /// <summary>Drops the in-flight map when it is empty (the connection is idle; the next QoS 1/2 send recreates it).</summary>
     public void TrimIdle()
     {
+        if (Volatile.Read(ref _inflight) is null)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             if (_inflight is { Count: 0 })

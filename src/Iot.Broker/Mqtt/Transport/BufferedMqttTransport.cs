@@ -12,12 +12,15 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
 {
     private const int InitialReceiveSize = 4096;
 
+    private readonly long _id = listener.NextConnectionId();
     private byte[]? _buffer;
     private int _start;
     private int _end;
     private int _finished;
 
     protected SocketMqttListener Listener => listener;
+
+    public override string ConnectionId => "tcp-" + _id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The MQTT connection on this transport (bound before the first byte is read).</summary>
     protected MqttConnection? Connection { get; set; }

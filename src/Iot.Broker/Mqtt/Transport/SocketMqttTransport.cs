@@ -19,7 +19,6 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
 
     private readonly Socket _socket;
     private readonly SocketPipeWriter _output;
-    private readonly long _id;
     private int _state;
     private ValueTask<int> _readiness;
     private Action? _onReadable;
@@ -29,12 +28,9 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
     {
         _socket = socket;
         _output = new SocketPipeWriter(socket);
-        _id = listener.NextConnectionId();
     }
 
     public override PipeWriter Output => _output;
-
-    public override string ConnectionId => "tcp-" + _id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public override EndPoint? RemoteEndPoint
     {

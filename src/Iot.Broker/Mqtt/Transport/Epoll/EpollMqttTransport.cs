@@ -23,7 +23,6 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     private readonly EpollEngine _engine;
     private readonly EpollPipeWriter _output;
     private readonly PeerAddress _peer;
-    private readonly long _id;
     private int _state;
     // The peer's FIN (or an error) was reported: it was delivered with its edge, so the receive side must read until
     // recv returns 0 instead of parking after a short read.
@@ -36,7 +35,6 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
         _engine = engine;
         _peer = peer;
         _output = new EpollPipeWriter(fd);
-        _id = listener.NextConnectionId();
     }
 
     /// <summary>The slot in the engine's table and its generation (set before the descriptor is registered).</summary>
@@ -45,8 +43,6 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     public uint Generation { get; set; }
 
     public override PipeWriter Output => _output;
-
-    public override string ConnectionId => "tcp-" + _id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public override EndPoint? RemoteEndPoint => _peer.ToEndPoint();
 
@@ -135,8 +131,7 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
                 var ended = false;
                 while (!connection.IsClosing && Volatile.Read(ref _state) != Closed)
                 {
-                    var space = ReceiveSpace.Length;
-                    var received = Receive(out var error);
+                    var received = Receive(out var space, out var error);
                     if (received > 0)
                     {
                         Received(received);
@@ -205,13 +200,14 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
         await FinishAsync().ConfigureAwait(false);
     }
 
-    private unsafe int Receive(out int error)
+    private unsafe int Receive(out int space, out int error)
     {
-        var space = ReceiveSpace;
+        var room = ReceiveSpace;
+        space = room.Length;
         nint count;
-        fixed (byte* buffer = space)
+        fixed (byte* buffer = room)
         {
-            count = recv(_fd, buffer, space.Length, 0);
+            count = recv(_fd, buffer, room.Length, 0);
         }
 
         error = count < 0 ? Marshal.GetLastPInvokeError() : 0;

@@ -50,8 +50,13 @@ internal sealed class EpollPipeWriter(SocketFd fd) : PooledPipeWriter
     /// <summary>The loop saw the socket writable (an edge): a waiting flush goes on.</summary>
     public void OnWritable()
     {
+        // Edge-triggered epoll reports "writable" with nearly every event; only a waiting flush needs waking. The
+        // increment is a full fence, so either the flush sees the new count or this sees its waiter.
         Interlocked.Increment(ref _writableEdges);
-        Interlocked.Exchange(ref _waiter, null)?.TrySetResult();
+        if (Volatile.Read(ref _waiter) is not null)
+        {
+            Interlocked.Exchange(ref _waiter, null)?.TrySetResult();
+        }
     }
 
     /// <summary>Fails the current and every later flush (the connection is dropped or has ended).</summary>
