@@ -13,6 +13,27 @@ internal sealed class BackgroundLoops(CancellationToken stopping)
 
     public void Watch(Task loop) => _loops.Add(ObserveAsync(loop));
 
+    /// <summary>Runs a blocking loop on a dedicated background thread and watches it like an asynchronous one.</summary>
+    public void WatchThread(string name, Action loop)
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop();
+                ended.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                ended.TrySetException(ex);
+            }
+        })
+        { IsBackground = true, Name = name };
+        thread.Start();
+        Watch(ended.Task);
+    }
+
     public Task WhenAllAsync() => Task.WhenAll(_loops);
 
     /// <summary>Counts a failure that happened outside a watched loop (for example a refused CONNECT).</summary>

@@ -12,7 +12,7 @@ namespace Iot.LoadTool;
 internal static class LatencyScenario
 {
     public const string Usage =
-        "usage: Iot.LoadTool latency --port N [--host 127.0.0.1] [--rate 2000] [--payload 64] [--seconds 10] [--warmup 2] [--window 20] [--broker-pid N]";
+        "usage: Iot.LoadTool latency --port N [--host 127.0.0.1] [--rate 2000] [--payload 64] [--seconds 10] [--warmup 2] [--window 20] [--broker-pid N] [--metrics-url URL] [--dump FILE]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -25,6 +25,8 @@ internal static class LatencyScenario
         var warmup = arguments.Int("warmup", 2);
         var window = arguments.Int("window", 20);
         var brokerPid = arguments.OptionalInt("broker-pid");
+        var metricsUrl = arguments.Text("metrics-url", "") is { Length: > 0 } url ? new Uri(url) : null;
+        using var http = metricsUrl is null ? null : new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var prefix = $"la{Environment.ProcessId}";
         var topic = $"bench/latency/{prefix}";
         var warmupCount = (long)warmup * rate;
@@ -37,21 +39,32 @@ internal static class LatencyScenario
         MqttConnection? publisher = null;
         try
         {
-            subscriber = await MqttConnection.ConnectAsync(host, port, $"{prefix}-s", stop.Token);
-            await subscriber.SubscribeAsync(topic, 1, stop.Token);
+            // Blocking sockets on dedicated threads: a delivery wakes the thread that measures it (MqttConnection.Connect).
+            subscriber = MqttConnection.Connect(host, port, $"{prefix}-s");
+            subscriber.Subscribe(topic, 1);
             sink.Connection = subscriber;
-            loops.Watch(subscriber.ReadLoopAsync(sink, stop.Token));
-            publisher = await MqttConnection.ConnectAsync(host, port, $"{prefix}-p", stop.Token);
+            var subscribed = subscriber;
+            loops.WatchThread("latency subscriber", () => subscribed.ReadLoop(sink, sink.SendAcks));
+            publisher = MqttConnection.Connect(host, port, $"{prefix}-p");
             var acks = new PubAckSink();
-            loops.Watch(publisher.ReadLoopAsync(acks, stop.Token));
+            var publishing = publisher;
+            loops.WatchThread("publisher acks", () => publishing.ReadLoop(acks, acks.Flush));
 
             var pacing = new PacedPublisher(publisher, acks, topic, payloadSize, rate, window, warmupCount, measuredCount, brokerPid);
+            // The broker's collections over the whole run (warm-up included: reading /metrics mid-run would disturb it).
+            var gcBefore = await BrokerGc.ReadAsync(http, metricsUrl, stop.Token);
             var thread = new Thread(pacing.Run) { IsBackground = true, Name = "paced publisher", Priority = ThreadPriority.AboveNormal };
             thread.Start();
             await pacing.Done.Task;
 
             // Everything was sent: wait (up to 5 s) for the last deliveries.
             await Task.WhenAny(sink.AllReceived.Task, Task.Delay(TimeSpan.FromSeconds(5)));
+            var gcAfter = await BrokerGc.ReadAsync(http, metricsUrl, stop.Token);
+            if (arguments.Text("dump", "") is { Length: > 0 } dump)
+            {
+                sink.Dump(dump);
+            }
+
             var latencies = sink.Latencies();
             var us = 1e6 / Stopwatch.Frequency;
             double? Percentile(double p) => latencies.Length == 0 ? null : latencies[Math.Min(latencies.Length - 1, (int)(p * latencies.Length))] * us;
@@ -62,8 +75,11 @@ internal static class LatencyScenario
                 .Add("sent", measuredCount).Add("delivered", latencies.Length).Add("msgs_per_s", measuredCount / elapsed, "F0")
                 .Add("p50_us", Percentile(0.50), "F0").Add("p90_us", Percentile(0.90), "F0").Add("p99_us", Percentile(0.99), "F0")
                 .Add("p999_us", Percentile(0.999), "F0").Add("max_us", latencies.Length == 0 ? null : latencies[^1] * us, "F0")
-                .Add("late_sends", pacing.LateSends).Add("window_waits", pacing.WindowWaits)
+                .Add("late_sends", pacing.LateSends).Add("window_waits", pacing.WindowWaits).Add("warmup_window_waits", pacing.WarmupWindowWaits)
                 .AddCpu(pacing.Start, pacing.End, measuredCount)
+                .Add("broker_gcs", (double?)(gcAfter?.Collections - gcBefore?.Collections), "F0")
+                .Add("broker_gc_pause_ms", (gcAfter?.PauseSeconds - gcBefore?.PauseSeconds) * 1000, "F1")
+                .Add("broker_alloc_b_per_msg", (double?)(gcAfter?.AllocatedBytes - gcBefore?.AllocatedBytes) / (warmupCount + measuredCount), "F0")
                 .Add("lost", measuredCount - latencies.Length).Add("duplicates", sink.Duplicates)
                 .Add("errors", loops.Errors + pacing.Errors).Add("malformed", sink.Malformed);
             Console.WriteLine(line);
@@ -113,7 +129,11 @@ internal static class LatencyScenario
 
         public long LateSends { get; private set; }
 
+        /// <summary>Sleeps of 50 µs for a full window of un-acknowledged messages, in the measured part.</summary>
         public long WindowWaits { get; private set; }
+
+        /// <summary>The same during the warm-up (a broker that compiles its code as it goes stalls there).</summary>
+        public long WarmupWindowWaits { get; private set; }
 
         public int Errors { get; private set; }
 
@@ -131,7 +151,15 @@ internal static class LatencyScenario
                     Pacer.SleepUntil(due);
                     while (seq - _acks.Acked >= _window)
                     {
-                        WindowWaits++;
+                        if (seq >= _warmupCount)
+                        {
+                            WindowWaits++;
+                        }
+                        else
+                        {
+                            WarmupWindowWaits++;
+                        }
+
                         Pacer.SleepUntil(Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 20_000));
                     }
 
@@ -166,7 +194,10 @@ internal static class LatencyScenario
         }
     }
 
-    /// <summary>Takes the latency of every measured delivery (indexed by sequence number) and PUBACKs each batch.</summary>
+    /// <summary>
+    /// Takes the latency of every measured delivery (indexed by sequence number) and PUBACKs each batch. Runs on the
+    /// subscriber's dedicated thread (<see cref="MqttConnection.ReadLoop"/>), which sends the PUBACKs itself.
+    /// </summary>
     private sealed class LatencySink(long warmupCount, long measuredCount, int payloadSize) : IPacketSink
     {
         private readonly long[] _latencies = CreateSlots(measuredCount);
@@ -226,13 +257,31 @@ internal static class LatencyScenario
             }
         }
 
-        public async ValueTask OnBatchEndAsync(CancellationToken cancellationToken)
+        public ValueTask OnBatchEndAsync(CancellationToken cancellationToken)
+        {
+            SendAcks();
+            return ValueTask.CompletedTask;
+        }
+
+        /// <summary>Sends the PUBACKs of the packets just read, blocking until the kernel took them.</summary>
+        public void SendAcks()
         {
             if (_ackLength > 0 && Connection is { } connection)
             {
                 var length = _ackLength;
                 _ackLength = 0;
-                await connection.SendAsync(_acks.AsMemory(0, length), cancellationToken);
+                connection.Send(_acks.AsSpan(0, length));
+            }
+        }
+
+        /// <summary>Writes "sequence latency_us" per measured message, in sending order (for looking at when slow ones happen).</summary>
+        public void Dump(string path)
+        {
+            var us = 1e6 / Stopwatch.Frequency;
+            using var writer = new StreamWriter(path);
+            for (var i = 0; i < _latencies.Length; i++)
+            {
+                writer.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{i} {(_latencies[i] < 0 ? -1 : _latencies[i] * us):F0}"));
             }
         }
 

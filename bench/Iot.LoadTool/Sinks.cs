@@ -81,13 +81,18 @@ internal sealed class PubAckSink : IPacketSink
 
     public ValueTask OnBatchEndAsync(CancellationToken cancellationToken)
     {
+        Flush();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Publishes the count of the PUBACKs just read.</summary>
+    public void Flush()
+    {
         if (_pending > 0)
         {
             Interlocked.Add(ref _acked, _pending);
             _pending = 0;
             Progress.Pulse();
         }
-
-        return ValueTask.CompletedTask;
     }
 }
