@@ -72,6 +72,14 @@ internal static class OperationsEndpoints
         Gauge(text, "dotnet_gc_heap_bytes", "Managed heap after the last collection, fragmentation included.", gc.HeapSizeBytes);
         Gauge(text, "dotnet_gc_fragmented_bytes", "Free space between live objects in the managed heap after the last collection.", gc.FragmentedBytes);
         Gauge(text, "dotnet_gc_committed_bytes", "Memory the garbage collector has committed.", gc.TotalCommittedBytes);
+        text.Append("# HELP dotnet_gc_collections_total Garbage collections since start, by generation (a gen 1 collection also counts in gen 0).\n# TYPE dotnet_gc_collections_total counter\n");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"# HELP dotnet_gc_pause_seconds_total Time the garbage collector paused the broker's threads since start.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:F6}\n");
+        Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start (allocation rate: its rate per second).", GC.GetTotalAllocatedBytes());
         Counter(text, "iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections).", m.HeapCompactions);
         text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_compaction_seconds_total Time paused in those compactions.\n# TYPE iot_heap_compaction_seconds_total counter\niot_heap_compaction_seconds_total {m.HeapCompactionSeconds:F6}\n");
         if (store is SqliteSessionStore sqlite)

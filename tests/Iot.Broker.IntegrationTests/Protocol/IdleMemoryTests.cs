@@ -39,6 +39,11 @@ public sealed partial class IdleMemoryTests
                 TimeSpan.FromSeconds(15), "one compaction after the surge settled");
             Assert.True(Sample(metrics, "process_resident_memory_bytes") > 0);
             Assert.True(Sample(metrics, "dotnet_gc_heap_bytes") > 0);
+            // The compaction is a full collection: counted in generation 2, with a pause, after some allocation.
+            Assert.True(Sample(metrics, "dotnet_gc_collections_total{generation=\"2\"}") >= 1);
+            Assert.True(Sample(metrics, "dotnet_gc_collections_total{generation=\"0\"}") >= Sample(metrics, "dotnet_gc_collections_total{generation=\"2\"}"));
+            Assert.True(Sample(metrics, "dotnet_gc_pause_seconds_total") > 0);
+            Assert.True(Sample(metrics, "dotnet_gc_allocated_bytes_total") > 0);
 
             // Every surge connection still answers (PINGREQ → PINGRESP) after the objects moved.
             foreach (var raw in surge)
