@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using Iot.Broker.Security;
@@ -14,23 +15,77 @@ internal sealed partial class MqttConnection
     // Created by the first acknowledgement that has to wait for a durable write: most connections never need it.
     private Channel<PendingAck>? _acks;
     private Dictionary<ushort, string>? _inboundAliases;
+    // The topic of the last MQTT 3.1.1 PUBLISH: a device publishes to the same few topics, so most need no new string.
+    private string? _lastTopic;
     private Dictionary<string, ushort>? _outboundAliases;
     private Task? _ackTask;
     private int _acksQueued;
     private int _inboundUnacknowledged;
 
-    private bool HandlePublish(MqttPublishPacket publish)
+    /// <summary>
+    /// Decodes an MQTT 3.1.1 (or 3.1) PUBLISH (§3.3) where it lies: no packet object, the payload stays in the frame's
+    /// body array, and the previous PUBLISH's topic string is reused when the topic is the same.
+    /// </summary>
+    private bool HandlePublishV3(byte fixedHeader, byte[] body)
     {
-        var session = _session!;
-        var qos = (byte)publish.QualityOfServiceLevel;
+        var qos = (byte)((fixedHeader >> 1) & 3);
         if (qos > 2)
         {
             Violation(MqttDisconnectReasonCode.MalformedPacket, "QoS 3");
             return false;
         }
 
-        var topic = publish.Topic;
-        if (IsV5 && publish.TopicAlias != 0)
+        var offset = 2;
+        if (body.Length < offset || (offset += BinaryPrimitives.ReadUInt16BigEndian(body)) + (qos > 0 ? 2 : 0) > body.Length)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, "PUBLISH shorter than its topic and packet identifier");
+            return false;
+        }
+
+        var topic = TopicFrom(body.AsSpan(2, offset - 2));
+        ushort packetId = 0;
+        if (qos > 0)
+        {
+            packetId = BinaryPrimitives.ReadUInt16BigEndian(body.AsSpan(offset));
+            offset += 2;
+            if (packetId == 0)
+            {
+                Violation(MqttDisconnectReasonCode.ProtocolError, "QoS 1/2 PUBLISH without a packet identifier");
+                return false;
+            }
+        }
+
+        return HandlePublish(topic, qos, (fixedHeader & 1) != 0, packetId, body.AsMemory(offset), null);
+    }
+
+    /// <summary>The topic as a string: the last one when the bytes are the same ASCII, else decoded (and remembered).</summary>
+    private string TopicFrom(ReadOnlySpan<byte> utf8)
+    {
+        if (_lastTopic is { } last && last.Length == utf8.Length && System.Text.Ascii.Equals(utf8, last))
+        {
+            return last;
+        }
+
+        return _lastTopic = System.Text.Encoding.UTF8.GetString(utf8);
+    }
+
+    private bool HandlePublish(MqttPublishPacket publish) =>
+        HandlePublish(publish.Topic, (byte)publish.QualityOfServiceLevel, publish.Retain, publish.PacketIdentifier, ToMemory(publish.Payload), IsV5 ? publish : null);
+
+    /// <summary>
+    /// A PUBLISH from this client; <paramref name="v5"/> is the decoded MQTT 5 packet (topic alias and properties),
+    /// null for MQTT 3.1.1.
+    /// </summary>
+    private bool HandlePublish(string? topic, byte qos, bool retain, ushort packetId, ReadOnlyMemory<byte> payload, MqttPublishPacket? v5)
+    {
+        var session = _session!;
+        if (qos > 2)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, "QoS 3");
+            return false;
+        }
+
+        if (v5 is { TopicAlias: not 0 } publish)
         {
             if (publish.TopicAlias > _context.Options.TopicAliasMaximum)
             {
@@ -104,10 +159,10 @@ internal sealed partial class MqttConnection
                 Interlocked.Increment(ref _inboundUnacknowledged);
                 if (qos == 2 && !IsV5)
                 {
-                    session.TryBeginInboundQos2(publish.PacketIdentifier);
+                    session.TryBeginInboundQos2(packetId);
                 }
 
-                QueueAck(new PendingAck(publish.PacketIdentifier, qos, Task.CompletedTask, Denied: true));
+                QueueAck(new PendingAck(packetId, qos, Task.CompletedTask, Denied: true));
             }
 
             return true;
@@ -122,11 +177,11 @@ internal sealed partial class MqttConnection
                 return false;
             }
 
-            if (qos == 2 && !session.TryBeginInboundQos2(publish.PacketIdentifier))
+            if (qos == 2 && !session.TryBeginInboundQos2(packetId))
             {
                 // A resent QoS 2 PUBLISH we already forwarded: acknowledge again, forward nothing (exactly once).
                 Interlocked.Increment(ref _inboundUnacknowledged);
-                QueueAck(new PendingAck(publish.PacketIdentifier, 2, Task.CompletedTask));
+                QueueAck(new PendingAck(packetId, 2, Task.CompletedTask));
                 return true;
             }
 
@@ -137,15 +192,15 @@ internal sealed partial class MqttConnection
         var message = new BrokerMessage
         {
             Topic = topic,
-            Payload = ToMemory(publish.Payload),
+            Payload = payload,
             QualityOfService = qos,
-            Retain = publish.Retain,
-            ExpiresAtUnixMs = publish.MessageExpiryInterval == 0 ? 0 : now + (publish.MessageExpiryInterval * 1000L),
-            ContentType = publish.ContentType,
-            ResponseTopic = publish.ResponseTopic,
-            CorrelationData = publish.CorrelationData,
-            PayloadFormatIndicator = (byte)publish.PayloadFormatIndicator,
-            UserProperties = publish.UserProperties,
+            Retain = retain,
+            ExpiresAtUnixMs = v5 is not { MessageExpiryInterval: > 0 } ? 0 : now + (v5.MessageExpiryInterval * 1000L),
+            ContentType = v5?.ContentType,
+            ResponseTopic = v5?.ResponseTopic,
+            CorrelationData = v5?.CorrelationData,
+            PayloadFormatIndicator = (byte)(v5?.PayloadFormatIndicator ?? 0),
+            UserProperties = v5?.UserProperties,
             PublisherClientId = _clientId,
             ReceivedAtUnixMs = now,
         };
@@ -154,25 +209,27 @@ internal sealed partial class MqttConnection
         var durable = _broker.Dispatcher.Publish(message, _clientId);
         if (qos > 0)
         {
-            QueueAck(new PendingAck(publish.PacketIdentifier, qos, durable));
+            QueueAck(new PendingAck(packetId, qos, durable));
         }
 
         return true;
     }
 
-    private void HandlePubRel(MqttPubRelPacket rel)
+    private void HandlePubRel(ushort packetId)
     {
-        var found = _session!.EndInboundQos2(rel.PacketIdentifier);
+        var found = _session!.EndInboundQos2(packetId);
         if (found)
         {
             Interlocked.Decrement(ref _inboundUnacknowledged);
         }
 
-        Send(new MqttPubCompPacket
+        if (found || !IsV5)
         {
-            PacketIdentifier = rel.PacketIdentifier,
-            ReasonCode = found ? MqttPubCompReasonCode.Success : MqttPubCompReasonCode.PacketIdentifierNotFound,
-        });
+            SendAck(PacketHeaders.PubComp, packetId);
+            return;
+        }
+
+        Send(new MqttPubCompPacket { PacketIdentifier = packetId, ReasonCode = MqttPubCompReasonCode.PacketIdentifierNotFound });
     }
 
     private void SendPubRelNotFound(ushort packetId) =>
@@ -247,26 +304,26 @@ internal sealed partial class MqttConnection
         if (ack.Qos == 1)
         {
             Interlocked.Decrement(ref _inboundUnacknowledged);
-            Send(new MqttPubAckPacket
+            if (!failed)
             {
-                PacketIdentifier = ack.PacketId,
-                ReasonCode = failed ? MqttPubAckReasonCode.UnspecifiedError : MqttPubAckReasonCode.Success,
-            });
+                SendAck(PacketHeaders.PubAck, ack.PacketId);
+                return;
+            }
+
+            Send(new MqttPubAckPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubAckReasonCode.UnspecifiedError });
         }
         else
         {
-            if (failed)
+            if (!failed)
             {
-                // A failed PUBREC ends the QoS 2 flow (MQTT 5 §4.3.3); the client may publish again.
-                _session?.EndInboundQos2(ack.PacketId);
-                Interlocked.Decrement(ref _inboundUnacknowledged);
+                SendAck(PacketHeaders.PubRec, ack.PacketId);
+                return;
             }
 
-            Send(new MqttPubRecPacket
-            {
-                PacketIdentifier = ack.PacketId,
-                ReasonCode = failed ? MqttPubRecReasonCode.UnspecifiedError : MqttPubRecReasonCode.Success,
-            });
+            // A failed PUBREC ends the QoS 2 flow (MQTT 5 §4.3.3); the client may publish again.
+            _session?.EndInboundQos2(ack.PacketId);
+            Interlocked.Decrement(ref _inboundUnacknowledged);
+            Send(new MqttPubRecPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubRecReasonCode.UnspecifiedError });
         }
     }
 
@@ -275,7 +332,15 @@ internal sealed partial class MqttConnection
         if (ack.Qos == 1)
         {
             Interlocked.Decrement(ref _inboundUnacknowledged);
-            Send(new MqttPubAckPacket { PacketIdentifier = ack.PacketId, ReasonCode = IsV5 ? MqttPubAckReasonCode.NotAuthorized : MqttPubAckReasonCode.Success });
+            if (IsV5)
+            {
+                Send(new MqttPubAckPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubAckReasonCode.NotAuthorized });
+            }
+            else
+            {
+                SendAck(PacketHeaders.PubAck, ack.PacketId);
+            }
+
             return;
         }
 
@@ -283,9 +348,11 @@ internal sealed partial class MqttConnection
         {
             // A PUBREC with a failure reason ends the QoS 2 flow.
             Interlocked.Decrement(ref _inboundUnacknowledged);
+            Send(new MqttPubRecPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubRecReasonCode.NotAuthorized });
+            return;
         }
 
-        Send(new MqttPubRecPacket { PacketIdentifier = ack.PacketId, ReasonCode = IsV5 ? MqttPubRecReasonCode.NotAuthorized : MqttPubRecReasonCode.Success });
+        SendAck(PacketHeaders.PubRec, ack.PacketId);
     }
 
     /// <summary>True when the topic is longer (UTF-8 bytes) or deeper (levels) than configured.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Iot.Broker.Mqtt.Transport;
 using MQTTnet.Adapter;
@@ -183,10 +184,15 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         Enqueue(new Outbound(null, delivery));
     }
 
-    public void SendPubRel(ushort packetId) =>
-        Send(new MqttPubRelPacket { PacketIdentifier = packetId, ReasonCode = MqttPubRelReasonCode.Success });
+    public void SendPubRel(ushort packetId) => SendAck(PacketHeaders.PubRel, packetId);
 
     private void Send(MqttPacket packet) => Enqueue(new Outbound(packet, null));
+
+    /// <summary>
+    /// Queues a successful PUBACK, PUBREC, PUBREL or PUBCOMP as its four bytes, without a packet object: MQTT 3.1.1 has
+    /// no more, and MQTT 5 lets the reason code and properties be left out when the reason is success (§3.4.2.1).
+    /// </summary>
+    private void SendAck(byte fixedHeader, ushort packetId) => Enqueue(new Outbound(null, null, (fixedHeader << 16) | packetId));
 
     private void Enqueue(Outbound item)
     {
@@ -275,10 +281,15 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             {
                 while (true)
                 {
-                    var status = PacketFraming.TryRead(ref buffer, maxPacketSize, out var header, out var body, out var total);
+                    var status = NextFrame(ref buffer, maxPacketSize, out var header, out var body, out var total);
                     if (status == FramingStatus.NeedMoreData)
                     {
                         break;
+                    }
+
+                    if (status == FramingStatus.Handled)
+                    {
+                        continue;
                     }
 
                     var handled = OnFrameAsync(status, header, body, total);
@@ -347,7 +358,14 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
         Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
         _context.Metrics.AddBytesReceived(total);
-        if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
+        if (_session is not null && !IsV5 && header >> 4 == PacketHeaders.PublishType)
+        {
+            if (!HandlePublishV3(header, body))
+            {
+                return false;
+            }
+        }
+        else if (!await HandlePacketAsync(new ReceivedMqttPacket(header, new ArraySegment<byte>(body), total)).ConfigureAwait(false))
         {
             return false;
         }
@@ -361,6 +379,91 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
 
         return !_closing;
+    }
+
+    /// <summary>
+    /// Frames the next packet of a pipe's input: handled where it lies when it is one of the small packets of a publish
+    /// flow in the first segment (<see cref="TryHandleInline"/>), else with its body copied out.
+    /// </summary>
+    private FramingStatus NextFrame(ref ReadOnlySequence<byte> buffer, int maxPacketSize, out byte header, out byte[] body, out int total)
+    {
+        var first = buffer.FirstSpan;
+        if (PacketFraming.TryReadHeader(first, maxPacketSize, out header, out var headerLength, out total) == FramingStatus.Packet
+            && first.Length >= total && TryHandleInline(header, first[headerLength..total], total))
+        {
+            body = [];
+            buffer = buffer.Slice(total);
+            return FramingStatus.Handled;
+        }
+
+        return PacketFraming.TryRead(ref buffer, maxPacketSize, out header, out body, out total);
+    }
+
+    /// <summary>
+    /// Handles a PUBACK, PUBREC, PUBREL or PUBCOMP with a two-byte body (a packet identifier: success in MQTT 5 too)
+    /// or a PINGREQ straight from the receive buffer, without decoding it into an object. False when it is another
+    /// packet, or one that needs a closer look (no session yet, closing, identifier 0, reason codes): the caller then
+    /// frames it as usual and <see cref="OnFrameAsync"/> handles it.
+    /// </summary>
+    public bool TryHandleInline(byte header, ReadOnlySpan<byte> body, int total)
+    {
+        if (_session is not { } session || _closing)
+        {
+            return false;
+        }
+
+        ushort packetId = 0;
+        if (body.Length == 2)
+        {
+            packetId = BinaryPrimitives.ReadUInt16BigEndian(body);
+            if (packetId == 0 || header == PacketHeaders.PingReq)
+            {
+                return false;
+            }
+        }
+        else if (header != PacketHeaders.PingReq || !body.IsEmpty)
+        {
+            return false;
+        }
+
+        switch (header)
+        {
+            case PacketHeaders.PubAck:
+            case PacketHeaders.PubRec:
+            case PacketHeaders.PubRel:
+            case PacketHeaders.PubComp:
+            case PacketHeaders.PingReq:
+                break;
+            default:
+                return false;
+        }
+
+        Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);
+        _context.Metrics.AddBytesReceived(total);
+        switch (header)
+        {
+            case PacketHeaders.PubAck:
+                session.OnPubAck(packetId);
+                break;
+            case PacketHeaders.PubRec:
+                if (!session.OnPubRec(packetId, failed: false))
+                {
+                    SendPubRelNotFound(packetId);
+                }
+
+                break;
+            case PacketHeaders.PubRel:
+                HandlePubRel(packetId);
+                break;
+            case PacketHeaders.PubComp:
+                session.OnPubComp(packetId);
+                break;
+            default:
+                Send(PingResponse);
+                break;
+        }
+
+        return true;
     }
 
     private async ValueTask<bool> HandlePacketAsync(ReceivedMqttPacket received)
@@ -402,7 +505,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
                 return true;
             case MqttPubRelPacket rel:
-                HandlePubRel(rel);
+                HandlePubRel(rel.PacketIdentifier);
                 return true;
             case MqttPubCompPacket comp:
                 _session.OnPubComp(comp.PacketIdentifier);
@@ -544,6 +647,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
                     {
                         WritePublish(output, delivery);
                     }
+                    else if (item.Ack != 0)
+                    {
+                        WriteAck(output, item.Ack);
+                    }
                     else
                     {
                         Write(output, item.Packet!);
@@ -622,7 +729,19 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         return length;
     }
 
+    private void WriteAck(PipeWriter output, int ack)
+    {
+        var span = output.GetSpan(4);
+        span[0] = (byte)(ack >> 16);
+        span[1] = 2;
+        span[2] = (byte)(ack >> 8);
+        span[3] = (byte)ack;
+        output.Advance(4);
+        _context.Metrics.AddBytesSent(4);
+    }
+
     private static readonly MqttPingRespPacket PingResponse = new();
 
-    private readonly record struct Outbound(MqttPacket? Packet, Delivery? Delivery);
+    /// <summary>One queued packet: a packet object, a delivery (PUBLISH), or an acknowledgement (fixed header &lt;&lt; 16 | packet id).</summary>
+    private readonly record struct Outbound(MqttPacket? Packet, Delivery? Delivery, int Ack = 0);
 }

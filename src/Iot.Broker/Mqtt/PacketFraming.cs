@@ -9,6 +9,9 @@ internal enum FramingStatus
     NeedMoreData,
     TooLarge,
     Malformed,
+
+    /// <summary>A whole packet the connection handled where it lay in the receive buffer; nothing to pass on.</summary>
+    Handled,
 }
 
 /// <summary>
@@ -17,57 +20,75 @@ internal enum FramingStatus
 /// </summary>
 internal static class PacketFraming
 {
+    /// <summary>The longest fixed header: one byte of type and flags and at most four of Remaining Length.</summary>
+    private const int MaxFixedHeaderLength = 5;
+
     public static FramingStatus TryRead(ref ReadOnlySequence<byte> buffer, int maxPacketSize, out byte fixedHeader, out byte[] body, out int totalLength)
     {
-        fixedHeader = 0;
         body = [];
-        totalLength = 0;
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryRead(out fixedHeader))
+        Span<byte> prefix = stackalloc byte[MaxFixedHeaderLength];
+        var available = (int)Math.Min(buffer.Length, MaxFixedHeaderLength);
+        buffer.Slice(0, available).CopyTo(prefix);
+        var status = TryReadHeader(prefix[..available], maxPacketSize, out fixedHeader, out var headerLength, out totalLength);
+        if (status != FramingStatus.Packet)
+        {
+            return status;
+        }
+
+        if (buffer.Length < totalLength)
         {
             return FramingStatus.NeedMoreData;
         }
 
+        if (totalLength > headerLength)
+        {
+            body = buffer.Slice(headerLength, totalLength - headerLength).ToArray();
+        }
+
+        buffer = buffer.Slice(totalLength);
+        return FramingStatus.Packet;
+    }
+
+    /// <summary>
+    /// Reads a fixed header at the start of <paramref name="data"/>: <see cref="FramingStatus.Packet"/> when it is
+    /// complete and within the limit (the body, <paramref name="totalLength"/> - <paramref name="headerLength"/> bytes,
+    /// may not all be there yet: compare <paramref name="totalLength"/> with what is buffered).
+    /// </summary>
+    public static FramingStatus TryReadHeader(ReadOnlySpan<byte> data, int maxPacketSize, out byte fixedHeader, out int headerLength, out int totalLength)
+    {
+        fixedHeader = 0;
+        headerLength = 0;
+        totalLength = 0;
+        if (data.IsEmpty)
+        {
+            return FramingStatus.NeedMoreData;
+        }
+
+        fixedHeader = data[0];
         var remaining = 0;
         var multiplier = 1;
-        var lengthBytes = 0;
+        var index = 1;
         byte encoded;
         do
         {
-            if (!reader.TryRead(out encoded))
+            if (index >= data.Length)
             {
-                return FramingStatus.NeedMoreData;
+                return index == MaxFixedHeaderLength ? FramingStatus.Malformed : FramingStatus.NeedMoreData;
             }
 
-            if (++lengthBytes > 4)
+            if (index == MaxFixedHeaderLength)
             {
                 return FramingStatus.Malformed;
             }
 
+            encoded = data[index++];
             remaining += (encoded & 0x7F) * multiplier;
             multiplier *= 128;
         }
         while ((encoded & 0x80) != 0);
 
-        totalLength = 1 + lengthBytes + remaining;
-        if (totalLength > maxPacketSize)
-        {
-            return FramingStatus.TooLarge;
-        }
-
-        if (reader.Remaining < remaining)
-        {
-            return FramingStatus.NeedMoreData;
-        }
-
-        if (remaining > 0)
-        {
-            body = new byte[remaining];
-            reader.TryCopyTo(body);
-            reader.Advance(remaining);
-        }
-
-        buffer = buffer.Slice(reader.Position);
-        return FramingStatus.Packet;
+        headerLength = index;
+        totalLength = headerLength + remaining;
+        return totalLength > maxPacketSize ? FramingStatus.TooLarge : FramingStatus.Packet;
     }
 }

@@ -65,16 +65,15 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
         {
             while (_start < _end)
             {
-                var sequence = new ReadOnlySequence<byte>(_buffer!, _start, _end - _start);
-                var status = PacketFraming.TryRead(ref sequence, maxPacketSize, out var header, out var body, out var total);
+                var status = NextFrame(connection, maxPacketSize, out var header, out var body, out var total);
                 if (status == FramingStatus.NeedMoreData)
                 {
                     break;
                 }
 
-                if (status == FramingStatus.Packet)
+                if (status == FramingStatus.Handled)
                 {
-                    _start += total;
+                    continue;
                 }
 
                 var handled = connection.OnFrameAsync(status, header, body, total);
@@ -114,6 +113,41 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Frames the next packet in the buffer and takes it off. The small packets of a publish flow are handled where
+    /// they lie (<see cref="MqttConnection.TryHandleInline"/>: <see cref="FramingStatus.Handled"/>); any other packet's
+    /// body is copied into an array of its own for the connection (a PUBLISH's payload lives on in it).
+    /// </summary>
+    private FramingStatus NextFrame(MqttConnection connection, int maxPacketSize, out byte header, out byte[] body, out int total)
+    {
+        body = [];
+        var data = _buffer.AsSpan(_start, _end - _start);
+        var status = PacketFraming.TryReadHeader(data, maxPacketSize, out header, out var headerLength, out total);
+        if (status != FramingStatus.Packet)
+        {
+            return status;
+        }
+
+        if (data.Length < total)
+        {
+            return FramingStatus.NeedMoreData;
+        }
+
+        _start += total;
+        var packet = data[headerLength..total];
+        if (connection.TryHandleInline(header, packet, total))
+        {
+            return FramingStatus.Handled;
+        }
+
+        if (!packet.IsEmpty)
+        {
+            body = packet.ToArray();
+        }
+
+        return FramingStatus.Packet;
     }
 
     /// <summary>
