@@ -53,12 +53,6 @@ public sealed class BrokerProcess : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(dataDir);
         var dll = RepositoryPaths.BrokerDll;
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException(
-                $"The built broker {dll} is missing: build it first (`dotnet build -c {RepositoryPaths.Configuration}`, which scripts/test.sh does).");
-        }
-
         Directory.CreateDirectory(dataDir);
         var portsFile = Path.Combine(dataDir, $"ports-{Guid.NewGuid():N}.json");
         string[] args =
@@ -71,15 +65,42 @@ public sealed class BrokerProcess : IAsyncDisposable
             $"--Iot:PortsFile={portsFile}",
             .. extraArgs,
         ];
+        return await StartAsync(dll, args, Path.GetDirectoryName(dll)!, dataDir, portsFile);
+    }
+
+    /// <summary>
+    /// Starts the broker the way a user does: in <paramref name="workingDirectory"/> (its content root, where it reads
+    /// <c>appsettings.json</c>) with the default data directory <c>./data</c> under it and no security setting on the
+    /// command line; only the ports are chosen free.
+    /// </summary>
+    public static async Task<BrokerProcess> StartInAsync(string workingDirectory, params string[] extraArgs)
+    {
+        ArgumentNullException.ThrowIfNull(workingDirectory);
+        var dll = RepositoryPaths.BrokerDll;
+        var portsFile = Path.Combine(workingDirectory, $"ports-{Guid.NewGuid():N}.json");
+        string[] args = [dll, "--Iot:Mqtt:Port=0", "--Iot:Http:Port=0", $"--Iot:PortsFile={portsFile}", .. extraArgs];
+        return await StartAsync(dll, args, workingDirectory, Path.Combine(workingDirectory, "data"), portsFile);
+    }
+
+    private static async Task<BrokerProcess> StartAsync(string dll, string[] args, string workingDirectory, string dataDir, string portsFile)
+    {
+        if (!File.Exists(dll))
+        {
+            throw new InvalidOperationException(
+                $"The built broker {dll} is missing: build it first (`dotnet build -c {RepositoryPaths.Configuration}`, which scripts/test.sh does).");
+        }
+
         var environment = new Dictionary<string, string?>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["DOTNET_ENVIRONMENT"] = null,
             ["ASPNETCORE_URLS"] = null,
+            // Program.cs chooses the configuration watcher; an inherited setting would hide what it chose.
+            ["DOTNET_USE_POLLING_FILE_WATCHER"] = null,
         };
         // The SDK tells test hosts which dotnet runs them; the same one runs the broker.
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        var process = ChildProcess.Start(dotnet, args, Path.GetDirectoryName(dll), environment);
+        var process = ChildProcess.Start(dotnet, args, workingDirectory, environment);
         try
         {
             var deadline = DateTime.UtcNow + StartTimeout;
