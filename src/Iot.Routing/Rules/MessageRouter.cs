@@ -42,8 +42,15 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
                 return Task.CompletedTask;
             }
 
-            using var routedEvent = RoutedEvent.FromMessage(message, timeProvider);
-            return Dispatch(routedEvent, matches);
+            var routedEvent = RoutedEvent.RentForMessage(message, timeProvider);
+            try
+            {
+                return Dispatch(routedEvent, matches);
+            }
+            finally
+            {
+                routedEvent.Return();
+            }
         }
         finally
         {

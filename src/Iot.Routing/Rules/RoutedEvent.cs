@@ -18,7 +18,12 @@ public sealed class RoutedEvent : IDisposable
     internal static readonly JsonEventFormatter Formatter = new();
     private const string JsonMediaType = "application/json";
 
-    private readonly CloudEvent? _posted;
+    // One spare instance per thread for MessageRouter: an event lives only for the synchronous part of routing one
+    // message (IRouteDestination.DeliverAsync), so the next message on the thread can reuse it: no allocation per publish.
+    [ThreadStatic]
+    private static RoutedEvent? t_spare;
+
+    private CloudEvent? _posted;
     private JsonDocument? _document;
     private int _dataState; // 0 unknown, 1 JSON, 2 not JSON
     private ReadOnlyMemory<byte>? _encoded;
@@ -44,7 +49,7 @@ public sealed class RoutedEvent : IDisposable
     }
 
     /// <summary>The MQTT topic, or the subject of a posted CloudEvent (<c>events</c> when it has none).</summary>
-    public string Topic { get; }
+    public string Topic { get; private set; }
 
     /// <summary>The CloudEvents <c>type</c>.</summary>
     public string Type
@@ -78,16 +83,16 @@ public sealed class RoutedEvent : IDisposable
     public string Id => _id ??= Guid.CreateVersion7(Time).ToString();
 
     /// <summary>The CloudEvents <c>time</c>.</summary>
-    public DateTimeOffset Time { get; }
+    public DateTimeOffset Time { get; private set; }
 
     /// <summary>The content type of the payload, when known.</summary>
-    public string? ContentType { get; }
+    public string? ContentType { get; private set; }
 
     /// <summary>The MQTT payload (empty for posted CloudEvents, whose data is in the event).</summary>
-    public ReadOnlyMemory<byte> Payload { get; }
+    public ReadOnlyMemory<byte> Payload { get; private set; }
 
     /// <summary>MQTT 5 user properties; empty for posted CloudEvents.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; }
+    public IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; private set; }
 
     /// <summary>Whether the event came from the HTTP API rather than an MQTT publish.</summary>
     public bool IsPosted => _posted is not null;
@@ -102,6 +107,43 @@ public sealed class RoutedEvent : IDisposable
         var time = message.ReceivedAt == default ? timeProvider.GetUtcNow() : message.ReceivedAt;
         return new RoutedEvent(message.Topic, type: null, source: null, id: null, time, message.ContentType,
             message.Payload, message.UserProperties, posted: null);
+    }
+
+    /// <summary>
+    /// <see cref="FromMessage"/> into this thread's spare instance when it is free; give it back with
+    /// <see cref="Return"/> once the synchronous part of routing is over (no reference to it may outlive that).
+    /// </summary>
+    internal static RoutedEvent RentForMessage(RoutedMessage message, TimeProvider timeProvider)
+    {
+        if (t_spare is not { } spare)
+        {
+            return FromMessage(message, timeProvider);
+        }
+
+        t_spare = null;
+        spare.Topic = message.Topic;
+        spare.Time = message.ReceivedAt == default ? timeProvider.GetUtcNow() : message.ReceivedAt;
+        spare.ContentType = message.ContentType;
+        spare.Payload = message.Payload;
+        spare.UserProperties = message.UserProperties;
+        return spare;
+    }
+
+    /// <summary>Ends an event from <see cref="RentForMessage"/>: disposed, cleared (no payload kept alive) and kept as the thread's spare.</summary>
+    internal void Return()
+    {
+        Dispose();
+        Topic = "";
+        ContentType = null;
+        Payload = default;
+        UserProperties = [];
+        _posted = null;
+        _type = null;
+        _source = null;
+        _id = null;
+        _encoded = null;
+        _dataState = 0;
+        t_spare = this;
     }
 
     /// <summary>Wraps a CloudEvent posted to the HTTP API; it must be valid (<see cref="CloudEvent.IsValid"/>).</summary>

@@ -62,6 +62,28 @@ public sealed class MessageRouterTests : IAsyncLifetime
     });
 
     [Fact]
+    public async Task RouteAsync_EventsOfSuccessiveMessages_ShareNothing()
+    {
+        // One event object is reused per thread (RoutedEvent.RentForMessage): nothing of a message may show in the next.
+        var (_, router) = Create(defaultRoute: false, Route("hot", "devices/#", """{"operatorType":"NumberGreaterThan","key":"data.t","value":30}"""));
+        await SubscribeAsync("s1", "#");
+        await router.RouteAsync(Message("devices/d1/telemetry", """{"t":40}"""));
+        await router.RouteAsync(Message("devices/d2/telemetry", "not json")); // no data: the condition must not see t=40
+        await router.RouteAsync(Message("devices/d3/events/alarm", """{"t":50}"""));
+        await router.RouteAsync(Message("devices/d4/telemetry", """{"t":10}"""));
+
+        var received = await _store.ReceiveAsync("s1", 10, _time.GetUtcNow().ToUnixTimeMilliseconds(), 60_000, 10, deadLetter: true);
+        Assert.Equal(2, received.Count);
+        var events = received.Select(r => JsonDocument.Parse(r.Event).RootElement).ToList();
+        Assert.Equal(["devices/d1/telemetry", "devices/d3/events/alarm"], events.Select(e => e.GetProperty("subject").GetString()));
+        Assert.Equal(["iot.device.telemetry", "iot.device.event.alarm"], events.Select(e => e.GetProperty("type").GetString()));
+        Assert.Equal(["/iot/devices/d1", "/iot/devices/d3"], events.Select(e => e.GetProperty("source").GetString()));
+        Assert.Equal([40, 50], events.Select(e => e.GetProperty("data").GetProperty("t").GetInt32()));
+        Assert.NotEqual(events[0].GetProperty("id").GetString(), events[1].GetProperty("id").GetString());
+        Assert.Equal(received.Select(r => r.EventId), events.Select(e => e.GetProperty("id").GetString()));
+    }
+
+    [Fact]
     public async Task RouteAsync_NoRouteMatches_CountedAsUnroutedAndCompletesAtOnce()
     {
         var (_, router) = Create(defaultRoute: false, Route("alarms", "devices/+/events/#"));
