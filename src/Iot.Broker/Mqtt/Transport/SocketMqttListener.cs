@@ -71,7 +71,7 @@ internal sealed partial class SocketMqttListener(
         registry.MqttSocketPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
         if (transport == MqttOptions.EpollTransport)
         {
-            _epoll = new EpollEngine(this, broker, socket, settings.EffectiveEpollThreads, logger);
+            _epoll = new EpollEngine(this, broker, socket, settings.EffectiveEpollThreads, settings.EpollNice, logger);
             _epoll.Start();
         }
         else

@@ -31,7 +31,7 @@ internal sealed unsafe partial class EpollEngine
     private int _nextLoop;
     private volatile bool _stopping;
 
-    public EpollEngine(SocketMqttListener listener, MqttBroker broker, Socket listen, int threads, ILogger logger)
+    public EpollEngine(SocketMqttListener listener, MqttBroker broker, Socket listen, int threads, int nice, ILogger logger)
     {
         _listener = listener;
         _broker = broker;
@@ -40,7 +40,7 @@ internal sealed unsafe partial class EpollEngine
         _loops = new EpollLoop[threads];
         for (var i = 0; i < threads; i++)
         {
-            _loops[i] = new EpollLoop(this, i);
+            _loops[i] = new EpollLoop(this, i, nice);
         }
 
         _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "iot-accept" };
@@ -99,6 +99,9 @@ internal sealed unsafe partial class EpollEngine
 
     /// <summary>A loop's epoll_wait failed for good: the loop's connections can no longer be served.</summary>
     public void LoopFailed(Exception exception) => LogLoopFailed(_logger, exception);
+
+    /// <summary>A loop could not take its configured nice value (it runs with the process's own).</summary>
+    public void NiceFailed(int nice, int errno) => LogNiceFailed(_logger, nice, errno);
 
     /// <summary>Frees the slot of an ended connection.</summary>
     public void Release(EpollMqttTransport transport)
@@ -209,6 +212,9 @@ internal sealed unsafe partial class EpollEngine
 
     [LoggerMessage(EventId = 1043, Level = LogLevel.Critical, Message = "An epoll loop failed; its connections are no longer served")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1044, Level = LogLevel.Warning, Message = "An epoll loop could not take Iot:Mqtt:EpollNice {Nice} (errno {Errno}; below 0 needs CAP_SYS_NICE); it runs with the process's nice value")]
+    private static partial void LogNiceFailed(ILogger logger, int nice, int errno);
 }
 
 /// <summary>A peer's address as <c>accept4</c> returned it, kept in 24 bytes; an <see cref="IPEndPoint"/> on demand.</summary>

@@ -16,14 +16,16 @@ internal sealed unsafe class EpollLoop
     private const ulong WakeToken = ulong.MaxValue;
 
     private readonly EpollEngine _engine;
+    private readonly int _nice;
     private readonly int _epoll;
     private readonly int _wake;
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    public EpollLoop(EpollEngine engine, int index)
+    public EpollLoop(EpollEngine engine, int index, int nice = 0)
     {
         _engine = engine;
+        _nice = nice;
         _epoll = epoll_create1(EPOLL_CLOEXEC);
         if (_epoll < 0)
         {
@@ -78,6 +80,11 @@ internal sealed unsafe class EpollLoop
 
     private void Run()
     {
+        if (_nice != 0 && setpriority(PRIO_PROCESS, gettid(), _nice) != 0)
+        {
+            _engine.NiceFailed(_nice, Marshal.GetLastPInvokeError());
+        }
+
         var size = EventSize;
         var dataOffset = EventDataOffset;
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));

@@ -52,6 +52,15 @@ internal static unsafe partial class LinuxSockets
     /// <summary>Offset of <c>epoll_event.data</c>.</summary>
     public static int EventDataOffset => RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
 
+    /// <summary>setpriority's "which" for one process or, on Linux, one thread (by its thread id).</summary>
+    public const int PRIO_PROCESS = 0;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setpriority(int which, int who, int prio);
+
+    [LibraryImport("libc")]
+    public static partial int gettid();
+
     [LibraryImport("libc", SetLastError = true)]
     public static partial int epoll_create1(int flags);
 
