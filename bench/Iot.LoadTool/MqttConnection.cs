@@ -49,10 +49,7 @@ internal sealed class MqttConnection : IDisposable
             await socket.ConnectAsync(host, port, cancellationToken);
             await connection.SendAsync(MqttWire.Connect(clientId, settings.KeepAliveSeconds), cancellationToken);
             var (header, body) = await connection.ReadPacketAsync(cancellationToken);
-            if (header != MqttWire.ConnAck || body.Length < 2 || body[1] != 0)
-            {
-                throw new IOException($"CONNECT refused for {clientId}: header 0x{header:X2}, code {(body.Length > 1 ? body[1] : -1)}.");
-            }
+            EnsureConnAck(clientId, header, body);
 
             return connection;
         }
@@ -77,10 +74,7 @@ internal sealed class MqttConnection : IDisposable
             socket.Connect(host, port);
             connection.Send(MqttWire.Connect(clientId, 120));
             var (header, body) = connection.ReadPacket();
-            if (header != MqttWire.ConnAck || body.Length < 2 || body[1] != 0)
-            {
-                throw new IOException($"CONNECT refused for {clientId}: header 0x{header:X2}, code {(body.Length > 1 ? body[1] : -1)}.");
-            }
+            EnsureConnAck(clientId, header, body);
 
             return connection;
         }
@@ -96,20 +90,14 @@ internal sealed class MqttConnection : IDisposable
     {
         Send(MqttWire.Subscribe(1, filter, qos));
         var (header, body) = ReadPacket();
-        if (header != MqttWire.SubAck || body.Length < 3 || body[2] > 2)
-        {
-            throw new IOException($"SUBSCRIBE {filter} refused: header 0x{header:X2}.");
-        }
+        EnsureSubAck(filter, header, body);
     }
 
     public async Task SubscribeAsync(string filter, int qos, CancellationToken cancellationToken)
     {
         await SendAsync(MqttWire.Subscribe(1, filter, qos), cancellationToken);
         var (header, body) = await ReadPacketAsync(cancellationToken);
-        if (header != MqttWire.SubAck || body.Length < 3 || body[2] > 2)
-        {
-            throw new IOException($"SUBSCRIBE {filter} refused: header 0x{header:X2}.");
-        }
+        EnsureSubAck(filter, header, body);
     }
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -127,6 +115,22 @@ internal sealed class MqttConnection : IDisposable
         while (!data.IsEmpty)
         {
             data = data[_socket.Send(data, SocketFlags.None)..];
+        }
+    }
+
+    private static void EnsureConnAck(string clientId, byte header, byte[] body)
+    {
+        if (header != MqttWire.ConnAck || body.Length < 2 || body[1] != 0)
+        {
+            throw new IOException($"CONNECT refused for {clientId}: header 0x{header:X2}, code {(body.Length > 1 ? body[1] : -1)}.");
+        }
+    }
+
+    private static void EnsureSubAck(string filter, byte header, byte[] body)
+    {
+        if (header != MqttWire.SubAck || body.Length < 3 || body[2] > 2)
+        {
+            throw new IOException($"SUBSCRIBE {filter} refused: header 0x{header:X2}.");
         }
     }
 
@@ -200,13 +204,9 @@ internal sealed class MqttConnection : IDisposable
     {
         while (true)
         {
-            var data = _buffer.AsSpan(_start, _end - _start);
-            if (data.Length >= 2 && MqttWire.TryReadRemainingLength(data, out var length, out var headerSize)
-                && data.Length >= headerSize + length)
+            if (TryTakePacket(out var header, out var body))
             {
-                var result = (data[0], data.Slice(headerSize, length).ToArray());
-                _start += headerSize + length;
-                return result;
+                return (header, body);
             }
 
             await FillAsync(cancellationToken);
@@ -217,13 +217,9 @@ internal sealed class MqttConnection : IDisposable
     {
         while (true)
         {
-            var data = _buffer.AsSpan(_start, _end - _start);
-            if (data.Length >= 2 && MqttWire.TryReadRemainingLength(data, out var length, out var headerSize)
-                && data.Length >= headerSize + length)
+            if (TryTakePacket(out var header, out var body))
             {
-                var result = (data[0], data.Slice(headerSize, length).ToArray());
-                _start += headerSize + length;
-                return result;
+                return (header, body);
             }
 
             Compact();
@@ -235,6 +231,24 @@ internal sealed class MqttConnection : IDisposable
 
             _end += read;
         }
+    }
+
+    /// <summary>Takes the first whole packet out of the buffer (its body copied), if one is there.</summary>
+    private bool TryTakePacket(out byte header, out byte[] body)
+    {
+        var data = _buffer.AsSpan(_start, _end - _start);
+        if (data.Length >= 2 && MqttWire.TryReadRemainingLength(data, out var length, out var headerSize)
+            && data.Length >= headerSize + length)
+        {
+            header = data[0];
+            body = data.Slice(headerSize, length).ToArray();
+            _start += headerSize + length;
+            return true;
+        }
+
+        header = 0;
+        body = [];
+        return false;
     }
 
     private void Parse(IPacketSink sink)

@@ -148,8 +148,9 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Drops the empty send queue and the session's empty in-flight map of a connection that has received nothing for
-    /// <see cref="MqttOptions.IdleTrimSeconds"/>: an idle connection keeps only what it needs to wake up.
+    /// Drops the empty send queue, the remembered topic and the session's empty in-flight map of a connection that
+    /// has received nothing for <see cref="MqttOptions.IdleTrimSeconds"/>: an idle connection keeps only what it
+    /// needs to wake up.
     /// </summary>
     private void TrimIdle()
     {
@@ -165,6 +166,8 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             }
         }
 
+        // The receive side may be reading it: it only ever compares it with the bytes at hand, so losing it is harmless.
+        _lastTopic = null;
         _session?.TrimIdle();
     }
 
