@@ -369,18 +369,24 @@ internal sealed partial class MqttConnection
 
     private void WritePublish(PipeWriter output, Delivery delivery)
     {
-        var message = delivery.Message;
-        if (delivery.QualityOfService == 0)
+        var qos = delivery.QualityOfService;
+        if (qos == 0)
         {
             Interlocked.Decrement(ref _queuedQos0);
         }
 
+        var dup = delivery.Sent && qos > 0;
+        delivery.Sent = true;
+        WritePublish(output, delivery.Message, qos, delivery.Retain, dup, delivery.PacketId, delivery.SubscriptionIdentifiers, delivery);
+    }
+
+    /// <summary>Writes a PUBLISH of <paramref name="message"/>; <paramref name="delivery"/> is null for a plain QoS 0 one.</summary>
+    private void WritePublish(PipeWriter output, BrokerMessage message, byte qos, bool retain, bool dup, ushort packetId, uint[]? subscriptionIds, Delivery? delivery)
+    {
         if (!IsV5)
         {
             // MQTT 3.1.1 has no properties and no client Maximum Packet Size: written directly, no packet object.
-            var dup = delivery.Sent && delivery.QualityOfService > 0;
-            delivery.Sent = true;
-            var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, delivery.QualityOfService, delivery.Retain, dup, delivery.PacketId);
+            var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, qos, retain, dup, packetId);
             _context.Metrics.AddBytesSent(length);
             _context.Metrics.MessageSent();
             return;
@@ -390,33 +396,28 @@ internal sealed partial class MqttConnection
         {
             Topic = message.Topic,
             Payload = new ReadOnlySequence<byte>(message.Payload),
-            QualityOfServiceLevel = (MqttQualityOfServiceLevel)delivery.QualityOfService,
-            Retain = delivery.Retain,
-            Dup = delivery.Sent && delivery.QualityOfService > 0,
-            PacketIdentifier = delivery.PacketId,
+            QualityOfServiceLevel = (MqttQualityOfServiceLevel)qos,
+            Retain = retain,
+            Dup = dup,
+            PacketIdentifier = packetId,
+            ContentType = message.ContentType,
+            ResponseTopic = message.ResponseTopic,
+            CorrelationData = message.CorrelationData,
+            PayloadFormatIndicator = (MqttPayloadFormatIndicator)message.PayloadFormatIndicator,
+            MessageExpiryInterval = message.RemainingExpirySeconds(_context.NowUnixMs),
         };
 
-        if (IsV5)
+        if (message.UserProperties is { Count: > 0 } properties)
         {
-            packet.ContentType = message.ContentType;
-            packet.ResponseTopic = message.ResponseTopic;
-            packet.CorrelationData = message.CorrelationData;
-            packet.PayloadFormatIndicator = (MqttPayloadFormatIndicator)message.PayloadFormatIndicator;
-            packet.MessageExpiryInterval = message.RemainingExpirySeconds(_context.NowUnixMs);
-            if (message.UserProperties is { Count: > 0 } properties)
-            {
-                packet.UserProperties = properties as List<MqttUserProperty> ?? [.. properties];
-            }
-
-            if (delivery.SubscriptionIdentifiers is { Length: > 0 } ids)
-            {
-                packet.SubscriptionIdentifiers = [.. ids];
-            }
-
-            ApplyOutboundAlias(packet);
+            packet.UserProperties = properties as List<MqttUserProperty> ?? [.. properties];
         }
 
-        delivery.Sent = true;
+        if (subscriptionIds is { Length: > 0 } ids)
+        {
+            packet.SubscriptionIdentifiers = [.. ids];
+        }
+
+        ApplyOutboundAlias(packet);
         var formatter = PacketFormatters.For(_protocolVersion);
         var encoded = formatter.Encode(packet);
         if (_clientMaxPacketSize != 0 && encoded.Length > _clientMaxPacketSize)
@@ -424,14 +425,14 @@ internal sealed partial class MqttConnection
             // MQTT 5 §3.1.2.11.4: discard it and behave as if it had been sent.
             formatter.Cleanup();
             _context.Metrics.MessageDropped(DropReason.PacketTooLarge);
-            delivery.Acknowledged?.TrySetResult(false);
-            if (delivery.QualityOfService == 1)
+            delivery?.Acknowledged?.TrySetResult(false);
+            if (qos == 1)
             {
-                _session?.OnPubAck(delivery.PacketId);
+                _session?.OnPubAck(packetId);
             }
-            else if (delivery.QualityOfService == 2)
+            else if (qos == 2)
             {
-                _session?.OnPubRec(delivery.PacketId, failed: true);
+                _session?.OnPubRec(packetId, failed: true);
             }
 
             return;

@@ -174,28 +174,45 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
     /// <summary>Queues a PUBLISH (built and encoded by the writer). QoS 0 beyond the queue limit is dropped.</summary>
     public void SendPublish(Delivery delivery)
     {
-        if (delivery.QualityOfService == 0)
+        if (delivery.QualityOfService > 0 || TakeQos0Slot())
         {
-            if (Interlocked.Increment(ref _queuedQos0) > _context.Options.MaxQueuedMessages)
-            {
-                Interlocked.Decrement(ref _queuedQos0);
-                _context.Metrics.MessageDropped(DropReason.QueueFull);
-                return;
-            }
+            Enqueue(new Outbound(delivery));
+        }
+    }
+
+    /// <summary>
+    /// Queues a QoS 0 PUBLISH that needs nothing of its own (no subscription identifiers, nothing to track): the
+    /// shared message itself, without a <see cref="Delivery"/>. Beyond the queue limit it is dropped.
+    /// </summary>
+    public void SendPublishQos0(BrokerMessage message, bool retain)
+    {
+        if (TakeQos0Slot())
+        {
+            Enqueue(new Outbound(message, retain ? 1 : 0));
+        }
+    }
+
+    private bool TakeQos0Slot()
+    {
+        if (Interlocked.Increment(ref _queuedQos0) <= _context.Options.MaxQueuedMessages)
+        {
+            return true;
         }
 
-        Enqueue(new Outbound(null, delivery));
+        Interlocked.Decrement(ref _queuedQos0);
+        _context.Metrics.MessageDropped(DropReason.QueueFull);
+        return false;
     }
 
     public void SendPubRel(ushort packetId) => SendAck(PacketHeaders.PubRel, packetId);
 
-    private void Send(MqttPacket packet) => Enqueue(new Outbound(packet, null));
+    private void Send(MqttPacket packet) => Enqueue(new Outbound(packet));
 
     /// <summary>
     /// Queues a successful PUBACK, PUBREC, PUBREL or PUBCOMP as its four bytes, without a packet object: MQTT 3.1.1 has
     /// no more, and MQTT 5 lets the reason code and properties be left out when the reason is success (§3.4.2.1).
     /// </summary>
-    private void SendAck(byte fixedHeader, ushort packetId) => Enqueue(new Outbound(null, null, (fixedHeader << 16) | packetId));
+    private void SendAck(byte fixedHeader, ushort packetId) => Enqueue(new Outbound(null, (fixedHeader << 16) | packetId));
 
     private void Enqueue(Outbound item)
     {
@@ -646,17 +663,21 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             {
                 while (TryDequeue(out var item))
                 {
-                    if (item.Delivery is { } delivery)
+                    switch (item.Item)
                     {
-                        WritePublish(output, delivery);
-                    }
-                    else if (item.Ack != 0)
-                    {
-                        WriteAck(output, item.Ack);
-                    }
-                    else
-                    {
-                        Write(output, item.Packet!);
+                        case Delivery delivery:
+                            WritePublish(output, delivery);
+                            break;
+                        case BrokerMessage message:
+                            Interlocked.Decrement(ref _queuedQos0);
+                            WritePublish(output, message, 0, item.Value != 0, dup: false, packetId: 0, subscriptionIds: null, delivery: null);
+                            break;
+                        case MqttPacket packet:
+                            Write(output, packet);
+                            break;
+                        default:
+                            WriteAck(output, item.Value);
+                            break;
                     }
                 }
 
@@ -745,6 +766,10 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
 
     private static readonly MqttPingRespPacket PingResponse = new();
 
-    /// <summary>One queued packet: a packet object, a delivery (PUBLISH), or an acknowledgement (fixed header &lt;&lt; 16 | packet id).</summary>
-    private readonly record struct Outbound(MqttPacket? Packet, Delivery? Delivery, int Ack = 0);
+    /// <summary>
+    /// One queued packet: a packet object (<see cref="MqttPacket"/>), a PUBLISH with per-subscriber state
+    /// (<see cref="Delivery"/>), a plain QoS 0 PUBLISH (<see cref="BrokerMessage"/>; <paramref name="Value"/> 1 when
+    /// RETAIN is set), or, with no item, an acknowledgement (<paramref name="Value"/>: fixed header &lt;&lt; 16 | packet id).
+    /// </summary>
+    private readonly record struct Outbound(object? Item, int Value = 0);
 }

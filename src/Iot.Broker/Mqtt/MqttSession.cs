@@ -126,6 +126,13 @@ internal sealed partial class MqttSession
         {
             if (qos == 0)
             {
+                if (_connection is { } online && _pending.Count == 0 && subscriptionIds is null)
+                {
+                    // Nothing of this subscriber's to keep: the connection queues the shared message itself.
+                    online.SendPublishQos0(message, retain);
+                    return;
+                }
+
                 var delivery = new Delivery { Message = message, QualityOfService = 0, Retain = retain, SubscriptionIdentifiers = subscriptionIds };
                 if (_connection is { } connection && _pending.Count == 0)
                 {

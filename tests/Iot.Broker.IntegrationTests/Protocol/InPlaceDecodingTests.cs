@@ -120,6 +120,33 @@ public sealed class InPlaceDecodingTests
         Assert.Null(await subscriber.TryReceiveAsync(TimeSpan.FromMilliseconds(300)));
     }
 
+    [Fact]
+    public async Task Qos0ToAnMqtt5Subscriber_WithoutPerSubscriberState_KeepsPropertiesRetainAndThePacketSizeLimit()
+    {
+        // A QoS 0 delivery with no subscription identifier is queued as the shared message itself (no Delivery):
+        // properties, RETAIN as published and the client's Maximum Packet Size still apply.
+        await using var broker = await BrokerFixture.StartAsync();
+        var topic = TestIds.Topic("plain");
+        await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("sub"), o => o.WithMaximumPacketSize(300));
+        await subscriber.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtMostOnce, f => f.WithRetainAsPublished());
+        await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("pub"));
+
+        await publisher.PublishAsync(topic, new string('x', 600), MqttQualityOfServiceLevel.AtMostOnce); // over 300 bytes: not sent
+        await publisher.PublishAsync(topic, "small", MqttQualityOfServiceLevel.AtMostOnce, retain: true, configure: m => m
+            .WithContentType("text/plain")
+            .WithMessageExpiryInterval(600)
+            .WithUserProperty("k", Encoding.UTF8.GetBytes("v").AsMemory()));
+
+        var received = await subscriber.ReceiveAsync();
+        Assert.Equal("small", received.ConvertPayloadToString());
+        Assert.True(received.Retain);
+        Assert.Equal(MqttQualityOfServiceLevel.AtMostOnce, received.QualityOfServiceLevel);
+        Assert.Equal("text/plain", received.ContentType);
+        Assert.InRange(received.MessageExpiryInterval, 590u, 600u);
+        Assert.Equal(["k=v"], received.UserProperties.Select(p => $"{p.Name}={p.ReadValueAsString()}"));
+        Assert.Null(await subscriber.TryReceiveAsync(TimeSpan.FromMilliseconds(300)));
+    }
+
     [Theory]
     [MemberData(nameof(Transports))]
     public async Task Qos1Deliveries_AcknowledgedInOneWrite_LeaveTheInflightWindow(string transport)
