@@ -100,6 +100,8 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
             $"--Iot:DataDir={_dataDir.Path}",
             "--Iot:Security:AllowAnonymous=true",
             "--Logging:LogLevel:Default=Warning",
+            // Two full collections per broker would stall every test running in this process; BrokerProcess keeps it.
+            "--Iot:Mqtt:CompactHeapAtStart=false",
             .. _extraArgs,
         ];
         _app = BrokerHost.Create(args);

@@ -82,6 +82,7 @@ internal static class OperationsEndpoints
         Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start (allocation rate: its rate per second).", GC.GetTotalAllocatedBytes());
         Counter(text, "iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections).", m.HeapCompactions);
         text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_compaction_seconds_total Time paused in those compactions.\n# TYPE iot_heap_compaction_seconds_total counter\niot_heap_compaction_seconds_total {m.HeapCompactionSeconds:F6}\n");
+        text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_startup_compaction_seconds Pause of the compaction a second after start (Iot:Mqtt:CompactHeapAtStart); 0 before it or when off.\n# TYPE iot_heap_startup_compaction_seconds gauge\niot_heap_startup_compaction_seconds {m.HeapStartupCompactionSeconds:F6}\n");
         if (store is SqliteSessionStore sqlite)
         {
             Counter(text, "iot_store_batches_total", "Group commits of the session store.", sqlite.CommittedBatches);

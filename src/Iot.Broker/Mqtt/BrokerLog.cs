@@ -40,4 +40,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Compacted the heap after a connection surge ({Connections} connections): resident memory {BeforeMiB} MiB -> {AfterMiB} MiB, paused {PauseMs:F1} ms")]
     public static partial void HeapCompacted(ILogger logger, long connections, long beforeMiB, long afterMiB, double pauseMs);
+
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Information, Message = "Compacted the heap after start (Iot:Mqtt:CompactHeapAtStart): managed heap {HeapMiB} MiB, paused {PauseMs:F1} ms")]
+    public static partial void HeapCompactedAtStart(ILogger logger, long heapMiB, double pauseMs);
 }

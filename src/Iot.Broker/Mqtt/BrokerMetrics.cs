@@ -72,6 +72,7 @@ internal sealed class BrokerMetrics
     private long _retainedPending;
     private long _heapCompactions;
     private long _heapCompactionMicroseconds;
+    private long _heapStartupCompactionMicroseconds;
 
     public long AuthenticationFailures => Volatile.Read(ref _authenticationFailures);
 
@@ -163,6 +164,11 @@ internal sealed class BrokerMetrics
 
     /// <summary>Time the broker spent paused in those compactions, in seconds.</summary>
     public double HeapCompactionSeconds => Volatile.Read(ref _heapCompactionMicroseconds) / 1e6;
+
+    /// <summary>The pause of the compaction at start (<see cref="MqttOptions.CompactHeapAtStart"/>); 0 before it or without it.</summary>
+    public double HeapStartupCompactionSeconds => Volatile.Read(ref _heapStartupCompactionMicroseconds) / 1e6;
+
+    public void HeapCompactedAtStart(TimeSpan pause) => Volatile.Write(ref _heapStartupCompactionMicroseconds, Math.Max(1, (long)pause.TotalMicroseconds));
 
     public void HeapCompacted(TimeSpan pause)
     {
