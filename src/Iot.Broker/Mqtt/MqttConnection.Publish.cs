@@ -28,13 +28,8 @@ internal sealed partial class MqttConnection
     /// </summary>
     private bool HandlePublishV3(byte fixedHeader, byte[] body)
     {
+        // QoS 3 is refused by HandlePublish, like any other version's.
         var qos = (byte)((fixedHeader >> 1) & 3);
-        if (qos > 2)
-        {
-            Violation(MqttDisconnectReasonCode.MalformedPacket, "QoS 3");
-            return false;
-        }
-
         var offset = 2;
         if (body.Length < offset || (offset += BinaryPrimitives.ReadUInt16BigEndian(body)) + (qos > 0 ? 2 : 0) > body.Length)
         {
