@@ -64,8 +64,9 @@ internal sealed partial class MqttConnection
         return _lastTopic = System.Text.Encoding.UTF8.GetString(utf8);
     }
 
+    /// <summary>An MQTT 5 PUBLISH, decoded by MQTTnet (MQTT 3.1.1 takes <see cref="HandlePublishV3"/>).</summary>
     private bool HandlePublish(MqttPublishPacket publish) =>
-        HandlePublish(publish.Topic, (byte)publish.QualityOfServiceLevel, publish.Retain, publish.PacketIdentifier, ToMemory(publish.Payload), IsV5 ? publish : null);
+        HandlePublish(publish.Topic, (byte)publish.QualityOfServiceLevel, publish.Retain, publish.PacketIdentifier, ToMemory(publish.Payload), publish);
 
     /// <summary>
     /// A PUBLISH from this client; <paramref name="v5"/> is the decoded MQTT 5 packet (topic alias and properties),

@@ -433,29 +433,17 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         }
 
         ushort packetId = 0;
-        if (body.Length == 2)
+        if (header == PacketHeaders.PingReq)
         {
-            packetId = BinaryPrimitives.ReadUInt16BigEndian(body);
-            if (packetId == 0 || header == PacketHeaders.PingReq)
+            if (!body.IsEmpty)
             {
                 return false;
             }
         }
-        else if (header != PacketHeaders.PingReq || !body.IsEmpty)
+        else if (header is not (PacketHeaders.PubAck or PacketHeaders.PubRec or PacketHeaders.PubRel or PacketHeaders.PubComp)
+            || body.Length != 2 || (packetId = BinaryPrimitives.ReadUInt16BigEndian(body)) == 0)
         {
             return false;
-        }
-
-        switch (header)
-        {
-            case PacketHeaders.PubAck:
-            case PacketHeaders.PubRec:
-            case PacketHeaders.PubRel:
-            case PacketHeaders.PubComp:
-            case PacketHeaders.PingReq:
-                break;
-            default:
-                return false;
         }
 
         Volatile.Write(ref _lastReceivedTicks, Environment.TickCount64);

@@ -34,7 +34,7 @@ public sealed class WorkingDirectoryTests
 
         await client.DisconnectAsync();
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(workingDirectory.Path, "data"), "*", SearchOption.AllDirectories));
-        var threads = Directory.GetDirectories($"/proc/{broker.Id}/task").Select(ReadThreadName).ToList();
+        var threads = ProcessInspection.Threads(broker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Select(t => t.Name).ToList();
         Assert.Contains("iot-epoll-0", threads);
         Assert.DoesNotContain(".NET File Watch", threads);
 
@@ -45,17 +45,5 @@ public sealed class WorkingDirectoryTests
         await Eventually.WaitForAsync(
             async () => (await http.GetAsync("/api/clients")).StatusCode, status => status == HttpStatusCode.Unauthorized,
             TimeSpan.FromSeconds(20), "anonymous access withdrawn after appsettings.json changed");
-    }
-
-    private static string ReadThreadName(string task)
-    {
-        try
-        {
-            return File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
-        }
-        catch (IOException)
-        {
-            return ""; // the thread ended while the list was read
-        }
     }
 }

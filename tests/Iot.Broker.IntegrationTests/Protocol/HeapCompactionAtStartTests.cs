@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Iot.TestUtilities;
+using static Iot.TestUtilities.ProcessInspection;
 
 namespace Iot.Broker.IntegrationTests.Protocol;
 
@@ -33,11 +32,5 @@ public sealed class HeapCompactionAtStartTests
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Equal(0, Sample(metrics, "iot_heap_startup_compaction_seconds"));
         Assert.DoesNotContain("Compacted the heap after start", broker.Output, StringComparison.Ordinal);
-    }
-
-    private static double? Sample(string metrics, string name)
-    {
-        var match = Regex.Match(metrics, $"^{Regex.Escape(name)} (\\S+)$", RegexOptions.Multiline);
-        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 }

@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Iot.TestUtilities;
+using static Iot.TestUtilities.ProcessInspection;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -96,11 +95,5 @@ public sealed partial class IdleMemoryTests
 
         Assert.Equal(expected, received);
         Assert.Null(await subscriber.TryReceiveAsync(TimeSpan.FromSeconds(1)));
-    }
-
-    private static double? Sample(string metrics, string name)
-    {
-        var match = Regex.Match(metrics, $"^{Regex.Escape(name)} (\\S+)$", RegexOptions.Multiline);
-        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 }

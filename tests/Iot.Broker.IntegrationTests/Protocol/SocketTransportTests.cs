@@ -285,40 +285,18 @@ public sealed class SocketTransportTests
         // Other tests' brokers in this process run their loops at nice 0; only this one's run at 7.
         await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:Transport=epoll", "--Iot:Mqtt:EpollThreads=2", "--Iot:Mqtt:EpollNice=7");
         var loops = await Eventually.WaitForAsync(
-            () => Task.FromResult(Threads().Where(t => t.Name.StartsWith("iot-epoll-", StringComparison.Ordinal) && t.Nice == 7).ToList()),
+            () => Task.FromResult(ProcessInspection.Threads().Where(t => t.Name.StartsWith("iot-epoll-", StringComparison.Ordinal) && t.Nice == 7).ToList()),
             found => found.Count >= 2, TimeSpan.FromSeconds(10), "two loops at nice 7");
         Assert.Contains(loops, t => t.Name == "iot-epoll-0");
         Assert.Contains(loops, t => t.Name == "iot-epoll-1");
-        Assert.DoesNotContain(Threads(), t => t.Name == "iot-accept" && t.Nice == 7);
+        Assert.DoesNotContain(ProcessInspection.Threads(), t => t.Name == "iot-accept" && t.Nice == 7);
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => BrokerFixture.StartAsync("--Iot:Mqtt:EpollNice=20"));
         Assert.Contains("EpollNice", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Names of this process's threads; other tests' threads may end while they are listed.</summary>
-    private static List<string> ThreadNames() => [.. Threads().Select(t => t.Name)];
-
-    /// <summary>This process's threads with their nice values (field 19 of /proc/.../stat).</summary>
-    private static List<(string Name, int Nice)> Threads()
-    {
-        var threads = new List<(string, int)>();
-        foreach (var task in Directory.GetDirectories("/proc/self/task"))
-        {
-            try
-            {
-                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
-                var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                threads.Add((name, int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture)));
-            }
-            catch (IOException)
-            {
-                // The thread ended between the listing and the read.
-            }
-        }
-
-        return threads;
-    }
+    private static List<string> ThreadNames() => [.. ProcessInspection.Threads().Select(t => t.Name)];
 
     [Theory]
     [MemberData(nameof(LeanTransports))]
