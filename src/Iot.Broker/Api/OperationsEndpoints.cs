@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Iot.Broker.Hosting;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Routing.Hosting;
@@ -69,6 +70,16 @@ internal static class OperationsEndpoints
 
         var gc = GC.GetGCMemoryInfo();
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the broker process.", Environment.WorkingSet);
+        if (OpenFiles.Open() is { } open)
+        {
+            Gauge(text, "process_open_fds", "File descriptors the broker has open (every MQTT connection is one).", open);
+        }
+
+        if (OpenFiles.Limits() is var (soft, _))
+        {
+            Gauge(text, "process_max_fds", "The open-files limit (soft): at most this many descriptors, connections included.", soft);
+        }
+
         Gauge(text, "dotnet_gc_heap_bytes", "Managed heap after the last collection, fragmentation included.", gc.HeapSizeBytes);
         Gauge(text, "dotnet_gc_fragmented_bytes", "Free space between live objects in the managed heap after the last collection.", gc.FragmentedBytes);
         Gauge(text, "dotnet_gc_committed_bytes", "Memory the garbage collector has committed.", gc.TotalCommittedBytes);

@@ -146,6 +146,7 @@ public static class BrokerHost
         }
 
         HostingLog.Bound(log, "http", http);
+        WarnWhenOpenFilesLimitConnections(log, app.Services.GetRequiredService<IOptions<MqttOptions>>().Value.MaxConnections);
 
         var portsFile = app.Services.GetRequiredService<IOptions<IotOptions>>().Value.PortsFile;
         if (!string.IsNullOrEmpty(portsFile))
@@ -154,6 +155,16 @@ public static class BrokerHost
             var temp = portsFile + ".tmp";
             File.WriteAllText(temp, json);
             File.Move(temp, portsFile, overwrite: true);
+        }
+    }
+
+    /// <summary>Says so at start when the process's open-files limit, not Iot:Mqtt:MaxConnections, caps the connections.</summary>
+    private static void WarnWhenOpenFilesLimitConnections(ILogger log, int maxConnections)
+    {
+        if (OpenFiles.Limits() is var (soft, hard) && OpenFiles.Open() is { } open
+            && soft - open - OpenFiles.Margin is var usable && usable < maxConnections)
+        {
+            HostingLog.OpenFilesBelowMaxConnections(log, soft, hard, open, Math.Max(0, usable), maxConnections);
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using Iot.TestUtilities;
 using MQTTnet;
 
@@ -64,6 +66,73 @@ public sealed class OpenFilesLimitTests
 
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Matches("iot_mqtt_limit_hits_total\\{limit=\"open_files\"\\} [1-9]", metrics);
+    }
+
+    [Fact]
+    public async Task AtStart_AnOpenFilesLimitBelowMaxConnections_IsLoggedWithWhatFits_AndMetricsShowTheDescriptors()
+    {
+        using var dataDir = new TempDirectory("iot-nofile-warn");
+
+        // 10 000 000, the setting's maximum, is above any open-files limit Linux allows (fs.nr_open is at most 2^30
+        // but defaults to 1 048 576, and no test machine raises it): the broker says how many connections fit.
+        await using var broker = await BrokerProcess.StartAsync(dataDir.Path, "--Iot:Mqtt:MaxConnections=10000000");
+        var (soft, hard) = ReadLimits(broker.Id);
+        await Eventually.WaitUntilAsync(() => Task.FromResult(broker.Output.Contains("[1024]", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), "the open-files warning (event 1024)");
+        Assert.Contains($"The open-files limit is {soft} (hard {hard}) with ", broker.Output, StringComparison.Ordinal);
+        Assert.Contains("fewer than Iot:Mqtt:MaxConnections 10000000", broker.Output, StringComparison.Ordinal);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{broker.HttpPort}/") };
+        var metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains($"\nprocess_max_fds {soft}\n", metrics, StringComparison.Ordinal);
+        var reported = long.Parse(Regex.Match(metrics, "\nprocess_open_fds (\\d+)\n").Groups[1].Value, CultureInfo.InvariantCulture);
+        var counted = Directory.GetFiles($"/proc/{broker.Id}/fd").Length;
+        Assert.InRange(reported, counted - 20, counted + 20);
+
+        // Ten more connections are ten more descriptors.
+        var sockets = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                sockets.Add(socket);
+                await socket.ConnectAsync("127.0.0.1", broker.MqttPort);
+            }
+
+            await Eventually.WaitUntilAsync(async () =>
+            {
+                var now = long.Parse(Regex.Match(await http.GetStringAsync("/metrics"), "\nprocess_open_fds (\\d+)\n").Groups[1].Value, CultureInfo.InvariantCulture);
+                return now >= reported + 10;
+            }, TimeSpan.FromSeconds(10), "process_open_fds counts the accepted connections");
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AtStart_AnOpenFilesLimitAboveMaxConnections_IsNotWarned()
+    {
+        using var dataDir = new TempDirectory("iot-nofile-quiet");
+        await using var broker = await BrokerProcess.StartAsync(dataDir.Path, "--Iot:Mqtt:MaxConnections=100");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{broker.HttpPort}/") };
+        Assert.Contains("process_max_fds ", await http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        // The warning would be logged before the ports file is written; give the output pipe a moment anyway.
+        await Task.Delay(500);
+        Assert.DoesNotContain("[1024]", broker.Output, StringComparison.Ordinal);
+    }
+
+    private static (long Soft, long Hard) ReadLimits(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/limits").Single(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        var fields = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture));
     }
 
     private static async Task RunAsync(string file, string arguments)
