@@ -1,30 +1,56 @@
 namespace Iot.Routing;
 
 /// <summary>
-/// A message entering the routing layer, independent of the protocol it came in on (MQTT publish, HTTP).
+/// A message entering the routing layer, independent of the protocol it came in on (MQTT publish, HTTP). The broker
+/// hands its own message object, which implements this, so that routing a publish allocates no copy of it.
 /// The routing layer must not keep references to <see cref="Payload"/> beyond the call unless it copies it.
 /// </summary>
-public sealed class RoutedMessage
+public interface IRoutedMessage
 {
     /// <summary>The MQTT topic (the CloudEvents subject).</summary>
-    public required string Topic { get; init; }
+    string Topic { get; }
 
     /// <summary>The payload bytes.</summary>
-    public required ReadOnlyMemory<byte> Payload { get; init; }
+    ReadOnlyMemory<byte> Payload { get; }
 
     /// <summary>QoS the publisher used: 0 fire-and-forget, 1 or 2 when the publisher waits for durability.</summary>
-    public byte QualityOfService { get; init; }
+    byte QualityOfService { get; }
 
     /// <summary>MQTT 5 content type, when given.</summary>
-    public string? ContentType { get; init; }
+    string? ContentType { get; }
 
     /// <summary>MQTT 5 user properties in order (names may repeat); empty when none.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; init; } = [];
+    IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; }
 
     /// <summary>MQTT client id of the publisher; null for messages injected by the platform.</summary>
+    string? SourceClientId { get; }
+
+    /// <summary>When the broker accepted the message; <c>default</c> when unknown (routing then uses the current time).</summary>
+    DateTimeOffset ReceivedAt { get; }
+}
+
+/// <summary>An <see cref="IRoutedMessage"/> built from its parts (tests, benchmarks, messages that are not MQTT publishes).</summary>
+public sealed class RoutedMessage : IRoutedMessage
+{
+    /// <inheritdoc/>
+    public required string Topic { get; init; }
+
+    /// <inheritdoc/>
+    public required ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <inheritdoc/>
+    public byte QualityOfService { get; init; }
+
+    /// <inheritdoc/>
+    public string? ContentType { get; init; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<KeyValuePair<string, string>> UserProperties { get; init; } = [];
+
+    /// <inheritdoc/>
     public string? SourceClientId { get; init; }
 
-    /// <summary>When the broker accepted the message.</summary>
+    /// <inheritdoc/>
     public DateTimeOffset ReceivedAt { get; init; }
 }
 
@@ -36,7 +62,7 @@ public sealed class RoutedMessage
 public interface IMessageRouter
 {
     /// <summary>Routes <paramref name="message"/>; returns a completed task when nothing durable was involved.</summary>
-    Task RouteAsync(RoutedMessage message);
+    Task RouteAsync(IRoutedMessage message);
 }
 
 /// <summary>Lets the routing layer publish into the MQTT broker (deliveries to MQTT topics, commands to devices).</summary>

@@ -1,3 +1,4 @@
+using Iot.Routing;
 using MQTTnet.Packets;
 
 namespace Iot.Broker.Mqtt;
@@ -5,8 +6,9 @@ namespace Iot.Broker.Mqtt;
 /// <summary>
 /// An application message as the broker holds it: immutable once received, shared by every subscriber it is
 /// delivered to, and what the session store persists. Times are Unix milliseconds so that they survive a restart.
+/// It is also what the routing layer is handed (<see cref="IRoutedMessage"/>), so routing a publish copies nothing.
 /// </summary>
-internal sealed class BrokerMessage
+internal sealed class BrokerMessage : IRoutedMessage
 {
     public required string Topic { get; init; }
 
@@ -37,6 +39,30 @@ internal sealed class BrokerMessage
 
     /// <summary>When the broker accepted the message, Unix milliseconds.</summary>
     public long ReceivedAtUnixMs { get; init; }
+
+    /// <summary>The MQTT 5 user properties as name/value strings (converted on each read; empty when none).</summary>
+    IReadOnlyList<KeyValuePair<string, string>> IRoutedMessage.UserProperties
+    {
+        get
+        {
+            if (UserProperties is not { Count: > 0 } properties)
+            {
+                return [];
+            }
+
+            var pairs = new KeyValuePair<string, string>[properties.Count];
+            for (var i = 0; i < pairs.Length; i++)
+            {
+                pairs[i] = new(properties[i].Name, properties[i].ReadValueAsString());
+            }
+
+            return pairs;
+        }
+    }
+
+    string? IRoutedMessage.SourceClientId => PublisherClientId;
+
+    DateTimeOffset IRoutedMessage.ReceivedAt => DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAtUnixMs);
 
     public bool IsExpired(long nowUnixMs) => ExpiresAtUnixMs != 0 && nowUnixMs >= ExpiresAtUnixMs;
 

@@ -1,5 +1,4 @@
 using Iot.Routing;
-using MQTTnet.Packets;
 
 namespace Iot.Broker.Mqtt;
 
@@ -54,37 +53,10 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
         if (router is not null && message.PublisherClientId is not null)
         {
-            durable.Add(router.RouteAsync(ToRouted(message)));
+            durable.Add(router.RouteAsync(message));
         }
 
         return durable.ToTask();
-    }
-
-    private static RoutedMessage ToRouted(BrokerMessage message) => new()
-    {
-        Topic = message.Topic,
-        Payload = message.Payload,
-        QualityOfService = message.QualityOfService,
-        ContentType = message.ContentType,
-        UserProperties = ToPairs(message.UserProperties),
-        SourceClientId = message.PublisherClientId,
-        ReceivedAt = DateTimeOffset.FromUnixTimeMilliseconds(message.ReceivedAtUnixMs),
-    };
-
-    private static KeyValuePair<string, string>[] ToPairs(IReadOnlyList<MqttUserProperty>? properties)
-    {
-        if (properties is null || properties.Count == 0)
-        {
-            return [];
-        }
-
-        var pairs = new KeyValuePair<string, string>[properties.Count];
-        for (var i = 0; i < pairs.Length; i++)
-        {
-            pairs[i] = new(properties[i].Name, properties[i].ReadValueAsString());
-        }
-
-        return pairs;
     }
 
     /// <summary>

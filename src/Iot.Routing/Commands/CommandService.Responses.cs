@@ -8,7 +8,7 @@ internal sealed partial class CommandService
     private const string ResponsesLevel = "/responses/";
 
     /// <inheritdoc/>
-    public Task? Observe(RoutedMessage message)
+    public Task? Observe(IRoutedMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
         if (TryParseSubmitTopic(message.Topic, out var target, out var name, out var requestedId))
@@ -52,7 +52,7 @@ internal sealed partial class CommandService
     }
 
     /// <summary>Enqueues a command published on <c>commands/...</c>; the publisher's PUBACK waits for it to be durable.</summary>
-    private async Task SubmitFromMqttAsync(RoutedMessage message, string deviceId, string name, string? commandId)
+    private async Task SubmitFromMqttAsync(IRoutedMessage message, string deviceId, string name, string? commandId)
     {
         TimeSpan? ttl = null;
         string? messageId = null;

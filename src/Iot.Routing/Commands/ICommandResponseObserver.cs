@@ -9,5 +9,5 @@ internal interface ICommandResponseObserver
 {
     /// <summary>Null when <paramref name="message"/> is not a command response; else a task that completes when it is recorded.
     /// Reads the payload synchronously.</summary>
-    Task? Observe(RoutedMessage message);
+    Task? Observe(IRoutedMessage message);
 }

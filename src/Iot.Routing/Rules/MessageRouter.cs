@@ -18,7 +18,7 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
     private readonly IRouteDestination?[] _destinations = ByKind(destinations);
 
     /// <inheritdoc/>
-    public Task RouteAsync(RoutedMessage message)
+    public Task RouteAsync(IRoutedMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
         if (commandResponses?.Observe(message) is { } answerRecorded)
@@ -30,7 +30,7 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
         return Route(message);
     }
 
-    private Task Route(RoutedMessage message)
+    private Task Route(IRoutedMessage message)
     {
         var matches = t_matches ??= [];
         try

@@ -100,7 +100,7 @@ public sealed class RoutedEvent : IDisposable
     /// <summary>Builds the event for an MQTT message (see docs/api.md for the type and source convention).</summary>
     /// <param name="message">The message.</param>
     /// <param name="timeProvider">Supplies the time when the message has none.</param>
-    public static RoutedEvent FromMessage(RoutedMessage message, TimeProvider timeProvider)
+    public static RoutedEvent FromMessage(IRoutedMessage message, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -113,7 +113,7 @@ public sealed class RoutedEvent : IDisposable
     /// <see cref="FromMessage"/> into this thread's spare instance when it is free; give it back with
     /// <see cref="Return"/> once the synchronous part of routing is over (no reference to it may outlive that).
     /// </summary>
-    internal static RoutedEvent RentForMessage(RoutedMessage message, TimeProvider timeProvider)
+    internal static RoutedEvent RentForMessage(IRoutedMessage message, TimeProvider timeProvider)
     {
         if (t_spare is not { } spare)
         {

@@ -72,7 +72,7 @@ public sealed class MessageRouterResponseHookTests : IAsyncLifetime
 
         public TaskCompletionSource Recorded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task? Observe(RoutedMessage message)
+        public Task? Observe(IRoutedMessage message)
         {
             if (!CommandService.TryParseResponseTopic(message.Topic, out _, out _))
             {
