@@ -1,3 +1,4 @@
+using Iot.Routing.Internal;
 using Iot.Routing.Queues;
 using Microsoft.Data.Sqlite;
 
@@ -107,8 +108,7 @@ internal sealed class CommandStore(SqliteQueueStore queues)
 
     private static int NonQuery(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        var command = SqliteStatements.Get(connection, sql);
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
@@ -119,8 +119,7 @@ internal sealed class CommandStore(SqliteQueueStore queues)
 
     private static List<CommandRecord> Query(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        var command = SqliteStatements.Get(connection, sql);
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);

@@ -47,8 +47,7 @@ internal sealed partial class RoutingStore
     /// <summary>Records deliveries; completes when they are durable.</summary>
     public Task<int> EnqueueAsync(IReadOnlyList<PendingDelivery> deliveries) => ExecuteAsync(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "INSERT INTO deliveries(subscription, event_id, event, enqueued_at, expires_at, next_attempt_at) VALUES($s, $i, $e, $t, $x, $t)";
+        var command = SqliteStatements.Get(connection, "INSERT INTO deliveries(subscription, event_id, event, enqueued_at, expires_at, next_attempt_at) VALUES($s, $i, $e, $t, $x, $t)");
         var subscription = command.Parameters.Add("$s", SqliteType.Text);
         var id = command.Parameters.Add("$i", SqliteType.Text);
         var body = command.Parameters.Add("$e", SqliteType.Blob);
@@ -75,22 +74,32 @@ internal sealed partial class RoutingStore
     /// <summary>The earliest next attempt time among the pending deliveries of a subscription; null when none.</summary>
     public Task<long?> GetNextDueAsync(string subscription) => ExecuteAsync(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM deliveries WHERE subscription = $s AND dead_lettered = 0";
+        var command = SqliteStatements.Get(connection, "SELECT MIN(next_attempt_at) FROM deliveries WHERE subscription = $s AND dead_lettered = 0");
         command.Parameters.AddWithValue("$s", subscription);
         return command.ExecuteScalar() is long value ? value : (long?)null;
     });
 
     /// <summary>Removes deliveries (delivered, or dropped without dead-lettering).</summary>
     public Task<int> DeleteAsync(IReadOnlyCollection<long> seqs) => ExecuteAsync(connection =>
-        NonQuery(connection, $"DELETE FROM deliveries WHERE seq IN ({InList(seqs)})"));
+    {
+        // One prepared statement run per row (in the batch's transaction), not SQL text that differs with every list.
+        var command = SqliteStatements.Get(connection, "DELETE FROM deliveries WHERE seq = $q");
+        var seq = command.Parameters.Add("$q", SqliteType.Integer);
+        var deleted = 0;
+        foreach (var value in seqs)
+        {
+            seq.Value = value;
+            deleted += command.ExecuteNonQuery();
+        }
+
+        return deleted;
+    });
 
     /// <summary>Records a failed attempt: new attempt count and next attempt time per delivery.</summary>
     public Task<int> RecordFailuresAsync(IReadOnlyList<(long Seq, int Attempts, long NextAttemptAt)> failures, string outcome) =>
         ExecuteAsync(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE deliveries SET attempts = $a, next_attempt_at = $n, last_outcome = $o WHERE seq = $q";
+            var command = SqliteStatements.Get(connection, "UPDATE deliveries SET attempts = $a, next_attempt_at = $n, last_outcome = $o WHERE seq = $q");
             var attempts = command.Parameters.Add("$a", SqliteType.Integer);
             var next = command.Parameters.Add("$n", SqliteType.Integer);
             command.Parameters.AddWithValue("$o", outcome);
@@ -146,8 +155,7 @@ internal sealed partial class RoutingStore
     /// <summary>Pending and dead-lettered counts of a subscription.</summary>
     public Task<(long Pending, long DeadLettered)> CountAsync(string subscription) => ExecuteAsync(connection =>
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE(SUM(dead_lettered = 0), 0), COALESCE(SUM(dead_lettered = 1), 0) FROM deliveries WHERE subscription = $s";
+        var command = SqliteStatements.Get(connection, "SELECT COALESCE(SUM(dead_lettered = 0), 0), COALESCE(SUM(dead_lettered = 1), 0) FROM deliveries WHERE subscription = $s");
         command.Parameters.AddWithValue("$s", subscription);
         using var reader = command.ExecuteReader();
         reader.Read();
@@ -176,9 +184,8 @@ internal sealed partial class RoutingStore
 
     private static int DeadLetter(SqliteConnection connection, IReadOnlyList<(long Seq, int Attempts)> deliveries, string reason, string? outcome, long now)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE deliveries SET dead_lettered = 1, attempts = $a, reason = $r, last_outcome = COALESCE($o, last_outcome), "
-            + "dead_lettered_at = $n, lock_token = NULL, locked_until = NULL WHERE seq = $q";
+        var command = SqliteStatements.Get(connection, "UPDATE deliveries SET dead_lettered = 1, attempts = $a, reason = $r, last_outcome = COALESCE($o, last_outcome), "
+            + "dead_lettered_at = $n, lock_token = NULL, locked_until = NULL WHERE seq = $q");
         var attempts = command.Parameters.Add("$a", SqliteType.Integer);
         command.Parameters.AddWithValue("$r", reason);
         command.Parameters.AddWithValue("$o", (object?)outcome ?? DBNull.Value);
@@ -194,13 +201,9 @@ internal sealed partial class RoutingStore
         return deliveries.Count;
     }
 
-    private static string InList(IReadOnlyCollection<long> values) =>
-        string.Join(',', values.Select(v => v.ToString(CultureInfo.InvariantCulture)));
-
     private static int NonQuery(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        var command = SqliteStatements.Get(connection, sql);
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value);
@@ -211,8 +214,7 @@ internal sealed partial class RoutingStore
 
     private static List<DeliveryRecord> Query(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
+        var command = SqliteStatements.Get(connection, sql);
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value);

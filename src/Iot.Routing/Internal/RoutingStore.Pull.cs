@@ -90,8 +90,7 @@ internal sealed partial class RoutingStore
         {
             var succeeded = new List<string>();
             var failed = new List<(string, string)>();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT seq, locked_until, attempts FROM deliveries WHERE lock_token = $t AND subscription = $s AND dead_lettered = 0";
+            var command = SqliteStatements.Get(connection, "SELECT seq, locked_until, attempts FROM deliveries WHERE lock_token = $t AND subscription = $s AND dead_lettered = 0");
             var token = command.Parameters.Add("$t", SqliteType.Text);
             command.Parameters.AddWithValue("$s", subscription);
             foreach (var lockToken in lockTokens)

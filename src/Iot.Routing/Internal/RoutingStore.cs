@@ -127,12 +127,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
         SqliteConnection.ClearAllPools();
     }
 
-    internal static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
+    internal static void Execute(SqliteConnection connection, string sql) => SqliteStatements.Get(connection, sql).ExecuteNonQuery();
 
     private async Task<T> WriteSlowAsync<T>(StoreOperation<T> operation)
     {

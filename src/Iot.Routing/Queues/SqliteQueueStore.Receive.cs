@@ -168,7 +168,7 @@ public sealed partial class SqliteQueueStore
         var now = Now();
         return _store.ExecuteAsync(connection =>
         {
-            using var command = Command(connection, "SELECT seq, state, delivery_count FROM queue_messages WHERE lock_token = $t AND queue = $q AND locked_until > $n",
+            var command = Command(connection, "SELECT seq, state, delivery_count FROM queue_messages WHERE lock_token = $t AND queue = $q AND locked_until > $n",
                 ("$t", lockToken ?? ""), ("$q", queue), ("$n", now));
             long seq;
             int state;

@@ -11,8 +11,7 @@ public sealed partial class SqliteQueueStore
 
     private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
+        var command = SqliteStatements.Get(connection, sql);
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
@@ -23,20 +22,20 @@ public sealed partial class SqliteQueueStore
 
     private static int NonQuery(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = Command(connection, sql, parameters);
+        var command = Command(connection, sql, parameters);
         return command.ExecuteNonQuery();
     }
 
     private static object? Scalar(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = Command(connection, sql, parameters);
+        var command = Command(connection, sql, parameters);
         var value = command.ExecuteScalar();
         return value is DBNull ? null : value;
     }
 
     private static List<MessageRow> Query(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = Command(connection, sql, parameters);
+        var command = Command(connection, sql, parameters);
         using var reader = command.ExecuteReader();
         var rows = new List<MessageRow>();
         while (reader.Read())

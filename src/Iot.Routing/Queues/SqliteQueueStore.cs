@@ -272,7 +272,7 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         var now = Now();
         return _store.ExecuteAsync(connection =>
         {
-            using var command = Command(connection, """
+            var command = Command(connection, """
                 SELECT COALESCE(SUM(state = 0 AND visible_at <= $n), 0), COALESCE(SUM(state = 0 AND visible_at > $n), 0),
                        COALESCE(SUM(state = 2), 0), COALESCE(SUM(state = 3), 0), MIN(CASE WHEN state = 0 AND visible_at <= $n THEN enqueued_at END)
                 FROM queue_messages WHERE queue = $q
