@@ -13,6 +13,11 @@ internal static class OpenFiles
     /// <summary>The soft and hard limits ("Max open files" in /proc/self/limits); null when unknown or unlimited.</summary>
     public static (long Soft, long Hard)? Limits()
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
         try
         {
             foreach (var line in File.ReadLines("/proc/self/limits"))
@@ -41,6 +46,11 @@ internal static class OpenFiles
     /// <summary>Descriptors open now (entries of /proc/self/fd); null when unknown.</summary>
     public static long? Open()
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
         try
         {
             long count = 0;
