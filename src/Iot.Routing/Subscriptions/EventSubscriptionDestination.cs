@@ -71,10 +71,11 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
 
     private void Collect(RoutedEvent routedEvent, IReadOnlyList<string?> targets, List<CompiledSubscription> matches)
     {
+        // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator for every message.
         bool all = false;
-        foreach (var target in targets)
+        for (var i = 0; i < targets.Count; i++)
         {
-            all |= target is null;
+            all |= targets[i] is null;
         }
 
         if (all)
@@ -83,9 +84,9 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         }
         else
         {
-            foreach (var target in targets)
+            for (var i = 0; i < targets.Count; i++)
             {
-                if (registry.TryGet(target!, out var subscription)
+                if (registry.TryGet(targets[i]!, out var subscription)
                     && Topics.TopicNames.Matches(routedEvent.Topic, subscription.Definition.Filter.TopicFilter))
                 {
                     matches.Add(subscription);
