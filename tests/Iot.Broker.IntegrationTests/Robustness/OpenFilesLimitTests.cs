@@ -85,7 +85,7 @@ public sealed class OpenFilesLimitTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{broker.HttpPort}/") };
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains($"\nprocess_max_fds {soft}\n", metrics, StringComparison.Ordinal);
-        var reported = long.Parse(Regex.Match(metrics, "\nprocess_open_fds (\\d+)\n").Groups[1].Value, CultureInfo.InvariantCulture);
+        var reported = OpenFds(metrics);
         var counted = Directory.GetFiles($"/proc/{broker.Id}/fd").Length;
         Assert.InRange(reported, counted - 20, counted + 20);
 
@@ -102,7 +102,7 @@ public sealed class OpenFilesLimitTests
 
             await Eventually.WaitUntilAsync(async () =>
             {
-                var now = long.Parse(Regex.Match(await http.GetStringAsync("/metrics"), "\nprocess_open_fds (\\d+)\n").Groups[1].Value, CultureInfo.InvariantCulture);
+                var now = OpenFds(await http.GetStringAsync("/metrics"));
                 return now >= reported + 10;
             }, TimeSpan.FromSeconds(10), "process_open_fds counts the accepted connections");
         }
@@ -127,6 +127,9 @@ public sealed class OpenFilesLimitTests
         await Task.Delay(500);
         Assert.DoesNotContain("[1024]", broker.Output, StringComparison.Ordinal);
     }
+
+    private static long OpenFds(string metrics) =>
+        long.Parse(Regex.Match(metrics, "\nprocess_open_fds (\\d+)\n").Groups[1].Value, CultureInfo.InvariantCulture);
 
     private static (long Soft, long Hard) ReadLimits(int pid)
     {
