@@ -3,6 +3,7 @@ using System.Text;
 using Iot.Broker.Hosting;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Broker.Security;
 using Iot.Routing.Hosting;
 
 namespace Iot.Broker.Api;
@@ -54,6 +55,7 @@ internal static class OperationsEndpoints
         Counter(text, "iot_mqtt_sessions_expired_total", "Sessions ended by their expiry interval.", m.SessionsExpired);
         Counter(text, "iot_mqtt_wills_published_total", "Will messages published.", m.WillsPublished);
         Counter(text, "iot_mqtt_authentication_failures_total", "CONNECTs with wrong credentials, unknown or disabled identities, or bad client certificates.", m.AuthenticationFailures);
+        Counter(text, "iot_mqtt_client_id_refused_total", "CONNECTs refused with 0x85 because the client id belongs to another identity (a registered identity's id, or a session another identity owns).", m.ClientIdRefused);
         Counter(text, "iot_mqtt_publish_denied_total", "Publishes refused by the access-control rules.", m.PublishDenied);
         Counter(text, "iot_mqtt_subscribe_denied_total", "Subscriptions refused by the access-control rules.", m.SubscribeDenied);
         text.Append("# HELP iot_mqtt_limit_hits_total Times a configured limit refused or slowed a client, by limit.\n# TYPE iot_mqtt_limit_hits_total counter\n");
@@ -146,6 +148,10 @@ internal static class OperationsEndpoints
         ("connect_rate_per_address", o.ConnectRatePerAddress),
         ("topic_alias_maximum", o.TopicAliasMaximum),
         ("max_retained_per_subscribe", o.MaxRetainedPerSubscribe),
+        ("max_persistent_sessions_per_identity", o.MaxPersistentSessionsPerIdentity),
+        ("max_session_expiry_device", o.MaxSessionExpiryFor(IdentityRole.Device)),
+        ("max_session_expiry_service", o.MaxSessionExpiryFor(IdentityRole.Service)),
+        ("max_session_expiry_dashboard", o.MaxSessionExpiryFor(IdentityRole.Dashboard)),
     ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
@@ -159,6 +165,7 @@ internal static class OperationsEndpoints
         LimitKind.TopicLimits => "topic_length_or_levels",
         LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
         LimitKind.OpenFiles => "open_files",
+        LimitKind.MaxPersistentSessionsPerIdentity => "max_persistent_sessions_per_identity",
         _ => limit.ToString(),
     };
 

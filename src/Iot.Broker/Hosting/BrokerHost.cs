@@ -49,6 +49,12 @@ public static class BrokerHost
             {
                 broker.CloseConnectionsOf(change.IdentityId);
             }
+
+            if (change.Kind == IdentityChangeKind.Deleted)
+            {
+                // Its sessions die with it: an identity created later under the same id starts with none of them.
+                broker.EndSessionsOf(change.IdentityId);
+            }
         };
 
         app.UseWebSockets();

@@ -20,6 +20,12 @@ internal static partial class BrokerLog
     [LoggerMessage(EventId = 1015, Level = LogLevel.Debug, Message = "Client {ClientId} was taken over by a new connection")]
     public static partial void SessionTakenOver(ILogger logger, string clientId);
 
+    [LoggerMessage(EventId = 1060, Level = LogLevel.Information, Message = "Session {ClientId} resumed within its owner's current rights: {Subscriptions} subscriptions and {Messages} queued messages no longer allowed were dropped")]
+    public static partial void SessionNarrowedToRights(ILogger logger, string clientId, int subscriptions, int messages);
+
+    [LoggerMessage(EventId = 1061, Level = LogLevel.Information, Message = "Ended {Count} sessions of deleted identity {Identity}")]
+    public static partial void SessionsOfDeletedIdentityEnded(ILogger logger, string identity, int count);
+
     [LoggerMessage(EventId = 1016, Level = LogLevel.Debug, Message = "Session {ClientId} expired")]
     public static partial void SessionExpired(ILogger logger, string clientId);
 

@@ -45,6 +45,9 @@ internal enum LimitKind
 
     /// <summary>The process's open-files limit (<c>ulimit -n</c>): a connection could not be accepted.</summary>
     OpenFiles,
+
+    /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/>.</summary>
+    MaxPersistentSessionsPerIdentity,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>
@@ -67,6 +70,7 @@ internal sealed class BrokerMetrics
     private long _willsPublished;
     private readonly long[] _limitHits = new long[Enum.GetValues<LimitKind>().Length];
     private long _authenticationFailures;
+    private long _clientIdRefused;
     private long _publishDenied;
     private long _subscribeDenied;
     private long _retainedPending;
@@ -75,6 +79,9 @@ internal sealed class BrokerMetrics
     private long _heapStartupCompactionMicroseconds;
 
     public long AuthenticationFailures => Volatile.Read(ref _authenticationFailures);
+
+    /// <summary>CONNECTs refused because the client id is another identity's (reserved, or its session's owner).</summary>
+    public long ClientIdRefused => Volatile.Read(ref _clientIdRefused);
 
     public long PublishDenied => Volatile.Read(ref _publishDenied);
 
@@ -85,6 +92,8 @@ internal sealed class BrokerMetrics
     public void LimitHit(LimitKind limit) => Interlocked.Increment(ref _limitHits[(int)limit]);
 
     public void AuthenticationFailed() => Interlocked.Increment(ref _authenticationFailures);
+
+    public void ClientIdRefusedOnce() => Interlocked.Increment(ref _clientIdRefused);
 
     public void PublishDeniedOnce() => Interlocked.Increment(ref _publishDenied);
 

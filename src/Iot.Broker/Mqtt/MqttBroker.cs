@@ -148,6 +148,16 @@ internal sealed class MqttBroker
         return closed;
     }
 
+    /// <summary>Ends every session a deleted identity owned, with what was queued for it.</summary>
+    public void EndSessionsOf(string identity)
+    {
+        var ended = Sessions.EndSessionsOf(identity);
+        if (ended > 0)
+        {
+            BrokerLog.SessionsOfDeletedIdentityEnded(Logger, identity, ended);
+        }
+    }
+
     /// <summary>True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/> and is valid now.</summary>
     public bool IsTrustedClientCertificate(X509Certificate2 certificate)
     {

@@ -105,6 +105,13 @@ internal sealed partial class MqttConnection
             clientId = assignedClientId = "auto-" + Guid.NewGuid().ToString("N");
         }
 
+        if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal) && _broker.Authenticator?.IsRegistered(clientId) == true)
+        {
+            // A registered identity's id is reserved as a client id for that identity, whatever the role of who tries it.
+            _context.Metrics.ClientIdRefusedOnce();
+            return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the client id is another identity's id");
+        }
+
         _principal = identity with { ClientId = clientId };
         _acl = _broker.AccessControl?.Compile(_principal);
         if (connect.WillFlag && !CanPublish(connect.WillTopic!))
@@ -133,7 +140,7 @@ internal sealed partial class MqttConnection
 
         _keepAliveSeconds = keepAlive;
         var requestedExpiry = v5 ? connect.SessionExpiryInterval : (connect.CleanSession ? 0u : uint.MaxValue);
-        var sessionExpiry = Math.Min(requestedExpiry, _context.Options.MaxSessionExpiryInterval);
+        var sessionExpiry = Math.Min(requestedExpiry, _context.Options.MaxSessionExpiryFor(_principal.Role));
         _connectSessionExpiry = sessionExpiry;
         var clientReceiveMaximum = v5 && connect.ReceiveMaximum > 0 ? connect.ReceiveMaximum : ushort.MaxValue;
         var window = Math.Min(clientReceiveMaximum, _context.Options.MaxInflightMessages);
@@ -160,8 +167,20 @@ internal sealed partial class MqttConnection
             _willDelay = v5 ? connect.WillDelayInterval : 0;
         }
 
-        var (session, present) = await _broker.Sessions.ConnectAsync(
-            this, clientId, connect.CleanSession, sessionExpiry, (byte)_protocolVersion).ConfigureAwait(false);
+        var binding = await _broker.Sessions.ConnectAsync(
+            this, clientId, _principal.Username, _acl, connect.CleanSession, sessionExpiry, (byte)_protocolVersion).ConfigureAwait(false);
+        switch (binding.Refusal)
+        {
+            case SessionRefusal.OwnedByAnotherIdentity:
+                _context.Metrics.ClientIdRefusedOnce();
+                return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the session of this client id belongs to another identity");
+            case SessionRefusal.PersistentSessionQuota:
+                _context.Metrics.LimitHit(LimitKind.MaxPersistentSessionsPerIdentity);
+                return Refuse(MqttConnectReasonCode.QuotaExceeded, "persistent session quota reached: max_persistent_sessions_per_identity");
+        }
+
+        var session = binding.Session!;
+        var present = binding.SessionPresent;
         _session = session;
         MarkConnected();
 
@@ -294,7 +313,7 @@ internal sealed partial class MqttConnection
                 return;
             }
 
-            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, _context.Options.MaxSessionExpiryInterval);
+            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, _context.Options.MaxSessionExpiryFor(_principal?.Role));
         }
     }
 }

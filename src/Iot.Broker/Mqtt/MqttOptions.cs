@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Iot.Broker.Security;
 using Epoll = Iot.Broker.Mqtt.Transport.Epoll;
 
 namespace Iot.Broker.Mqtt;
@@ -241,4 +242,45 @@ public sealed class MqttOptions
     /// must chain to it and its subject CN names the identity.</summary>
     /// <remarks>Default none: client certificates are not accepted for authentication.</remarks>
     public string? ClientCertificateCaPath { get; set; }
+
+    /// <summary>Most persistent sessions (session expiry above 0) one authenticated identity may own at once.</summary>
+    /// <remarks>Default 100; range 1 to 10 000 000. A device owns at most one (its client id is its identity); a service
+    /// runs a session per worker. Each session can hold <see cref="MaxQueuedMessages"/> messages, so this bounds what one
+    /// identity can make the broker keep. Beyond it CONNECT is refused with 0x97 Quota exceeded (MQTT 3.1.1: 0x03) and
+    /// <c>iot_mqtt_limit_hits_total{limit="max_persistent_sessions_per_identity"}</c> counts it. Anonymous sessions
+    /// (local development) are not counted.</remarks>
+    [Range(1, 10_000_000)]
+    public int MaxPersistentSessionsPerIdentity { get; set; } = 100;
+
+    /// <summary>Longest session expiry granted to each role, seconds; the smaller of this and
+    /// <see cref="MaxSessionExpiryInterval"/> applies.</summary>
+    /// <remarks>Defaults: Device and Service 4 294 967 295 (never expires), Dashboard 86 400 (a day: a dashboard reads
+    /// live aggregates and has nothing to catch up on). Keys <c>Iot:Mqtt:MaxSessionExpiryByRole:Device</c>, <c>:Service</c>,
+    /// <c>:Dashboard</c>.</remarks>
+    public RoleSessionExpiry MaxSessionExpiryByRole { get; set; } = new();
+
+    /// <summary>The longest session expiry a client of <paramref name="role"/> (null: anonymous) is granted.</summary>
+    public uint MaxSessionExpiryFor(IdentityRole? role) => Math.Min(MaxSessionExpiryInterval, role switch
+    {
+        IdentityRole.Device => MaxSessionExpiryByRole.Device,
+        IdentityRole.Service => MaxSessionExpiryByRole.Service,
+        IdentityRole.Dashboard => MaxSessionExpiryByRole.Dashboard,
+        _ => uint.MaxValue,
+    });
+}
+
+/// <summary>The longest session expiry per identity role (<see cref="MqttOptions.MaxSessionExpiryByRole"/>), seconds.</summary>
+public sealed class RoleSessionExpiry
+{
+    /// <summary>Devices.</summary>
+    /// <remarks>Default 4 294 967 295 (never expires).</remarks>
+    public uint Device { get; set; } = uint.MaxValue;
+
+    /// <summary>Services.</summary>
+    /// <remarks>Default 4 294 967 295 (never expires).</remarks>
+    public uint Service { get; set; } = uint.MaxValue;
+
+    /// <summary>Dashboards.</summary>
+    /// <remarks>Default 86 400 (a day).</remarks>
+    public uint Dashboard { get; set; } = 86_400;
 }

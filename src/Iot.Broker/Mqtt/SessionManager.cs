@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Broker.Security;
 using Iot.Routing.Topics;
 
 namespace Iot.Broker.Mqtt;
@@ -18,6 +19,8 @@ internal sealed class SessionManager(
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
     private readonly Dictionary<string, PendingWill> _wills = new(StringComparer.Ordinal);
+    // Stored sessions per owning identity (MqttOptions.MaxPersistentSessionsPerIdentity); anonymous ones are not counted.
+    private readonly Dictionary<string, int> _storedPerIdentity = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
     public int SessionCount => _sessions.Count;
@@ -35,6 +38,15 @@ internal sealed class SessionManager(
 
     public void Unregister(MqttConnection connection) => _connections.TryRemove(connection, out _);
 
+    /// <summary>How many stored sessions <paramref name="identity"/> owns.</summary>
+    public int StoredSessionsOf(string identity)
+    {
+        lock (_gate)
+        {
+            return _storedPerIdentity.GetValueOrDefault(identity);
+        }
+    }
+
     /// <summary>Loads persistent sessions and retained messages; sessions that expired while the broker was down end now.</summary>
     public async Task RestoreAsync(CancellationToken cancellationToken)
     {
@@ -50,12 +62,18 @@ internal sealed class SessionManager(
                 ProtocolVersion = stored.ProtocolVersion,
                 // A session that was connected when the broker stopped is treated as disconnected at restart.
                 DisconnectedAtUnixMs = stored.DisconnectedAtUnixMs ?? now,
-                Stored = true,
+                OwnerIdentity = stored.Owner is { Length: > 0 } owner ? owner : null,
+                OwnerUnknown = stored.Owner is null,
             };
             if (session.IsExpired(now))
             {
                 _ = context.Store.DeleteSessionAsync(stored.ClientId);
                 continue;
+            }
+
+            lock (_gate)
+            {
+                SetStoredLocked(session, true);
             }
 
             foreach (var s in state.Subscriptions)
@@ -81,11 +99,14 @@ internal sealed class SessionManager(
     }
 
     /// <summary>
-    /// Binds a CONNECT to a session. Returns the session, whether a previous session was resumed, and the
-    /// connection that was taken over (the caller closes it with reason 0x8E).
+    /// Binds a CONNECT by <paramref name="identity"/> (null: anonymous) to a session, unless the session belongs to
+    /// another identity or a new persistent session would exceed the identity's quota: then nothing changes (no
+    /// takeover, no discard, the pending will stays) and the binding says why. A resumed session is brought within
+    /// <paramref name="acl"/>: subscriptions and queued messages its owner may no longer read are dropped. A connection
+    /// that is taken over is closed with reason 0x8E.
     /// </summary>
-    public async Task<(MqttSession Session, bool SessionPresent)> ConnectAsync(
-        MqttConnection connection, string clientId, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+    public async Task<SessionBinding> ConnectAsync(
+        MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion)
     {
         MqttSession session;
         MqttConnection? takenOver = null;
@@ -93,8 +114,27 @@ internal sealed class SessionManager(
         var now = context.NowUnixMs;
         lock (_gate)
         {
-            _wills.Remove(clientId);
             _sessions.TryGetValue(clientId, out var existing);
+            var live = existing is not null && !existing.IsExpired(now);
+            if (live && !existing!.MayBeUsedBy(identity))
+            {
+                return new SessionBinding(null, false, SessionRefusal.OwnedByAnotherIdentity);
+            }
+
+            var replaces = existing is not null && (cleanStart || !live);
+            if (identity is not null && sessionExpiry > 0)
+            {
+                // The session this CONNECT leaves stored: counted already when it is resumed and stored under this identity.
+                var counted = existing is { Stored: true } && !replaces && string.Equals(existing.OwnerIdentity, identity, StringComparison.Ordinal);
+                var owned = _storedPerIdentity.GetValueOrDefault(identity)
+                    - (replaces && existing is { Stored: true } && string.Equals(existing.OwnerIdentity, identity, StringComparison.Ordinal) ? 1 : 0);
+                if (!counted && owned >= context.Options.MaxPersistentSessionsPerIdentity)
+                {
+                    return new SessionBinding(null, false, SessionRefusal.PersistentSessionQuota);
+                }
+            }
+
+            _wills.Remove(clientId);
             if (existing?.Owner is { } old && !ReferenceEquals(old, connection))
             {
                 takenOver = old;
@@ -102,14 +142,14 @@ internal sealed class SessionManager(
                 existing.Detach(old, now);
             }
 
-            if (existing is null || cleanStart || existing.IsExpired(now))
+            if (existing is null || replaces)
             {
                 if (existing is not null)
                 {
                     Discard(existing);
                 }
 
-                session = new MqttSession(context, clientId);
+                session = new MqttSession(context, clientId) { OwnerIdentity = identity };
                 _sessions[clientId] = session;
                 present = false;
             }
@@ -117,6 +157,15 @@ internal sealed class SessionManager(
             {
                 session = existing;
                 present = true;
+                if (session.OwnerUnknown)
+                {
+                    // Stored before owners were recorded: the first identity that resumes it owns it from now on.
+                    var wasStored = session.Stored;
+                    SetStoredLocked(session, false);
+                    session.OwnerUnknown = false;
+                    session.OwnerIdentity = identity;
+                    SetStoredLocked(session, wasStored);
+                }
             }
 
             session.Claim(connection);
@@ -125,12 +174,12 @@ internal sealed class SessionManager(
             if (session.Stored && !session.IsPersistent)
             {
                 // The resumed session no longer outlives its connection: it is not stored any more.
-                session.Stored = false;
+                SetStoredLocked(session, false);
                 _ = context.Store.DeleteSessionAsync(clientId);
             }
             else if (session.IsPersistent)
             {
-                session.Stored = true;
+                SetStoredLocked(session, true);
             }
         }
 
@@ -140,12 +189,54 @@ internal sealed class SessionManager(
             takenOver.CloseForTakeover();
         }
 
-        if (session.IsPersistent)
+        if (present && acl is not null)
         {
-            await context.Store.UpsertSessionAsync(new PersistedSession(clientId, sessionExpiry, null, protocolVersion)).ConfigureAwait(false);
+            DropWhatIsNoLongerAllowed(session, acl);
         }
 
-        return (session, present);
+        if (session.IsPersistent)
+        {
+            await context.Store.UpsertSessionAsync(new PersistedSession(clientId, sessionExpiry, null, protocolVersion, session.StoredOwner)).ConfigureAwait(false);
+        }
+
+        return new SessionBinding(session, present, SessionRefusal.None);
+    }
+
+    /// <summary>Ends every session <paramref name="identity"/> owns (the identity was deleted); returns how many.</summary>
+    public int EndSessionsOf(string identity)
+    {
+        List<MqttConnection>? connections = null;
+        var ended = 0;
+        lock (_gate)
+        {
+            foreach (var session in _sessions.Values)
+            {
+                if (session.OwnerUnknown || !string.Equals(session.OwnerIdentity, identity, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                if (session.Owner is { } owner)
+                {
+                    (connections ??= []).Add(owner);
+                }
+
+                _sessions.TryRemove(session.ClientId, out _);
+                _wills.Remove(session.ClientId);
+                Discard(session);
+                ended++;
+            }
+        }
+
+        if (connections is not null)
+        {
+            foreach (var connection in connections)
+            {
+                connection.Close(MQTTnet.Protocol.MqttDisconnectReasonCode.NotAuthorized);
+            }
+        }
+
+        return ended;
     }
 
     /// <summary>A connection ended: detach it, end or keep the session, and publish or schedule its will.</summary>
@@ -170,7 +261,7 @@ internal sealed class SessionManager(
                 else
                 {
                     _ = context.Store.UpsertSessionAsync(new PersistedSession(
-                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion));
+                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner));
                 }
             }
 
@@ -298,11 +389,83 @@ internal sealed class SessionManager(
         session.Clear();
         if (session.Stored)
         {
-            session.Stored = false;
+            SetStoredLocked(session, false);
             _ = context.Store.DeleteSessionAsync(session.ClientId);
+        }
+    }
+
+    /// <summary>Sets <see cref="MqttSession.Stored"/> and keeps the count of stored sessions per owner. Under <see cref="_gate"/>.</summary>
+    private void SetStoredLocked(MqttSession session, bool stored)
+    {
+        if (session.Stored == stored)
+        {
+            return;
+        }
+
+        session.Stored = stored;
+        if (session.OwnerUnknown || session.OwnerIdentity is not { } identity)
+        {
+            return;
+        }
+
+        var count = _storedPerIdentity.GetValueOrDefault(identity) + (stored ? 1 : -1);
+        if (count > 0)
+        {
+            _storedPerIdentity[identity] = count;
+        }
+        else
+        {
+            _storedPerIdentity.Remove(identity);
+        }
+    }
+
+    /// <summary>
+    /// A resumed session keeps only what its owner may read now (its rights may have changed while it was offline):
+    /// subscriptions the rules no longer allow are removed (and deleted from the store), and so are queued messages.
+    /// </summary>
+    private void DropWhatIsNoLongerAllowed(MqttSession session, IPrincipalAcl acl)
+    {
+        var removed = 0;
+        foreach (var subscription in subscriptions.Snapshot(session))
+        {
+            if (acl.CanSubscribe(subscription.TopicFilter) || !subscriptions.Unsubscribe(session, subscription.Filter))
+            {
+                continue;
+            }
+
+            removed++;
+            if (session.Stored)
+            {
+                _ = context.Store.DeleteSubscriptionAsync(session.ClientId, subscription.Filter);
+            }
+        }
+
+        var dropped = session.DropMessagesNotAllowed(acl);
+        if (removed > 0 || dropped > 0)
+        {
+            BrokerLog.SessionNarrowedToRights(logger, session.ClientId, removed, dropped);
         }
     }
 
     /// <summary>A will waiting for its delay. <see cref="BrokerMessage.ExpiresAtUnixMs"/> holds the expiry interval in ms until it is published.</summary>
     private readonly record struct PendingWill(BrokerMessage Will, long DueAtUnixMs);
 }
+
+/// <summary>Why <see cref="SessionManager.ConnectAsync"/> refused to bind a session.</summary>
+internal enum SessionRefusal
+{
+    /// <summary>Not refused.</summary>
+    None,
+
+    /// <summary>The session belongs to another identity (0x85 Client Identifier not valid).</summary>
+    OwnedByAnotherIdentity,
+
+    /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/> (0x97 Quota exceeded).</summary>
+    PersistentSessionQuota,
+}
+
+/// <summary>The outcome of <see cref="SessionManager.ConnectAsync"/>: the session, or why there is none.</summary>
+/// <param name="Session">The bound session; null when refused.</param>
+/// <param name="SessionPresent">A previous session was resumed.</param>
+/// <param name="Refusal">Why no session was bound.</param>
+internal readonly record struct SessionBinding(MqttSession? Session, bool SessionPresent, SessionRefusal Refusal);

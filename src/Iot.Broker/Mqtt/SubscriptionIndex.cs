@@ -86,6 +86,15 @@ internal sealed class SubscriptionIndex
         }
     }
 
+    /// <summary>A copy of the subscriptions of <paramref name="session"/>, to inspect without holding the index's lock.</summary>
+    public Subscription[] Snapshot(MqttSession session)
+    {
+        lock (_gate)
+        {
+            return session.Subscriptions is { } subscriptions ? [.. subscriptions.Values] : [];
+        }
+    }
+
     /// <summary>True when <paramref name="session"/> has a non-shared subscription matching <paramref name="topic"/>.</summary>
     public bool HasMatchingSubscription(MqttSession session, string topic)
     {

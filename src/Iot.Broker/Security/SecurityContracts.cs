@@ -47,6 +47,12 @@ internal interface IIdentityAuthenticator
     /// identity id, which must exist and be enabled.
     /// </summary>
     ValueTask<AuthenticationOutcome> AuthenticateCertificateAsync(X509Certificate2 certificate, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether an identity with this id exists (enabled or not): its id is reserved as an MQTT client id for that
+    /// identity alone.
+    /// </summary>
+    bool IsRegistered(string identityId);
 }
 
 /// <summary>Topic rights, evaluated from rules that are data (ACL entries with <c>{clientid}</c>/<c>{username}</c> substitution).</summary>

@@ -39,7 +39,11 @@ internal interface ISessionStore : IAsyncDisposable
 /// <param name="SessionExpiryInterval">Seconds the session outlives its connection; <see cref="uint.MaxValue"/> never expires.</param>
 /// <param name="DisconnectedAtUnixMs">When the client disconnected, Unix ms; null while connected (a crash counts as a disconnect at restart).</param>
 /// <param name="ProtocolVersion">3 (3.1), 4 (3.1.1) or 5.</param>
-internal sealed record PersistedSession(string ClientId, uint SessionExpiryInterval, long? DisconnectedAtUnixMs, byte ProtocolVersion);
+/// <param name="Owner">
+/// The identity that owns the session (docs/security.md); empty for anonymous sessions; null for sessions
+/// stored before owners were recorded.
+/// </param>
+internal sealed record PersistedSession(string ClientId, uint SessionExpiryInterval, long? DisconnectedAtUnixMs, byte ProtocolVersion, string? Owner = null);
 
 /// <summary>A subscription of a persistent session, with its MQTT 5 options.</summary>
 internal sealed record PersistedSubscription(

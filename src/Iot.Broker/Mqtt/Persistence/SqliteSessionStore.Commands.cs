@@ -21,10 +21,10 @@ internal sealed partial class SqliteSessionStore
         public Commands(SqliteConnection connection)
         {
             _upsertSession = Prepare(connection, """
-                INSERT INTO sessions (client_id, expiry_interval, disconnected_at, protocol_version) VALUES ($p0, $p1, $p2, $p3)
+                INSERT INTO sessions (client_id, expiry_interval, disconnected_at, protocol_version, owner) VALUES ($p0, $p1, $p2, $p3, $p4)
                 ON CONFLICT (client_id) DO UPDATE SET expiry_interval = excluded.expiry_interval,
-                    disconnected_at = excluded.disconnected_at, protocol_version = excluded.protocol_version;
-                """, SqliteType.Text, SqliteType.Integer, SqliteType.Integer, SqliteType.Integer);
+                    disconnected_at = excluded.disconnected_at, protocol_version = excluded.protocol_version, owner = excluded.owner;
+                """, SqliteType.Text, SqliteType.Integer, SqliteType.Integer, SqliteType.Integer, SqliteType.Text);
 
             // No foreign keys: a constraint failure would fail the whole batch, so the cascade is explicit.
             _deleteSession = Prepare(connection, """
@@ -81,7 +81,8 @@ internal sealed partial class SqliteSessionStore
                     var session = operation.Session!;
                     Run(_upsertSession, operation.Key, (long)session.SessionExpiryInterval,
                         session.DisconnectedAtUnixMs is { } disconnectedAt ? disconnectedAt : DBNull.Value,
-                        (long)session.ProtocolVersion);
+                        (long)session.ProtocolVersion,
+                        session.Owner is { } owner ? owner : DBNull.Value);
                     break;
                 case OperationKind.DeleteSession:
                     Run(_deleteSession, operation.Key);

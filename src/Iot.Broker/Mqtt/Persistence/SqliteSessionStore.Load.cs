@@ -26,7 +26,7 @@ internal sealed partial class SqliteSessionStore
         var messageCount = 0;
 
         await using (var command = CreateQuery(transaction,
-            "SELECT client_id, expiry_interval, disconnected_at, protocol_version FROM sessions ORDER BY client_id;"))
+            "SELECT client_id, expiry_interval, disconnected_at, protocol_version, owner FROM sessions ORDER BY client_id;"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -38,7 +38,8 @@ internal sealed partial class SqliteSessionStore
                         clientId,
                         checked((uint)reader.GetInt64(1)),
                         reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                        checked((byte)reader.GetInt64(3)));
+                        checked((byte)reader.GetInt64(3)),
+                        reader.IsDBNull(4) ? null : reader.GetString(4));
                     var builder = new SessionBuilder(session);
                     sessions.Add(builder);
                     byClientId.Add(clientId, builder);

@@ -19,7 +19,7 @@ internal sealed partial class SqliteSessionStore : ISessionStore
     public const string FileName = "mqtt.db";
 
     /// <summary>The schema version kept in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private const int MaxBatchOperations = 1024;
     private const long MaxBatchBytes = 4 * 1024 * 1024;
@@ -319,7 +319,8 @@ internal sealed partial class SqliteSessionStore : ISessionStore
                 client_id        TEXT    NOT NULL PRIMARY KEY,
                 expiry_interval  INTEGER NOT NULL,
                 disconnected_at  INTEGER NULL,
-                protocol_version INTEGER NOT NULL
+                protocol_version INTEGER NOT NULL,
+                owner            TEXT    NULL
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS subscriptions (
                 client_id               TEXT    NOT NULL,
@@ -343,8 +344,17 @@ internal sealed partial class SqliteSessionStore : ISessionStore
                 topic   TEXT NOT NULL PRIMARY KEY,
                 message BLOB NOT NULL
             );
-            PRAGMA user_version = 1;
             """;
+        command.ExecuteNonQuery();
+        if (version == 1)
+        {
+            // Version 2: a session records the identity that owns it (docs/security.md, "Client ids and sessions").
+            // Sessions stored before have no owner: the first identity that resumes one becomes its owner.
+            command.CommandText = "ALTER TABLE sessions ADD COLUMN owner TEXT NULL;";
+            command.ExecuteNonQuery();
+        }
+
+        command.CommandText = "PRAGMA user_version = " + SchemaVersion.ToString(CultureInfo.InvariantCulture) + ";";
         command.ExecuteNonQuery();
         transaction.Commit();
         LogSchemaCreated(_logger, _path, version, SchemaVersion);

@@ -43,6 +43,9 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
     internal long HashComputations => Interlocked.Read(ref _hashComputations);
 
     /// <inheritdoc />
+    public bool IsRegistered(string identityId) => _registry.TryGet(identityId, out _);
+
+    /// <inheritdoc />
     public async ValueTask<AuthenticationOutcome> AuthenticatePasswordAsync(string username, ReadOnlyMemory<byte> password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(username);
