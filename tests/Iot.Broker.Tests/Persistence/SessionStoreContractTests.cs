@@ -280,4 +280,23 @@ public abstract class SessionStoreContractTests : IAsyncLifetime
             Assert.Equal((true, (ushort)(writer + 1)), (state.Messages[^1].Released, state.Messages[^1].PacketId));
         }
     }
+
+    [Fact]
+    public async Task UpsertSessionAsync_Owner_RoundTripsIdentityAnonymousAndUnknown()
+    {
+        var store = OpenStore();
+        await store.LoadAsync(CancellationToken.None);
+        await store.UpsertSessionAsync(new PersistedSession("owned", 60, null, 5, "svc"));
+        await store.UpsertSessionAsync(new PersistedSession("anonymous", 60, null, 5, string.Empty));
+        await store.UpsertSessionAsync(new PersistedSession("unknown", 60, null, 5, null));
+        await store.UpsertSessionAsync(new PersistedSession("moved", 60, null, 5, null));
+        await store.UpsertSessionAsync(new PersistedSession("moved", 60, 7, 5, "dash"));
+
+        var owners = (await ReloadAsync(store)).Sessions.ToDictionary(s => s.Session.ClientId, s => s.Session.Owner);
+
+        Assert.Equal("svc", owners["owned"]);
+        Assert.Equal(string.Empty, owners["anonymous"]);
+        Assert.Null(owners["unknown"]);
+        Assert.Equal("dash", owners["moved"]);
+    }
 }
