@@ -14,7 +14,7 @@ public sealed class MqttDestinationTests : IDisposable
     public async Task Create_DollarTopic_403(string topic)
     {
         await using var host = await RoutingTestHost.StartAsync(_directory.Path);
-        var (status, problem) = await host.PostJsonAsync("subscriptions", $$"""{"name":"sys","destination":{"kind":"mqtt","topic":"{{topic}}"}}""");
+        var (status, problem) = await host.PostJsonAsync("subscriptions", $$$"""{"name":"sys","destination":{"kind":"mqtt","topic":"{{{topic}}}"}}""");
 
         Assert.Equal(403, status);
         Assert.Contains("topics starting with '$'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);

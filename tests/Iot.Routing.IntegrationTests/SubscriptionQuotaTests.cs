@@ -20,7 +20,7 @@ public sealed class SubscriptionQuotaTests : IDisposable
             ["Iot:Routing:MaxPendingEventsPerSubscription"] = "5",
         });
         await host.CreateSubscriptionAsync("""{"name":"undrained","filter":{"topicFilter":"devices/#"},"destination":{"kind":"pull"}}""");
-        await host.CreateSubscriptionAsync($$"""{"name":"live","filter":{"topicFilter":"devices/#"},"destination":{"kind":"webhook","endpointUrl":"{{receiver.Url}}"}}""");
+        await host.CreateSubscriptionAsync($$$"""{"name":"live","filter":{"topicFilter":"devices/#"},"destination":{"kind":"webhook","endpointUrl":"{{{receiver.Url}}}"}}""");
 
         for (int i = 0; i < 8; i++)
         {
