@@ -58,11 +58,12 @@ public sealed class WebhookDestinationPolicyTests : IDisposable
     [Fact]
     public async Task Deliver_NameResolvingToLoopback_DeadLetteredAsNotAllowed_NothingSent()
     {
-        // The machine's own name resolves (hosts file or DNS) to loopback or a private address: accepted at creation,
-        // where only literals are judged, and refused when connecting, after resolution.
+        // The machine's own name resolves (hosts file, DNS, its interfaces) to addresses among which at least one is
+        // loopback or private: accepted at creation, where only literals are judged, and refused as a whole when
+        // connecting, after resolution.
         var name = Dns.GetHostName();
         var addresses = await Dns.GetHostAddressesAsync(name);
-        Assert.All(addresses, a => Assert.NotNull(Iot.Routing.Subscriptions.WebhookAddressPolicy.Classify(a)));
+        Assert.Contains(addresses, a => Iot.Routing.Subscriptions.WebhookAddressPolicy.Classify(a) is not null);
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var host = await RoutingTestHost.StartAsync(_directory.Path, new Dictionary<string, string?> { ["Iot:Routing:WebhookAllowPrivateNetworks"] = "false" });
         await host.CreateSubscriptionAsync(Webhook("by-name", $"http://{name}:{receiver.Port}/hook"));
