@@ -48,6 +48,9 @@ internal sealed class RoutingTestHost : IAsyncDisposable
             ["Iot:Routing:RetrySchedule:1"] = "00:00:00.200",
             ["Iot:Routing:RetrySchedule:2"] = "00:00:00.300",
             ["Iot:Routing:WebhookTimeout"] = "00:00:05",
+            // The receivers listen on loopback, which the host (Production, as no environment is set) refuses by default;
+            // the tests of that policy set this back to false.
+            ["Iot:Routing:WebhookAllowPrivateNetworks"] = "true",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

@@ -17,16 +17,21 @@ namespace Iot.Routing.IntegrationTests;
 /// </summary>
 internal sealed class WebhookReceiver : IAsyncDisposable
 {
+    private readonly string _address;
     private WebApplication? _app;
     private int _posts;
 
-    private WebhookReceiver()
+    private WebhookReceiver(string address)
     {
+        _address = address;
     }
 
     public int Port { get; private set; }
 
-    public Uri Url => new($"http://127.0.0.1:{Port}/hook");
+    public Uri Url => new($"http://{_address}:{Port}/hook");
+
+    /// <summary>When set, every POST is answered 307 to this URL.</summary>
+    public Uri? RedirectTo { get; set; }
 
     /// <summary>Status code for the n-th POST (1-based); default 200.</summary>
     public Func<int, int> StatusFor { get; set; } = _ => 200;
@@ -44,9 +49,10 @@ internal sealed class WebhookReceiver : IAsyncDisposable
 
     public int Posts => Volatile.Read(ref _posts);
 
-    public static async Task<WebhookReceiver> StartAsync()
+    /// <summary>Starts on <paramref name="address"/> (another loopback address such as 127.0.0.2 works on Linux).</summary>
+    public static async Task<WebhookReceiver> StartAsync(string address = "127.0.0.1")
     {
-        var receiver = new WebhookReceiver();
+        var receiver = new WebhookReceiver(address);
         await receiver.StartOnAsync(0);
         return receiver;
     }
@@ -70,7 +76,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.UseUrls($"http://{_address}:{port}");
         var app = builder.Build();
         app.Run(HandleAsync);
         await app.StartAsync();
@@ -96,6 +102,13 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         }
 
         int n = Interlocked.Increment(ref _posts);
+        if (RedirectTo is { } target)
+        {
+            context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+            context.Response.Headers.Location = target.ToString();
+            return;
+        }
+
         var delay = DelayFor(n);
         if (delay > TimeSpan.Zero)
         {

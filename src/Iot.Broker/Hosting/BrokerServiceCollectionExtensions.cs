@@ -44,6 +44,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<Iot.Routing.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);
+        services.AddSingleton<Iot.Routing.Subscriptions.IPublishAuthorizer, Iot.Broker.Security.ApiPublishAuthorizer>();
         services.AddSingleton<Iot.Broker.Security.ConnectRateLimiter>();
         services.AddSingleton<BrokerCommandChannel>();
         services.AddSingleton<Iot.Routing.Commands.IDeviceCommandChannel>(sp => sp.GetRequiredService<BrokerCommandChannel>());

@@ -36,6 +36,9 @@ public static class IotRoutingServiceCollectionExtensions
                     options.DataDir = configuration["Iot:DataDir"] is { Length: > 0 } dataDir ? dataDir : "./data";
                 }
             })
+            .Configure<IServiceProvider>((options, sp) =>
+                // Unset: private networks only in Development; a host without an environment counts as Production.
+                options.WebhookAllowPrivateNetworks ??= sp.GetService<IHostEnvironment>()?.IsDevelopment() ?? false)
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
@@ -43,7 +46,8 @@ public static class IotRoutingServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
-            return new RoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations);
+            return new RoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations,
+                options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription);
         });
         services.TryAddSingleton<DeliverySignals>();
         services.TryAddSingleton<SubscriptionRegistry>();
@@ -56,9 +60,14 @@ public static class IotRoutingServiceCollectionExtensions
         services.TryAddSingleton<IMessageRouter>(sp => sp.GetRequiredService<MessageRouter>());
         services.TryAddSingleton<PullDelivery>();
         services.TryAddSingleton<WebhookSender>();
+        services.TryAddSingleton(sp => new WebhookAddressPolicy(sp.GetRequiredService<IOptions<RoutingOptions>>().Value));
+        services.TryAddSingleton(sp => new WebhookConnector(sp.GetRequiredService<WebhookAddressPolicy>()));
+        services.TryAddSingleton<IPublishAuthorizer, AllowAllPublishAuthorizer>();
         // The delivery loops log outcomes themselves; the default per-request logging would add lines per event.
+        // Every connection goes through the connector, which refuses addresses the policy does not allow.
         services.AddHttpClient(WebhookSender.ClientName, (sp, client) =>
             client.Timeout = sp.GetRequiredService<IOptions<RoutingOptions>>().Value.WebhookTimeout)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<WebhookConnector>().CreateHandler())
             .RemoveAllLoggers();
         services.AddHostedService<RoutingStartup>();
         services.AddHostedService<WebhookDeliveryService>();

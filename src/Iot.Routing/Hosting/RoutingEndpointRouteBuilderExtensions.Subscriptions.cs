@@ -112,6 +112,17 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             definition.Name = name;
         }
 
+        if (!SubscriptionRegistry.TryCompile(definition, out _, out var invalid))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid subscription", invalid);
+        }
+
+        if (CheckDestination(definition.Destination, context) is { } refused)
+        {
+            context.RequestServices.GetRequiredService<RoutingMetrics>().DestinationForbidden();
+            return refused;
+        }
+
         var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
         var store = context.RequestServices.GetRequiredService<RoutingStore>();
         var (outcome, error) = await registry.UpsertAsync(definition).ConfigureAwait(false);
@@ -122,6 +133,41 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
         var description = await DescribeAsync(store, subscription).ConfigureAwait(false);
         return outcome == ChangeOutcome.Created ? Created(context, "/subscriptions/" + definition.Name, description) : Json(description);
+    }
+
+    /// <summary>
+    /// The destination checks that depend on the host and the caller: a webhook URL whose host is a refused literal
+    /// address (400; names are checked when connecting), an MQTT topic starting with <c>$</c> or one the caller may not
+    /// publish to (403).
+    /// </summary>
+    private static IResult? CheckDestination(SubscriptionDestination destination, HttpContext context)
+    {
+        if (destination.Kind == SubscriptionDestinationKind.Webhook
+            && context.RequestServices.GetRequiredService<WebhookAddressPolicy>().CheckHost(destination.EndpointUrl!) is { } reason)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Webhook destination not allowed",
+                $"destination.endpointUrl: {reason}; webhooks may not reach loopback, private, link-local, shared or reserved addresses "
+                + "(Iot:Routing:WebhookAllowPrivateNetworks, Iot:Routing:WebhookAllowedNetworks).");
+        }
+
+        if (destination.Kind == SubscriptionDestinationKind.Mqtt)
+        {
+            var topic = destination.Topic!;
+            if (topic.StartsWith('$'))
+            {
+                return Problem(StatusCodes.Status403Forbidden, "MQTT destination not allowed",
+                    $"destination.topic '{topic}': topics starting with '$' are the broker's own and never a subscription's destination.");
+            }
+
+            if (!context.RequestServices.GetRequiredService<IPublishAuthorizer>().CanPublish(context.User, topic))
+            {
+                var who = context.User.Identity is { IsAuthenticated: true, Name: { } name } ? $"Identity '{name}'" : "An anonymous caller";
+                return Problem(StatusCodes.Status403Forbidden, "MQTT destination not allowed",
+                    $"destination.topic '{topic}': {who} may not publish to this topic, so a subscription it creates may not either.");
+            }
+        }
+
+        return null;
     }
 
     private static async Task<object> DescribeAsync(RoutingStore store, CompiledSubscription subscription)

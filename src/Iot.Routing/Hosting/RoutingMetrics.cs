@@ -21,6 +21,9 @@ public sealed class RoutingMetrics
     private long _commandsDelivered;
     private long _commandsAnswered;
     private long _commandsDeadLettered;
+    private long _subscriptionFullDropped;
+    private long _webhookDestinationsRefused;
+    private long _destinationsForbidden;
 
     /// <summary>Messages (MQTT or posted) that at least one route sent somewhere.</summary>
     public long MessagesRouted => Interlocked.Read(ref _messagesRouted);
@@ -67,6 +70,24 @@ public sealed class RoutingMetrics
     /// <summary>Commands dead-lettered after their maximum delivery count.</summary>
     public long CommandsDeadLettered => Interlocked.Read(ref _commandsDeadLettered);
 
+    /// <summary>
+    /// Events not recorded for a subscription because it held <c>Iot:Routing:MaxPendingEventsPerSubscription</c> events
+    /// or <c>MaxPendingBytesPerSubscription</c> bytes: <c>iot_routing_subscription_full_dropped_total</c>.
+    /// </summary>
+    public long SubscriptionFullDropped => Interlocked.Read(ref _subscriptionFullDropped);
+
+    /// <summary>
+    /// Webhook events dead-lettered (reason <c>DestinationNotAllowed</c>) because the destination's address is refused:
+    /// <c>iot_routing_webhook_destinations_refused_total</c>.
+    /// </summary>
+    public long WebhookDestinationsRefused => Interlocked.Read(ref _webhookDestinationsRefused);
+
+    /// <summary>
+    /// Subscriptions refused at creation for their destination (webhook address 400, MQTT topic 403):
+    /// <c>iot_routing_destinations_refused_total</c>.
+    /// </summary>
+    public long DestinationsForbidden => Interlocked.Read(ref _destinationsForbidden);
+
     /// <summary>All counters with their Prometheus names (each a counter, suffix <c>_total</c>).</summary>
     public IReadOnlyList<KeyValuePair<string, long>> Snapshot() =>
     [
@@ -85,6 +106,9 @@ public sealed class RoutingMetrics
         new("iot_commands_delivered_total", CommandsDelivered),
         new("iot_commands_answered_total", CommandsAnswered),
         new("iot_commands_dead_lettered_total", CommandsDeadLettered),
+        new("iot_routing_subscription_full_dropped_total", SubscriptionFullDropped),
+        new("iot_routing_webhook_destinations_refused_total", WebhookDestinationsRefused),
+        new("iot_routing_destinations_refused_total", DestinationsForbidden),
     ];
 
     internal void MessageRouted() => Interlocked.Increment(ref _messagesRouted);
@@ -116,4 +140,10 @@ public sealed class RoutingMetrics
     internal void CommandAnswered() => Interlocked.Increment(ref _commandsAnswered);
 
     internal void CommandDeadLettered() => Interlocked.Increment(ref _commandsDeadLettered);
+
+    internal void SubscriptionFullDroppedEvents(int count) => Interlocked.Add(ref _subscriptionFullDropped, count);
+
+    internal void WebhookDestinationsRefusedEvents(int count) => Interlocked.Add(ref _webhookDestinationsRefused, count);
+
+    internal void DestinationForbidden() => Interlocked.Increment(ref _destinationsForbidden);
 }

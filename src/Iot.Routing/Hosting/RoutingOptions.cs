@@ -42,6 +42,35 @@ public sealed class RoutingOptions
     /// <remarks>Default 10 000, range 16 to 1 000 000.</remarks>
     public int MaxPendingStoreOperations { get; set; } = 10_000;
 
+    /// <summary>
+    /// Whether webhooks may reach loopback, private, link-local (cloud metadata), shared (CGNAT), unspecified,
+    /// multicast and reserved addresses. When false such destinations are refused at creation (a literal address or a
+    /// <c>localhost</c> name: 400) and, after DNS resolution, on every connection (the event is dead-lettered with reason
+    /// <c>DestinationNotAllowed</c>); redirects are never followed.
+    /// </summary>
+    /// <remarks>
+    /// Default: true in the Development environment, false otherwise (Production): whoever may create a subscription
+    /// must not be able to make the broker send requests into its own network (server-side request forgery).
+    /// </remarks>
+    public bool? WebhookAllowPrivateNetworks { get; set; }
+
+    /// <summary>Networks webhooks may reach even when <see cref="WebhookAllowPrivateNetworks"/> is false (an on-premises receiver).</summary>
+    /// <remarks>Default none. Each entry a CIDR (<c>10.20.0.0/16</c>) or a single address (<c>10.20.1.5</c>); at most 100.</remarks>
+    public IReadOnlyList<string>? WebhookAllowedNetworks { get; set; }
+
+    /// <summary>
+    /// Pending events (not yet delivered or dead-lettered; pull events locked by a receiver included) one webhook or
+    /// pull subscription may hold. When full, a new event for that subscription is dropped for it alone (counted in
+    /// <c>iot_routing_subscription_full_dropped_total</c>, logged at most once a minute per subscription); publishers and
+    /// other subscriptions are not affected.
+    /// </summary>
+    /// <remarks>Default 100 000, range 1 to 100 000 000.</remarks>
+    public int MaxPendingEventsPerSubscription { get; set; } = 100_000;
+
+    /// <summary>Bytes of pending events (encoded CloudEvents) one subscription may hold; as <see cref="MaxPendingEventsPerSubscription"/>.</summary>
+    /// <remarks>Default 67 108 864 (64 MiB), range 1 MiB to 1 TiB.</remarks>
+    public long MaxPendingBytesPerSubscription { get; set; } = 64L * 1024 * 1024;
+
     internal static readonly TimeSpan[] DefaultRetrySchedule =
     [
         TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5),

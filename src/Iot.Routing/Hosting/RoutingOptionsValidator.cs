@@ -44,6 +44,32 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
             failures.Add("Iot:Routing:MaxPendingStoreOperations must be between 16 and 1000000.");
         }
 
+        if (options.WebhookAllowedNetworks is { } networks)
+        {
+            if (networks.Count > 100)
+            {
+                failures.Add("Iot:Routing:WebhookAllowedNetworks must have at most 100 entries.");
+            }
+
+            for (int i = 0; i < networks.Count; i++)
+            {
+                if (!Subscriptions.WebhookAddressPolicy.TryParseNetwork(networks[i], out _))
+                {
+                    failures.Add($"Iot:Routing:WebhookAllowedNetworks:{i} '{networks[i]}' must be a CIDR (10.20.0.0/16) or an IP address.");
+                }
+            }
+        }
+
+        if (options.MaxPendingEventsPerSubscription is < 1 or > 100_000_000)
+        {
+            failures.Add("Iot:Routing:MaxPendingEventsPerSubscription must be between 1 and 100000000.");
+        }
+
+        if (options.MaxPendingBytesPerSubscription is < 1024 * 1024 or > 1024L * 1024 * 1024 * 1024)
+        {
+            failures.Add("Iot:Routing:MaxPendingBytesPerSubscription must be between 1048576 and 1099511627776.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

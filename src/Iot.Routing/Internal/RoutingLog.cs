@@ -31,4 +31,10 @@ internal static partial class RoutingLog
 
     [LoggerMessage(2009, LogLevel.Information, "Webhook of subscription {Subscription} passed the validation handshake")]
     public static partial void Validated(ILogger logger, string subscription);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Subscription {Subscription} is full ({MaxEvents} pending events or {MaxBytes} bytes); new events for it are dropped ({Suppressed} more since the last line)")]
+    public static partial void SubscriptionFull(ILogger logger, string subscription, int maxEvents, long maxBytes, long suppressed);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Subscription {Subscription} names the MQTT topic {Topic}, which subscriptions may not publish to; event dropped")]
+    public static partial void MqttDestinationRefused(ILogger logger, string subscription, string topic);
 }

@@ -44,8 +44,12 @@ internal sealed partial class RoutingStore
 {
     private const string Columns = "seq, subscription, event_id, event, enqueued_at, expires_at, attempts, next_attempt_at, lock_token, locked_until, reason, last_outcome, dead_lettered_at";
 
-    /// <summary>Records deliveries; completes when they are durable.</summary>
-    public Task<int> EnqueueAsync(IReadOnlyList<PendingDelivery> deliveries) => ExecuteAsync(connection =>
+    /// <summary>
+    /// Records deliveries; completes when they are durable. A delivery for a subscription that holds
+    /// <see cref="MaxPendingEvents"/> pending events or would exceed <see cref="MaxPendingBytes"/> is not recorded: the
+    /// result lists those subscriptions (null when every delivery was recorded).
+    /// </summary>
+    public Task<List<string>?> EnqueueAsync(IReadOnlyList<PendingDelivery> deliveries) => ExecuteAsync(connection =>
     {
         var command = SqliteStatements.Get(connection, "INSERT INTO deliveries(subscription, event_id, event, enqueued_at, expires_at, next_attempt_at) VALUES($s, $i, $e, $t, $x, $t)");
         var subscription = command.Parameters.Add("$s", SqliteType.Text);
@@ -53,8 +57,15 @@ internal sealed partial class RoutingStore
         var body = command.Parameters.Add("$e", SqliteType.Blob);
         var enqueued = command.Parameters.Add("$t", SqliteType.Integer);
         var expires = command.Parameters.Add("$x", SqliteType.Integer);
+        List<string>? full = null;
         foreach (var delivery in deliveries)
         {
+            if (!TryReservePending(delivery.Subscription, delivery.Event.Length))
+            {
+                (full ??= []).Add(delivery.Subscription);
+                continue;
+            }
+
             subscription.Value = delivery.Subscription;
             id.Value = delivery.EventId;
             body.Value = delivery.Event.ToArray();
@@ -63,7 +74,7 @@ internal sealed partial class RoutingStore
             command.ExecuteNonQuery();
         }
 
-        return deliveries.Count;
+        return full;
     });
 
     /// <summary>Pending, unlocked deliveries of a subscription that are due at <paramref name="now"/>, oldest first.</summary>
@@ -79,17 +90,21 @@ internal sealed partial class RoutingStore
         return command.ExecuteScalar() is long value ? value : (long?)null;
     });
 
-    /// <summary>Removes deliveries (delivered, or dropped without dead-lettering).</summary>
-    public Task<int> DeleteAsync(IReadOnlyCollection<long> seqs) => ExecuteAsync(connection =>
+    /// <summary>Removes pending deliveries (delivered, or dropped without dead-lettering).</summary>
+    public Task<int> DeleteAsync(IReadOnlyCollection<DeliveryRecord> deliveries) => ExecuteAsync(connection =>
     {
         // One prepared statement run per row (in the batch's transaction), not SQL text that differs with every list.
-        var command = SqliteStatements.Get(connection, "DELETE FROM deliveries WHERE seq = $q");
+        var command = SqliteStatements.Get(connection, "DELETE FROM deliveries WHERE seq = $q AND dead_lettered = 0");
         var seq = command.Parameters.Add("$q", SqliteType.Integer);
         var deleted = 0;
-        foreach (var value in seqs)
+        foreach (var delivery in deliveries)
         {
-            seq.Value = value;
-            deleted += command.ExecuteNonQuery();
+            seq.Value = delivery.Seq;
+            if (command.ExecuteNonQuery() == 1)
+            {
+                ReleasePending(delivery.Subscription, delivery.Event.Length);
+                deleted++;
+            }
         }
 
         return deleted;
@@ -115,9 +130,21 @@ internal sealed partial class RoutingStore
             return failures.Count;
         });
 
-    /// <summary>Moves deliveries to the dead letters with a reason, their attempt count and the last outcome.</summary>
-    public Task<int> DeadLetterAsync(IReadOnlyList<(long Seq, int Attempts)> deliveries, string reason, string? outcome, long now) =>
-        ExecuteAsync(connection => DeadLetter(connection, deliveries, reason, outcome, now));
+    /// <summary>
+    /// Moves pending deliveries to the dead letters with a reason, their attempt count (plus <paramref name="extraAttempts"/>)
+    /// and the last outcome.
+    /// </summary>
+    public Task<int> DeadLetterAsync(IReadOnlyList<DeliveryRecord> deliveries, int extraAttempts, string reason, string? outcome, long now) =>
+        ExecuteAsync(connection =>
+        {
+            int moved = 0;
+            foreach (var delivery in deliveries)
+            {
+                moved += DeadLetter(connection, delivery.Subscription, delivery.Seq, delivery.Attempts + extraAttempts, delivery.Event.Length, reason, outcome, now);
+            }
+
+            return moved;
+        });
 
     /// <summary>Dead letters of a subscription, oldest first.</summary>
     public Task<List<DeliveryRecord>> ListDeadLettersAsync(string subscription, int max) => ExecuteAsync(connection =>
@@ -149,7 +176,9 @@ internal sealed partial class RoutingStore
             command.Parameters.AddWithValue("$n", now);
             command.Parameters.AddWithValue("$x", expiresAt);
             command.Parameters.AddWithValue("$s", subscription);
-            return command.ExecuteNonQuery();
+            int redelivered = command.ExecuteNonQuery();
+            RecountPending(connection, subscription);
+            return redelivered;
         });
 
     /// <summary>Pending and dead-lettered counts of a subscription.</summary>
@@ -174,6 +203,7 @@ internal sealed partial class RoutingStore
         if (table == "subscriptions")
         {
             NonQuery(connection, "DELETE FROM deliveries WHERE subscription = $n", ("$n", name));
+            ForgetPending(name);
         }
 
         return deleted;
@@ -182,23 +212,23 @@ internal sealed partial class RoutingStore
     private static string CheckTable(string table) =>
         table is "routes" or "subscriptions" ? table : throw new ArgumentOutOfRangeException(nameof(table));
 
-    private static int DeadLetter(SqliteConnection connection, IReadOnlyList<(long Seq, int Attempts)> deliveries, string reason, string? outcome, long now)
+    // One pending delivery to the dead letters; 1 when it was pending (and so leaves the quota), else 0.
+    private int DeadLetter(SqliteConnection connection, string subscription, long seq, int attempts, int bytes, string reason, string? outcome, long now)
     {
         var command = SqliteStatements.Get(connection, "UPDATE deliveries SET dead_lettered = 1, attempts = $a, reason = $r, last_outcome = COALESCE($o, last_outcome), "
-            + "dead_lettered_at = $n, lock_token = NULL, locked_until = NULL WHERE seq = $q");
-        var attempts = command.Parameters.Add("$a", SqliteType.Integer);
+            + "dead_lettered_at = $n, lock_token = NULL, locked_until = NULL WHERE seq = $q AND dead_lettered = 0");
+        command.Parameters.AddWithValue("$a", attempts);
         command.Parameters.AddWithValue("$r", reason);
         command.Parameters.AddWithValue("$o", (object?)outcome ?? DBNull.Value);
         command.Parameters.AddWithValue("$n", now);
-        var seq = command.Parameters.Add("$q", SqliteType.Integer);
-        foreach (var (id, count) in deliveries)
+        command.Parameters.AddWithValue("$q", seq);
+        if (command.ExecuteNonQuery() != 1)
         {
-            attempts.Value = count;
-            seq.Value = id;
-            command.ExecuteNonQuery();
+            return 0;
         }
 
-        return deliveries.Count;
+        ReleasePending(subscription, bytes);
+        return 1;
     }
 
     private static int NonQuery(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)

@@ -33,11 +33,11 @@ internal sealed partial class RoutingStore
                         var outcome = row.LockToken is null ? null : "lock expired";
                         if (deadLetter)
                         {
-                            DeadLetter(connection, [(row.Seq, row.Attempts)], reason, outcome, now);
+                            DeadLetter(connection, subscription, row.Seq, row.Attempts, row.Event.Length, reason, outcome, now);
                         }
                         else
                         {
-                            NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", row.Seq));
+                            Drop(connection, subscription, row.Seq, row.Event.Length);
                         }
 
                         continue;
@@ -57,40 +57,48 @@ internal sealed partial class RoutingStore
 
     /// <summary>Acknowledges (deletes) deliveries by lock token; an expired or unknown token fails.</summary>
     public Task<LockTokenResult> AcknowledgeAsync(string subscription, IReadOnlyList<string> lockTokens, long now) =>
-        Settle(subscription, lockTokens, now, static (connection, seq, _) =>
-            NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", seq)));
+        Settle(subscription, lockTokens, now, (connection, seq, _, bytes) => Drop(connection, subscription, seq, bytes));
 
     /// <summary>Releases deliveries by lock token so that they can be received again after <paramref name="delay"/> ms.</summary>
     public Task<LockTokenResult> ReleaseAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long delay) =>
-        Settle(subscription, lockTokens, now, (connection, seq, _) =>
+        Settle(subscription, lockTokens, now, (connection, seq, _, _) =>
             NonQuery(connection, "UPDATE deliveries SET lock_token = NULL, locked_until = NULL, next_attempt_at = $n, last_outcome = 'released' WHERE seq = $q",
                 ("$n", now + delay), ("$q", seq)));
 
     /// <summary>Rejects deliveries by lock token: dead-lettered (reason <c>Rejected</c>), or dropped when dead-lettering is off.</summary>
     public Task<LockTokenResult> RejectAsync(string subscription, IReadOnlyList<string> lockTokens, long now, bool deadLetter) =>
-        Settle(subscription, lockTokens, now, (connection, seq, attempts) =>
+        Settle(subscription, lockTokens, now, (connection, seq, attempts, bytes) =>
         {
             if (deadLetter)
             {
-                DeadLetter(connection, [(seq, attempts)], DeadLetterReasons.Rejected, "rejected by the receiver", now);
+                DeadLetter(connection, subscription, seq, attempts, bytes, DeadLetterReasons.Rejected, "rejected by the receiver", now);
             }
             else
             {
-                NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q", ("$q", seq));
+                Drop(connection, subscription, seq, bytes);
             }
         });
 
     /// <summary>Extends locks to <paramref name="now"/> + <paramref name="lockDuration"/> ms.</summary>
     public Task<LockTokenResult> RenewLockAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long lockDuration) =>
-        Settle(subscription, lockTokens, now, (connection, seq, _) =>
+        Settle(subscription, lockTokens, now, (connection, seq, _, _) =>
             NonQuery(connection, "UPDATE deliveries SET locked_until = $u WHERE seq = $q", ("$u", now + lockDuration), ("$q", seq)));
 
-    private Task<LockTokenResult> Settle(string subscription, IReadOnlyList<string> lockTokens, long now, Action<SqliteConnection, long, int> settle) =>
+    // Deletes one pending delivery (acknowledged, or given up without dead-lettering).
+    private void Drop(SqliteConnection connection, string subscription, long seq, int bytes)
+    {
+        if (NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q AND dead_lettered = 0", ("$q", seq)) == 1)
+        {
+            ReleasePending(subscription, bytes);
+        }
+    }
+
+    private Task<LockTokenResult> Settle(string subscription, IReadOnlyList<string> lockTokens, long now, Action<SqliteConnection, long, int, int> settle) =>
         ExecuteAsync(connection =>
         {
             var succeeded = new List<string>();
             var failed = new List<(string, string)>();
-            var command = SqliteStatements.Get(connection, "SELECT seq, locked_until, attempts FROM deliveries WHERE lock_token = $t AND subscription = $s AND dead_lettered = 0");
+            var command = SqliteStatements.Get(connection, "SELECT seq, locked_until, attempts, length(event) FROM deliveries WHERE lock_token = $t AND subscription = $s AND dead_lettered = 0");
             var token = command.Parameters.Add("$t", SqliteType.Text);
             command.Parameters.AddWithValue("$s", subscription);
             foreach (var lockToken in lockTokens)
@@ -99,6 +107,7 @@ internal sealed partial class RoutingStore
                 long seq;
                 long lockedUntil;
                 int attempts;
+                int bytes;
                 using (var reader = command.ExecuteReader())
                 {
                     if (!reader.Read())
@@ -110,6 +119,7 @@ internal sealed partial class RoutingStore
                     seq = reader.GetInt64(0);
                     lockedUntil = reader.GetInt64(1);
                     attempts = reader.GetInt32(2);
+                    bytes = reader.GetInt32(3);
                 }
 
                 if (lockedUntil <= now)
@@ -118,7 +128,7 @@ internal sealed partial class RoutingStore
                     continue;
                 }
 
-                settle(connection, seq, attempts);
+                settle(connection, seq, attempts, bytes);
                 succeeded.Add(lockToken!);
             }
 
@@ -134,4 +144,5 @@ internal static class DeadLetterReasons
     public const string TimeToLiveExceeded = "TimeToLiveExceeded";
     public const string Rejected = "Rejected";
     public const string DestinationRejected = "DestinationRejected";
+    public const string DestinationNotAllowed = "DestinationNotAllowed";
 }

@@ -21,11 +21,18 @@ internal sealed partial class RoutingStore : IAsyncDisposable
     private readonly Task _loop;
     private int _disposed;
 
-    /// <summary>Opens (creating when needed) the store at <paramref name="path"/>.</summary>
-    public RoutingStore(string path, int queueCapacity = 10_000)
+    /// <summary>
+    /// Opens (creating when needed) the store at <paramref name="path"/>; each subscription may hold at most
+    /// <paramref name="maxPendingEvents"/> pending events of together <paramref name="maxPendingBytes"/> bytes.
+    /// </summary>
+    public RoutingStore(string path, int queueCapacity = 10_000, int maxPendingEvents = int.MaxValue, long maxPendingBytes = long.MaxValue)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingEvents, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingBytes, 1);
         Path = path;
+        MaxPendingEvents = maxPendingEvents;
+        MaxPendingBytes = maxPendingBytes;
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
@@ -159,6 +166,12 @@ internal sealed partial class RoutingStore : IAsyncDisposable
 
             try
             {
+                if (_pendingStale)
+                {
+                    RecountPending(_connection);
+                    _pendingStale = false;
+                }
+
                 Execute(_connection, "BEGIN IMMEDIATE");
             }
             catch (SqliteException ex)
@@ -178,6 +191,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
                 else
                 {
                     Execute(_connection, "ROLLBACK TO op; RELEASE op");
+                    _pendingStale = true;
                 }
             }
 
@@ -189,6 +203,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
             catch (SqliteException ex)
             {
                 Execute(_connection, "ROLLBACK");
+                _pendingStale = true;
                 succeeded.ForEach(o => o.Fail(ex));
             }
         }

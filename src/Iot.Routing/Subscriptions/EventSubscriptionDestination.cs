@@ -20,6 +20,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
     [ThreadStatic]
     private static List<CompiledSubscription>? t_matches;
 
+    private readonly RateLimitedLog _fullLog = new(TimeSpan.FromMinutes(1), timeProvider);
     private IMqttPublisher? _publisher;
 
     public RouteDestinationKind Kind => RouteDestinationKind.EventSubscription;
@@ -108,11 +109,24 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
 
     private async Task EnqueueAsync(List<PendingDelivery> pending)
     {
-        await store.EnqueueAsync(pending).ConfigureAwait(false);
-        metrics.Enqueued(pending.Count);
+        // A full subscription loses this event alone: the publisher is acknowledged and the others get it.
+        var full = await store.EnqueueAsync(pending).ConfigureAwait(false);
+        metrics.Enqueued(pending.Count - (full?.Count ?? 0));
         foreach (var delivery in pending)
         {
             signals.Set(delivery.Subscription);
+        }
+
+        if (full is not null)
+        {
+            metrics.SubscriptionFullDroppedEvents(full.Count);
+            foreach (var name in full)
+            {
+                if (_fullLog.ShouldLog(name, timeProvider.GetTimestamp(), out long suppressed))
+                {
+                    RoutingLog.SubscriptionFull(logger, name, store.MaxPendingEvents, store.MaxPendingBytes, suppressed);
+                }
+            }
         }
     }
 
@@ -127,6 +141,14 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         }
 
         var destination = subscription.Definition.Destination;
+        if (destination.Topic!.StartsWith('$'))
+        {
+            // Refused at creation since issue 16; a subscription stored before may still name one.
+            RoutingLog.MqttDestinationRefused(logger, subscription.Name, destination.Topic);
+            metrics.DroppedEvents(1);
+            return;
+        }
+
         try
         {
             await publisher.PublishAsync(destination.Topic!, encoded, destination.QualityOfService, retain: false,

@@ -77,49 +77,53 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, Routin
     /// <summary>Sends one batch and records the outcome; false when the endpoint failed (the loop backs off).</summary>
     internal async Task<bool> DeliverAsync(List<DeliveryRecord> batch, CancellationToken cancellationToken)
     {
-        var endpoint = Definition.Destination.EndpointUrl!;
-        WebhookResult result;
-        string outcome;
-        await concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (!_validated)
-            {
-                var (allowed, validation) = await sender.ValidateAsync(endpoint, options.WebhookOrigin, cancellationToken).ConfigureAwait(false);
-                _validated = allowed;
-                if (allowed)
-                {
-                    RoutingLog.Validated(logger, Subscription.Name);
-                }
-                else
-                {
-                    await RetryAsync(batch, validation, Now()).ConfigureAwait(false);
-                    return false;
-                }
-            }
-
-            bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
-            (result, outcome) = await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch,
-                batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            concurrency.Release();
-        }
-
+        var (result, outcome) = await SendAsync(batch, cancellationToken).ConfigureAwait(false);
         long now = Now();
         switch (result)
         {
             case WebhookResult.Delivered:
-                _deletes.Add(store.DeleteAsync([.. batch.Select(b => b.Seq)]));
+                _deletes.Add(store.DeleteAsync(batch));
                 metrics.Succeeded(batch.Count);
                 return true;
             case WebhookResult.DeadLetter:
                 await GiveUpAsync(batch, DeadLetterReasons.DestinationRejected, outcome, now, countAttempt: true).ConfigureAwait(false);
                 return true;
+            case WebhookResult.Refused:
+                // Nothing was sent: the address is not allowed, and retrying would not change that.
+                metrics.WebhookDestinationsRefusedEvents(batch.Count);
+                await GiveUpAsync(batch, DeadLetterReasons.DestinationNotAllowed, outcome, now, countAttempt: true).ConfigureAwait(false);
+                return true;
             default:
                 await RetryAsync(batch, outcome, now).ConfigureAwait(false);
                 return false;
+        }
+    }
+
+    // The validation handshake (until it passed once) and the POST, within the concurrency bound.
+    private async Task<(WebhookResult Result, string Outcome)> SendAsync(List<DeliveryRecord> batch, CancellationToken cancellationToken)
+    {
+        var endpoint = Definition.Destination.EndpointUrl!;
+        await concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_validated)
+            {
+                var (validation, outcome) = await sender.ValidateAsync(endpoint, options.WebhookOrigin, cancellationToken).ConfigureAwait(false);
+                if (validation != WebhookResult.Delivered)
+                {
+                    return (validation, outcome);
+                }
+
+                _validated = true;
+                RoutingLog.Validated(logger, Subscription.Name);
+            }
+
+            bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
+            return await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            concurrency.Release();
         }
     }
 
@@ -172,13 +176,13 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, Routin
     {
         if (Definition.DeadLetter.Enabled)
         {
-            await store.DeadLetterAsync([.. deliveries.Select(d => (d.Seq, d.Attempts + (countAttempt ? 1 : 0)))], reason, outcome, now).ConfigureAwait(false);
+            await store.DeadLetterAsync(deliveries, countAttempt ? 1 : 0, reason, outcome, now).ConfigureAwait(false);
             metrics.DeadLetteredEvents(deliveries.Count);
             RoutingLog.DeadLettered(logger, Subscription.Name, deliveries.Count, reason, outcome);
         }
         else
         {
-            await store.DeleteAsync([.. deliveries.Select(d => d.Seq)]).ConfigureAwait(false);
+            await store.DeleteAsync(deliveries).ConfigureAwait(false);
             metrics.DroppedEvents(deliveries.Count);
             RoutingLog.Dropped(logger, Subscription.Name, deliveries.Count, reason);
         }

@@ -9,6 +9,9 @@ internal enum WebhookResult
     Delivered,
     Retry,
     DeadLetter,
+
+    /// <summary>The destination's address is refused by <see cref="WebhookAddressPolicy"/>; nothing was sent.</summary>
+    Refused,
 }
 
 /// <summary>Sends webhook requests through <see cref="IHttpClientFactory"/> and classifies the outcome.</summary>
@@ -18,8 +21,11 @@ internal sealed class WebhookSender(IHttpClientFactory clients)
     private static readonly MediaTypeHeaderValue Single = MediaTypeHeaderValue.Parse("application/cloudevents+json; charset=utf-8");
     private static readonly MediaTypeHeaderValue Batch = MediaTypeHeaderValue.Parse("application/cloudevents-batch+json; charset=utf-8");
 
-    /// <summary>The CloudEvents webhook validation handshake: OPTIONS with <c>WebHook-Request-Origin</c>.</summary>
-    public async Task<(bool Allowed, string Outcome)> ValidateAsync(Uri endpoint, string origin, CancellationToken cancellationToken)
+    /// <summary>
+    /// The CloudEvents webhook validation handshake: OPTIONS with <c>WebHook-Request-Origin</c>. Delivered when the
+    /// endpoint allowed the origin, Refused when its address is refused, otherwise Retry.
+    /// </summary>
+    public async Task<(WebhookResult Result, string Outcome)> ValidateAsync(Uri endpoint, string origin, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Options, endpoint);
         request.Headers.TryAddWithoutValidation("WebHook-Request-Origin", origin);
@@ -28,16 +34,18 @@ internal sealed class WebhookSender(IHttpClientFactory clients)
             using var response = await clients.CreateClient(ClientName).SendAsync(request, cancellationToken).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                return (false, $"validation handshake: HTTP {(int)response.StatusCode}");
+                return (WebhookResult.Retry, $"validation handshake: {Describe(response.StatusCode)}");
             }
 
             bool allowed = response.Headers.TryGetValues("WebHook-Allowed-Origin", out var values)
                 && values.Any(v => v == "*" || string.Equals(v, origin, StringComparison.OrdinalIgnoreCase));
-            return (allowed, allowed ? "validated" : "validation handshake: WebHook-Allowed-Origin missing or different");
+            return allowed
+                ? (WebhookResult.Delivered, "validated")
+                : (WebhookResult.Retry, "validation handshake: WebHook-Allowed-Origin missing or different");
         }
         catch (Exception ex) when (IsTransient(ex, cancellationToken))
         {
-            return (false, "validation handshake: " + Describe(ex));
+            return (WebhookDestinationRefusedException.Find(ex) is null ? WebhookResult.Retry : WebhookResult.Refused, "validation handshake: " + Describe(ex));
         }
     }
 
@@ -76,7 +84,7 @@ internal sealed class WebhookSender(IHttpClientFactory clients)
         {
             using var response = await clients.CreateClient(ClientName).SendAsync(request, cancellationToken).ConfigureAwait(false);
             int status = (int)response.StatusCode;
-            var outcome = $"HTTP {status}";
+            var outcome = Describe(response.StatusCode);
             return status switch
             {
                 >= 200 and <= 204 => (WebhookResult.Delivered, outcome),
@@ -86,7 +94,7 @@ internal sealed class WebhookSender(IHttpClientFactory clients)
         }
         catch (Exception ex) when (IsTransient(ex, cancellationToken))
         {
-            return (WebhookResult.Retry, Describe(ex));
+            return (WebhookDestinationRefusedException.Find(ex) is null ? WebhookResult.Retry : WebhookResult.Refused, Describe(ex));
         }
     }
 
@@ -94,5 +102,12 @@ internal sealed class WebhookSender(IHttpClientFactory clients)
     private static bool IsTransient(Exception ex, CancellationToken cancellationToken) =>
         ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested);
 
-    private static string Describe(Exception ex) => ex is TaskCanceledException ? "timeout" : "network error: " + ex.Message;
+    private static string Describe(Exception ex) => ex is TaskCanceledException ? "timeout"
+        : WebhookDestinationRefusedException.Find(ex) is { } refused ? "destination not allowed: " + refused.Message
+        : "network error: " + ex.Message;
+
+    // Redirects are not followed (see WebhookConnector.CreateHandler): say so, so the dead letter explains itself.
+    private static string Describe(HttpStatusCode status) => (int)status is >= 300 and < 400
+        ? $"HTTP {(int)status} (redirects are not followed)"
+        : $"HTTP {(int)status}";
 }

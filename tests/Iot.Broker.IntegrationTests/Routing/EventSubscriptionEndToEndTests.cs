@@ -17,7 +17,9 @@ namespace Iot.Broker.IntegrationTests.Routing;
 [Trait("Category", "Slow")]
 public sealed class EventSubscriptionEndToEndTests(ITestOutputHelper output)
 {
-    private static readonly string[] RoutingArgs = ["--Iot:Routing:RetrySchedule:0=00:00:00.200", "--Iot:Routing:RetrySchedule:1=00:00:00.500"];
+    // The broker runs as Production, which refuses private webhook destinations; the sinks listen on loopback.
+    private static readonly string[] RoutingArgs = ["--Iot:Routing:RetrySchedule:0=00:00:00.200", "--Iot:Routing:RetrySchedule:1=00:00:00.500",
+        "--Iot:Routing:WebhookAllowPrivateNetworks=true"];
 
     [Fact]
     public async Task DeviceEvents_ReachFilteredWebhooksAndPull_NoneLostAcrossOutageAndKill9()

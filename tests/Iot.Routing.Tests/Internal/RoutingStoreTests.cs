@@ -52,7 +52,7 @@ public sealed class RoutingStoreTests : IDisposable
         await using var store = new RoutingStore(_directory.Database);
         await store.EnqueueAsync([Delivery("a", "e1"), Delivery("a", "e2")]);
         var due = await store.GetDueAsync("a", 1000, 10);
-        await store.DeadLetterAsync([(due[0].Seq, 3), (due[1].Seq, 3)], DeadLetterReasons.DestinationRejected, "HTTP 400", now: 2000);
+        await store.DeadLetterAsync(due, 3, DeadLetterReasons.DestinationRejected, "HTTP 400", now: 2000);
 
         Assert.Empty(await store.GetDueAsync("a", 5000, 10));
         Assert.Null(await store.GetNextDueAsync("a"));

@@ -39,7 +39,7 @@ public sealed class PullDeliveryTests : IAsyncLifetime
         _directory.Dispose();
     }
 
-    private Task<int> EnqueueAsync(string id)
+    private Task<List<string>?> EnqueueAsync(string id)
     {
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         return _store.EnqueueAsync([new PendingDelivery("pull1", id, Encoding.UTF8.GetBytes("{}"), now, now + 600_000)]);
