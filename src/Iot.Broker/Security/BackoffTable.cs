@@ -11,7 +11,7 @@ internal sealed class BackoffTable<TKey>(int capacity, long forgetAfterTicks, Ti
     where TKey : notnull
 {
     private readonly ConcurrentDictionary<TKey, BackoffEntry> _entries = new(comparer);
-    private long _lastFullPrune = long.MinValue;
+    private long _lastFullPrune = time.GetTimestamp() - time.TimestampFrequency;
 
     public int Count => _entries.Count;
 
