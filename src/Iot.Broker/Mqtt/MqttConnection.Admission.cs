@@ -50,7 +50,20 @@ internal sealed partial class MqttConnection
 
         var backoff = _broker.LoginBackoff;
         var address = MqttBroker.SourceAddress(_transport.RemoteEndPoint);
-        if (backoff is not null)
+        if (backoff is null)
+        {
+            return await AuthenticateOnPoolAsync(authenticator, username, password).ConfigureAwait(false);
+        }
+
+        if (!backoff.TryBeginVerification(address))
+        {
+            _context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
+            Refuse(MqttConnectReasonCode.ServerBusy, "password verifications from this address already under way (Iot:Security:PasswordHashConcurrency)");
+            return null;
+        }
+
+        AuthenticationOutcome? outcome;
+        try
         {
             if (!backoff.TryEnter(address, out var wait))
             {
@@ -64,27 +77,41 @@ internal sealed partial class MqttConnection
                 _context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
                 await Task.Delay(wait, _context.Time).ConfigureAwait(false);
             }
+
+            outcome = await AuthenticateOnPoolAsync(authenticator, username, password).ConfigureAwait(false);
+        }
+        finally
+        {
+            backoff.EndVerification(address);
         }
 
+        if (outcome is not { } checkedOutcome)
+        {
+            return null;
+        }
+
+        if (checkedOutcome.Succeeded)
+        {
+            backoff.Succeeded(address, username);
+        }
+        else if (backoff.Failed(address, username) is var delay && delay > TimeSpan.Zero)
+        {
+            _context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
+            await Task.Delay(delay, _context.Time).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>The password check on the bounded pool; null when the pool's queue is full (CONNACK 0x89 sent).</summary>
+    private async ValueTask<AuthenticationOutcome?> AuthenticateOnPoolAsync(IIdentityAuthenticator authenticator, string username, byte[] password)
+    {
         var outcome = await authenticator.AuthenticatePasswordAsync(username, password, CancellationToken.None).ConfigureAwait(false);
         if (outcome.ServerBusy)
         {
             _context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
             Refuse(MqttConnectReasonCode.ServerBusy, "password verification queue is full (Iot:Security:PasswordHashQueue)");
             return null;
-        }
-
-        if (backoff is not null)
-        {
-            if (outcome.Succeeded)
-            {
-                backoff.Succeeded(address, username);
-            }
-            else if (backoff.Failed(address, username) is var delay && delay > TimeSpan.Zero)
-            {
-                _context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
-                await Task.Delay(delay, _context.Time).ConfigureAwait(false);
-            }
         }
 
         return outcome;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Iot.Broker.Mqtt;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,9 @@ internal sealed class LoginBackoff
     private readonly BackoffTable<IPAddress> _addresses;
     private readonly BackoffTable<string> _usernames;
     private long _lastPrune;
+    // Logins per address between TryBeginVerification and EndVerification (waiting for their back-off, queued or hashing).
+    private readonly ConcurrentDictionary<IPAddress, int> _verifying = new();
+    private readonly int _verificationsPerAddress;
 
     public LoginBackoff(IOptions<LoginProtectionOptions> options, TimeProvider time, BrokerMetrics metrics)
     {
@@ -43,6 +47,7 @@ internal sealed class LoginBackoff
         _addresses = new BackoffTable<IPAddress>(value.LoginBackoffMaxTracked, forget, time, null);
         _usernames = new BackoffTable<string>(value.LoginBackoffMaxTracked, forget, time, StringComparer.Ordinal);
         _lastPrune = time.GetTimestamp();
+        _verificationsPerAddress = value.EffectiveHashConcurrency;
     }
 
     /// <summary>Addresses with failed logins remembered now.</summary>
@@ -84,6 +89,36 @@ internal sealed class LoginBackoff
 
             entry.NextSlot = slot + Ticks(Delay(entry.Failures));
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Claims one of the address's verification places: an address may have at most as many logins on their way to
+    /// the password check (waiting for the back-off, queued or hashing) as the pool has workers, so that one address
+    /// can never fill the pool's queue and the queue stays for everyone else. False: refuse (Server busy).
+    /// </summary>
+    public bool TryBeginVerification(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return true;
+        }
+
+        if (_verifying.AddOrUpdate(address, 1, static (_, count) => count + 1) <= _verificationsPerAddress)
+        {
+            return true;
+        }
+
+        EndVerification(address);
+        return false;
+    }
+
+    /// <summary>Gives back what <see cref="TryBeginVerification"/> claimed.</summary>
+    public void EndVerification(IPAddress? address)
+    {
+        if (address is not null && _verifying.AddOrUpdate(address, 0, static (_, count) => count - 1) is var left && left <= 0)
+        {
+            _verifying.TryRemove(new KeyValuePair<IPAddress, int>(address, left));
         }
     }
 

@@ -34,15 +34,18 @@ public sealed class LoginProtectionOptions
 
     /// <summary>Password verifications (PBKDF2) that run at once: the most cores password hashing can take.</summary>
     /// <remarks>Default 0: half the processor count, at least 1; range 0-1024. Verifications already cached (a
-    /// reconnect with a password that succeeded before) do not use the pool.</remarks>
+    /// reconnect with a password that succeeded before) do not use the pool. One source address may have at most this
+    /// many logins on their way to the check at once (further ones are refused with 0x89), so that no address can
+    /// fill the queue.</remarks>
     [Range(0, 1024)]
     public int PasswordHashConcurrency { get; set; }
 
     /// <summary>Password verifications that may wait for the pool; a CONNECT beyond them is refused with 0x89 (Server
     /// busy; 3.1.1: 0x03 Server unavailable) at once.</summary>
-    /// <remarks>Default 64; range 0-100 000.</remarks>
+    /// <remarks>Default 16; range 0-100 000. A login waits at most about this many verifications (a few milliseconds to
+    /// a few hundred each) divided by <see cref="PasswordHashConcurrency"/>.</remarks>
     [Range(0, 100_000)]
-    public int PasswordHashQueue { get; set; } = 64;
+    public int PasswordHashQueue { get; set; } = 16;
 
     /// <summary><see cref="PasswordHashConcurrency"/> with its default resolved.</summary>
     internal int EffectiveHashConcurrency =>

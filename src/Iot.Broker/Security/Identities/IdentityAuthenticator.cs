@@ -23,7 +23,7 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
 
     /// <summary>Creates the authenticator and subscribes to the registry's changes to drop cached verifications.</summary>
     /// <param name="registry">The identities.</param>
-    /// <param name="pool">Where password hashes run; default: half the processor count at once (at least 1), 64 waiting.</param>
+    /// <param name="pool">Where password hashes run; default: half the processor count at once (at least 1), 16 waiting.</param>
     public IdentityAuthenticator(IdentityRegistry registry, PasswordHashPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
