@@ -27,7 +27,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
 
         Assert.True(result.LegitimateElapsed < TimeSpan.FromSeconds(10), $"took {result.LegitimateElapsed}");
         Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"login_backoff_delayed\"}") > 0);
-        Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"login_backoff_refused\"}") > 0);
+        // One login per address on its way to the check (the pool has one worker on 2 cores): the rest get 0x89 at once.
+        Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"password_hash_busy\"}") > 0);
         // The flood is spaced by the back-off: far fewer verifications than attempts.
         Assert.True(result.Hashes < result.Attempts / 4, $"{result.Hashes} hashes for {result.Attempts} attempts");
     }
