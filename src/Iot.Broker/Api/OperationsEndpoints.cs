@@ -16,7 +16,7 @@ internal static class OperationsEndpoints
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
             Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>())
-                + RenderStreams(services), "text/plain; version=0.0.4; charset=utf-8"));
+                + RenderStreams(services) + RenderLoginProtection(services), "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
     }
 
@@ -114,6 +114,27 @@ internal static class OperationsEndpoints
         return text.ToString();
     }
 
+    /// <summary>The login back-off tables and the password verification pool, when MQTT authentication is configured.</summary>
+    private static string RenderLoginProtection(IServiceProvider services)
+    {
+        var text = new StringBuilder();
+        if (services.GetService<Security.LoginBackoff>() is { } backoff)
+        {
+            text.Append("# HELP iot_mqtt_login_backoff_tracked Addresses and usernames with failed logins remembered for the back-off, by table.\n# TYPE iot_mqtt_login_backoff_tracked gauge\n");
+            text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_login_backoff_tracked{{table=\"address\"}} {backoff.TrackedAddresses}\n");
+            text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_login_backoff_tracked{{table=\"username\"}} {backoff.TrackedUsernames}\n");
+        }
+
+        if (services.GetService<Security.Identities.IdentityAuthenticator>()?.Pool is { } pool)
+        {
+            Gauge(text, "iot_mqtt_password_hashes_running", "Password verifications (PBKDF2) running now (at most Iot:Security:PasswordHashConcurrency).", pool.Running);
+            Gauge(text, "iot_mqtt_password_hashes_queued", "Password verifications waiting for the pool (at most Iot:Security:PasswordHashQueue).", pool.Queued);
+            Counter(text, "iot_mqtt_password_hashes_total", "Password verifications run (cached reconnects need none).", pool.Completed);
+        }
+
+        return text.ToString();
+    }
+
     private static string RenderStreams(IServiceProvider services)
     {
         var text = new StringBuilder();
@@ -152,6 +173,7 @@ internal static class OperationsEndpoints
         ("max_session_expiry_device", o.MaxSessionExpiryFor(IdentityRole.Device)),
         ("max_session_expiry_service", o.MaxSessionExpiryFor(IdentityRole.Service)),
         ("max_session_expiry_dashboard", o.MaxSessionExpiryFor(IdentityRole.Dashboard)),
+        ("connect_rate_max_delay_seconds", o.ConnectRateMaxDelaySeconds),
     ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
@@ -166,6 +188,11 @@ internal static class OperationsEndpoints
         LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
         LimitKind.OpenFiles => "open_files",
         LimitKind.MaxPersistentSessionsPerIdentity => "max_persistent_sessions_per_identity",
+        LimitKind.ConnectRateDelayed => "connect_rate_delayed",
+        LimitKind.LoginBackoffDelayed => "login_backoff_delayed",
+        LimitKind.LoginBackoffRefused => "login_backoff_refused",
+        LimitKind.LoginBackoffTableFull => "login_backoff_table_full",
+        LimitKind.PasswordHashBusy => "password_hash_busy",
         _ => limit.ToString(),
     };
 

@@ -48,6 +48,21 @@ internal enum LimitKind
 
     /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/>.</summary>
     MaxPersistentSessionsPerIdentity,
+
+    /// <summary><see cref="MqttOptions.ConnectRatePerAddress"/>: a connection beyond the burst was answered later (within <see cref="MqttOptions.ConnectRateMaxDelaySeconds"/>).</summary>
+    ConnectRateDelayed,
+
+    /// <summary><see cref="Security.LoginProtectionOptions.LoginBackoffBaseMilliseconds"/>: a login was held back after failed logins.</summary>
+    LoginBackoffDelayed,
+
+    /// <summary><see cref="Security.LoginProtectionOptions.LoginBackoffMaxSeconds"/>: a login from a backing-off address was refused (0x89) without verifying.</summary>
+    LoginBackoffRefused,
+
+    /// <summary><see cref="Security.LoginProtectionOptions.LoginBackoffMaxTracked"/>: a new address or username was not tracked.</summary>
+    LoginBackoffTableFull,
+
+    /// <summary><see cref="Security.LoginProtectionOptions.PasswordHashQueue"/>: a CONNECT was refused (0x89) because the password verification queue was full.</summary>
+    PasswordHashBusy,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

@@ -23,7 +23,8 @@ internal sealed class MqttBroker
         IOptions<SecurityOptions> security,
         ILoggerFactory loggerFactory,
         IIdentityAuthenticator? authenticator = null,
-        IAccessControl? accessControl = null)
+        IAccessControl? accessControl = null,
+        LoginBackoff? loginBackoff = null)
     {
         Context = context;
         Sessions = sessions;
@@ -36,6 +37,7 @@ internal sealed class MqttBroker
         Logger = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
         Authenticator = authenticator;
         AccessControl = accessControl;
+        LoginBackoff = loginBackoff;
         if (!string.IsNullOrEmpty(context.Options.ClientCertificateCaPath))
         {
             ClientCertificateAuthority = X509CertificateLoader.LoadCertificateFromFile(context.Options.ClientCertificateCaPath);
@@ -66,28 +68,38 @@ internal sealed class MqttBroker
     /// <summary>Topic rights; null means every authenticated or anonymous client may use every topic.</summary>
     public IAccessControl? AccessControl { get; }
 
+    /// <summary>Back-off after failed logins; null without an identity registry.</summary>
+    public LoginBackoff? LoginBackoff { get; }
+
     /// <summary>The CA device certificates must chain to; null when certificate authentication is off.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; }
 
     /// <summary>
-    /// Whether a new connection from <paramref name="remote"/> is within <c>Iot:Mqtt:ConnectRatePerAddress</c> (an
-    /// IPv4 peer on the dual-stack listener counts as its IPv4 address); counted in <c>/metrics</c> when refused.
+    /// Whether a new connection from <paramref name="remote"/> is within <c>Iot:Mqtt:ConnectRatePerAddress</c>, and
+    /// after what <paramref name="delay"/> its CONNECT may be answered (zero within the burst; at most
+    /// <c>Iot:Mqtt:ConnectRateMaxDelaySeconds</c>); counted in <c>/metrics</c> when delayed or refused.
     /// </summary>
-    public bool TryAcceptFrom(System.Net.EndPoint? remote)
+    public bool TryAcceptFrom(System.Net.EndPoint? remote, out TimeSpan delay)
+    {
+        if (!ConnectRate.TryAcquire(SourceAddress(remote), out delay))
+        {
+            Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
+            return false;
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            Context.Metrics.LimitHit(LimitKind.ConnectRateDelayed);
+        }
+
+        return true;
+    }
+
+    /// <summary>The address limits count a client by: its IP address, an IPv4 peer on the dual-stack listener as IPv4.</summary>
+    public static System.Net.IPAddress? SourceAddress(System.Net.EndPoint? remote)
     {
         var address = (remote as System.Net.IPEndPoint)?.Address;
-        if (address is { IsIPv4MappedToIPv6: true })
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (ConnectRate.TryAcquire(address))
-        {
-            return true;
-        }
-
-        Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
-        return false;
+        return address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
     }
 
     /// <summary>Counts an accepted client against the connection quotas; false (nothing counted) when a quota is full.</summary>

@@ -250,6 +250,7 @@ internal sealed partial class MqttConnection
     /// </summary>
     private async ValueTask<IotPrincipal?> AuthenticateAsync(MqttConnectPacket connect)
     {
+        await WaitForAdmissionAsync().ConfigureAwait(false);
         var requested = connect.ClientId ?? string.Empty;
         var authenticator = _broker.Authenticator;
         var certificate = _transport.ClientCertificate;
@@ -267,10 +268,12 @@ internal sealed partial class MqttConnection
         }
         else if (connect.Username is not null && authenticator is not null)
         {
-            // Password hashing takes milliseconds of CPU: off the socket's I/O thread, which serves other connections.
-            var username = connect.Username;
-            var password = connect.Password ?? [];
-            outcome = await Task.Run(() => authenticator.AuthenticatePasswordAsync(username, password, CancellationToken.None).AsTask()).ConfigureAwait(false);
+            if (await VerifyPasswordAsync(authenticator, connect.Username, connect.Password ?? []).ConfigureAwait(false) is not { } verified)
+            {
+                return null;
+            }
+
+            outcome = verified;
         }
         else if (_broker.Security.AllowAnonymous)
         {

@@ -15,13 +15,15 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
             format.ActiveFormat = TransferFormat.Binary;
         }
 
-        if (!broker.TryAcceptFrom(connection.RemoteEndPoint))
+        if (!broker.TryAcceptFrom(connection.RemoteEndPoint, out var delay))
         {
             connection.Abort();
             return;
         }
 
         var transport = new KestrelMqttTransport(connection);
-        await new MqttConnection(transport, broker).RunAsync(transport.Input).ConfigureAwait(false);
+        var mqtt = new MqttConnection(transport, broker);
+        mqtt.AdmitAfter(delay);
+        await mqtt.RunAsync(transport.Input).ConfigureAwait(false);
     }
 }

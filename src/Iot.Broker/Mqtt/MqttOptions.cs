@@ -234,7 +234,8 @@ public sealed class MqttOptions
     public int PublishThrottleMaxSeconds { get; set; } = 10;
 
     /// <summary>New connections per second accepted from one source address (token bucket, burst twice the rate).</summary>
-    /// <remarks>Default 1000; range 1 to 1 000 000. Beyond it the connection is closed before CONNECT is read.</remarks>
+    /// <remarks>Default 1000; range 1 to 1 000 000. Beyond the burst a connection is answered when its token is due, up
+    /// to <see cref="ConnectRateMaxDelaySeconds"/> later; beyond that it is closed before CONNECT is read.</remarks>
     [Range(1, 1_000_000)]
     public int ConnectRatePerAddress { get; set; } = 1000;
 
@@ -242,6 +243,14 @@ public sealed class MqttOptions
     /// must chain to it and its subject CN names the identity.</summary>
     /// <remarks>Default none: client certificates are not accepted for authentication.</remarks>
     public string? ClientCertificateCaPath { get; set; }
+
+    /// <summary>Longest a connection beyond the <see cref="ConnectRatePerAddress"/> burst waits for its CONNACK before the
+    /// connection is refused instead; refused connections cost the address nothing, so it can connect again at most this
+    /// long after a flood from it ends.</summary>
+    /// <remarks>Default 5; range 0-30 (0: refuse beyond the burst at once). A burst from one address of up to
+    /// <see cref="ConnectRatePerAddress"/> times (2 + this) connections is accepted without refusal.</remarks>
+    [Range(0, 30)]
+    public int ConnectRateMaxDelaySeconds { get; set; } = 5;
 
     /// <summary>Most persistent sessions (session expiry above 0) one authenticated identity may own at once.</summary>
     /// <remarks>Default 100; range 1 to 10 000 000. A device owns at most one (its client id is its identity); a service

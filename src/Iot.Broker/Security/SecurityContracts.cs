@@ -29,9 +29,12 @@ internal sealed record IotPrincipal(string ClientId, string? Username, IdentityR
 /// <param name="IdentityId">The identity, when it succeeded.</param>
 /// <param name="Role">The identity's role, when it succeeded.</param>
 /// <param name="Failure">Why it failed (for logs only: never sent to the client).</param>
-internal readonly record struct AuthenticationOutcome(bool Succeeded, string? IdentityId, IdentityRole Role, string? Failure)
+/// <param name="ServerBusy">Not checked: the password verification pool was full (refuse with Server busy, not as wrong credentials).</param>
+internal readonly record struct AuthenticationOutcome(bool Succeeded, string? IdentityId, IdentityRole Role, string? Failure, bool ServerBusy = false)
 {
     public static AuthenticationOutcome Fail(string reason) => new(false, null, default, reason);
+
+    public static AuthenticationOutcome Busy() => new(false, null, default, "password verification queue is full", ServerBusy: true);
 
     public static AuthenticationOutcome Success(string identityId, IdentityRole role) => new(true, identityId, role, null);
 }
@@ -41,6 +44,17 @@ internal interface IIdentityAuthenticator
 {
     /// <summary>Username and password from CONNECT. Constant-time comparison; unknown and wrong look the same.</summary>
     ValueTask<AuthenticationOutcome> AuthenticatePasswordAsync(string username, ReadOnlyMemory<byte> password, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Succeeds, without hashing, when this password was verified for <paramref name="username"/> before and the
+    /// identity has not changed since; false when the password must be verified.
+    /// </summary>
+    /// <remarks>The default implementation caches nothing.</remarks>
+    bool TryAuthenticateCached(string username, ReadOnlySpan<byte> password, out AuthenticationOutcome outcome)
+    {
+        outcome = default;
+        return false;
+    }
 
     /// <summary>
     /// A client certificate from the TLS listener that already chained to the configured CA: the subject CN is the

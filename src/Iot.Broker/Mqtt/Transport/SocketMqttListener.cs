@@ -173,12 +173,13 @@ internal sealed partial class SocketMqttListener(
 
     private void Accept(Socket socket)
     {
+        TimeSpan delay;
         try
         {
             socket.NoDelay = true;
             // Sends and receives are tried without waiting first; the transport awaits the socket only when it must.
             socket.Blocking = false;
-            if (!broker.TryAcceptFrom(socket.RemoteEndPoint))
+            if (!broker.TryAcceptFrom(socket.RemoteEndPoint, out delay))
             {
                 socket.Dispose();
                 return;
@@ -193,7 +194,9 @@ internal sealed partial class SocketMqttListener(
 
         Started();
         var transport = new SocketMqttTransport(socket, this);
-        transport.Start(new MqttConnection(transport, broker));
+        var connection = new MqttConnection(transport, broker);
+        connection.AdmitAfter(delay);
+        transport.Start(connection);
     }
 
     [LoggerMessage(EventId = 1040, Level = LogLevel.Warning, Message = "MQTT accept failed ({Error})")]

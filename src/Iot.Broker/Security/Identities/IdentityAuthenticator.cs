@@ -5,34 +5,31 @@ using System.Security.Cryptography.X509Certificates;
 namespace Iot.Broker.Security.Identities;
 
 /// <summary>
-/// <see cref="IIdentityAuthenticator"/> on the <see cref="IdentityRegistry"/>. Password checks run PBKDF2 with a
-/// bounded number at a time (a flood of wrong passwords queues instead of starving the thread pool); an unknown
-/// username is checked against a dummy hash so that it costs what a wrong password costs. Successful checks are
-/// cached by (identity, SHA-256 of the presented password) until the identity changes, so that reconnect storms of
-/// legitimate devices cost one hash each.
+/// <see cref="IIdentityAuthenticator"/> on the <see cref="IdentityRegistry"/>. Password checks run PBKDF2 on a bounded
+/// <see cref="PasswordHashPool"/> (so many at a time, so many waiting; beyond, the CONNECT is refused as Server busy
+/// rather than queued without bound); an unknown username is checked against a dummy hash so that it costs what a
+/// wrong password costs. Successful checks are cached by (identity, SHA-256 of the presented password) until the
+/// identity changes, so that reconnects of legitimate devices need no hashing and never wait for the pool.
 /// </summary>
 internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposable
 {
     private readonly IdentityRegistry _registry;
     private readonly PasswordHash _dummy;
-    private readonly SemaphoreSlim _hashSlots;
+    private readonly PasswordHashPool _pool;
 
     // Values are the Identity.Stamp the secret was verified against: a hit counts only while the identity is unchanged,
     // which also covers a verification that raced with a rotation and was cached just after the invalidation.
     private readonly ConcurrentDictionary<CacheKey, long> _verified = new();
-    private long _hashComputations;
 
     /// <summary>Creates the authenticator and subscribes to the registry's changes to drop cached verifications.</summary>
     /// <param name="registry">The identities.</param>
-    /// <param name="maxConcurrentHashes">PBKDF2 computations at a time; default: the processor count.</param>
-    public IdentityAuthenticator(IdentityRegistry registry, int? maxConcurrentHashes = null)
+    /// <param name="pool">Where password hashes run; default: half the processor count at once (at least 1), 16 waiting.</param>
+    public IdentityAuthenticator(IdentityRegistry registry, PasswordHashPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         _registry = registry;
         _dummy = SecretHasher.HashPassword(RandomNumberGenerator.GetBytes(16), registry.PasswordIterations);
-        var slots = maxConcurrentHashes ?? Environment.ProcessorCount;
-        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1, nameof(maxConcurrentHashes));
-        _hashSlots = new SemaphoreSlim(slots, slots);
+        _pool = pool ?? new PasswordHashPool(new LoginProtectionOptions().EffectiveHashConcurrency, new LoginProtectionOptions().PasswordHashQueue);
         _registry.IdentityChanged += OnIdentityChanged;
     }
 
@@ -40,7 +37,25 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
     internal int CachedVerifications => _verified.Count;
 
     /// <summary>Password checks that ran PBKDF2, including against the dummy hash (for tests and diagnostics).</summary>
-    internal long HashComputations => Interlocked.Read(ref _hashComputations);
+    internal long HashComputations => _pool.Completed;
+
+    /// <summary>The pool password checks run on (for <c>/metrics</c>).</summary>
+    internal PasswordHashPool Pool => _pool;
+
+    /// <inheritdoc />
+    public bool TryAuthenticateCached(string username, ReadOnlySpan<byte> password, out AuthenticationOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        if (_registry.TryGet(username, out var identity) && identity.Enabled
+            && _verified.TryGetValue(new CacheKey(username, DigestOf(password)), out var stamp) && stamp == identity.Stamp)
+        {
+            outcome = AuthenticationOutcome.Success(identity.Id, identity.Role);
+            return true;
+        }
+
+        outcome = default;
+        return false;
+    }
 
     /// <inheritdoc />
     public bool IsRegistered(string identityId) => _registry.TryGet(identityId, out _);
@@ -48,26 +63,20 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
     /// <inheritdoc />
     public async ValueTask<AuthenticationOutcome> AuthenticatePasswordAsync(string username, ReadOnlyMemory<byte> password, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(username);
-        _registry.TryGet(username, out var identity);
-        var key = new CacheKey(username, Convert.ToBase64String(SecretHasher.Digest(password.Span)));
-        if (identity is { Enabled: true } && _verified.TryGetValue(key, out var stamp) && stamp == identity.Stamp)
+        if (TryAuthenticateCached(username, password.Span, out var cached))
         {
-            return AuthenticationOutcome.Success(identity.Id, identity.Role);
+            return cached;
         }
 
+        _registry.TryGet(username, out var identity);
         // Unknown users and users without a password hash the dummy, so that their cost matches a wrong password.
         var stored = identity?.Password ?? _dummy;
-        bool matches;
-        await _hashSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var verified = await _pool.TryRunAsync(
+            static state => SecretHasher.VerifyPassword(state.Password.Span, state.Stored), (Password: password, Stored: stored), cancellationToken)
+            .ConfigureAwait(false);
+        if (verified is not { } matches)
         {
-            Interlocked.Increment(ref _hashComputations);
-            matches = SecretHasher.VerifyPassword(password.Span, stored);
-        }
-        finally
-        {
-            _hashSlots.Release();
+            return AuthenticationOutcome.Busy();
         }
 
         if (identity?.Password is null || !matches)
@@ -80,7 +89,7 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
             return AuthenticationOutcome.Fail("identity is disabled");
         }
 
-        _verified[key] = identity.Stamp;
+        _verified[new CacheKey(username, DigestOf(password.Span))] = identity.Stamp;
         return AuthenticationOutcome.Success(identity.Id, identity.Role);
     }
 
@@ -105,10 +114,6 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
     }
 
     /// <summary>Unsubscribes from the registry.</summary>
-    /// <remarks>
-    /// The semaphore is left to the GC: it holds no kernel handle (its AvailableWaitHandle is never used), and a
-    /// CONNECT still in flight during shutdown must not meet an ObjectDisposedException.
-    /// </remarks>
     public void Dispose() => _registry.IdentityChanged -= OnIdentityChanged;
 
     private void OnIdentityChanged(IdentityChange change)
@@ -122,6 +127,8 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
             }
         }
     }
+
+    private static string DigestOf(ReadOnlySpan<byte> password) => Convert.ToBase64String(SecretHasher.Digest(password));
 
     private readonly record struct CacheKey(string IdentityId, string SecretDigest);
 }

@@ -27,7 +27,14 @@ public static class IotSecurityServiceCollectionExtensions
             return new IdentityRegistry(new SqliteIdentityStore(dataDir), options.PasswordIterations,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<IdentityRegistry>>());
         });
-        services.AddSingleton(sp => new IdentityAuthenticator(sp.GetRequiredService<IdentityRegistry>()));
+        services.AddOptions<LoginProtectionOptions>().Bind(configuration.GetSection(LoginProtectionOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<LoginBackoff>();
+        services.AddSingleton(sp =>
+        {
+            var protection = sp.GetRequiredService<IOptions<LoginProtectionOptions>>().Value;
+            return new IdentityAuthenticator(sp.GetRequiredService<IdentityRegistry>(),
+                new PasswordHashPool(protection.EffectiveHashConcurrency, protection.PasswordHashQueue));
+        });
         services.AddSingleton<IIdentityAuthenticator>(sp => sp.GetRequiredService<IdentityAuthenticator>());
         services.AddHostedService<IdentitySeedingService>();
 

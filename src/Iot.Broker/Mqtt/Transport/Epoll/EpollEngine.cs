@@ -152,7 +152,7 @@ internal sealed unsafe partial class EpollEngine
     {
         var one = 1;
         _ = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(int));
-        if (!_broker.TryAcceptFrom(peer.ToEndPoint()))
+        if (!_broker.TryAcceptFrom(peer.ToEndPoint(), out var delay))
         {
             close(fd);
             return;
@@ -161,6 +161,7 @@ internal sealed unsafe partial class EpollEngine
         _listener.Started();
         var transport = new EpollMqttTransport(new SocketFd(fd), this, _listener, peer);
         var connection = new MqttConnection(transport, _broker);
+        connection.AdmitAfter(delay);
         var token = Assign(transport);
         transport.Start(connection);
         try

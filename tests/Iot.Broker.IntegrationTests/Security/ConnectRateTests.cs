@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net;
+using Iot.TestUtilities;
+using Xunit.Abstractions;
+
+namespace Iot.Broker.IntegrationTests.Security;
+
+/// <summary>Issue 16, finding 2: the per-address connect limiter slows a burst instead of refusing it, and forgives a flood.</summary>
+[Trait("Category", "Integration")]
+public sealed class ConnectRateTests(ITestOutputHelper output)
+{
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task DefaultLimit_TenThousandClientsFromOneAddressHundredAtATime_AllGetConnAck()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var accepted = 0;
+        var watch = Stopwatch.StartNew();
+
+        await Parallel.ForAsync(0, 10_000, new ParallelOptions { MaxDegreeOfParallelism = 100 }, async (i, _) =>
+        {
+            var (code, _) = await LoopbackMqtt.ConnectAsync(IPAddress.Loopback, broker.MqttPort, "burst-" + i);
+            if (code == LoopbackMqtt.Accepted)
+            {
+                Interlocked.Increment(ref accepted);
+            }
+        });
+
+        output.WriteLine($"{accepted} of 10 000 accepted in {watch.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(10_000, accepted);
+        var metrics = await BrokerMetricsText.GetAsync(broker);
+        Assert.Contains("iot_mqtt_limit_hits_total{limit=\"connect_rate_per_address\"} 0", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BurstFasterThanTheRate_IsSlowedDownNotRefused()
+    {
+        // The same shape at a rate that any machine outruns, so that the clients really exceed it (under the old rule,
+        // every connection beyond the burst of 100 was closed before CONNACK).
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ConnectRatePerAddress=50");
+        var accepted = 0;
+        var watch = Stopwatch.StartNew();
+
+        await Parallel.ForAsync(0, 600, new ParallelOptions { MaxDegreeOfParallelism = 100 }, async (i, _) =>
+        {
+            var (code, _) = await LoopbackMqtt.ConnectAsync(IPAddress.Loopback, broker.MqttPort, "slowed-" + i);
+            if (code == LoopbackMqtt.Accepted)
+            {
+                Interlocked.Increment(ref accepted);
+            }
+        });
+
+        output.WriteLine($"{accepted} of 600 accepted in {watch.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(600, accepted);
+        Assert.True(watch.Elapsed > TimeSpan.FromSeconds(9), $"500 beyond the burst at 50/s take 10 s, took {watch.Elapsed}");
+        var metrics = await BrokerMetricsText.GetAsync(broker);
+        Assert.Contains("iot_mqtt_limit_hits_total{limit=\"connect_rate_per_address\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Matches("iot_mqtt_limit_hits_total\\{limit=\"connect_rate_delayed\"\\} [1-9]", metrics);
+    }
+
+    [Fact]
+    public async Task AfterAFloodEnds_TheAddressConnectsAgainWithinTheMaxDelay()
+    {
+        // A low rate so that a short flood runs the bucket far into debt under the old rule (every refusal charged).
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ConnectRatePerAddress=20", "--Iot:Mqtt:ConnectRateMaxDelaySeconds=5");
+        var flood = Stopwatch.StartNew();
+        var attempts = 0;
+        await Parallel.ForAsync(0, 32, async (_, _) =>
+        {
+            while (flood.Elapsed < TimeSpan.FromSeconds(3))
+            {
+                await LoopbackMqtt.TouchAsync(IPAddress.Loopback, broker.MqttPort);
+                Interlocked.Increment(ref attempts);
+            }
+        });
+
+        var metrics = await BrokerMetricsText.GetAsync(broker);
+        var refused = BrokerMetricsText.Value(metrics, "iot_mqtt_limit_hits_total{limit=\"connect_rate_per_address\"}");
+        output.WriteLine($"flood: {attempts} connections in 3 s, {refused} refused");
+        Assert.True(refused > 1000, $"the flood should have been refused (refused {refused} of {attempts})");
+
+        var recovery = Stopwatch.StartNew();
+        int code;
+        do
+        {
+            (code, _) = await LoopbackMqtt.ConnectAsync(IPAddress.Loopback, broker.MqttPort, "after-flood", timeout: TimeSpan.FromSeconds(10));
+            if (code != LoopbackMqtt.Accepted)
+            {
+                await Task.Delay(200);
+            }
+        }
+        while (code != LoopbackMqtt.Accepted && recovery.Elapsed < TimeSpan.FromSeconds(30));
+
+        output.WriteLine($"connected again {recovery.Elapsed.TotalSeconds:F1} s after the flood ended");
+        Assert.Equal(LoopbackMqtt.Accepted, code);
+        Assert.True(recovery.Elapsed < TimeSpan.FromSeconds(10), $"took {recovery.Elapsed}");
+    }
+}
+
+/// <summary>Reads <c>/metrics</c> of a test broker.</summary>
+internal static class BrokerMetricsText
+{
+    public static async Task<string> GetAsync(BrokerFixture broker)
+    {
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        return await http.GetStringAsync("/metrics");
+    }
+
+    /// <summary>The value of the sample named exactly <paramref name="sample"/> (name and labels), or -1.</summary>
+    public static double Value(string metrics, string sample)
+    {
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (line.StartsWith(sample + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line.AsSpan(sample.Length + 1), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return -1;
+    }
+}

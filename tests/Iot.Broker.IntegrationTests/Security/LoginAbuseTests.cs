@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Iot.TestUtilities;
+using Xunit.Abstractions;
+
+namespace Iot.Broker.IntegrationTests.Security;
+
+/// <summary>
+/// Issue 16, finding 3: during a wrong-password flood a legitimate client still connects, failed logins back off,
+/// and password hashing takes a bounded share of the cores.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class LoginAbuseTests(ITestOutputHelper output)
+{
+    private const int Iterations = 100_000; // the production default: each verification costs milliseconds of CPU
+    private const string Device = "flood-dev";
+    private const string Password = "the-right-password-1";
+    private static readonly IPAddress LegitimateAddress = IPAddress.Parse("127.0.0.2");
+
+    [Fact]
+    public async Task WrongPasswordFloodFromOneAddress_LegitimateClientFromAnotherConnectsWithinTenSeconds()
+    {
+        await using var broker = await StartAsync();
+        var result = await FloodAsync(broker, [IPAddress.Loopback], connectionsPerAddress: 48);
+
+        Assert.True(result.LegitimateElapsed < TimeSpan.FromSeconds(10), $"took {result.LegitimateElapsed}");
+        Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"login_backoff_delayed\"}") > 0);
+        // One login per address on its way to the check (the pool has one worker on 2 cores): the rest get 0x89 at once.
+        Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"password_hash_busy\"}") > 0);
+        // The flood is spaced by the back-off: far fewer verifications than attempts.
+        Assert.True(result.Hashes < result.Attempts / 4, $"{result.Hashes} hashes for {result.Attempts} attempts");
+    }
+
+    [Fact]
+    public async Task WrongPasswordFloodFromManyAddresses_HashingIsBoundedAndLegitimateClientConnectsWithinTenSeconds()
+    {
+        await using var broker = await StartAsync();
+        var sources = Enumerable.Range(1, 32).Select(i => IPAddress.Parse("127.0.1." + i)).ToArray();
+        var result = await FloodAsync(broker, sources, connectionsPerAddress: 3);
+
+        Assert.True(result.LegitimateElapsed < TimeSpan.FromSeconds(10), $"took {result.LegitimateElapsed}");
+        // At most PasswordHashConcurrency (half the cores, at least one) verifications run at once.
+        var cores = Math.Max(1, Environment.ProcessorCount / 2);
+        Assert.True(result.HashCores <= cores * 1.15, $"hashing used {result.HashCores:F2} cores, the pool allows {cores}");
+    }
+
+    [Fact]
+    public async Task CorrectPasswordAfterFailures_ResetsTheBackoffAndConnectsAtOnce()
+    {
+        await using var broker = await StartAsync();
+        var source = IPAddress.Parse("127.0.0.3");
+        var delays = new List<TimeSpan>();
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            var (code, _) = await LoopbackMqtt.ConnectAsync(source, broker.MqttPort, Device, Device, "wrong");
+            delays.Add(watch.Elapsed);
+            Assert.Equal(LoopbackMqtt.BadCredentials, code);
+        }
+
+        output.WriteLine("refusals after " + string.Join(", ", delays.Select(d => d.TotalSeconds.ToString("F2", System.Globalization.CultureInfo.InvariantCulture))) + " s");
+        Assert.True(delays[2] >= TimeSpan.FromSeconds(1.9), $"third refusal after {delays[2]}"); // 0.5, 1, 2 s
+        Assert.True(delays[2] > delays[0]);
+
+        var (accepted, _) = await LoopbackMqtt.ConnectAsync(source, broker.MqttPort, Device, Device, Password);
+        Assert.Equal(LoopbackMqtt.Accepted, accepted);
+        var again = Stopwatch.StartNew();
+        var (refused, _) = await LoopbackMqtt.ConnectAsync(source, broker.MqttPort, Device, Device, "wrong");
+        Assert.Equal(LoopbackMqtt.BadCredentials, refused);
+        Assert.True(again.Elapsed < TimeSpan.FromSeconds(1.5), $"after a success the back-off starts again at 0.5 s, took {again.Elapsed}");
+    }
+
+    private static Task<BrokerFixture> StartAsync() => BrokerFixture.StartAsync(
+        "--Iot:Security:AllowAnonymous=false",
+        $"--Iot:Security:PasswordIterations={Iterations}",
+        $"--Iot:Security:Identities:0:Id={Device}",
+        "--Iot:Security:Identities:0:Role=Device",
+        $"--Iot:Security:Identities:0:Password={Password}",
+        "--Iot:Mqtt:ConnectRatePerAddress=100000");
+
+    /// <summary>
+    /// Floods wrong passwords (for the device's username and for unknown ones) from <paramref name="sources"/> for two
+    /// seconds, then connects the device with its right password from another address, retrying on Server unavailable
+    /// as a device does, while the flood goes on; reports what it took.
+    /// </summary>
+    private async Task<FloodResult> FloodAsync(BrokerFixture broker, IPAddress[] sources, int connectionsPerAddress)
+    {
+        var hashCost = MeasureHashCost();
+        using var stop = new CancellationTokenSource();
+        var attempts = 0;
+        var codes = new int[256];
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var wall = Stopwatch.StartNew();
+        var flooders = sources.SelectMany(source => Enumerable.Range(0, connectionsPerAddress).Select(i => Task.Run(async () =>
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                var username = n++ % 2 == 0 ? Device : "nobody-" + i;
+                var (code, _) = await LoopbackMqtt.ConnectAsync(source, broker.MqttPort, username, username, "wrong-" + n, timeout: TimeSpan.FromSeconds(20));
+                Interlocked.Increment(ref attempts);
+                Interlocked.Increment(ref codes[code & 0xFF]);
+            }
+        }))).ToArray();
+
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the flood is under way (not an assertion)
+        var hashesBefore = BrokerMetricsText.Value(await BrokerMetricsText.GetAsync(broker), "iot_mqtt_password_hashes_total");
+        var legitimate = Stopwatch.StartNew();
+        var tries = 0;
+        int result;
+        do
+        {
+            tries++;
+            (result, _) = await LoopbackMqtt.ConnectAsync(LegitimateAddress, broker.MqttPort, Device, Device, Password, timeout: TimeSpan.FromSeconds(30));
+            if (result == LoopbackMqtt.ServerUnavailable)
+            {
+                await Task.Delay(100);
+            }
+        }
+        while (result == LoopbackMqtt.ServerUnavailable && legitimate.Elapsed < TimeSpan.FromSeconds(30));
+
+        var legitimateElapsed = legitimate.Elapsed;
+        await Task.Delay(TimeSpan.FromSeconds(2)); // measure the flood a little longer (not an assertion)
+        var metrics = await BrokerMetricsText.GetAsync(broker);
+        var seconds = wall.Elapsed.TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
+        await stop.CancelAsync();
+        await Task.WhenAll(flooders);
+
+        var hashes = BrokerMetricsText.Value(metrics, "iot_mqtt_password_hashes_total");
+        var hashCores = (hashes - hashesBefore) * hashCost.TotalSeconds / (seconds - 2);
+        output.WriteLine($"flood from {sources.Length} address(es) x {connectionsPerAddress} connections: {attempts} attempts in {seconds:F1} s "
+            + $"({attempts / seconds:F0}/s; CONNACK 4: {codes[4]}, 3: {codes[3]}, closed: {codes[255]})");
+        output.WriteLine($"legitimate client: CONNACK {result} after {legitimateElapsed.TotalMilliseconds:F0} ms, {tries} attempt(s)");
+        output.WriteLine($"PBKDF2 ({Iterations} iterations) {hashCost.TotalMilliseconds:F1} ms each; {hashes} verifications in all, "
+            + $"hashing about {hashCores:F2} cores during the flood; test process (broker and flood) {cpu:F2} cores of {Environment.ProcessorCount}");
+        foreach (var line in metrics.Split('\n').Where(l => l.Contains("login_backoff", StringComparison.Ordinal) || l.Contains("password_hash", StringComparison.Ordinal)))
+        {
+            output.WriteLine(line);
+        }
+
+        Assert.Equal(LoopbackMqtt.Accepted, result);
+        return new FloodResult(legitimateElapsed, attempts, hashes, hashCores, metrics);
+    }
+
+    private static TimeSpan MeasureHashCost()
+    {
+        var salt = RandomNumberGenerator.GetBytes(16);
+        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes("warm-up"), salt, 1000, HashAlgorithmName.SHA256, 32);
+        var watch = Stopwatch.StartNew();
+        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes("x"), salt, Iterations, HashAlgorithmName.SHA256, 32);
+        return watch.Elapsed;
+    }
+
+    private sealed record FloodResult(TimeSpan LegitimateElapsed, int Attempts, double Hashes, double HashCores, string MetricsText)
+    {
+        public double Metrics(string sample) => BrokerMetricsText.Value(MetricsText, sample);
+    }
+}
