@@ -75,7 +75,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         };
         if (!StreamDefinition.IsValidName(name))
         {
-            return Problem(StatusCodes.Status400BadRequest, "Invalid stream", $"'{name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').");
+            return Problem(StatusCodes.Status400BadRequest, "Invalid stream", StreamDefinition.Validate(name)!);
         }
 
         if (definition.Partitions is < 1 or > 256 || definition.RetentionAge < TimeSpan.FromMinutes(1) || definition.RetentionBytes is < 8192)

@@ -103,7 +103,7 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
     {
         if (!IsValidName(group))
         {
-            throw new ArgumentException($"'{group}' is not a valid consumer group name (1-64 of letters, digits, '-', '_', '.').", nameof(group));
+            throw new ArgumentException(StreamDefinition.Validate(group, "consumer group name"), nameof(group));
         }
     }
 
