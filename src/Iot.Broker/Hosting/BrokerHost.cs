@@ -31,6 +31,7 @@ public static class BrokerHost
         builder.Services.AddIotRouting(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
+        builder.Services.AddApiErrors();
         configure?.Invoke(builder);
 
         var listeners = new ListenerRegistry();
@@ -51,6 +52,7 @@ public static class BrokerHost
             }
         };
 
+        app.UseApiErrors();
         app.UseWebSockets();
         app.UseAuthentication();
         app.UseAuthorization();

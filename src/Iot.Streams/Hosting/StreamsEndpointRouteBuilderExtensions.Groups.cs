@@ -76,6 +76,11 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             return NotFound("Consumer group", group);
         }
 
+        if (!request.HasJsonContentType())
+        {
+            return NotJson(request);
+        }
+
         CommitRequest? body;
         try
         {

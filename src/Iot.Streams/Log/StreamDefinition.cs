@@ -3,7 +3,7 @@ namespace Iot.Streams.Log;
 /// <summary>A named stream: its partition count and retention.</summary>
 public sealed class StreamDefinition
 {
-    /// <summary>The stream's name: 1-64 of letters, digits, <c>-</c>, <c>_</c>, <c>.</c>.</summary>
+    /// <summary>The stream's name: 1-64 characters of the platform's ids (<see cref="Iot.Routing.ResourceNames"/>).</summary>
     public string Name { get; set; } = "";
 
     /// <summary>Number of partitions.</summary>
