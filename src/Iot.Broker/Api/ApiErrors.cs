@@ -50,14 +50,15 @@ internal static partial class ApiErrors
 
     private static string MaxBodyText(HttpContext http) =>
         http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } max
-            ? string.Create(CultureInfo.InvariantCulture, $"at most {max} bytes, Kestrel:Limits:MaxRequestBodySize")
-            : "see Kestrel:Limits:MaxRequestBodySize";
+            ? string.Create(CultureInfo.InvariantCulture, $"at most {max} bytes, Iot:Http:MaxRequestBodyBytes")
+            : "see Iot:Http:MaxRequestBodyBytes";
 
     /// <summary>
     /// A body over the limit, a malformed body or parameter: the client's mistake, answered with its status (413, 400)
     /// as problem details and logged at Debug, never as an unhandled exception. Anything else stays a 500.
     /// </summary>
-    private sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems, ILogger<BadRequestExceptionHandler> logger)
+    private sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems, Mqtt.BrokerMetrics metrics,
+        ILogger<BadRequestExceptionHandler> logger)
         : IExceptionHandler
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
@@ -72,6 +73,11 @@ internal static partial class ApiErrors
             if (status == 0 || httpContext.Response.HasStarted)
             {
                 return false;
+            }
+
+            if (status == StatusCodes.Status413PayloadTooLarge)
+            {
+                metrics.LimitHit(Mqtt.LimitKind.HttpRequestBody);
             }
 
             LogRefused(logger, httpContext.Request.Method, httpContext.Request.Path, status, exception.Message);

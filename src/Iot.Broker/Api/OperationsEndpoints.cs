@@ -159,6 +159,7 @@ internal static class OperationsEndpoints
         LimitKind.TopicLimits => "topic_length_or_levels",
         LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
         LimitKind.OpenFiles => "open_files",
+        LimitKind.HttpRequestBody => "http_request_body",
         _ => limit.ToString(),
     };
 

@@ -104,6 +104,7 @@ public static class BrokerHost
             });
         }
 
+        kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
         kestrel.Listen(address, http.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;

@@ -45,6 +45,9 @@ internal enum LimitKind
 
     /// <summary>The process's open-files limit (<c>ulimit -n</c>): a connection could not be accepted.</summary>
     OpenFiles,
+
+    /// <summary>An HTTP request body over <c>Iot:Http:MaxRequestBodyBytes</c> (answered 413).</summary>
+    HttpRequestBody,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>
