@@ -83,12 +83,13 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
     /// <inheritdoc/>
     public ValueTask CommitAsync(string group, int partition, CommittedOffset offset, CancellationToken cancellationToken = default)
     {
-        Validate(group);
         ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
         lock (_lock)
         {
             if (!_groups.TryGetValue(group, out var offsets))
             {
+                // Only a new group is checked: one stored under an earlier, looser rule keeps working.
+                Validate(group);
                 _groups[group] = offsets = [];
             }
 

@@ -100,6 +100,44 @@ public sealed class NamesAndHttpErrorsTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>An identity named '..' made before the rule (here written into identities.db) still loads and can be deleted.</summary>
+    [Fact]
+    public async Task DotDotIdentityFromEarlierVersion_Listed_DeletedByQuery()
+    {
+        using var dataDir = new TempDirectory("iot-names");
+        await using (var first = await BrokerProcess.StartAsync(dataDir.Path))
+        {
+            Assert.Equal(0, await first.StopAsync());
+        }
+
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDir.Path, "identities.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO identities(id, role, enabled, created_at, updated_at) VALUES('..', 'device', 1, 0, 0)";
+            insert.ExecuteNonQuery();
+        }
+
+        await using var broker = await BrokerProcess.StartAsync(dataDir.Path);
+        try
+        {
+            using var http = Http(broker);
+            var listed = await http.GetFromJsonAsync<JsonElement>(new Uri("api/devices", UriKind.Relative));
+            Assert.Contains(listed.EnumerateArray(), d => d.GetProperty("id").GetString() == "..");
+            using (var deleted = await http.DeleteAsync(new Uri("api/devices?id=..", UriKind.Relative)))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            }
+
+            listed = await http.GetFromJsonAsync<JsonElement>(new Uri("api/devices", UriKind.Relative));
+            Assert.DoesNotContain(listed.EnumerateArray(), d => d.GetProperty("id").GetString() == "..");
+        }
+        finally
+        {
+            output.WriteLine(broker.Output);
+        }
+    }
+
     [Fact]
     public async Task HttpErrors_AreProblemDetails_WithoutUnhandledExceptionLogs()
     {
