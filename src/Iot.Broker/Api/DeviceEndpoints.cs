@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Mvc;
 using Iot.Broker.Security;
 using Iot.Broker.Security.Identities;
 
@@ -24,6 +25,11 @@ public static class DeviceEndpoints
         devices.MapPost("/{id}/enable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
             SetEnabled(id, true, http, registry, logger)).WithName("EnableDevice");
         devices.MapDelete("/{id}", Delete).WithName("DeleteDevice");
+
+        // The id in the query: reaches an identity whose id no URL path can carry ('.' or '..', created before ids
+        // were restricted to ResourceNames), so that it can still be deleted.
+        devices.MapDelete("", ([FromQuery] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
+            Delete(id, http, registry, logger)).WithName("DeleteDeviceById");
         devices.MapPost("/{id}/credentials", Rotate).WithName("RotateDeviceCredentials");
         return api;
     }

@@ -193,6 +193,7 @@ internal static class OperationsEndpoints
         LimitKind.LoginBackoffRefused => "login_backoff_refused",
         LimitKind.LoginBackoffTableFull => "login_backoff_table_full",
         LimitKind.PasswordHashBusy => "password_hash_busy",
+        LimitKind.HttpRequestBody => "http_request_body",
         _ => limit.ToString(),
     };
 

@@ -31,6 +31,7 @@ public static class BrokerHost
         builder.Services.AddIotRouting(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
+        builder.Services.AddApiErrors();
         configure?.Invoke(builder);
 
         var listeners = new ListenerRegistry();
@@ -57,6 +58,7 @@ public static class BrokerHost
             }
         };
 
+        app.UseApiErrors();
         app.UseWebSockets();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -108,6 +110,7 @@ public static class BrokerHost
             });
         }
 
+        kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
         kestrel.Listen(address, http.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;

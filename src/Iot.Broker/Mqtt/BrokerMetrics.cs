@@ -63,6 +63,9 @@ internal enum LimitKind
 
     /// <summary><see cref="Security.LoginProtectionOptions.PasswordHashQueue"/>: a CONNECT was refused (0x89) because the password verification queue was full.</summary>
     PasswordHashBusy,
+
+    /// <summary>An HTTP request body over <c>Iot:Http:MaxRequestBodyBytes</c> (answered 413).</summary>
+    HttpRequestBody,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

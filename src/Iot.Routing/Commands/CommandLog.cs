@@ -19,4 +19,11 @@ internal static partial class CommandLog
 
     [LoggerMessage(2105, LogLevel.Debug, "Command {CommandId} delivered to device {DeviceId} (delivery {DeliveryCount})")]
     public static partial void Delivered(ILogger logger, string commandId, string deviceId, int deliveryCount);
+
+    [LoggerMessage(2106, LogLevel.Warning, "Command {CommandId} to device {DeviceId} was stored without its queue message by an earlier version; linked to the message found")]
+    public static partial void Linked(ILogger logger, string commandId, string deviceId);
+
+    [LoggerMessage(2107, LogLevel.Warning,
+        "Command {CommandId} to device {DeviceId} was stored without its queue message by an earlier version and its payload is lost: marked DeadLettered (IncompleteWrite); a retry with messageId {MessageId} queues it again")]
+    public static partial void Incomplete(ILogger logger, string commandId, string deviceId, string messageId);
 }

@@ -39,8 +39,8 @@ internal sealed partial class CommandService
         }
 
         var parts = topic["commands/".Length..].Split('/');
-        if (parts.Length is < 2 or > 3 || !IsValidTopicLevel(parts[0]) || !IsValidTopicLevel(parts[1])
-            || (parts.Length == 3 && !IsValidTopicLevel(parts[2])))
+        if (parts.Length is < 2 or > 3 || !ResourceNames.IsValid(parts[0]) || !IsValidTopicLevel(parts[1])
+            || (parts.Length == 3 && !ResourceNames.IsValid(parts[2])))
         {
             return false;
         }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Iot.Routing.Hosting;
+using Iot.Routing.Internal;
 using Iot.Routing.Queues;
 using Iot.Routing.Topics;
 using Microsoft.Extensions.Hosting;
@@ -34,14 +35,16 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
     private readonly CommandOptions _options;
     private readonly ILogger _logger;
     private readonly RoutingMetrics _metrics;
+    private readonly CrashPoints _crashPoints;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _finished = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
     // The channel is resolved at start, not at construction: the broker's side may itself depend on the message
     // router, which depends on this service. A null channel (no broker in the host) queues commands without delivering.
     public CommandService(IQueueStore queues, CommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
-        RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory)
+        RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory, CrashPoints? crashPoints = null)
     {
+        _crashPoints = crashPoints ?? CrashPoints.None;
         _metrics = metrics;
         _queues = queues;
         _store = store;
@@ -77,37 +80,33 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             ReplySessionId = request.ReplySessionId,
         };
         var window = (long)_options.DuplicateDetectionWindow.TotalMilliseconds;
-        var (stored, duplicate) = await _store.CreateAsync(record, window > 0 ? record.CreatedAt - window : long.MaxValue).ConfigureAwait(false);
-        if (duplicate)
+
+        // The record and its queue message in one transaction: a crash leaves both or neither, and the caller is
+        // answered only after the commit, so every acknowledged command is delivered.
+        var (stored, duplicate) = await _store.CreateAsync(record, window > 0 ? record.CreatedAt - window : long.MaxValue, written => new QueueMessage
         {
-            return (stored, true);
+            Body = request.Payload,
+            MessageId = written.MessageId,
+            SessionId = written.DeviceId,
+            Subject = written.Name,
+            ContentType = request.ContentType,
+            CorrelationId = written.CommandId,
+            ReplyTo = written.ReplyQueue,
+            ReplyToSessionId = written.ReplySessionId,
+            TimeToLive = ttl,
+        }).ConfigureAwait(false);
+        _crashPoints.Reached(CrashPoints.CommandCommitted);
+        if (!duplicate)
+        {
+            _metrics.CommandSent();
         }
 
-        // The record first, then the message: a crash in between leaves a record that shows Queued until its TTL and
-        // was never acknowledged to the caller; the reverse order could deliver a command nobody can look up.
-        var sent = await _queues.SendAsync(QueueName,
-        [
-            new QueueMessage
-            {
-                Body = request.Payload,
-                MessageId = record.MessageId,
-                SessionId = request.DeviceId,
-                Subject = request.Name,
-                ContentType = request.ContentType,
-                CorrelationId = commandId,
-                ReplyTo = request.ReplyQueue,
-                ReplyToSessionId = request.ReplySessionId,
-                TimeToLive = ttl,
-            },
-        ], cancellationToken).ConfigureAwait(false);
-        await _store.SetSequenceNumberAsync(commandId, sent[0].SequenceNumber).ConfigureAwait(false);
-        _metrics.CommandSent();
-        if (_channel?.IsReady(request.DeviceId) == true)
+        if (stored.Status == CommandStatus.Queued && _channel?.IsReady(request.DeviceId) == true)
         {
             Kick(request.DeviceId);
         }
 
-        return (record with { SequenceNumber = sent[0].SequenceNumber }, false);
+        return (stored, duplicate);
     }
 
     /// <summary>The command with its current status (pending commands are checked against their queue message); null when unknown.</summary>
@@ -175,6 +174,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             DuplicateDetectionWindow = _options.DuplicateDetectionWindow,
             DeadLetteringOnMessageExpiration = true,
         }, cancellationToken).ConfigureAwait(false);
+        await RepairAsync().ConfigureAwait(false);
         _channel = _channelFactory();
         if (_channel is null)
         {
@@ -212,6 +212,21 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
     {
         _stopping.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Links or reports the records an earlier version left without their queue message (see <see cref="CommandStore.RepairAsync"/>).</summary>
+    private async Task RepairAsync()
+    {
+        var (linked, incomplete) = await _store.RepairAsync(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
+        foreach (var record in linked)
+        {
+            CommandLog.Linked(_logger, record.CommandId, record.DeviceId);
+        }
+
+        foreach (var record in incomplete)
+        {
+            CommandLog.Incomplete(_logger, record.CommandId, record.DeviceId, record.MessageId);
+        }
     }
 
     private async Task<HashSet<string>> PendingDevicesAsync(CancellationToken cancellationToken)

@@ -7,10 +7,19 @@ namespace Iot.Routing.Commands;
 /// <summary>
 /// Command records (status, delivery count, answer) in the <c>commands</c> table of <c>queues.db</c>, written on the
 /// queue store's group-commit loop. The queue message is the truth about a pending command; the record keeps what
-/// outlives it (the answer, the final status) and the <c>messageId</c> for duplicate detection.
+/// outlives it (the answer, the final status) and the <c>messageId</c> for duplicate detection. A command's record and
+/// its queue message are written in one transaction, so neither exists without the other.
 /// </summary>
-internal sealed class CommandStore(SqliteQueueStore queues)
+internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoints)
 {
+    /// <summary>The reason of a record found at start without its queue message (written by a version before 1 transaction).</summary>
+    public const string IncompleteReason = "IncompleteWrite";
+
+    public CommandStore(SqliteQueueStore queues)
+        : this(queues, CrashPoints.None)
+    {
+    }
+
     private const string Columns =
         "command_id, device_id, name, message_id, seq, status, delivery_count, created_at, updated_at, expires_at, reply_queue, reply_session_id, answer, answer_content_type, reason, description";
 
@@ -38,20 +47,82 @@ internal sealed class CommandStore(SqliteQueueStore queues)
     private volatile bool _schemaReady;
 
     /// <summary>
-    /// Records a new command, unless the device has one with the same message id created after
-    /// <paramref name="duplicatesSince"/>: then that one is returned with <c>Duplicate</c> true.
+    /// Records a new command and enqueues its message in one transaction, unless the device has one with the same message
+    /// id created after <paramref name="duplicatesSince"/>: then that one is returned with <c>Duplicate</c> true. A
+    /// duplicate without its queue message (a record from before commands were written atomically) gets its message
+    /// now, so the retry that finds it completes it instead of acknowledging a command that nothing would deliver.
     /// </summary>
-    public Task<(CommandRecord Record, bool Duplicate)> CreateAsync(CommandRecord record, long duplicatesSince) => Run(connection =>
+    /// <param name="record">The new command.</param>
+    /// <param name="duplicatesSince">Records created after this (Unix ms) count as duplicates.</param>
+    /// <param name="messageFor">The queue message of the command that is written (the new one, or the duplicate completed).</param>
+    public async Task<(CommandRecord Record, bool Duplicate)> CreateAsync(CommandRecord record, long duplicatesSince, Func<CommandRecord, QueueMessage> messageFor)
     {
-        var existing = Query(connection, $"SELECT {Columns} FROM commands WHERE device_id = $d AND message_id = $m AND created_at > $c ORDER BY created_at DESC LIMIT 1",
-            ("$d", record.DeviceId), ("$m", record.MessageId), ("$c", duplicatesSince));
-        if (existing.Count > 0)
+        var result = await Run(connection =>
         {
-            return (existing[0], true);
+            var existing = Query(connection, $"SELECT {Columns} FROM commands WHERE device_id = $d AND message_id = $m AND created_at > $c ORDER BY created_at DESC LIMIT 1",
+                ("$d", record.DeviceId), ("$m", record.MessageId), ("$c", duplicatesSince));
+            if (existing.Count > 0 && existing[0].SequenceNumber is not null)
+            {
+                return (existing[0], true);
+            }
+
+            var target = existing.Count > 0 ? existing[0] : record;
+            var seq = queues.PrepareSend(CommandService.QueueName, [messageFor(target)], detectDuplicates: false).Insert(connection)[0].SequenceNumber;
+            crashPoints.Reached(CrashPoints.CommandMessageWritten);
+            if (existing.Count > 0)
+            {
+                var completed = existing[0] with
+                {
+                    SequenceNumber = seq, Status = CommandStatus.Queued, Reason = null, Description = null,
+                    UpdatedAt = record.UpdatedAt, ExpiresAt = record.ExpiresAt,
+                };
+                NonQuery(connection, """
+                    UPDATE commands SET seq = $s, status = $st, reason = NULL, description = NULL, updated_at = $u, expires_at = $e
+                    WHERE command_id = $c
+                    """, ("$s", seq), ("$st", (int)CommandStatus.Queued), ("$u", completed.UpdatedAt), ("$e", completed.ExpiresAt),
+                    ("$c", completed.CommandId));
+                crashPoints.Reached(CrashPoints.CommandRecordWritten);
+                return (completed, true);
+            }
+
+            var created = record with { SequenceNumber = seq };
+            Insert(connection, created);
+            crashPoints.Reached(CrashPoints.CommandRecordWritten);
+            return (created, false);
+        }).ConfigureAwait(false);
+        queues.NotifyArrived(CommandService.QueueName);
+        return result;
+    }
+
+    /// <summary>
+    /// The start-up scan: a pending record without a queue message (written by an earlier version, which wrote the two
+    /// apart) is linked to its message when that exists, and otherwise marked dead-lettered with
+    /// <see cref="IncompleteReason"/> (its payload is gone); a retry with its message id re-queues it.
+    /// </summary>
+    /// <returns>The records it linked and those it marked.</returns>
+    public Task<(List<CommandRecord> Linked, List<CommandRecord> Incomplete)> RepairAsync(long now) => Run(connection =>
+    {
+        var linked = new List<CommandRecord>();
+        var incomplete = new List<CommandRecord>();
+        foreach (var record in Query(connection, $"SELECT {Columns} FROM commands WHERE seq IS NULL AND status < 2"))
+        {
+            if (Scalar(connection, "SELECT seq FROM queue_messages WHERE queue = $q AND session_id = $d AND message_id = $m ORDER BY seq DESC LIMIT 1",
+                ("$q", CommandService.QueueName), ("$d", record.DeviceId), ("$m", record.MessageId)) is long seq)
+            {
+                NonQuery(connection, "UPDATE commands SET seq = $s WHERE command_id = $c", ("$s", seq), ("$c", record.CommandId));
+                linked.Add(record with { SequenceNumber = seq });
+            }
+            else
+            {
+                NonQuery(connection, "UPDATE commands SET status = $st, reason = $r, description = $de, updated_at = $u WHERE command_id = $c",
+                    ("$st", (int)CommandStatus.DeadLettered), ("$r", IncompleteReason),
+                    ("$de", "The command's message was not stored (a crash while the command was accepted): send it again with the same messageId."),
+                    ("$u", now), ("$c", record.CommandId));
+                incomplete.Add(record);
+            }
         }
 
-        Insert(connection, record);
-        return (record, false);
+        return (linked, incomplete);
     });
 
     /// <summary>Records a command found in the queue without a record (sent just before a crash).</summary>
@@ -69,9 +140,6 @@ internal sealed class CommandStore(SqliteQueueStore queues)
 
     public Task<CommandRecord?> GetAsync(string commandId) => Run(connection =>
         Query(connection, $"SELECT {Columns} FROM commands WHERE command_id = $c", ("$c", commandId)).FirstOrDefault());
-
-    public Task<int> SetSequenceNumberAsync(string commandId, long sequenceNumber) => Run(connection =>
-        NonQuery(connection, "UPDATE commands SET seq = $s WHERE command_id = $c", ("$s", sequenceNumber), ("$c", commandId)));
 
     /// <summary>Marks a pending command Delivered (PUBACK) with its delivery count; false when it is final already.</summary>
     public Task<bool> SetDeliveredAsync(string commandId, int deliveryCount, long now) => Run(connection =>
@@ -115,6 +183,18 @@ internal sealed class CommandStore(SqliteQueueStore queues)
         }
 
         return command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = SqliteStatements.Get(connection, sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        var result = command.ExecuteScalar();
+        return result is DBNull ? null : result;
     }
 
     private static List<CommandRecord> Query(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)

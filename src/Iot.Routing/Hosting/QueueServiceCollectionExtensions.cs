@@ -1,4 +1,5 @@
 using Iot.Routing.Commands;
+using Iot.Routing.Internal;
 using Iot.Routing.Queues;
 using Iot.Routing.Rules;
 using Microsoft.Extensions.Configuration;
@@ -23,10 +24,13 @@ internal static class QueueServiceCollectionExtensions
         });
         services.TryAddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteQueueStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, QueueRouteDestination>());
-        services.TryAddSingleton<CommandStore>();
+        // Test-only (see CrashPoints): read once, and only when set.
+        services.TryAddSingleton(CrashPoints.Parse(configuration[CrashPoints.ConfigurationKey]));
+        services.TryAddSingleton(sp => new CommandStore(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<CrashPoints>()));
         services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<IQueueStore>(), sp.GetRequiredService<CommandStore>(),
             sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(),
+            sp.GetRequiredService<CrashPoints>()));
         services.TryAddSingleton<ICommandResponseObserver>(sp => sp.GetRequiredService<CommandService>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<CommandService>());
         return services;

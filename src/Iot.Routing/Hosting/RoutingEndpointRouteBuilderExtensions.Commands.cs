@@ -22,9 +22,14 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         {
             var services = context.RequestServices;
             var options = services.GetRequiredService<IOptions<CommandOptions>>().Value;
-            if (!CommandService.IsValidTopicLevel(id) || !CommandService.IsValidTopicLevel(name))
+            if (ResourceNames.Validate(id, "device id") is { } invalidId)
             {
-                return Problem(StatusCodes.Status400BadRequest, "Invalid command", "The device id and command name must be valid MQTT topic levels (no '/', '+' or '#').");
+                return Problem(StatusCodes.Status400BadRequest, "Invalid device id", invalidId);
+            }
+
+            if (!CommandService.IsValidTopicLevel(name))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", "The command name must be a valid MQTT topic level (no '/', '+' or '#').");
             }
 
             if (ttl is { } t && (t < 1 || t > options.MaxTimeToLive.TotalSeconds))

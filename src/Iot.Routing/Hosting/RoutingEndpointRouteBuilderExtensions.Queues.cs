@@ -19,7 +19,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         {
             if (!SqliteQueueStore.IsValidQueueName(name))
             {
-                return Problem(StatusCodes.Status400BadRequest, "Invalid queue", $"Queue name '{name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.");
+                return Problem(StatusCodes.Status400BadRequest, "Invalid queue", ResourceNames.Validate(name, "queue name")!);
             }
 
             var (body, error) = await ReadBodyAsync<QueueRequest>(context.Request).ConfigureAwait(false);

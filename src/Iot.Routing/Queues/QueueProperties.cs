@@ -3,7 +3,7 @@ namespace Iot.Routing.Queues;
 /// <summary>A queue's configuration. Defaults are Azure Service Bus's.</summary>
 public sealed class QueueProperties
 {
-    /// <summary>The queue name: 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit (names starting with <c>$</c> are the platform's).</summary>
+    /// <summary>The queue name: one of the platform's ids (<see cref="ResourceNames"/>) (names starting with <c>$</c> are the platform's).</summary>
     public required string Name { get; init; }
 
     /// <summary>How long a peek-lock receive holds a message (and an accepted session) before it is available again.</summary>

@@ -142,11 +142,7 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         var results = await SendCoreAsync(queue, messages).ConfigureAwait(false);
 
         // Wake every long-polling receiver of the queue: one new waiter generation per send.
-        if (_arrivals.TryRemove(queue, out var arrived))
-        {
-            arrived.TrySetResult();
-        }
-
+        NotifyArrived(queue);
         return results;
     }
 
@@ -168,10 +164,27 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 
     private Task<IReadOnlyList<SendResult>> SendCoreAsync(string queue, IReadOnlyList<QueueMessage> messages)
     {
+        var send = PrepareSend(queue, messages, detectDuplicates: true);
+        return _store.ExecuteAsync(send.Insert);
+    }
+
+    /// <summary>
+    /// Validates <paramref name="messages"/> for <paramref name="queue"/> on the caller's thread; the result inserts them
+    /// on the store's connection, so that platform state in <c>queues.db</c> (a command record) can be written in the
+    /// same transaction as its queue message.
+    /// </summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="messages">The messages.</param>
+    /// <param name="detectDuplicates">
+    /// False when the caller does its own duplicate detection (commands: per device), so that the queue's window, which
+    /// spans every session, does not take one device's message id for another's.
+    /// </param>
+    internal PreparedSend PrepareSend(string queue, IReadOnlyList<QueueMessage> messages, bool detectDuplicates)
+    {
         ArgumentNullException.ThrowIfNull(messages);
         var properties = GetQueue(queue);
         var now = Now();
-        var rows = new List<(QueueMessage Message, string MessageId, bool Tracked, long VisibleAt, long ExpiresAt, string? Properties)>(messages.Count);
+        var rows = new List<PreparedRow>(messages.Count);
         foreach (var message in messages)
         {
             ArgumentNullException.ThrowIfNull(message);
@@ -190,24 +203,59 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
             var timeToLive = message.TimeToLive is { } own && own < properties.DefaultMessageTimeToLive ? own : properties.DefaultMessageTimeToLive;
             // Only ids the sender chose can repeat: generated ones are not remembered for duplicate detection.
             var tracked = !string.IsNullOrEmpty(message.MessageId);
-            rows.Add((message, tracked ? message.MessageId! : Guid.NewGuid().ToString("N"), tracked,
-                visibleAt, AddMilliseconds(visibleAt, timeToLive), StoredProperties.Serialize(message)));
+            rows.Add(new PreparedRow(message, tracked ? message.MessageId! : Guid.NewGuid().ToString("N"), tracked && detectDuplicates,
+                sessionId, visibleAt, AddMilliseconds(visibleAt, timeToLive), StoredProperties.Serialize(message)));
         }
 
-        var window = (long)properties.DuplicateDetectionWindow.TotalMilliseconds;
-        return _store.ExecuteAsync<IReadOnlyList<SendResult>>(connection =>
+        return new PreparedSend(queue, now, detectDuplicates ? (long)properties.DuplicateDetectionWindow.TotalMilliseconds : 0, rows);
+    }
+
+    /// <summary>Wakes the long-polling receivers of <paramref name="queue"/> after messages were committed.</summary>
+    internal void NotifyArrived(string queue)
+    {
+        if (_arrivals.TryRemove(queue, out var arrived))
         {
-            var results = new SendResult[rows.Count];
-            if (window > 0)
+            arrived.TrySetResult();
+        }
+    }
+
+    internal sealed record PreparedRow(QueueMessage Message, string MessageId, bool Tracked, string? SessionId, long VisibleAt, long ExpiresAt,
+        string? Properties);
+
+    /// <summary>Messages validated for one queue, ready to be inserted inside a store operation.</summary>
+    internal sealed class PreparedSend
+    {
+        private readonly string _queue;
+        private readonly long _now;
+        private readonly long _window;
+        private readonly List<PreparedRow> _rows;
+
+        internal PreparedSend(string queue, long now, long window, List<PreparedRow> rows)
+        {
+            _queue = queue;
+            _now = now;
+            _window = window;
+            _rows = rows;
+        }
+
+        /// <summary>The queue the messages go to.</summary>
+        public string Queue => _queue;
+
+        /// <summary>Inserts the messages on <paramref name="connection"/> (inside the caller's transaction).</summary>
+        public IReadOnlyList<SendResult> Insert(SqliteConnection connection)
+        {
+            var results = new SendResult[_rows.Count];
+            if (_window > 0)
             {
-                NonQuery(connection, "DELETE FROM queue_duplicates WHERE queue = $q AND seen_at <= $c", ("$q", queue), ("$c", now - window));
+                NonQuery(connection, "DELETE FROM queue_duplicates WHERE queue = $q AND seen_at <= $c", ("$q", _queue), ("$c", _now - _window));
             }
 
-            for (int i = 0; i < rows.Count; i++)
+            for (int i = 0; i < _rows.Count; i++)
             {
-                var (message, messageId, tracked, visibleAt, expiresAt, stored) = rows[i];
-                if (tracked && window > 0 && Scalar(connection, "SELECT seq FROM queue_duplicates WHERE queue = $q AND message_id = $m",
-                    ("$q", queue), ("$m", messageId)) is long original)
+                var row = _rows[i];
+                var tracked = row.Tracked && _window > 0;
+                if (tracked && Scalar(connection, "SELECT seq FROM queue_duplicates WHERE queue = $q AND message_id = $m",
+                    ("$q", _queue), ("$m", row.MessageId)) is long original)
                 {
                     results[i] = new SendResult(Scalar(connection, "SELECT seq FROM queue_messages WHERE seq = $s", ("$s", original)) is null ? 0 : original, Duplicate: true);
                     continue;
@@ -217,20 +265,19 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
                     INSERT INTO queue_messages(queue, message_id, session_id, priority, state, enqueued_at, visible_at, expires_at, properties, body)
                     VALUES($q, $m, $s, $p, 0, $n, $v, $e, $props, $b) RETURNING seq
                     """,
-                    ("$q", queue), ("$m", messageId), ("$s", properties.RequiresSession ? message.SessionId! : DBNull.Value),
-                    ("$p", message.Priority), ("$n", now), ("$v", visibleAt), ("$e", expiresAt),
-                    ("$props", (object?)stored ?? DBNull.Value), ("$b", message.Body.ToArray()))!;
-                if (tracked && window > 0)
+                    ("$q", _queue), ("$m", row.MessageId), ("$s", row.SessionId), ("$p", row.Message.Priority), ("$n", _now), ("$v", row.VisibleAt),
+                    ("$e", row.ExpiresAt), ("$props", row.Properties), ("$b", row.Message.Body.ToArray()))!;
+                if (tracked)
                 {
                     NonQuery(connection, "INSERT OR REPLACE INTO queue_duplicates(queue, message_id, seen_at, seq) VALUES($q, $m, $n, $s)",
-                        ("$q", queue), ("$m", messageId), ("$n", now), ("$s", seq));
+                        ("$q", _queue), ("$m", row.MessageId), ("$n", _now), ("$s", seq));
                 }
 
                 results[i] = new SendResult(seq, Duplicate: false);
             }
 
             return results;
-        });
+        }
     }
 
     /// <inheritdoc/>

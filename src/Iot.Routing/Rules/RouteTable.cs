@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Iot.Routing.Internal;
 using Iot.Routing.Topics;
 
@@ -157,7 +156,7 @@ internal sealed partial class RouteTable : IDisposable
 
         if (!isBuiltIn && !IsValidName(definition.Name))
         {
-            error = $"name '{definition.Name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.";
+            error = $"name '{definition.Name}' is invalid: " + ResourceNames.Validate(definition.Name, "name");
             return false;
         }
 
@@ -189,11 +188,8 @@ internal sealed partial class RouteTable : IDisposable
         return true;
     }
 
-    /// <summary>Route and subscription names: safe in URLs and logs.</summary>
-    public static bool IsValidName([NotNullWhen(true)] string? name) => name is not null && NamePattern().IsMatch(name);
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
-    private static partial Regex NamePattern();
+    /// <summary>Route, subscription and queue names: the platform's one set of ids (<see cref="ResourceNames"/>).</summary>
+    public static bool IsValidName([NotNullWhen(true)] string? name) => name is not null && ResourceNames.IsValid(name);
 
     // The new route is matchable before the old one goes: a concurrent message sees at least one of them.
     private void Apply(CompiledRoute? previous, CompiledRoute route)

@@ -142,7 +142,7 @@ internal sealed class SubscriptionRegistry : IDisposable
     {
         if (!RouteTable.IsValidName(definition.Name))
         {
-            return $"name '{definition.Name}' is invalid: use 1-128 letters, digits, '-', '_' or '.', starting with a letter or digit.";
+            return $"name '{definition.Name}' is invalid: " + ResourceNames.Validate(definition.Name, "name");
         }
 
         var filter = definition.Filter.TopicFilter;

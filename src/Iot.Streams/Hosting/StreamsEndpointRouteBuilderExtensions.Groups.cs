@@ -21,7 +21,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
 
             if (!ConsumerGroupStore.IsValidName(group))
             {
-                return Problem(StatusCodes.Status400BadRequest, "Invalid group", $"'{group}' is not a valid group name (1-64 of letters, digits, '-', '_', '.').");
+                return Problem(StatusCodes.Status400BadRequest, "Invalid group", StreamDefinition.Validate(group, "group name")!);
             }
 
             var created = await store.GetGroups(name).CreateAsync(group, cancellationToken);
@@ -74,6 +74,11 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         if (!store.GetGroups(name).Groups.Contains(group))
         {
             return NotFound("Consumer group", group);
+        }
+
+        if (!request.HasJsonContentType())
+        {
+            return NotJson(request);
         }
 
         CommitRequest? body;

@@ -55,6 +55,11 @@ public static partial class StreamsEndpointRouteBuilderExtensions
 
     private static async Task<IResult> CreateStreamAsync(string name, HttpRequest request, IStreamStore store)
     {
+        if (request.ContentLength is not 0 && !request.HasJsonContentType())
+        {
+            return NotJson(request);
+        }
+
         CreateStreamRequest? body;
         try
         {
@@ -75,7 +80,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         };
         if (!StreamDefinition.IsValidName(name))
         {
-            return Problem(StatusCodes.Status400BadRequest, "Invalid stream", $"'{name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').");
+            return Problem(StatusCodes.Status400BadRequest, "Invalid stream", StreamDefinition.Validate(name)!);
         }
 
         if (definition.Partitions is < 1 or > 256 || definition.RetentionAge < TimeSpan.FromMinutes(1) || definition.RetentionBytes is < 8192)
@@ -254,6 +259,9 @@ public static partial class StreamsEndpointRouteBuilderExtensions
 
     private static IResult Json(object value, int statusCode = StatusCodes.Status200OK) =>
         Results.Json(value, StreamsJson.Options, statusCode: statusCode);
+
+    private static IResult NotJson(HttpRequest request) => Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+        $"The body must be JSON (Content-Type: application/json), not '{request.ContentType}'.");
 
     private static IResult Problem(int statusCode, string title, string detail) =>
         Results.Problem(detail: detail, statusCode: statusCode, title: title);

@@ -45,7 +45,7 @@ internal sealed class StreamsOptionsValidator : IValidateOptions<StreamsOptions>
             var stream = options.Streams[i];
             if (!StreamDefinition.IsValidName(stream.Name))
             {
-                errors.Add($"Iot:Streams:Streams:{i}:Name '{stream.Name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').");
+                errors.Add($"Iot:Streams:Streams:{i}:Name '{stream.Name}' is not valid: {StreamDefinition.Validate(stream.Name)}");
             }
 
             if (stream.Partitions is < 1 or > 256)

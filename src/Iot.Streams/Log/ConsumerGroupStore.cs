@@ -83,12 +83,13 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
     /// <inheritdoc/>
     public ValueTask CommitAsync(string group, int partition, CommittedOffset offset, CancellationToken cancellationToken = default)
     {
-        Validate(group);
         ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
         lock (_lock)
         {
             if (!_groups.TryGetValue(group, out var offsets))
             {
+                // Only a new group is checked: one stored under an earlier, looser rule keeps working.
+                Validate(group);
                 _groups[group] = offsets = [];
             }
 
@@ -103,7 +104,7 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
     {
         if (!IsValidName(group))
         {
-            throw new ArgumentException($"'{group}' is not a valid consumer group name (1-64 of letters, digits, '-', '_', '.').", nameof(group));
+            throw new ArgumentException(StreamDefinition.Validate(group, "consumer group name"), nameof(group));
         }
     }
 

@@ -39,7 +39,7 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(definition);
         if (!StreamDefinition.IsValidName(definition.Name))
         {
-            throw new ArgumentException($"'{definition.Name}' is not a valid stream name (1-64 of letters, digits, '-', '_', '.').", nameof(definition));
+            throw new ArgumentException(StreamDefinition.Validate(definition.Name), nameof(definition));
         }
 
         if (definition.Partitions is < 1 or > 256)

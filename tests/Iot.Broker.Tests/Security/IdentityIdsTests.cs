@@ -19,6 +19,11 @@ public sealed class IdentityIdsTests
     [InlineData("a#")]
     [InlineData("with space")]
     [InlineData("ümlaut")]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("dev\u200F1")]
+    [InlineData("$commands")]
+    [InlineData("a\\b")]
     public void Validate_InvalidId_SaysWhy(string? id) => Assert.NotNull(IdentityIds.Validate(id));
 
     [Fact]

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Iot.Broker.Security.Identities;
 
 /// <summary>One identity of the registry, as stored (secrets only as hashes).</summary>
@@ -68,31 +66,13 @@ internal readonly record struct IdentityChange(string IdentityId, IdentityChange
 internal static class IdentityIds
 {
     /// <summary>The longest id.</summary>
-    public const int MaxLength = 128;
+    public const int MaxLength = Iot.Routing.ResourceNames.MaxLength;
 
-    private static readonly SearchValues<char> Allowed =
-        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-");
-
-    /// <summary>Null when <paramref name="id"/> is a valid identity id; otherwise why it is not.</summary>
-    public static string? Validate(string? id)
-    {
-        if (string.IsNullOrEmpty(id))
-        {
-            return "The id is required.";
-        }
-
-        if (id.Length > MaxLength)
-        {
-            return $"The id is {id.Length} characters long; at most {MaxLength} are allowed.";
-        }
-
-        if (id.AsSpan().ContainsAnyExcept(Allowed))
-        {
-            return "The id may contain only the letters A-Z and a-z, the digits 0-9 and '.', '_', ':', '-' (no '/', '+', '#' or spaces).";
-        }
-
-        return null;
-    }
+    /// <summary>
+    /// Null when <paramref name="id"/> is a valid identity id (the platform's one set of ids,
+    /// <see cref="Iot.Routing.ResourceNames"/>); otherwise why it is not.
+    /// </summary>
+    public static string? Validate(string? id) => Iot.Routing.ResourceNames.Validate(id);
 
     /// <summary>The role's name in the HTTP API and the database: <c>device</c>, <c>service</c>, <c>dashboard</c>.</summary>
     public static string RoleName(IdentityRole role) => role switch
