@@ -35,6 +35,8 @@ internal static class OperationsEndpoints
         Gauge(text, "iot_mqtt_subscriptions", "Subscriptions in the topic tree.", subscriptions.Count);
         Gauge(text, "iot_mqtt_retained_messages", "Retained messages.", retained.Count);
         Gauge(text, "iot_mqtt_queued_messages", "Messages queued or in flight to sessions.", queued);
+        Gauge(text, "iot_mqtt_retained_owned_messages", "Retained messages charged to clients (Iot:Mqtt:MaxRetainedMessages); the broker's own are not.", retained.OwnedCount);
+        Gauge(text, "iot_mqtt_retained_owned_bytes", "Bytes (topic, payload, properties) of the retained messages charged to clients (Iot:Mqtt:MaxRetainedBytes).", retained.OwnedBytes);
         Gauge(text, "iot_mqtt_retained_pending", "Retained messages matched at SUBSCRIBE and not yet handed to the session.", m.RetainedPending);
         Counter(text, "iot_mqtt_messages_received_total", "PUBLISH packets received from clients.", m.MessagesReceived);
         Counter(text, "iot_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", m.MessagesSent);
@@ -146,6 +148,12 @@ internal static class OperationsEndpoints
         ("connect_rate_per_address", o.ConnectRatePerAddress),
         ("topic_alias_maximum", o.TopicAliasMaximum),
         ("max_retained_per_subscribe", o.MaxRetainedPerSubscribe),
+        ("max_retained_messages_per_identity", o.MaxRetainedMessagesPerIdentity),
+        ("max_retained_bytes_per_identity", o.MaxRetainedBytesPerIdentity),
+        ("max_retained_messages_per_service", o.MaxRetainedMessagesPerService),
+        ("max_retained_bytes_per_service", o.MaxRetainedBytesPerService),
+        ("max_retained_messages", o.MaxRetainedMessages),
+        ("max_retained_bytes", o.MaxRetainedBytes),
     ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
@@ -159,6 +167,8 @@ internal static class OperationsEndpoints
         LimitKind.TopicLimits => "topic_length_or_levels",
         LimitKind.MaxRetainedPerSubscribe => "max_retained_per_subscribe",
         LimitKind.OpenFiles => "open_files",
+        LimitKind.RetainedPerIdentity => "retained_per_identity",
+        LimitKind.RetainedTotal => "retained_total",
         _ => limit.ToString(),
     };
 

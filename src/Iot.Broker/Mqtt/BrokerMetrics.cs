@@ -45,6 +45,13 @@ internal enum LimitKind
 
     /// <summary>The process's open-files limit (<c>ulimit -n</c>): a connection could not be accepted.</summary>
     OpenFiles,
+
+    /// <summary><see cref="MqttOptions.MaxRetainedMessagesPerIdentity"/> and the other per-identity retained quotas:
+    /// a retained message was not retained.</summary>
+    RetainedPerIdentity,
+
+    /// <summary><see cref="MqttOptions.MaxRetainedMessages"/> or <see cref="MqttOptions.MaxRetainedBytes"/>.</summary>
+    RetainedTotal,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

@@ -156,6 +156,7 @@ internal sealed partial class MqttConnection
                 PayloadFormatIndicator = (byte)connect.WillPayloadFormatIndicator,
                 UserProperties = connect.WillUserProperties,
                 PublisherClientId = clientId,
+                RetainedOwnerId = connect.WillRetain ? RetainedOwnerId() : 0,
             };
             _willDelay = v5 ? connect.WillDelayInterval : 0;
         }
