@@ -280,4 +280,11 @@ public sealed class MqttOptions
     /// <remarks>Default 1 073 741 824 (1 GiB); range 0 (no limit) to 1 TiB.</remarks>
     [Range(0L, 1L << 40)]
     public long MaxRetainedBytes { get; set; } = 1L << 30;
+
+    /// <summary>Seconds between the Information summaries of refused connections (counts per reason, event 1171);
+    /// each refused connection is logged at Debug (event 1012).</summary>
+    /// <remarks>Default 60; range 1 to 86 400. A flood of refused connections (bad passwords, malformed CONNECTs) then
+    /// writes one line a minute instead of one per connection.</remarks>
+    [Range(1, 86_400)]
+    public int RefusedConnectionsLogIntervalSeconds { get; set; } = 60;
 }

@@ -72,6 +72,11 @@ internal sealed partial class SqliteSessionStore : ISessionStore
             _commands = new Commands(_connection);
             LogOpened(_logger, _path, version);
         }
+        catch (SqliteException ex)
+        {
+            _connection.Dispose();
+            throw new InvalidDataException($"The session store '{_path}' cannot be opened (corrupt, not a SQLite database, or not writable): {ex.Message}", ex);
+        }
         catch
         {
             _connection.Dispose();
