@@ -116,7 +116,8 @@ public static class BrokerHost
         var description = StartupFailure.Describe(exception, configuration[$"{IotOptions.SectionName}:DataDir"]);
         using var fallback = app is null ? LoggerFactory.Create(logging => logging.AddSimpleConsole()) : null;
         var factory = app?.Services.GetService<ILoggerFactory>() ?? fallback!;
-        HostingLog.StartupFailed(factory.CreateLogger(typeof(BrokerHost).FullName!), description);
+        var logger = factory.CreateLogger(typeof(BrokerHost).FullName!);
+        HostingLog.StartupFailed(logger, description);
         if (app is null)
         {
             return;

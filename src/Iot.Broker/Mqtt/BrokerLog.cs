@@ -12,7 +12,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            ClientConnectedCore(logger, LogSafe.Escape(clientId), protocolVersion, cleanStart, sessionPresent, sessionExpiry);
+            var safeClientId = LogSafe.Escape(clientId);
+            ClientConnectedCore(logger, safeClientId, protocolVersion, cleanStart, sessionPresent, sessionExpiry);
         }
     }
 
@@ -24,7 +25,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            ClientDisconnectedCore(logger, LogSafe.Escape(clientId), clean, reason);
+            var safeClientId = LogSafe.Escape(clientId);
+            ClientDisconnectedCore(logger, safeClientId, clean, reason);
         }
     }
 
@@ -36,7 +38,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            ConnectionRejectedCore(logger, connectionId, LogSafe.Escape(reason));
+            var safeReason = LogSafe.Escape(reason);
+            ConnectionRejectedCore(logger, connectionId, safeReason);
         }
     }
 
@@ -48,7 +51,9 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            ProtocolViolationCore(logger, LogSafe.Escape(clientId), reasonCode, LogSafe.Escape(detail));
+            var safeClientId = LogSafe.Escape(clientId);
+            var safeDetail = LogSafe.Escape(detail);
+            ProtocolViolationCore(logger, safeClientId, reasonCode, safeDetail);
         }
     }
 
@@ -63,7 +68,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            SessionTakenOverCore(logger, LogSafe.Escape(clientId));
+            var safeClientId = LogSafe.Escape(clientId);
+            SessionTakenOverCore(logger, safeClientId);
         }
     }
 
@@ -75,7 +81,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            SessionExpiredCore(logger, LogSafe.Escape(clientId));
+            var safeClientId = LogSafe.Escape(clientId);
+            SessionExpiredCore(logger, safeClientId);
         }
     }
 
@@ -90,7 +97,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Error))
         {
-            DurableWriteFailedCore(logger, LogSafe.Escape(clientId), exception);
+            var safeClientId = LogSafe.Escape(clientId);
+            DurableWriteFailedCore(logger, safeClientId, exception);
         }
     }
 
@@ -105,7 +113,9 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Debug))
         {
-            WillPublishedCore(logger, LogSafe.Escape(clientId), LogSafe.Escape(topic));
+            var safeClientId = LogSafe.Escape(clientId);
+            var safeTopic = LogSafe.Escape(topic);
+            WillPublishedCore(logger, safeClientId, safeTopic);
         }
     }
 
@@ -117,7 +127,8 @@ internal static partial class BrokerLog
     {
         if (logger.IsEnabled(LogLevel.Warning))
         {
-            CommandHandlerFailedCore(logger, LogSafe.Escape(deviceId), exception);
+            var safeDeviceId = LogSafe.Escape(deviceId);
+            CommandHandlerFailedCore(logger, safeDeviceId, exception);
         }
     }
 

@@ -53,7 +53,8 @@ internal sealed class ConnectionRefusals(ILogger logger, TimeProvider time, Time
 
         if (reasons is not null)
         {
-            BrokerLog.ConnectionsRefused(logger, total, interval.TotalSeconds, reasons.ToString());
+            var text = reasons.ToString();
+            BrokerLog.ConnectionsRefused(logger, total, interval.TotalSeconds, text);
             return;
         }
 
