@@ -58,8 +58,10 @@ public sealed class LogInjectionTests(ITestOutputHelper output)
         Assert.DoesNotContain(log, c => c is '\r' or '\u001b' or '\u202e');
         Assert.Contains("MQTT\\r\\ninfo: Iot.Broker.Hosting.BrokerHost[1001]\\r\\n      forged\\x1b[2J\\x1b[31m\\u202e", log, StringComparison.Ordinal);
         Assert.Contains("Client evil\\r\\ninfo:", log, StringComparison.Ordinal);
-        var lines = log.Split('\n');
-        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("forged", StringComparison.Ordinal));
+        // Output lines are indented by two (stderr: "! "); a raw CR or LF would have split the forged text into lines.
+        var lines = log.Split('\n').Select(l => l.TrimStart()).ToArray();
+        Assert.DoesNotContain(lines, l => l.StartsWith("forged", StringComparison.Ordinal));
+        Assert.DoesNotContain("info: Iot.Broker.Hosting.BrokerHost[1001]", lines);
 
         // Each refusal at Debug (event 1012), their sum at Information (event 1171).
         Assert.Equal(2, lines.Count(l => l.StartsWith("dbug: Iot.Broker.Mqtt.Connection[1012]", StringComparison.Ordinal)));
