@@ -108,12 +108,33 @@ public static class BrokerHost
         return app;
     }
 
+    /// <summary>The listener ports by setting, defaults included; null when the settings cannot be read.</summary>
+    private static Dictionary<string, int>? ConfiguredPorts(IConfiguration configuration)
+    {
+        try
+        {
+            var mqtt = configuration.GetSection(MqttOptions.SectionName).Get<MqttOptions>() ?? new MqttOptions();
+            var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
+            return new Dictionary<string, int>
+            {
+                [$"{MqttOptions.SectionName}:Port"] = mqtt.Port,
+                [$"{MqttOptions.SectionName}:TlsPort"] = mqtt.TlsPort,
+                [$"{HttpOptions.SectionName}:Port"] = http.Port,
+            };
+        }
+        catch (InvalidOperationException)
+        {
+            // A value that does not bind (the failure itself, perhaps): the line names the port without its setting.
+            return null;
+        }
+    }
+
     /// <summary>Logs why start-up failed in one line, then releases what was opened (ports, stores).</summary>
     private static async Task ReportStartupFailureAsync(WebApplication? app, string[] args, Exception exception)
     {
         var configuration = app?.Configuration
             ?? new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
-        var description = StartupFailure.Describe(exception, configuration[$"{IotOptions.SectionName}:DataDir"]);
+        var description = StartupFailure.Describe(exception, configuration[$"{IotOptions.SectionName}:DataDir"], ConfiguredPorts(configuration));
         using var fallback = app is null ? LoggerFactory.Create(logging => logging.AddSimpleConsole()) : null;
         var factory = app?.Services.GetService<ILoggerFactory>() ?? fallback!;
         var logger = factory.CreateLogger(typeof(BrokerHost).FullName!);

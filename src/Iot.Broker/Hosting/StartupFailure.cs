@@ -20,7 +20,9 @@ public static class StartupFailure
     /// <summary>The cause of a failed start-up, in one line.</summary>
     /// <param name="exception">What the host's creation or start threw.</param>
     /// <param name="dataDir">The configured <c>Iot:DataDir</c>, named when a file or directory cannot be used.</param>
-    public static string Describe(Exception exception, string? dataDir)
+    /// <param name="ports">The configured listener ports by setting (<c>Iot:Mqtt:Port</c>, ...), so that a port in use
+    /// is named with its setting.</param>
+    public static string Describe(Exception exception, string? dataDir, IReadOnlyDictionary<string, int>? ports = null)
     {
         ArgumentNullException.ThrowIfNull(exception);
         var causes = Chain(exception).ToList();
@@ -33,7 +35,10 @@ public static class StartupFailure
         {
             // Kestrel's IOException and the MQTT listener's both name the address and port; the socket's does not.
             var named = causes.FirstOrDefault(e => e is IOException && !IsAddressInUse(e)) ?? causes[0];
-            return "a port is already in use (another process listens on it; choose another port or stop that process): " + OneLine(named.Message);
+            var settings = ports?.Where(p => p.Value > 0 && named.Message.Contains($":{p.Value}", StringComparison.Ordinal)
+                && !named.Message.Contains(p.Key, StringComparison.Ordinal)).Select(p => p.Key).ToList();
+            var setting = settings is { Count: > 0 } ? $" ({string.Join(", ", settings)})" : "";
+            return $"a port is already in use{setting} (another process listens on it; choose another port or stop that process): {OneLine(named.Message)}";
         }
 
         if (causes.OfType<SqliteException>().FirstOrDefault() is { } sqlite)

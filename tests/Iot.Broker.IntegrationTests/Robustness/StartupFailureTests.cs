@@ -32,6 +32,7 @@ public sealed class StartupFailureTests(ITestOutputHelper output)
         var line = AssertOneFailureLine(result);
         Assert.Contains("already in use", line, StringComparison.Ordinal);
         Assert.Contains($":{port}", line, StringComparison.Ordinal);
+        Assert.Contains(setting, line, StringComparison.Ordinal);
     }
 
     [Fact]
