@@ -22,5 +22,6 @@ if (Environment.GetEnvironmentVariable(PollingFileWatcher) is null)
     Environment.SetEnvironmentVariable(PollingFileWatcher, "true");
 }
 
-var app = BrokerHost.Create(args);
-await app.RunAsync();
+// A start-up failure (a port in use, an unusable data directory, a corrupt store, a bad setting) ends with one line
+// naming the cause and exit code 1, not an unhandled exception and SIGABRT.
+return await BrokerHost.RunAsync(args);

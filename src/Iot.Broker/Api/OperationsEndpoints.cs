@@ -36,6 +36,8 @@ internal static class OperationsEndpoints
         Gauge(text, "iot_mqtt_subscriptions", "Subscriptions in the topic tree.", subscriptions.Count);
         Gauge(text, "iot_mqtt_retained_messages", "Retained messages.", retained.Count);
         Gauge(text, "iot_mqtt_queued_messages", "Messages queued or in flight to sessions.", queued);
+        Gauge(text, "iot_mqtt_retained_owned_messages", "Retained messages charged to clients (Iot:Mqtt:MaxRetainedMessages); the broker's own are not.", retained.OwnedCount);
+        Gauge(text, "iot_mqtt_retained_owned_bytes", "Bytes (topic, payload, properties) of the retained messages charged to clients (Iot:Mqtt:MaxRetainedBytes).", retained.OwnedBytes);
         Gauge(text, "iot_mqtt_retained_pending", "Retained messages matched at SUBSCRIBE and not yet handed to the session.", m.RetainedPending);
         Counter(text, "iot_mqtt_messages_received_total", "PUBLISH packets received from clients.", m.MessagesReceived);
         Counter(text, "iot_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", m.MessagesSent);
@@ -174,6 +176,12 @@ internal static class OperationsEndpoints
         ("max_session_expiry_service", o.MaxSessionExpiryFor(IdentityRole.Service)),
         ("max_session_expiry_dashboard", o.MaxSessionExpiryFor(IdentityRole.Dashboard)),
         ("connect_rate_max_delay_seconds", o.ConnectRateMaxDelaySeconds),
+        ("max_retained_messages_per_identity", o.MaxRetainedMessagesPerIdentity),
+        ("max_retained_bytes_per_identity", o.MaxRetainedBytesPerIdentity),
+        ("max_retained_messages_per_service", o.MaxRetainedMessagesPerService),
+        ("max_retained_bytes_per_service", o.MaxRetainedBytesPerService),
+        ("max_retained_messages", o.MaxRetainedMessages),
+        ("max_retained_bytes", o.MaxRetainedBytes),
     ];
 
     private static string LimitLabel(LimitKind limit) => limit switch
@@ -194,6 +202,8 @@ internal static class OperationsEndpoints
         LimitKind.LoginBackoffTableFull => "login_backoff_table_full",
         LimitKind.PasswordHashBusy => "password_hash_busy",
         LimitKind.HttpRequestBody => "http_request_body",
+        LimitKind.RetainedPerIdentity => "retained_per_identity",
+        LimitKind.RetainedTotal => "retained_total",
         _ => limit.ToString(),
     };
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Iot.Broker.Api;
@@ -20,6 +21,33 @@ namespace Iot.Broker.Hosting;
 /// <summary>Builds the broker's web application: Kestrel listeners for MQTT (TCP, TLS), HTTP and MQTT over WebSocket.</summary>
 public static class BrokerHost
 {
+    /// <summary>
+    /// Runs the broker until it is stopped and returns the process's exit code: 0, or
+    /// <see cref="StartupFailure.ExitCode"/> after one log line naming the cause when it could not start.
+    /// </summary>
+    /// <param name="args">Arguments such as <c>--Iot:Mqtt:Port=0</c>.</param>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication? app = null;
+        try
+        {
+            app = Create(args);
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await ReportStartupFailureAsync(app, args, ex).ConfigureAwait(false);
+            return StartupFailure.ExitCode;
+        }
+
+        await using (app.ConfigureAwait(false))
+        {
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
     /// <summary>Creates the broker application from command-line arguments (ASP.NET Core configuration applies).</summary>
     /// <param name="args">Arguments such as <c>--Iot:Mqtt:Port=0</c>.</param>
     /// <param name="configure">Optional extra configuration of the builder (tests).</param>
@@ -33,6 +61,12 @@ public static class BrokerHost
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddApiErrors();
         configure?.Invoke(builder);
+
+        // Until the host has started, its own log of a failed start (a stack trace) is left out: RunAsync says why in
+        // one line. Warnings, and errors once started (a background service that fails), are logged as always.
+        var started = new StrongBox<bool>();
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host",
+            level => level >= LogLevel.Warning && (level < LogLevel.Error || Volatile.Read(ref started.Value)));
 
         var listeners = new ListenerRegistry();
         builder.Services.AddSingleton(listeners);
@@ -74,8 +108,61 @@ public static class BrokerHost
         api.MapClientApi();
         api.MapRoutingApi();
         api.MapStreamsApi();
-        app.Lifetime.ApplicationStarted.Register(() => ReportBoundPorts(app, listeners));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            Volatile.Write(ref started.Value, true);
+            ReportBoundPorts(app, listeners);
+        });
         return app;
+    }
+
+    /// <summary>The listener ports by setting, defaults included; null when the settings cannot be read.</summary>
+    private static Dictionary<string, int>? ConfiguredPorts(IConfiguration configuration)
+    {
+        try
+        {
+            var mqtt = configuration.GetSection(MqttOptions.SectionName).Get<MqttOptions>() ?? new MqttOptions();
+            var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
+            return new Dictionary<string, int>
+            {
+                [$"{MqttOptions.SectionName}:Port"] = mqtt.Port,
+                [$"{MqttOptions.SectionName}:TlsPort"] = mqtt.TlsPort,
+                [$"{HttpOptions.SectionName}:Port"] = http.Port,
+            };
+        }
+        catch (InvalidOperationException)
+        {
+            // A value that does not bind (the failure itself, perhaps): the line names the port without its setting.
+            return null;
+        }
+    }
+
+    /// <summary>Logs why start-up failed in one line, then releases what was opened (ports, stores).</summary>
+    private static async Task ReportStartupFailureAsync(WebApplication? app, string[] args, Exception exception)
+    {
+        var configuration = app?.Configuration
+            ?? new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
+        var description = StartupFailure.Describe(exception, configuration[$"{IotOptions.SectionName}:DataDir"], ConfiguredPorts(configuration));
+        using var fallback = app is null ? LoggerFactory.Create(logging => logging.AddSimpleConsole()) : null;
+        var factory = app?.Services.GetService<ILoggerFactory>() ?? fallback!;
+        var logger = factory.CreateLogger(typeof(BrokerHost).FullName!);
+        HostingLog.StartupFailed(logger, description);
+        if (app is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await app.StopAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Stopping what half started can fail for the same cause; the cause is already logged.
+        }
+
+        // Disposing the host also flushes its console log.
+        await app.DisposeAsync().ConfigureAwait(false);
     }
 
     private static void ConfigureListeners(IConfiguration configuration, KestrelServerOptions kestrel, ListenerRegistry listeners)

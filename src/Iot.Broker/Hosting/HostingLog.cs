@@ -15,4 +15,7 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 1024, Level = LogLevel.Warning,
         Message = "The open-files limit is {Limit} (hard {Hard}) with {Open} open at start: about {Usable} MQTT connections fit, fewer than Iot:Mqtt:MaxConnections {MaxConnections}; more wait unaccepted (counted as iot_mqtt_limit_hits_total{{limit=\"open_files\"}}). Raise the limit with ulimit -n, systemd LimitNOFILE or docker --ulimit nofile.")]
     public static partial void OpenFilesBelowMaxConnections(ILogger logger, long limit, long hard, long open, long usable, int maxConnections);
+
+    [LoggerMessage(EventId = 1170, Level = LogLevel.Critical, Message = "The broker could not start: {Cause}")]
+    public static partial void StartupFailed(ILogger logger, string cause);
 }

@@ -40,6 +40,13 @@ internal sealed class BrokerMessage : IRoutedMessage
     /// <summary>When the broker accepted the message, Unix milliseconds.</summary>
     public long ReceivedAtUnixMs { get; init; }
 
+    /// <summary>
+    /// Who a retained message is charged to (<see cref="RetainedQuota"/>); 0 for the broker's own messages. Set by the
+    /// publishing connection, or by <see cref="RetainedMessages.Restore"/> before the message is shared; an int, so that
+    /// it fits in the object's padding and the message is no larger.
+    /// </summary>
+    public int RetainedOwnerId { get; set; }
+
     /// <summary>The MQTT 5 user properties as name/value strings (converted on each read; empty when none).</summary>
     IReadOnlyList<KeyValuePair<string, string>> IRoutedMessage.UserProperties
     {

@@ -66,6 +66,13 @@ internal enum LimitKind
 
     /// <summary>An HTTP request body over <c>Iot:Http:MaxRequestBodyBytes</c> (answered 413).</summary>
     HttpRequestBody,
+
+    /// <summary><see cref="MqttOptions.MaxRetainedMessagesPerIdentity"/> and the other per-identity retained quotas:
+    /// a retained message was not retained.</summary>
+    RetainedPerIdentity,
+
+    /// <summary><see cref="MqttOptions.MaxRetainedMessages"/> or <see cref="MqttOptions.MaxRetainedBytes"/>.</summary>
+    RetainedTotal,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

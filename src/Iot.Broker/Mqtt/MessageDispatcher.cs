@@ -15,12 +15,23 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
     [ThreadStatic]
     private static Dictionary<MqttSession, Aggregate>? t_bySession;
 
-    public Task Publish(BrokerMessage message, string? publisherClientId)
+    /// <summary>
+    /// What <see cref="Publish"/> returns, delivering nothing, when <c>refuseUnretained</c> is set and a retained quota
+    /// kept the message from being retained (MQTT 5 answers it with 0x97).
+    /// </summary>
+    public static readonly Task RetainedQuotaExceeded = Task.FromResult(false);
+
+    /// <summary>
+    /// Publishes <paramref name="message"/>. A retained message over its owner's quota is not retained and, when
+    /// <paramref name="refuseUnretained"/> is set (an MQTT 5 QoS 1/2 publish, whose publisher can be told), not
+    /// delivered either: then the result is <see cref="RetainedQuotaExceeded"/>.
+    /// </summary>
+    public Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false)
     {
         var durable = default(DurableWrites);
-        if (message.Retain)
+        if (message.Retain && !retained.Apply(message, ref durable) && refuseUnretained)
         {
-            retained.Apply(message, ref durable);
+            return RetainedQuotaExceeded;
         }
 
         var matches = t_matches ??= new List<IndexEntry>(16);

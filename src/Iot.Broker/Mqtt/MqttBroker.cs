@@ -35,6 +35,7 @@ internal sealed class MqttBroker
         Commands = commands;
         Security = security.Value;
         Logger = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
+        Refusals = new ConnectionRefusals(Logger, context.Time, TimeSpan.FromSeconds(context.Options.RefusedConnectionsLogIntervalSeconds));
         Authenticator = authenticator;
         AccessControl = accessControl;
         LoginBackoff = loginBackoff;
@@ -45,6 +46,9 @@ internal sealed class MqttBroker
     }
 
     public SessionContext Context { get; }
+
+    /// <summary>Refused connections: each logged at Debug, summed up at Information once per interval.</summary>
+    public ConnectionRefusals Refusals { get; }
 
     public SessionManager Sessions { get; }
 

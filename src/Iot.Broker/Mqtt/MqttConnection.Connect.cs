@@ -29,7 +29,7 @@ internal sealed partial class MqttConnection
     {
         if ((received.FixedHeader >> 4) != (int)MqttControlPacketType.Connect)
         {
-            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "first packet is not CONNECT");
+            _broker.Refusals.Add(MqttConnectReasonCode.ProtocolError, _transport.ConnectionId, "first packet is not CONNECT");
             return false;
         }
 
@@ -46,13 +46,13 @@ internal sealed partial class MqttConnection
             // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
             _context.Metrics.ConnectRejectedOnce();
             await _transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
-            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, ex.Message);
+            _broker.Refusals.Add(MqttConnectReasonCode.UnsupportedProtocolVersion, _transport.ConnectionId, ex.Message);
             return false;
         }
         catch (Exception ex) when (ex is MqttProtocolViolationException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or FormatException or InvalidCastException or OverflowException)
         {
             _context.Metrics.ConnectRejectedOnce();
-            BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "malformed CONNECT: " + ex.Message);
+            _broker.Refusals.Add(MqttConnectReasonCode.MalformedPacket, _transport.ConnectionId, "malformed CONNECT: " + ex.Message);
             if (_protocolVersion == MqttProtocolVersion.V500)
             {
                 StartWriter();
@@ -163,6 +163,7 @@ internal sealed partial class MqttConnection
                 PayloadFormatIndicator = (byte)connect.WillPayloadFormatIndicator,
                 UserProperties = connect.WillUserProperties,
                 PublisherClientId = clientId,
+                RetainedOwnerId = connect.WillRetain ? RetainedOwnerId() : 0,
             };
             _willDelay = v5 ? connect.WillDelayInterval : 0;
         }
@@ -228,7 +229,7 @@ internal sealed partial class MqttConnection
     private bool Refuse(MqttConnectReasonCode reason, string detail)
     {
         _context.Metrics.ConnectRejectedOnce();
-        BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, detail);
+        _broker.Refusals.Add(reason, _transport.ConnectionId, detail);
         Send(new MqttConnAckPacket { ReasonCode = reason, ReturnCode = ToReturnCode(reason) });
         return false;
     }

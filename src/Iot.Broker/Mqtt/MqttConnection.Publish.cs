@@ -21,6 +21,7 @@ internal sealed partial class MqttConnection
     private Task? _ackTask;
     private int _acksQueued;
     private int _inboundUnacknowledged;
+    private int _retainedOwnerId;
 
     /// <summary>
     /// Decodes an MQTT 3.1.1 (or 3.1) PUBLISH (§3.3) where it lies: no packet object, the payload stays in the frame's
@@ -201,10 +202,23 @@ internal sealed partial class MqttConnection
             UserProperties = v5?.UserProperties,
             PublisherClientId = _clientId,
             ReceivedAtUnixMs = now,
+            RetainedOwnerId = retain ? RetainedOwnerId() : 0,
         };
 
         _context.Metrics.MessageReceived();
-        var durable = _broker.Dispatcher.Publish(message, _clientId);
+        var durable = _broker.Dispatcher.Publish(message, _clientId, refuseUnretained: qos > 0 && IsV5);
+        if (ReferenceEquals(durable, MessageDispatcher.RetainedQuotaExceeded))
+        {
+            // MQTT 5: PUBACK/PUBREC 0x97, the message was neither retained nor delivered; a PUBREC failure ends the flow.
+            if (qos == 2)
+            {
+                session.EndInboundQos2(packetId);
+            }
+
+            QueueAck(new PendingAck(packetId, qos, Task.CompletedTask, Denied: true, QuotaExceeded: true));
+            return true;
+        }
+
         if (qos > 0)
         {
             QueueAck(new PendingAck(packetId, qos, durable));
@@ -332,7 +346,11 @@ internal sealed partial class MqttConnection
             Interlocked.Decrement(ref _inboundUnacknowledged);
             if (IsV5)
             {
-                Send(new MqttPubAckPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubAckReasonCode.NotAuthorized });
+                Send(new MqttPubAckPacket
+                {
+                    PacketIdentifier = ack.PacketId,
+                    ReasonCode = ack.QuotaExceeded ? MqttPubAckReasonCode.QuotaExceeded : MqttPubAckReasonCode.NotAuthorized,
+                });
             }
             else
             {
@@ -346,7 +364,11 @@ internal sealed partial class MqttConnection
         {
             // A PUBREC with a failure reason ends the QoS 2 flow.
             Interlocked.Decrement(ref _inboundUnacknowledged);
-            Send(new MqttPubRecPacket { PacketIdentifier = ack.PacketId, ReasonCode = MqttPubRecReasonCode.NotAuthorized });
+            Send(new MqttPubRecPacket
+            {
+                PacketIdentifier = ack.PacketId,
+                ReasonCode = ack.QuotaExceeded ? MqttPubRecReasonCode.QuotaExceeded : MqttPubRecReasonCode.NotAuthorized,
+            });
             return;
         }
 
@@ -471,5 +493,16 @@ internal sealed partial class MqttConnection
     private static ReadOnlyMemory<byte> ToMemory(ReadOnlySequence<byte> payload) =>
         payload.IsSingleSegment ? payload.First : payload.ToArray();
 
-    private readonly record struct PendingAck(ushort PacketId, byte Qos, Task Durable, bool Denied = false);
+    /// <summary>The owner id of this connection's retained messages (<see cref="RetainedQuota"/>), looked up once.</summary>
+    private int RetainedOwnerId()
+    {
+        if (_retainedOwnerId == 0 && _principal is { } principal)
+        {
+            _retainedOwnerId = _broker.Retained.Quota.OwnerIdFor(principal);
+        }
+
+        return _retainedOwnerId;
+    }
+
+    private readonly record struct PendingAck(ushort PacketId, byte Qos, Task Durable, bool Denied = false, bool QuotaExceeded = false);
 }

@@ -124,7 +124,7 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
         {
             if (!_closing && nowTicks - _openedTicks > _context.Options.ConnectTimeoutSeconds * 1000L && Volatile.Read(ref _lastReceivedTicks) == _openedTicks)
             {
-                BrokerLog.ConnectionRejected(_broker.Logger, _transport.ConnectionId, "no CONNECT within the connect timeout");
+                _broker.Refusals.Add(ConnectionRefusals.ConnectTimeout, _transport.ConnectionId, "no CONNECT within the connect timeout");
                 _closing = true;
                 _transport.CancelReceive();
             }

@@ -252,6 +252,52 @@ public sealed class MqttOptions
     [Range(0, 30)]
     public int ConnectRateMaxDelaySeconds { get; set; } = 5;
 
+    /// <summary>Most retained messages one device or dashboard identity may own (the last publisher of a retained
+    /// topic owns it; clearing it with an empty payload frees it).</summary>
+    /// <remarks>Default 1000; range 0 (no limit) to 100 000 000. A device publishes a few retained status topics under
+    /// <c>devices/{id}/</c>; 1000 leaves room for any layout while one identity can no longer fill the broker's memory
+    /// (retained messages are kept in memory). Over it: MQTT 5 QoS 1/2 PUBACK/PUBREC 0x97 and the message is refused;
+    /// QoS 0 and MQTT 3.1.1 are delivered but not retained; <c>iot_mqtt_limit_hits_total{limit="retained_per_identity"}</c>.</remarks>
+    [Range(0, 100_000_000)]
+    public int MaxRetainedMessagesPerIdentity { get; set; } = 1000;
+
+    /// <summary>Most bytes (topic, payload and properties) of retained messages one device or dashboard identity may own.</summary>
+    /// <remarks>Default 16 777 216 (16 MiB: sixteen retained messages of the largest packet); range 0 (no limit) to
+    /// 1 TiB. As <see cref="MaxRetainedMessagesPerIdentity"/>.</remarks>
+    [Range(0L, 1L << 40)]
+    public long MaxRetainedBytesPerIdentity { get; set; } = 16L << 20;
+
+    /// <summary>Most retained messages one service identity may own: a backend may retain configuration or state for
+    /// every device.</summary>
+    /// <remarks>Default 100 000; range 0 (no limit) to 100 000 000. As <see cref="MaxRetainedMessagesPerIdentity"/>.</remarks>
+    [Range(0, 100_000_000)]
+    public int MaxRetainedMessagesPerService { get; set; } = 100_000;
+
+    /// <summary>Most bytes of retained messages one service identity may own.</summary>
+    /// <remarks>Default 268 435 456 (256 MiB); range 0 (no limit) to 1 TiB.</remarks>
+    [Range(0L, 1L << 40)]
+    public long MaxRetainedBytesPerService { get; set; } = 256L << 20;
+
+    /// <summary>Most retained messages clients may own together (anonymous clients, for local development only, share
+    /// one owner limited only by this and <see cref="MaxRetainedBytes"/>). Messages the broker publishes itself
+    /// (aggregates) are not counted.</summary>
+    /// <remarks>Default 1 000 000; range 0 (no limit) to 1 000 000 000. Over it:
+    /// <c>iot_mqtt_limit_hits_total{limit="retained_total"}</c>, refused as the per-identity quotas.</remarks>
+    [Range(0, 1_000_000_000)]
+    public int MaxRetainedMessages { get; set; } = 1_000_000;
+
+    /// <summary>Most bytes of retained messages clients may own together.</summary>
+    /// <remarks>Default 1 073 741 824 (1 GiB); range 0 (no limit) to 1 TiB.</remarks>
+    [Range(0L, 1L << 40)]
+    public long MaxRetainedBytes { get; set; } = 1L << 30;
+
+    /// <summary>Seconds between the Information summaries of refused connections (counts per reason, event 1171);
+    /// each refused connection is logged at Debug (event 1012).</summary>
+    /// <remarks>Default 60; range 1 to 86 400. A flood of refused connections (bad passwords, malformed CONNECTs) then
+    /// writes one line a minute instead of one per connection.</remarks>
+    [Range(1, 86_400)]
+    public int RefusedConnectionsLogIntervalSeconds { get; set; } = 60;
+
     /// <summary>Most persistent sessions (session expiry above 0) one authenticated identity may own at once.</summary>
     /// <remarks>Default 100; range 1 to 10 000 000. A device owns at most one (its client id is its identity); a service
     /// runs a session per worker. Each session can hold <see cref="MaxQueuedMessages"/> messages, so this bounds what one

@@ -92,7 +92,7 @@ internal sealed class SessionManager(
 
         foreach (var message in snapshot.Retained)
         {
-            retained.Restore(message);
+            retained.Restore(message, snapshot.RetainedOwners?.GetValueOrDefault(message.Topic));
         }
 
         BrokerLog.Restored(logger, _sessions.Count, messages, snapshot.Retained.Count);
@@ -379,6 +379,7 @@ internal sealed class SessionManager(
             UserProperties = will.UserProperties,
             PublisherClientId = clientId,
             ReceivedAtUnixMs = context.NowUnixMs,
+            RetainedOwnerId = will.RetainedOwnerId,
         };
         _ = dispatcher.Publish(stamped, clientId);
     }

@@ -6,19 +6,63 @@ namespace Iot.Routing.Commands;
 internal static partial class CommandLog
 {
     [LoggerMessage(2101, LogLevel.Warning, "Command {CommandId} to device {DeviceId} dead-lettered: {Reason}")]
-    public static partial void DeadLettered(ILogger logger, string commandId, string deviceId, string reason);
+    private static partial void DeadLetteredCore(ILogger logger, string commandId, string deviceId, string reason);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void DeadLettered(ILogger logger, string commandId, string deviceId, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeCommandId = LogSafe.Escape(commandId);
+            var safeDeviceId = LogSafe.Escape(deviceId);
+            var safeReason = LogSafe.Escape(reason);
+            DeadLetteredCore(logger, safeCommandId, safeDeviceId, safeReason);
+        }
+    }
 
     [LoggerMessage(2102, LogLevel.Error, "Command delivery to device {DeviceId} failed; it resumes on the device's next readiness")]
-    public static partial void DeliveryFailed(ILogger logger, string deviceId, Exception exception);
+    private static partial void DeliveryFailedCore(ILogger logger, string deviceId, Exception exception);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void DeliveryFailed(ILogger logger, string deviceId, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Error))
+        {
+            var safeDeviceId = LogSafe.Escape(deviceId);
+            DeliveryFailedCore(logger, safeDeviceId, exception);
+        }
+    }
 
     [LoggerMessage(2103, LogLevel.Warning, "Sending the answer of command {CommandId} to reply queue {Queue} failed")]
-    public static partial void ReplyFailed(ILogger logger, string commandId, string queue, Exception exception);
+    private static partial void ReplyFailedCore(ILogger logger, string commandId, string queue, Exception exception);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void ReplyFailed(ILogger logger, string commandId, string queue, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeCommandId = LogSafe.Escape(commandId);
+            var safeQueue = LogSafe.Escape(queue);
+            ReplyFailedCore(logger, safeCommandId, safeQueue, exception);
+        }
+    }
 
     [LoggerMessage(2104, LogLevel.Information, "Device commands ready: {Pending} devices with pending commands; broker command channel {Channel}")]
     public static partial void Started(ILogger logger, int pending, string channel);
 
     [LoggerMessage(2105, LogLevel.Debug, "Command {CommandId} delivered to device {DeviceId} (delivery {DeliveryCount})")]
-    public static partial void Delivered(ILogger logger, string commandId, string deviceId, int deliveryCount);
+    private static partial void DeliveredCore(ILogger logger, string commandId, string deviceId, int deliveryCount);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void Delivered(ILogger logger, string commandId, string deviceId, int deliveryCount)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            var safeCommandId = LogSafe.Escape(commandId);
+            var safeDeviceId = LogSafe.Escape(deviceId);
+            DeliveredCore(logger, safeCommandId, safeDeviceId, deliveryCount);
+        }
+    }
 
     [LoggerMessage(2106, LogLevel.Warning, "Command {CommandId} to device {DeviceId} was stored without its queue message by an earlier version; linked to the message found")]
     public static partial void Linked(ILogger logger, string commandId, string deviceId);

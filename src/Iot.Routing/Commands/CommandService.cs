@@ -225,7 +225,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
 
         foreach (var record in incomplete)
         {
-            CommandLog.Incomplete(_logger, record.CommandId, record.DeviceId, record.MessageId);
+            CommandLog.Incomplete(_logger, record.CommandId, record.DeviceId, LogSafe.Escape(record.MessageId));
         }
     }
 

@@ -9,28 +9,113 @@ internal static partial class RoutingLog
     public static partial void StoreOpened(ILogger logger, string path, int routes, int subscriptions);
 
     [LoggerMessage(2002, LogLevel.Information, "Webhook delivery started for subscription {Subscription} to {Endpoint}")]
-    public static partial void LoopStarted(ILogger logger, string subscription, Uri endpoint);
+    private static partial void LoopStartedCore(ILogger logger, string subscription, Uri endpoint);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void LoopStarted(ILogger logger, string subscription, Uri endpoint)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            LoopStartedCore(logger, safeSubscription, endpoint);
+        }
+    }
 
     [LoggerMessage(2003, LogLevel.Warning, "Webhook delivery to subscription {Subscription} failed ({Outcome}); {Count} events retry in {Delay}")]
-    public static partial void DeliveryFailed(ILogger logger, string subscription, string outcome, int count, TimeSpan delay);
+    private static partial void DeliveryFailedCore(ILogger logger, string subscription, string outcome, int count, TimeSpan delay);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void DeliveryFailed(ILogger logger, string subscription, string outcome, int count, TimeSpan delay)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            var safeOutcome = LogSafe.Escape(outcome);
+            DeliveryFailedCore(logger, safeSubscription, safeOutcome, count, delay);
+        }
+    }
 
     [LoggerMessage(2004, LogLevel.Warning, "{Count} events of subscription {Subscription} dead-lettered: {Reason} ({Outcome})")]
-    public static partial void DeadLettered(ILogger logger, string subscription, int count, string reason, string? outcome);
+    private static partial void DeadLetteredCore(ILogger logger, string subscription, int count, string reason, string? outcome);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void DeadLettered(ILogger logger, string subscription, int count, string reason, string? outcome)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            var safeReason = LogSafe.Escape(reason);
+            var safeOutcome = LogSafe.Escape(outcome);
+            DeadLetteredCore(logger, safeSubscription, count, safeReason, safeOutcome);
+        }
+    }
 
     [LoggerMessage(2005, LogLevel.Warning, "{Count} events of subscription {Subscription} dropped (dead-lettering is off): {Reason}")]
-    public static partial void Dropped(ILogger logger, string subscription, int count, string reason);
+    private static partial void DroppedCore(ILogger logger, string subscription, int count, string reason);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void Dropped(ILogger logger, string subscription, int count, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            var safeReason = LogSafe.Escape(reason);
+            DroppedCore(logger, safeSubscription, count, safeReason);
+        }
+    }
 
     [LoggerMessage(2006, LogLevel.Error, "Webhook delivery loop of subscription {Subscription} failed; restarting it")]
-    public static partial void LoopFailed(ILogger logger, string subscription, Exception exception);
+    private static partial void LoopFailedCore(ILogger logger, string subscription, Exception exception);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void LoopFailed(ILogger logger, string subscription, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Error))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            LoopFailedCore(logger, safeSubscription, exception);
+        }
+    }
 
     [LoggerMessage(2007, LogLevel.Warning, "Publishing an event of subscription {Subscription} to MQTT topic {Topic} failed")]
-    public static partial void MqttDeliveryFailed(ILogger logger, string subscription, string topic, Exception exception);
+    private static partial void MqttDeliveryFailedCore(ILogger logger, string subscription, string topic, Exception exception);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void MqttDeliveryFailed(ILogger logger, string subscription, string topic, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            var safeTopic = LogSafe.Escape(topic);
+            MqttDeliveryFailedCore(logger, safeSubscription, safeTopic, exception);
+        }
+    }
 
     [LoggerMessage(2008, LogLevel.Warning, "Subscription {Subscription} delivers to MQTT but no MQTT publisher is registered; event dropped")]
-    public static partial void NoMqttPublisher(ILogger logger, string subscription);
+    private static partial void NoMqttPublisherCore(ILogger logger, string subscription);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void NoMqttPublisher(ILogger logger, string subscription)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            NoMqttPublisherCore(logger, safeSubscription);
+        }
+    }
 
     [LoggerMessage(2009, LogLevel.Information, "Webhook of subscription {Subscription} passed the validation handshake")]
-    public static partial void Validated(ILogger logger, string subscription);
+    private static partial void ValidatedCore(ILogger logger, string subscription);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void Validated(ILogger logger, string subscription)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeSubscription = LogSafe.Escape(subscription);
+            ValidatedCore(logger, safeSubscription);
+        }
+    }
 
     [LoggerMessage(2010, LogLevel.Warning, "Subscription {Subscription} is full ({MaxEvents} pending events or {MaxBytes} bytes); new events for it are dropped ({Suppressed} more since the last line)")]
     public static partial void SubscriptionFull(ILogger logger, string subscription, int maxEvents, long maxBytes, long suppressed);

@@ -144,7 +144,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         if (destination.Topic!.StartsWith('$'))
         {
             // Refused at creation since issue 16; a subscription stored before may still name one.
-            RoutingLog.MqttDestinationRefused(logger, subscription.Name, destination.Topic);
+            RoutingLog.MqttDestinationRefused(logger, subscription.Name, LogSafe.Escape(destination.Topic));
             metrics.DroppedEvents(1);
             return;
         }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Iot.Routing;
 
 namespace Iot.Streams.Internal;
 
@@ -18,7 +19,18 @@ internal static partial class StreamsLog
     public static partial void AggregationFailed(ILogger logger, string window, int partition, Exception exception);
 
     [LoggerMessage(3005, LogLevel.Warning, "Publishing aggregate {Window}/{Key} to MQTT failed")]
-    public static partial void AggregatePublishFailed(ILogger logger, string window, string key, Exception exception);
+    private static partial void AggregatePublishFailedCore(ILogger logger, string window, string key, Exception exception);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void AggregatePublishFailed(ILogger logger, string window, string key, Exception exception)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeWindow = LogSafe.Escape(window);
+            var safeKey = LogSafe.Escape(key);
+            AggregatePublishFailedCore(logger, safeWindow, safeKey, exception);
+        }
+    }
 
     [LoggerMessage(3006, LogLevel.Warning, "Record {Offset} of stream {Stream} partition {Partition} is not a JSON object; skipped by aggregation {Window}")]
     public static partial void InvalidRecord(ILogger logger, long offset, string stream, int partition, string window);
@@ -27,10 +39,32 @@ internal static partial class StreamsLog
     public static partial void SinkStarted(ILogger logger, string sink, string stream, Uri url, int version);
 
     [LoggerMessage(3011, LogLevel.Warning, "InfluxDB sink {Sink}: write of {Points} points failed ({Reason}); retry in {Delay}")]
-    public static partial void SinkRetry(ILogger logger, string sink, int points, string reason, TimeSpan delay);
+    private static partial void SinkRetryCore(ILogger logger, string sink, int points, string reason, TimeSpan delay);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void SinkRetry(ILogger logger, string sink, int points, string reason, TimeSpan delay)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSink = LogSafe.Escape(sink);
+            var safeReason = LogSafe.Escape(reason);
+            SinkRetryCore(logger, safeSink, points, safeReason, delay);
+        }
+    }
 
     [LoggerMessage(3012, LogLevel.Warning, "InfluxDB sink {Sink} rejected {Points} points as bad data and skipped them: {Detail}")]
-    public static partial void SinkRejected(ILogger logger, string sink, int points, string detail);
+    private static partial void SinkRejectedCore(ILogger logger, string sink, int points, string detail);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void SinkRejected(ILogger logger, string sink, int points, string detail)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            var safeSink = LogSafe.Escape(sink);
+            var safeDetail = LogSafe.Escape(detail);
+            SinkRejectedCore(logger, safeSink, points, safeDetail);
+        }
+    }
 
     [LoggerMessage(3013, LogLevel.Error, "InfluxDB sink {Sink} partition {Partition} failed; restarting from its committed offset")]
     public static partial void SinkFailed(ILogger logger, string sink, int partition, Exception exception);

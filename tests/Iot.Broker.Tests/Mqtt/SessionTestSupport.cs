@@ -32,7 +32,7 @@ internal sealed class NoStore : ISessionStore
 
     public Task DeleteMessageAsync(string clientId, long sequence) => Task.CompletedTask;
 
-    public Task SetRetainedAsync(BrokerMessage message) => Task.CompletedTask;
+    public Task SetRetainedAsync(BrokerMessage message, string? owner = null) => Task.CompletedTask;
 
     public Task DeleteRetainedAsync(string topic) => Task.CompletedTask;
 

@@ -28,8 +28,9 @@ internal interface ISessionStore : IAsyncDisposable
 
     Task DeleteMessageAsync(string clientId, long sequence);
 
-    /// <summary>Sets (or replaces) the retained message of <see cref="BrokerMessage.Topic"/>.</summary>
-    Task SetRetainedAsync(BrokerMessage message);
+    /// <summary>Sets (or replaces) the retained message of <see cref="BrokerMessage.Topic"/>, charged to the identity
+    /// <paramref name="owner"/> (null: the broker's own).</summary>
+    Task SetRetainedAsync(BrokerMessage message, string? owner = null);
 
     Task DeleteRetainedAsync(string topic);
 }
@@ -68,4 +69,11 @@ internal sealed record PersistedSessionState(
     IReadOnlyList<PersistedMessage> Messages);
 
 /// <summary>Everything the store held at start-up.</summary>
-internal sealed record StoreSnapshot(IReadOnlyList<PersistedSessionState> Sessions, IReadOnlyList<BrokerMessage> Retained);
+/// <param name="Sessions">The persistent sessions.</param>
+/// <param name="Retained">The retained messages.</param>
+/// <param name="RetainedOwners">The owner of each retained topic that has one stored (records written before owners
+/// were stored have none).</param>
+internal sealed record StoreSnapshot(
+    IReadOnlyList<PersistedSessionState> Sessions,
+    IReadOnlyList<BrokerMessage> Retained,
+    IReadOnlyDictionary<string, string>? RetainedOwners = null);

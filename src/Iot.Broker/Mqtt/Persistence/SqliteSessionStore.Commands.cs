@@ -53,9 +53,9 @@ internal sealed partial class SqliteSessionStore
             _deleteMessage = Prepare(connection,
                 "DELETE FROM messages WHERE client_id = $p0 AND sequence = $p1;", SqliteType.Text, SqliteType.Integer);
             _setRetained = Prepare(connection, """
-                INSERT INTO retained (topic, message) VALUES ($p0, $p1)
-                ON CONFLICT (topic) DO UPDATE SET message = excluded.message;
-                """, SqliteType.Text, SqliteType.Blob);
+                INSERT INTO retained (topic, message, owner) VALUES ($p0, $p1, $p2)
+                ON CONFLICT (topic) DO UPDATE SET message = excluded.message, owner = excluded.owner;
+                """, SqliteType.Text, SqliteType.Blob, SqliteType.Text);
             _deleteRetained = Prepare(connection, "DELETE FROM retained WHERE topic = $p0;", SqliteType.Text);
             _all =
             [
@@ -106,7 +106,7 @@ internal sealed partial class SqliteSessionStore
                     Run(_deleteMessage, operation.Key, operation.Sequence);
                     break;
                 case OperationKind.SetRetained:
-                    Run(_setRetained, operation.Key, operation.Record);
+                    Run(_setRetained, operation.Key, operation.Record, (object?)operation.Owner ?? DBNull.Value);
                     break;
                 case OperationKind.DeleteRetained:
                     Run(_deleteRetained, operation.Key);

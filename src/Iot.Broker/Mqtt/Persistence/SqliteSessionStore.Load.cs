@@ -116,7 +116,8 @@ internal sealed partial class SqliteSessionStore
         }
 
         var retained = new List<BrokerMessage>();
-        await using (var command = CreateQuery(transaction, "SELECT topic, message FROM retained ORDER BY topic;"))
+        var retainedOwners = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using (var command = CreateQuery(transaction, "SELECT topic, message, owner FROM retained ORDER BY topic;"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -131,6 +132,10 @@ internal sealed partial class SqliteSessionStore
                     }
 
                     retained.Add(message);
+                    if (!reader.IsDBNull(2))
+                    {
+                        retainedOwners[topic] = reader.GetString(2);
+                    }
                 }
                 catch (Exception ex) when (ex is InvalidDataException or InvalidCastException or FormatException)
                 {
@@ -147,7 +152,7 @@ internal sealed partial class SqliteSessionStore
         }
 
         LogLoaded(_logger, sessions.Count, subscriptionCount, messageCount, retained.Count, skipped);
-        return new StoreSnapshot(sessions.ConvertAll(s => s.Build()), retained);
+        return new StoreSnapshot(sessions.ConvertAll(s => s.Build()), retained, retainedOwners);
     }
 
     private static SqliteCommand CreateQuery(SqliteTransaction transaction, string sql)

@@ -68,8 +68,14 @@ internal sealed partial class SqliteSessionStore : ISessionStore
             }
 
             var version = MigrateSchema();
+            AddRetainedOwnerColumn();
             _commands = new Commands(_connection);
             LogOpened(_logger, _path, version);
+        }
+        catch (SqliteException ex)
+        {
+            _connection.Dispose();
+            throw new InvalidDataException($"The session store '{_path}' cannot be opened (corrupt, not a SQLite database, or not writable): {ex.Message}", ex);
         }
         catch
         {
@@ -155,10 +161,10 @@ internal sealed partial class SqliteSessionStore : ISessionStore
     }
 
     /// <inheritdoc />
-    public Task SetRetainedAsync(BrokerMessage message)
+    public Task SetRetainedAsync(BrokerMessage message, string? owner = null)
     {
         var record = BrokerMessageSerializer.Serialize(message);
-        return Enqueue(new WriteOperation(OperationKind.SetRetained, message.Topic) { Record = record });
+        return Enqueue(new WriteOperation(OperationKind.SetRetained, message.Topic) { Record = record, Owner = owner });
     }
 
     /// <inheritdoc />
@@ -361,6 +367,20 @@ internal sealed partial class SqliteSessionStore : ISessionStore
         return SchemaVersion;
     }
 
+    /// <summary>
+    /// Adds the retained messages' owner column (quotas per identity) to a store made before it existed. Additive and
+    /// without a schema version: an older broker ignores the column, and rows without an owner stay readable.
+    /// </summary>
+    private void AddRetainedOwnerColumn()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('retained') WHERE name = 'owner';";
+        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        {
+            Execute(_connection, "ALTER TABLE retained ADD COLUMN owner TEXT NULL;");
+        }
+    }
+
     private static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
@@ -428,6 +448,9 @@ internal sealed partial class SqliteSessionStore : ISessionStore
         public ushort PacketId { get; init; }
 
         public byte[]? Record { get; init; }
+
+        /// <summary>The identity a retained message is charged to.</summary>
+        public string? Owner { get; init; }
 
         public PersistedSession? Session { get; init; }
 

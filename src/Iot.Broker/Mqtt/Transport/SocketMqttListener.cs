@@ -61,6 +61,13 @@ internal sealed partial class SocketMqttListener(
             socket.Bind(new IPEndPoint(address, settings.Port));
             socket.Listen(settings.ListenBacklog);
         }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+
+            // As Kestrel says it for its listeners: the start-up failure names the port and the setting.
+            throw new IOException($"Failed to bind the MQTT listener (Iot:Mqtt:Port) to {new IPEndPoint(address, settings.Port)}: {ex.Message}.", ex);
+        }
         catch
         {
             socket.Dispose();

@@ -1,3 +1,5 @@
+using Iot.Routing;
+
 namespace Iot.Broker.Security.Identities;
 
 /// <summary>Log messages of the identity registry and the HTTP API's identity endpoints (event ids 1150-1169). Never secrets.</summary>
@@ -10,11 +12,42 @@ internal static partial class IdentityLog
     public static partial void Seeded(ILogger logger, string identityId, IdentityRole role, SeedResult result);
 
     [LoggerMessage(EventId = 1152, Level = LogLevel.Error, Message = "A subscriber of identity changes failed for {IdentityId} ({Kind})")]
-    public static partial void ChangeHandlerFailed(ILogger logger, Exception exception, string identityId, IdentityChangeKind kind);
+    private static partial void ChangeHandlerFailedCore(ILogger logger, Exception exception, string identityId, IdentityChangeKind kind);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void ChangeHandlerFailed(ILogger logger, Exception exception, string identityId, IdentityChangeKind kind)
+    {
+        if (logger.IsEnabled(LogLevel.Error))
+        {
+            var safeIdentityId = LogSafe.Escape(identityId);
+            ChangeHandlerFailedCore(logger, exception, safeIdentityId, kind);
+        }
+    }
 
     [LoggerMessage(EventId = 1153, Level = LogLevel.Information, Message = "Identity {IdentityId}: {Kind} by {Actor}")]
-    public static partial void Changed(ILogger logger, string identityId, IdentityChangeKind kind, string actor);
+    private static partial void ChangedCore(ILogger logger, string identityId, IdentityChangeKind kind, string actor);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void Changed(ILogger logger, string identityId, IdentityChangeKind kind, string actor)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeIdentityId = LogSafe.Escape(identityId);
+            var safeActor = LogSafe.Escape(actor);
+            ChangedCore(logger, safeIdentityId, kind, safeActor);
+        }
+    }
 
     [LoggerMessage(EventId = 1154, Level = LogLevel.Debug, Message = "HTTP API key rejected: {Reason}")]
-    public static partial void ApiKeyRejected(ILogger logger, string reason);
+    private static partial void ApiKeyRejectedCore(ILogger logger, string reason);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void ApiKeyRejected(ILogger logger, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            var safeReason = LogSafe.Escape(reason);
+            ApiKeyRejectedCore(logger, safeReason);
+        }
+    }
 }
