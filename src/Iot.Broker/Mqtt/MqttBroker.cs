@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Iot.Broker.Hosting;
 using Iot.Broker.Security;
+using Iot.Broker.Security.Identities;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt;
@@ -148,7 +150,10 @@ internal sealed class MqttBroker
         return closed;
     }
 
-    /// <summary>True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/> and is valid now.</summary>
+    /// <summary>
+    /// True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/>, is valid now and
+    /// may be used for client authentication.
+    /// </summary>
     public bool IsTrustedClientCertificate(X509Certificate2 certificate)
     {
         if (ClientCertificateAuthority is null)
@@ -161,6 +166,9 @@ internal sealed class MqttBroker
         chain.ChainPolicy.CustomTrustStore.Add(ClientCertificateAuthority);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = Context.Time.GetUtcNow().UtcDateTime;
+
+        // Every certificate of the chain that restricts its Extended Key Usage must allow client authentication.
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientCertificates.ClientAuthenticationOid));
         return chain.Build(certificate);
     }
 }
