@@ -31,4 +31,7 @@ internal static partial class RoutingLog
 
     [LoggerMessage(2009, LogLevel.Information, "Webhook of subscription {Subscription} passed the validation handshake")]
     public static partial void Validated(ILogger logger, string subscription);
+
+    [LoggerMessage(2098, LogLevel.Warning, "{Path}: skipped the unreadable row {Name} of table {Table} ({Reason}); every other row was loaded")]
+    public static partial void DefinitionSkipped(ILogger logger, string path, string table, string name, string reason);
 }

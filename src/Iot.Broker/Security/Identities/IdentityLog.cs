@@ -17,4 +17,7 @@ internal static partial class IdentityLog
 
     [LoggerMessage(EventId = 1154, Level = LogLevel.Debug, Message = "HTTP API key rejected: {Reason}")]
     public static partial void ApiKeyRejected(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1168, Level = LogLevel.Warning, Message = "Identity registry {Path}: skipped the unreadable row of identity {IdentityId} ({Reason}); it cannot log in until it is rotated or created again")]
+    public static partial void CorruptIdentitySkipped(ILogger logger, string path, string identityId, string reason);
 }

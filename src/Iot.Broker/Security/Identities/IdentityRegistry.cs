@@ -38,9 +38,15 @@ internal sealed class IdentityRegistry : IDisposable
         PasswordIterations = passwordIterations;
         _timeProvider = timeProvider;
         _logger = logger;
-        foreach (var identity in store.LoadAll())
+        var skipped = new List<(string Id, string Reason)>();
+        foreach (var identity in store.LoadAll(skipped))
         {
             Publish(null, identity with { Stamp = ++_lastStamp });
+        }
+
+        foreach (var (id, reason) in skipped)
+        {
+            IdentityLog.CorruptIdentitySkipped(logger, store.Path, id, reason);
         }
 
         IdentityLog.RegistryOpened(logger, store.Path, _byId.Count);
