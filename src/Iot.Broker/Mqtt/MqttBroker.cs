@@ -150,10 +150,7 @@ internal sealed class MqttBroker
         return closed;
     }
 
-    /// <summary>
-    /// True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/>, is valid now and
-    /// may be used for client authentication.
-    /// </summary>
+    /// <summary>True when <paramref name="certificate"/> chains to <see cref="ClientCertificateAuthority"/> and is valid now.</summary>
     public bool IsTrustedClientCertificate(X509Certificate2 certificate)
     {
         if (ClientCertificateAuthority is null)

@@ -8,6 +8,9 @@ internal static partial class RoutingLog
     [LoggerMessage(2001, LogLevel.Information, "Routing store opened at {Path}: {Routes} routes, {Subscriptions} subscriptions")]
     public static partial void StoreOpened(ILogger logger, string path, int routes, int subscriptions);
 
+    [LoggerMessage(2098, LogLevel.Warning, "{Path}: skipped the unreadable row {Name} of table {Table} ({Reason}); every other row was loaded")]
+    public static partial void DefinitionSkipped(ILogger logger, string path, string table, string name, string reason);
+
     [LoggerMessage(2002, LogLevel.Information, "Webhook delivery started for subscription {Subscription} to {Endpoint}")]
     public static partial void LoopStarted(ILogger logger, string subscription, Uri endpoint);
 
@@ -31,7 +34,4 @@ internal static partial class RoutingLog
 
     [LoggerMessage(2009, LogLevel.Information, "Webhook of subscription {Subscription} passed the validation handshake")]
     public static partial void Validated(ILogger logger, string subscription);
-
-    [LoggerMessage(2098, LogLevel.Warning, "{Path}: skipped the unreadable row {Name} of table {Table} ({Reason}); every other row was loaded")]
-    public static partial void DefinitionSkipped(ILogger logger, string path, string table, string name, string reason);
 }
