@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Iot.Broker.Hosting;
 using Iot.Broker.Security;
+using Iot.Broker.Security.Identities;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt;
@@ -187,6 +189,9 @@ internal sealed class MqttBroker
         chain.ChainPolicy.CustomTrustStore.Add(ClientCertificateAuthority);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = Context.Time.GetUtcNow().UtcDateTime;
+
+        // Every certificate of the chain that restricts its Extended Key Usage must allow client authentication.
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientCertificates.ClientAuthenticationOid));
         return chain.Build(certificate);
     }
 }

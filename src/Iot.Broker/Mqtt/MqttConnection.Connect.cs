@@ -51,15 +51,13 @@ internal sealed partial class MqttConnection
         }
         catch (Exception ex) when (ex is MqttProtocolViolationException or ArgumentException or InvalidOperationException or IndexOutOfRangeException or FormatException or InvalidCastException or OverflowException)
         {
-            _context.Metrics.ConnectRejectedOnce();
-            _broker.Refusals.Add(MqttConnectReasonCode.MalformedPacket, _transport.ConnectionId, "malformed CONNECT: " + ex.Message);
-            if (_protocolVersion == MqttProtocolVersion.V500)
-            {
-                StartWriter();
-                Send(new MqttConnAckPacket { ReasonCode = MqttConnectReasonCode.MalformedPacket });
-            }
+            return RefuseMalformed(ex.Message);
+        }
 
-            return false;
+        // MQTTnet decodes ill-formed UTF-8 as U+FFFD and takes Will QoS 3 as it comes: both are malformed.
+        if (PacketStrings.CheckConnect(received.Body) is { } problem)
+        {
+            return RefuseMalformed(problem);
         }
 
         StartWriter();
@@ -224,6 +222,20 @@ internal sealed partial class MqttConnection
 
         BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_protocolVersion, connect.CleanSession, present, sessionExpiry);
         return true;
+    }
+
+    /// <summary>A malformed CONNECT: MQTT 5 gets CONNACK 0x81, MQTT 3.1.1 has no code for it and is closed (§3.1.4).</summary>
+    private bool RefuseMalformed(string detail)
+    {
+        _context.Metrics.ConnectRejectedOnce();
+        _broker.Refusals.Add(MqttConnectReasonCode.MalformedPacket, _transport.ConnectionId, "malformed CONNECT: " + detail);
+        if (_protocolVersion == MqttProtocolVersion.V500)
+        {
+            StartWriter();
+            Send(new MqttConnAckPacket { ReasonCode = MqttConnectReasonCode.MalformedPacket });
+        }
+
+        return false;
     }
 
     private bool Refuse(MqttConnectReasonCode reason, string detail)

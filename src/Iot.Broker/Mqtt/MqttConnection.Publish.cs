@@ -39,6 +39,12 @@ internal sealed partial class MqttConnection
         }
 
         var topic = TopicFrom(body.AsSpan(2, offset - 2));
+        if (topic is null)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, "the topic name is not well-formed UTF-8 or contains U+0000");
+            return false;
+        }
+
         ushort packetId = 0;
         if (qos > 0)
         {
@@ -54,12 +60,20 @@ internal sealed partial class MqttConnection
         return HandlePublish(topic, qos, (fixedHeader & 1) != 0, packetId, body.AsMemory(offset), null);
     }
 
-    /// <summary>The topic as a string: the last one when the bytes are the same ASCII, else decoded (and remembered).</summary>
-    private string TopicFrom(ReadOnlySpan<byte> utf8)
+    /// <summary>
+    /// The topic as a string: the last one when the bytes are the same ASCII, else checked and decoded (and
+    /// remembered); null when the bytes are not well-formed UTF-8 or hold U+0000 (malformed, MQTT-1.5.4-1/2).
+    /// </summary>
+    private string? TopicFrom(ReadOnlySpan<byte> utf8)
     {
         if (_lastTopic is { } last && last.Length == utf8.Length && System.Text.Ascii.Equals(utf8, last))
         {
             return last;
+        }
+
+        if (!PacketStrings.IsWellFormed(utf8))
+        {
+            return null;
         }
 
         return _lastTopic = System.Text.Encoding.UTF8.GetString(utf8);

@@ -482,6 +482,13 @@ internal sealed partial class MqttConnection : IThreadPoolWorkItem
             return await HandleFirstPacketAsync(received).ConfigureAwait(false);
         }
 
+        // Before MQTTnet decodes it: its decoder would turn ill-formed UTF-8 into U+FFFD.
+        if (PacketStrings.Check(received.FixedHeader, received.Body, IsV5) is { } illFormed)
+        {
+            Violation(MqttDisconnectReasonCode.MalformedPacket, illFormed);
+            return false;
+        }
+
         try
         {
             packet = PacketFormatters.For(_protocolVersion).Decode(received);

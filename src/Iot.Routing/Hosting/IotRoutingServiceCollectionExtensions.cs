@@ -104,6 +104,11 @@ public static class IotRoutingServiceCollectionExtensions
         public Task StartAsync(CancellationToken cancellationToken)
         {
             RoutingLog.StoreOpened(logger, store.Path, routes.Count, subscriptions.Count);
+            foreach (var (table, name, reason) in store.SkippedDefinitions)
+            {
+                RoutingLog.DefinitionSkipped(logger, store.Path, table, name, reason);
+            }
+
             return Task.CompletedTask;
         }
 

@@ -20,7 +20,14 @@ internal static class QueueServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
-            return new SqliteQueueStore(Path.Combine(options.DataDir!, "queues.db"), sp.GetRequiredService<TimeProvider>(), options.MaxPendingStoreOperations);
+            var store = new SqliteQueueStore(Path.Combine(options.DataDir!, "queues.db"), sp.GetRequiredService<TimeProvider>(), options.MaxPendingStoreOperations);
+            var logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SqliteQueueStore>>();
+            foreach (var (name, reason) in store.SkippedDefinitions)
+            {
+                RoutingLog.DefinitionSkipped(logger, store.Path, "queues", name, reason);
+            }
+
+            return store;
         });
         services.TryAddSingleton<IQueueStore>(sp => sp.GetRequiredService<SqliteQueueStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, QueueRouteDestination>());

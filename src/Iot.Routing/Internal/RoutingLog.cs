@@ -8,6 +8,9 @@ internal static partial class RoutingLog
     [LoggerMessage(2001, LogLevel.Information, "Routing store opened at {Path}: {Routes} routes, {Subscriptions} subscriptions")]
     public static partial void StoreOpened(ILogger logger, string path, int routes, int subscriptions);
 
+    [LoggerMessage(2098, LogLevel.Warning, "{Path}: skipped the unreadable row {Name} of table {Table} ({Reason}); every other row was loaded")]
+    public static partial void DefinitionSkipped(ILogger logger, string path, string table, string name, string reason);
+
     [LoggerMessage(2002, LogLevel.Information, "Webhook delivery started for subscription {Subscription} to {Endpoint}")]
     private static partial void LoopStartedCore(ILogger logger, string subscription, Uri endpoint);
 

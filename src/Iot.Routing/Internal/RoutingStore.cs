@@ -59,6 +59,12 @@ internal sealed partial class RoutingStore : IAsyncDisposable
     /// <summary>The database file.</summary>
     public string Path { get; }
 
+    /// <summary>
+    /// Definitions that could not be read at start-up, as (table, name, reason): each costs only itself, and the
+    /// routing start-up logs every one.
+    /// </summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Table, string Name, string Reason)> SkippedDefinitions { get; } = new();
+
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS routes(name TEXT PRIMARY KEY, definition TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS subscriptions(name TEXT PRIMARY KEY, definition TEXT NOT NULL);

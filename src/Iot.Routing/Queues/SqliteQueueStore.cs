@@ -47,12 +47,23 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
             RoutingStore.Execute(connection, "PRAGMA journal_mode=WAL;");
             RoutingStore.Execute(connection, Schema);
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT definition FROM queues";
+            command.CommandText = "SELECT name, definition FROM queues";
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(0), RoutingJson.Options)!;
-                _queues[queue.Name] = queue;
+                // One unreadable definition costs that queue only (its messages stay in the file); the start-up
+                // log names it (SkippedDefinitions).
+                var name = reader.GetString(0);
+                try
+                {
+                    var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(1), RoutingJson.Options)
+                        ?? throw new JsonException("the definition is null");
+                    _queues[queue.Name] = queue;
+                }
+                catch (Exception ex) when (ex is JsonException or InvalidCastException or ArgumentException)
+                {
+                    SkippedDefinitions.Add((name, ex.Message));
+                }
             }
         }
 
@@ -61,6 +72,9 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 
     /// <summary>The database file.</summary>
     public string Path => _store.Path;
+
+    /// <summary>Queue definitions that could not be read when the store opened, as (queue name, reason).</summary>
+    public List<(string Name, string Reason)> SkippedDefinitions { get; } = [];
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS queues(name TEXT PRIMARY KEY, definition TEXT NOT NULL);

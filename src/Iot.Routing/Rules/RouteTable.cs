@@ -41,11 +41,25 @@ internal sealed partial class RouteTable : IDisposable
         _destinations = destinations.ToDictionary(d => d.Kind);
         foreach (var (name, json) in store.ReadDefinitions(Table))
         {
-            var definition = JsonSerializer.Deserialize<RouteDefinition>(json, RoutingJson.Options);
-            if (definition is not null && TryCompile(definition, isBuiltIn: false, out var route, out _))
+            // One unreadable row costs that route only; the start-up log names it (RoutingStore.SkippedDefinitions).
+            string? error = null;
+            try
             {
-                Apply(null, route);
+                var definition = JsonSerializer.Deserialize<RouteDefinition>(json, RoutingJson.Options);
+                if (definition is not null && TryCompile(definition, isBuiltIn: false, out var route, out error))
+                {
+                    Apply(null, route);
+                    continue;
+                }
+
+                error ??= "the definition is null";
             }
+            catch (JsonException ex)
+            {
+                error = ex.Message;
+            }
+
+            store.SkippedDefinitions.Enqueue((Table, name, error));
         }
 
         int index = 0;

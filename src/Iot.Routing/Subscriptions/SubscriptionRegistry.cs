@@ -22,14 +22,26 @@ internal sealed class SubscriptionRegistry : IDisposable
     public SubscriptionRegistry(RoutingStore store)
     {
         _store = store;
-        foreach (var (_, json) in store.ReadDefinitions(Table))
+        foreach (var (name, json) in store.ReadDefinitions(Table))
         {
-            var definition = JsonSerializer.Deserialize<EventSubscriptionDefinition>(json, RoutingJson.Options);
-            if (TryCompile(definition, out var subscription, out _))
+            // One unreadable row costs that subscription only; the start-up log names it (RoutingStore.SkippedDefinitions).
+            string? error;
+            try
             {
-                _tree.Add(subscription.Definition.Filter.TopicFilter, subscription);
-                _subscriptions[subscription.Name] = subscription;
+                var definition = JsonSerializer.Deserialize<EventSubscriptionDefinition>(json, RoutingJson.Options);
+                if (TryCompile(definition, out var subscription, out error))
+                {
+                    _tree.Add(subscription.Definition.Filter.TopicFilter, subscription);
+                    _subscriptions[subscription.Name] = subscription;
+                    continue;
+                }
             }
+            catch (JsonException ex)
+            {
+                error = ex.Message;
+            }
+
+            store.SkippedDefinitions.Enqueue((Table, name, error ?? "the definition is not valid"));
         }
     }
 

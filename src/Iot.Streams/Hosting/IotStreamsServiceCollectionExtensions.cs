@@ -93,6 +93,11 @@ public static class IotStreamsServiceCollectionExtensions
         }
 
         StreamsLog.StoreOpened(logger, store.Path, store.Streams.Count);
+        foreach (var (file, reason) in store.SkippedFiles)
+        {
+            StreamsLog.FileSkipped(logger, file, reason);
+        }
+
         return store;
     }
 

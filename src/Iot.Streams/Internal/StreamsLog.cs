@@ -9,6 +9,9 @@ internal static partial class StreamsLog
     [LoggerMessage(3001, LogLevel.Information, "Streams opened at {Path}: {Streams} streams")]
     public static partial void StoreOpened(ILogger logger, string path, int streams);
 
+    [LoggerMessage(3098, LogLevel.Warning, "Skipped the unreadable file {File} ({Reason}); every other stream and group was loaded")]
+    public static partial void FileSkipped(ILogger logger, string file, string reason);
+
     [LoggerMessage(3002, LogLevel.Information, "Stream {Stream} created with {Partitions} partitions")]
     public static partial void StreamCreated(ILogger logger, string stream, int partitions);
 

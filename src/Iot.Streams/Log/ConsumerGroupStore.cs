@@ -18,10 +18,21 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
         Directory.CreateDirectory(directory);
         foreach (var file in Directory.GetFiles(directory, "*.json"))
         {
-            var entries = JsonSerializer.Deserialize<List<Entry>>(File.ReadAllBytes(file)) ?? [];
-            _groups[Path.GetFileNameWithoutExtension(file)] = entries.ToDictionary(e => e.Partition, e => new CommittedOffset(e.Offset, e.Metadata));
+            // One unreadable group file costs that group only: it starts again from its reset position.
+            try
+            {
+                var entries = JsonSerializer.Deserialize<List<Entry>>(File.ReadAllBytes(file)) ?? [];
+                _groups[Path.GetFileNameWithoutExtension(file)] = entries.ToDictionary(e => e.Partition, e => new CommittedOffset(e.Offset, e.Metadata));
+            }
+            catch (Exception ex) when (ex is JsonException or ArgumentException)
+            {
+                SkippedFiles.Add((file, ex.Message));
+            }
         }
     }
+
+    /// <summary>Group files that could not be read when the store opened, as (file, reason).</summary>
+    public List<(string File, string Reason)> SkippedFiles { get; } = [];
 
     /// <inheritdoc/>
     public IReadOnlyCollection<string> Groups

@@ -21,11 +21,22 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
         Directory.CreateDirectory(directory);
         foreach (var file in Directory.GetDirectories(directory).Select(d => System.IO.Path.Combine(d, "stream.json")).Where(File.Exists))
         {
-            var definition = JsonSerializer.Deserialize<StreamDefinition>(File.ReadAllBytes(file))
-                ?? throw new InvalidDataException($"{file} is empty.");
-            _streams[definition.Name] = Open(definition);
+            // One unreadable definition costs that stream only (its files stay); the start-up log names it.
+            try
+            {
+                var definition = JsonSerializer.Deserialize<StreamDefinition>(File.ReadAllBytes(file))
+                    ?? throw new InvalidDataException("the definition is null");
+                _streams[definition.Name] = Open(definition);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidDataException)
+            {
+                SkippedFiles.Add((file, ex.Message));
+            }
         }
     }
+
+    /// <summary>Stream definitions and consumer group files that could not be read at start-up, as (file, reason).</summary>
+    public List<(string File, string Reason)> SkippedFiles { get; } = [];
 
     /// <summary>The root directory of the streams.</summary>
     public string Path => _directory;
@@ -109,7 +120,9 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
             partitions[i] = SegmentLog.Open(System.IO.Path.Combine(streamDirectory, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), options);
         }
 
-        return new OpenStream(definition, partitions, new ConsumerGroupStore(System.IO.Path.Combine(streamDirectory, "groups")));
+        var groups = new ConsumerGroupStore(System.IO.Path.Combine(streamDirectory, "groups"));
+        SkippedFiles.AddRange(groups.SkippedFiles);
+        return new OpenStream(definition, partitions, groups);
     }
 
     private sealed record OpenStream(StreamDefinition Definition, SegmentLog[] Partitions, ConsumerGroupStore Groups);

@@ -68,4 +68,38 @@ public sealed class SecretHasherTests
         Assert.Equal(43, key.Length);
         Assert.DoesNotContain(passwords.Append(key), s => s.Contains('+', StringComparison.Ordinal) || s.Contains('/', StringComparison.Ordinal) || s.Contains('=', StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void VerifyPassword_TrailingZeroBytesOrControlCharacters_NeverMatch()
+    {
+        // PBKDF2-HMAC zero-pads a short key: without the text rule these would all derive the same hash.
+        var hash = SecretHasher.HashPassword("secret", 1_000);
+
+        Assert.True(SecretHasher.VerifyPassword("secret"u8, hash));
+        Assert.False(SecretHasher.VerifyPassword("secret\0"u8, hash));
+        Assert.False(SecretHasher.VerifyPassword("secret\0\0\0\0"u8, hash));
+        Assert.False(SecretHasher.VerifyPassword("secret\u0085"u8, hash));
+    }
+
+    [Fact]
+    public void VerifyPassword_LongPasswordsDigest_DoesNotMatch()
+    {
+        // HMAC replaces a key longer than its block (64 bytes) by its SHA-256: the digest is binary, so not text.
+        var password = new string('p', 65);
+        var hash = SecretHasher.HashPassword(password, 1_000);
+
+        Assert.True(SecretHasher.VerifyPassword(Encoding.UTF8.GetBytes(password), hash));
+        Assert.False(SecretHasher.VerifyPassword(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(password)), hash));
+    }
+
+    [Theory]
+    [InlineData("abc-DEF_123", true)]
+    [InlineData("pässwörd ✓ 日本", true)]
+    [InlineData("tab\there", false)]
+    [InlineData("del\u007f", false)]
+    public void IsText_AcceptsPrintableTextOnly(string password, bool expected) =>
+        Assert.Equal(expected, SecretHasher.IsText(Encoding.UTF8.GetBytes(password)));
+
+    [Fact]
+    public void IsText_IllFormedUtf8_IsNotText() => Assert.False(SecretHasher.IsText([0x61, 0xFF, 0x62]));
 }

@@ -89,6 +89,36 @@ public sealed class SqliteIdentityStoreTests : IDisposable
         Assert.Throws<NotSupportedException>(() => new SqliteIdentityStore(_directory));
     }
 
+    [Fact]
+    public void LoadAll_UnreadableRowBetweenGoodOnes_SkipsOnlyThatRow_AndSaysWhich()
+    {
+        using (var store = new SqliteIdentityStore(_directory))
+        {
+            store.Upsert(new Identity("a-dev", IdentityRole.Device, true, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, null, null));
+            store.Upsert(new Identity("c-svc", IdentityRole.Service, true, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, null, null));
+        }
+
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, SqliteIdentityStore.FileName), Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO identities(id, role, enabled, created_at, updated_at) VALUES ('b-bad', 'Wizard', 1, 0, 0);
+                INSERT INTO identities(id, role, enabled, created_at, updated_at, password_salt, password_hash, password_iterations)
+                    VALUES ('b-text-hash', 'Device', 1, 0, 0, 'not a blob', 'not a blob', 1000);
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        using var reopened = new SqliteIdentityStore(_directory);
+        var skipped = new List<(string Id, string Reason)>();
+        var loaded = reopened.LoadAll(skipped);
+
+        Assert.Equal(["a-dev", "c-svc"], loaded.Select(i => i.Id));
+        Assert.Equal(["b-bad", "b-text-hash"], skipped.Select(s => s.Id));
+        Assert.Contains("unknown role 'Wizard'", skipped[0].Reason, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_directory))

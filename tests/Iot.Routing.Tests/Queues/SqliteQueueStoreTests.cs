@@ -41,6 +41,27 @@ public sealed class SqliteQueueStoreTests : QueueStoreContractTests
     }
 
     [Fact]
+    public async Task Reopen_UnreadableQueueDefinitionBetweenGoodOnes_CostsOnlyThatQueue()
+    {
+        await Store.CreateOrUpdateQueueAsync(new QueueProperties { Name = "a" });
+        await Store.CreateOrUpdateQueueAsync(new QueueProperties { Name = "c", MaxDeliveryCount = 7 });
+        await ((SqliteQueueStore)Store).DisposeAsync();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO queues(name, definition) VALUES ('b', '{\"name\":'), ('b2', 'null');";
+            command.ExecuteNonQuery();
+        }
+
+        await using var reopened = new SqliteQueueStore(DatabasePath, Time);
+        Assert.NotNull(reopened.FindQueue("a"));
+        Assert.Equal(7, reopened.FindQueue("c")!.MaxDeliveryCount);
+        Assert.Null(reopened.FindQueue("b"));
+        Assert.Equal(["b", "b2"], reopened.SkippedDefinitions.Select(s => s.Name));
+    }
+
+    [Fact]
     public async Task CreateOrUpdate_ChangingRequiresSession_Throws()
     {
         var error = await Assert.ThrowsAsync<QueueException>(() =>

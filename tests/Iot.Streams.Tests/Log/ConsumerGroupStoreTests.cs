@@ -57,4 +57,25 @@ public sealed class ConsumerGroupStoreTests : IDisposable
         Assert.Equal(2, (await log.ReadAsync(groups.GetCommitted("a", 0)!.Value.Offset, 100)).Count);
         Assert.Equal(8, (await log.ReadAsync(groups.GetCommitted("b", 0)!.Value.Offset, 100)).Count);
     }
+    [Fact]
+    public async Task Open_UnreadableStreamDefinitionAndGroupFile_CostOnlyThemselves()
+    {
+        var root = _dir.Combine("streams");
+        await using (var first = new FileStreamStore(root, _ => new SegmentLogOptions()))
+        {
+            first.TryCreate(new StreamDefinition { Name = "good", Partitions = 1 }, out _);
+            await first.GetGroups("good").CommitAsync("g1", 0, new CommittedOffset(5, null));
+        }
+
+        Directory.CreateDirectory(Path.Combine(root, "broken"));
+        await File.WriteAllTextAsync(Path.Combine(root, "broken", "stream.json"), "{\"Name\": ");
+        await File.WriteAllTextAsync(Path.Combine(root, "good", "groups", "g2.json"), "[{");
+
+        await using var store = new FileStreamStore(root, _ => new SegmentLogOptions());
+        Assert.Equal(["good"], store.Streams.Select(s => s.Name));
+        Assert.Equal(5, store.GetGroups("good").GetCommitted("g1", 0)!.Value.Offset);
+        Assert.Equal(2, store.SkippedFiles.Count);
+        Assert.Contains(store.SkippedFiles, f => f.File.EndsWith(Path.Combine("broken", "stream.json"), StringComparison.Ordinal));
+        Assert.Contains(store.SkippedFiles, f => f.File.EndsWith("g2.json", StringComparison.Ordinal));
+    }
 }

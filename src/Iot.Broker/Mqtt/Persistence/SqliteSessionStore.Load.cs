@@ -1,3 +1,4 @@
+using Iot.Routing;
 using Microsoft.Data.Sqlite;
 
 namespace Iot.Broker.Mqtt.Persistence;
@@ -47,7 +48,7 @@ internal sealed partial class SqliteSessionStore
                 catch (Exception ex) when (ex is OverflowException or InvalidCastException or FormatException)
                 {
                     skipped++;
-                    LogCorruptRow(_logger, ex, "sessions", clientId);
+                    LogCorruptRow(_logger, ex, "sessions", LogSafe.Escape(clientId));
                 }
             }
         }
@@ -81,7 +82,7 @@ internal sealed partial class SqliteSessionStore
                 catch (Exception ex) when (ex is OverflowException or InvalidCastException or FormatException)
                 {
                     skipped++;
-                    LogCorruptRow(_logger, ex, "subscriptions", clientId);
+                    LogCorruptRow(_logger, ex, "subscriptions", LogSafe.Escape(clientId));
                 }
             }
         }
@@ -110,7 +111,7 @@ internal sealed partial class SqliteSessionStore
                 catch (Exception ex) when (ex is InvalidDataException or OverflowException or InvalidCastException or FormatException)
                 {
                     skipped++;
-                    LogCorruptMessage(_logger, ex, clientId, sequence);
+                    LogCorruptMessage(_logger, ex, LogSafe.Escape(clientId), sequence);
                 }
             }
         }
@@ -140,7 +141,7 @@ internal sealed partial class SqliteSessionStore
                 catch (Exception ex) when (ex is InvalidDataException or InvalidCastException or FormatException)
                 {
                     skipped++;
-                    LogCorruptRetained(_logger, ex, topic);
+                    LogCorruptRetained(_logger, ex, LogSafe.Escape(topic));
                 }
             }
         }

@@ -97,10 +97,9 @@ internal sealed class IdentityAuthenticator : IIdentityAuthenticator, IDisposabl
     public ValueTask<AuthenticationOutcome> AuthenticateCertificateAsync(X509Certificate2 certificate, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(certificate);
-        var commonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-        if (string.IsNullOrEmpty(commonName))
+        if (!ClientCertificates.TryGetIdentityId(certificate, out var commonName, out var problem))
         {
-            return ValueTask.FromResult(AuthenticationOutcome.Fail("client certificate has no subject common name"));
+            return ValueTask.FromResult(AuthenticationOutcome.Fail(problem));
         }
 
         if (!_registry.TryGet(commonName, out var identity))

@@ -50,4 +50,7 @@ internal static partial class IdentityLog
             ApiKeyRejectedCore(logger, safeReason);
         }
     }
+
+    [LoggerMessage(EventId = 1168, Level = LogLevel.Warning, Message = "Identity registry {Path}: skipped the unreadable row of identity {IdentityId} ({Reason}); it cannot log in until it is rotated or created again")]
+    public static partial void CorruptIdentitySkipped(ILogger logger, string path, string identityId, string reason);
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
+using Iot.Routing;
 
 namespace Iot.Broker.Security.Identities;
 
@@ -38,9 +39,15 @@ internal sealed class IdentityRegistry : IDisposable
         PasswordIterations = passwordIterations;
         _timeProvider = timeProvider;
         _logger = logger;
-        foreach (var identity in store.LoadAll())
+        var skipped = new List<(string Id, string Reason)>();
+        foreach (var identity in store.LoadAll(skipped))
         {
             Publish(null, identity with { Stamp = ++_lastStamp });
+        }
+
+        foreach (var (id, reason) in skipped)
+        {
+            IdentityLog.CorruptIdentitySkipped(logger, store.Path, LogSafe.Escape(id), reason);
         }
 
         IdentityLog.RegistryOpened(logger, store.Path, _byId.Count);

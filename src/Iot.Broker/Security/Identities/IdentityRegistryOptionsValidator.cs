@@ -39,6 +39,11 @@ internal sealed class IdentityRegistryOptionsValidator : IValidateOptions<Identi
             {
                 failures.Add($"{setting}:Password is empty; set a password or remove the setting.");
             }
+            else if (identity.Password is { } password && !SecretHasher.IsText(System.Text.Encoding.UTF8.GetBytes(password)))
+            {
+                // MQTT clients could never present it: such passwords never match (SecretHasher.VerifyPassword).
+                failures.Add($"{setting}:Password contains a control character; use printable text.");
+            }
 
             if (identity.ApiKey is { } apiKey)
             {

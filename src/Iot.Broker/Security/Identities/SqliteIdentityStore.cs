@@ -55,8 +55,12 @@ internal sealed class SqliteIdentityStore : IDisposable
     /// <summary>The full path of the database file.</summary>
     public string Path { get; }
 
-    /// <summary>Every stored identity.</summary>
-    public IReadOnlyList<Identity> LoadAll()
+    /// <summary>Every stored identity that can be read.</summary>
+    /// <param name="skipped">
+    /// Receives the id of each row that cannot be read (an unknown role, a value of the wrong type) and why: that
+    /// identity cannot log in until it is rotated or created again, and every other identity still loads.
+    /// </param>
+    public IReadOnlyList<Identity> LoadAll(ICollection<(string Id, string Reason)>? skipped = null)
     {
         lock (_gate)
         {
@@ -70,27 +74,40 @@ internal sealed class SqliteIdentityStore : IDisposable
             var identities = new List<Identity>();
             while (reader.Read())
             {
-                var roleName = reader.GetString(1);
-                if (!IdentityIds.TryParseRole(roleName, out var role))
+                var id = reader.IsDBNull(0) ? "(null)" : Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture) ?? "(null)";
+                try
                 {
-                    throw new InvalidDataException($"'{Path}': identity '{reader.GetString(0)}' has the unknown role '{roleName}'.");
+                    identities.Add(Read(reader));
                 }
-
-                PasswordHash? password = reader.IsDBNull(6)
-                    ? null
-                    : new PasswordHash((byte[])reader.GetValue(5), (byte[])reader.GetValue(6), reader.GetInt32(7));
-                identities.Add(new Identity(
-                    reader.GetString(0),
-                    role,
-                    reader.GetInt64(2) != 0,
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-                    password,
-                    reader.IsDBNull(8) ? null : (byte[])reader.GetValue(8)));
+                catch (Exception ex) when (ex is InvalidDataException or InvalidCastException or FormatException or OverflowException or ArgumentException)
+                {
+                    skipped?.Add((id, ex.Message));
+                }
             }
 
             return identities;
         }
+    }
+
+    private static Identity Read(SqliteDataReader reader)
+    {
+        var roleName = reader.GetString(1);
+        if (!IdentityIds.TryParseRole(roleName, out var role))
+        {
+            throw new InvalidDataException($"unknown role '{roleName}'");
+        }
+
+        PasswordHash? password = reader.IsDBNull(6)
+            ? null
+            : new PasswordHash((byte[])reader.GetValue(5), (byte[])reader.GetValue(6), reader.GetInt32(7));
+        return new Identity(
+            reader.GetString(0),
+            role,
+            reader.GetInt64(2) != 0,
+            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+            password,
+            reader.IsDBNull(8) ? null : (byte[])reader.GetValue(8));
     }
 
     /// <summary>Inserts or replaces <paramref name="identity"/>; durable when this returns.</summary>
