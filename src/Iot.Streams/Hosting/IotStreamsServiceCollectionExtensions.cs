@@ -98,6 +98,11 @@ public static class IotStreamsServiceCollectionExtensions
             StreamsLog.FileSkipped(logger, file, reason);
         }
 
+        foreach (var (file, position, bytes) in store.RecoveryCuts)
+        {
+            StreamsLog.TailCut(logger, file, position, bytes);
+        }
+
         return store;
     }
 

@@ -12,6 +12,9 @@ internal static partial class StreamsLog
     [LoggerMessage(3098, LogLevel.Warning, "Skipped the unreadable file {File} ({Reason}); every other stream and group was loaded")]
     public static partial void FileSkipped(ILogger logger, string file, string reason);
 
+    [LoggerMessage(3097, LogLevel.Warning, "Stream log {File}: cut {Bytes} bytes at position {Position}, after the last whole record with a valid CRC and the expected offset (the torn tail of an unacknowledged write after a crash, or damage: records after a damaged one are not served)")]
+    public static partial void TailCut(ILogger logger, string file, long position, long bytes);
+
     [LoggerMessage(3002, LogLevel.Information, "Stream {Stream} created with {Partitions} partitions")]
     public static partial void StreamCreated(ILogger logger, string stream, int partitions);
 

@@ -38,6 +38,9 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
     /// <summary>Stream definitions and consumer group files that could not be read at start-up, as (file, reason).</summary>
     public List<(string File, string Reason)> SkippedFiles { get; } = [];
 
+    /// <summary>The tails recovery cut from active segments at start (<see cref="SegmentLog.RecoveryCut"/>), to be logged.</summary>
+    public List<(string File, long Position, long Bytes)> RecoveryCuts { get; } = [];
+
     /// <summary>The root directory of the streams.</summary>
     public string Path => _directory;
 
@@ -118,6 +121,10 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
         for (int i = 0; i < partitions.Length; i++)
         {
             partitions[i] = SegmentLog.Open(System.IO.Path.Combine(streamDirectory, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), options);
+            if (partitions[i].RecoveryCut is { } cut)
+            {
+                RecoveryCuts.Add(cut);
+            }
         }
 
         var groups = new ConsumerGroupStore(System.IO.Path.Combine(streamDirectory, "groups"));

@@ -47,6 +47,14 @@ internal sealed partial class SegmentLog : IStreamLog
     /// <inheritdoc/>
     public long NextOffset => Volatile.Read(ref _nextOffset);
 
+    /// <summary>
+    /// What recovery cut from the active segment when the log was opened: the file, the position of the first record
+    /// that was not whole, valid and in sequence, and the bytes after it; null when nothing was cut. After a crash this
+    /// is the torn tail of a write nobody was told about; anywhere else it is damage (the records after the damaged one
+    /// are lost with it, as Kafka's recovery truncates a segment at its first invalid batch).
+    /// </summary>
+    public (string File, long Position, long Bytes)? RecoveryCut { get; private init; }
+
     /// <summary>Number of segments (for tests and metrics).</summary>
     public int SegmentCount => _segments.Length;
 
@@ -87,6 +95,7 @@ internal sealed partial class SegmentLog : IStreamLog
         }
 
         var active = new Segment(directory, bases[^1], options.IndexIntervalBytes);
+        (string File, long Position, long Bytes)? cut = null;
         var created = !File.Exists(active.LogPath);
         var activeHandle = File.OpenHandle(active.LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         if (created)
@@ -100,6 +109,7 @@ internal sealed partial class SegmentLog : IStreamLog
             var valid = active.Rebuild(activeHandle, length);
             if (valid < length)
             {
+                cut = (active.LogPath, valid, length - valid);
                 RandomAccess.SetLength(activeHandle, valid);
                 RandomAccess.FlushToDisk(activeHandle);
             }
@@ -115,7 +125,7 @@ internal sealed partial class SegmentLog : IStreamLog
         }
 
         segments[^1] = active;
-        return new SegmentLog(directory, options, segments, activeHandle);
+        return new SegmentLog(directory, options, segments, activeHandle) { RecoveryCut = cut };
     }
 
     /// <inheritdoc/>

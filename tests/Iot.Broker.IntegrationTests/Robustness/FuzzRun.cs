@@ -77,7 +77,8 @@ internal sealed record FuzzResult(
 /// </summary>
 internal sealed class FuzzRun(int port, FuzzSettings settings, int maxPacketSize)
 {
-    private static readonly TimeSpan ConnAckTimeout = TimeSpan.FromSeconds(5);
+    // Longer than Iot:Mqtt:ConnectRateMaxDelaySeconds (5 s): beyond the per-address rate a CONNACK is delayed, not lost.
+    private static readonly TimeSpan ConnAckTimeout = TimeSpan.FromSeconds(10);
     private readonly long[] _byMutation = new long[Enum.GetValues<Mutation>().Length];
     private readonly Journal _journal = new(settings.Workers);
     private readonly ConcurrentQueue<(int Worker, int Index)> _connAckTimeouts = new();

@@ -69,7 +69,23 @@ public sealed class SegmentLogTests : StreamLogContractTests, IDisposable
         await using var reopened = SegmentLog.Open(path, SmallSegments());
         Assert.Equal(4, reopened.NextOffset);
         Assert.Equal(4, (await reopened.ReadAsync(0, 10)).Count);
+        var recovered = Assert.NotNull(reopened.RecoveryCut);
+        Assert.Equal(file, recovered.File);
+        Assert.Equal(length - cut, recovered.Position + recovered.Bytes);
         Assert.Equal(4, await reopened.AppendAsync(Record(4)));
+    }
+
+    [Fact]
+    public async Task Open_WholeLog_CutsNothing()
+    {
+        var path = _dir.Combine("whole");
+        await using (var log = SegmentLog.Open(path, SmallSegments()))
+        {
+            await log.AppendAsync(Record(0));
+        }
+
+        await using var reopened = SegmentLog.Open(path, SmallSegments());
+        Assert.Null(reopened.RecoveryCut);
     }
 
     [Fact]
