@@ -46,8 +46,11 @@ public static class IotRoutingServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
+            var evictions = new DeadLetterEvictions(sp.GetRequiredService<RoutingMetrics>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<RoutingStore>(), options.MaxDeadLetteredEventsPerSubscription);
             return new RoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations,
-                options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription);
+                options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription,
+                options.MaxDeadLetteredEventsPerSubscription, evictions.Report);
         });
         services.TryAddSingleton<DeliverySignals>();
         services.TryAddSingleton<SubscriptionRegistry>();

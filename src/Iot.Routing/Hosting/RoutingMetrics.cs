@@ -24,6 +24,7 @@ public sealed class RoutingMetrics
     private long _subscriptionFullDropped;
     private long _webhookDestinationsRefused;
     private long _destinationsForbidden;
+    private long _deadLettersEvicted;
 
     /// <summary>Messages (MQTT or posted) that at least one route sent somewhere.</summary>
     public long MessagesRouted => Interlocked.Read(ref _messagesRouted);
@@ -88,6 +89,12 @@ public sealed class RoutingMetrics
     /// </summary>
     public long DestinationsForbidden => Interlocked.Read(ref _destinationsForbidden);
 
+    /// <summary>
+    /// Dead letters deleted (the oldest of their subscription) because it held
+    /// <c>Iot:Routing:MaxDeadLetteredEventsPerSubscription</c>: <c>iot_routing_dead_letters_evicted_total</c>.
+    /// </summary>
+    public long DeadLettersEvicted => Interlocked.Read(ref _deadLettersEvicted);
+
     /// <summary>All counters with their Prometheus names (each a counter, suffix <c>_total</c>).</summary>
     public IReadOnlyList<KeyValuePair<string, long>> Snapshot() =>
     [
@@ -109,6 +116,7 @@ public sealed class RoutingMetrics
         new("iot_routing_subscription_full_dropped_total", SubscriptionFullDropped),
         new("iot_routing_webhook_destinations_refused_total", WebhookDestinationsRefused),
         new("iot_routing_destinations_refused_total", DestinationsForbidden),
+        new("iot_routing_dead_letters_evicted_total", DeadLettersEvicted),
     ];
 
     internal void MessageRouted() => Interlocked.Increment(ref _messagesRouted);
@@ -146,4 +154,6 @@ public sealed class RoutingMetrics
     internal void WebhookDestinationsRefusedEvents(int count) => Interlocked.Add(ref _webhookDestinationsRefused, count);
 
     internal void DestinationForbidden() => Interlocked.Increment(ref _destinationsForbidden);
+
+    internal void DeadLettersEvictedEvents(int count) => Interlocked.Add(ref _deadLettersEvicted, count);
 }

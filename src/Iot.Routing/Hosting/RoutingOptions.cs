@@ -71,6 +71,18 @@ public sealed class RoutingOptions
     /// <remarks>Default 67 108 864 (64 MiB), range 1 MiB to 1 TiB.</remarks>
     public long MaxPendingBytesPerSubscription { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Dead-lettered events one webhook or pull subscription may hold. Dead letters have no expiry and the API can only
+    /// redeliver them, so beyond this the subscription's oldest dead letters (by the time they were dead-lettered) are
+    /// deleted when a new one arrives, in the same transaction: the newest are kept (counted in
+    /// <c>iot_routing_dead_letters_evicted_total</c>, logged at most once a minute per subscription).
+    /// </summary>
+    /// <remarks>
+    /// Default 100 000 (as <see cref="MaxPendingEventsPerSubscription"/>: a receiver down long enough for every pending
+    /// event to be given up leaves at most as many dead letters as it could have pending), range 1 to 100 000 000.
+    /// </remarks>
+    public int MaxDeadLetteredEventsPerSubscription { get; set; } = 100_000;
+
     internal static readonly TimeSpan[] DefaultRetrySchedule =
     [
         TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5),

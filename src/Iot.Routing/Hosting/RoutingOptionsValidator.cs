@@ -70,6 +70,11 @@ internal sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
             failures.Add("Iot:Routing:MaxPendingBytesPerSubscription must be between 1048576 and 1099511627776.");
         }
 
+        if (options.MaxDeadLetteredEventsPerSubscription is < 1 or > 100_000_000)
+        {
+            failures.Add("Iot:Routing:MaxDeadLetteredEventsPerSubscription must be between 1 and 100000000.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -125,4 +125,7 @@ internal static partial class RoutingLog
 
     [LoggerMessage(2011, LogLevel.Warning, "Subscription {Subscription} names the MQTT topic {Topic}, which subscriptions may not publish to; event dropped")]
     public static partial void MqttDestinationRefused(ILogger logger, string subscription, string topic);
+
+    [LoggerMessage(2012, LogLevel.Warning, "Subscription {Subscription} holds {MaxDeadLetters} dead letters; its oldest {Count} were deleted ({Suppressed} more since the last line)")]
+    public static partial void DeadLettersEvicted(ILogger logger, string subscription, int maxDeadLetters, int count, long suppressed);
 }

@@ -146,9 +146,9 @@ internal sealed partial class RoutingStore
             return moved;
         });
 
-    /// <summary>Dead letters of a subscription, oldest first.</summary>
+    /// <summary>Dead letters of a subscription, oldest first (by the time they were dead-lettered, the order they are evicted in).</summary>
     public Task<List<DeliveryRecord>> ListDeadLettersAsync(string subscription, int max) => ExecuteAsync(connection =>
-        Query(connection, $"SELECT {Columns} FROM deliveries WHERE subscription = $s AND dead_lettered = 1 ORDER BY seq LIMIT $m",
+        Query(connection, $"SELECT {Columns} FROM deliveries WHERE subscription = $s AND dead_lettered = 1 ORDER BY dead_lettered_at, seq LIMIT $m",
             ("$s", subscription), ("$m", max)));
 
     /// <summary>Puts dead letters back as new pending deliveries (all, or those whose event id is listed).</summary>
@@ -212,7 +212,8 @@ internal sealed partial class RoutingStore
     private static string CheckTable(string table) =>
         table is "routes" or "subscriptions" ? table : throw new ArgumentOutOfRangeException(nameof(table));
 
-    // One pending delivery to the dead letters; 1 when it was pending (and so leaves the quota), else 0.
+    // One pending delivery to the dead letters; 1 when it was pending (and so leaves the quota), else 0. Beyond
+    // MaxDeadLetteredEvents the subscription's oldest dead letters are deleted in the same operation.
     private int DeadLetter(SqliteConnection connection, string subscription, long seq, int attempts, int bytes, string reason, string? outcome, long now)
     {
         var command = SqliteStatements.Get(connection, "UPDATE deliveries SET dead_lettered = 1, attempts = $a, reason = $r, last_outcome = COALESCE($o, last_outcome), "
@@ -228,6 +229,7 @@ internal sealed partial class RoutingStore
         }
 
         ReleasePending(subscription, bytes);
+        CountDeadLetter(connection, subscription);
         return 1;
     }
 

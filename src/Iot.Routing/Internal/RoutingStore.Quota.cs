@@ -4,7 +4,8 @@ namespace Iot.Routing.Internal;
 
 /// <summary>
 /// The pending-delivery quota: what each subscription holds that is neither delivered nor dead-lettered (count and
-/// bytes of the encoded events), kept in memory next to the rows it counts.
+/// bytes of the encoded events), kept in memory next to the rows it counts; and the dead-letter cap: how many dead
+/// letters each subscription holds, the oldest deleted when a new one would exceed it.
 /// </summary>
 /// <remarks>
 /// The counts are read and changed only inside operations, that is on the store's loop, by the same code that inserts,
@@ -15,6 +16,8 @@ namespace Iot.Routing.Internal;
 internal sealed partial class RoutingStore
 {
     private readonly Dictionary<string, PendingCount> _pending = new(StringComparer.Ordinal);
+    private readonly List<(string Subscription, int Count)> _evictions = [];
+    private readonly Action<string, int>? _deadLettersEvicted;
     private bool _pendingStale = true;
 
     /// <summary>Pending events one subscription may hold; a delivery beyond it is not recorded.</summary>
@@ -22,6 +25,9 @@ internal sealed partial class RoutingStore
 
     /// <summary>Bytes of pending events one subscription may hold; a delivery beyond it is not recorded.</summary>
     public long MaxPendingBytes { get; }
+
+    /// <summary>Dead letters one subscription may hold; dead-lettering beyond it deletes that subscription's oldest.</summary>
+    public int MaxDeadLetteredEvents { get; }
 
     /// <summary>The pending count and bytes of a subscription as the quota sees them (for tests and diagnostics).</summary>
     public Task<(long Events, long Bytes)> GetPendingQuotaAsync(string subscription) => ExecuteAsync(_ =>
@@ -55,14 +61,55 @@ internal sealed partial class RoutingStore
         }
     }
 
+    // A pending row became a dead letter: counts it, and deletes the subscription's oldest dead letters (by the time
+    // they were dead-lettered, then seq) beyond the cap, through the partial index ix_deliveries_dead_lettered, so
+    // the cost is that of the rows deleted, never a scan. A cap lowered since the last start trims the excess here.
+    private void CountDeadLetter(SqliteConnection connection, string subscription)
+    {
+        if (!_pending.TryGetValue(subscription, out var count))
+        {
+            _pending[subscription] = count = new PendingCount();
+        }
+
+        count.DeadLettered++;
+        if (count.DeadLettered <= MaxDeadLetteredEvents)
+        {
+            return;
+        }
+
+        var command = SqliteStatements.Get(connection, "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries "
+            + "WHERE subscription = $s AND dead_lettered = 1 ORDER BY dead_lettered_at, seq LIMIT $k)");
+        command.Parameters.AddWithValue("$s", subscription);
+        command.Parameters.AddWithValue("$k", count.DeadLettered - MaxDeadLetteredEvents);
+        int evicted = command.ExecuteNonQuery();
+        count.DeadLettered -= evicted;
+        _evictions.Add((subscription, evicted));
+    }
+
+    // Reports the evictions of the operations just committed (before their callers resume), then forgets them.
+    private void ReportEvictions(bool committed)
+    {
+        if (committed && _deadLettersEvicted is { } report)
+        {
+            foreach (var (subscription, count) in _evictions)
+            {
+                report(subscription, count);
+            }
+        }
+
+        _evictions.Clear();
+    }
+
     private void ForgetPending(string subscription) => _pending.Remove(subscription);
 
-    // Counts one subscription again (after a bulk change such as redelivery of its dead letters), or all of them.
+    // Counts one subscription again (after a bulk change such as redelivery of its dead letters), or all of them:
+    // pending events and bytes, and dead letters.
     private void RecountPending(SqliteConnection connection, string? subscription = null)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT subscription, COUNT(*), COALESCE(SUM(length(event)), 0) FROM deliveries WHERE dead_lettered = 0"
-            + (subscription is null ? "" : " AND subscription = $s") + " GROUP BY subscription";
+        command.CommandText = "SELECT subscription, COALESCE(SUM(dead_lettered = 0), 0), "
+            + "COALESCE(SUM(CASE WHEN dead_lettered = 0 THEN length(event) END), 0), COALESCE(SUM(dead_lettered = 1), 0) FROM deliveries"
+            + (subscription is null ? "" : " WHERE subscription = $s") + " GROUP BY subscription";
         if (subscription is null)
         {
             _pending.Clear();
@@ -76,7 +123,7 @@ internal sealed partial class RoutingStore
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            _pending[reader.GetString(0)] = new PendingCount { Events = reader.GetInt64(1), Bytes = reader.GetInt64(2) };
+            _pending[reader.GetString(0)] = new PendingCount { Events = reader.GetInt64(1), Bytes = reader.GetInt64(2), DeadLettered = reader.GetInt64(3) };
         }
     }
 
@@ -85,5 +132,7 @@ internal sealed partial class RoutingStore
         public long Events { get; set; }
 
         public long Bytes { get; set; }
+
+        public long DeadLettered { get; set; }
     }
 }

@@ -23,16 +23,22 @@ internal sealed partial class RoutingStore : IAsyncDisposable
 
     /// <summary>
     /// Opens (creating when needed) the store at <paramref name="path"/>; each subscription may hold at most
-    /// <paramref name="maxPendingEvents"/> pending events of together <paramref name="maxPendingBytes"/> bytes.
+    /// <paramref name="maxPendingEvents"/> pending events of together <paramref name="maxPendingBytes"/> bytes, and
+    /// <paramref name="maxDeadLetteredEvents"/> dead letters (the oldest beyond it are deleted, and
+    /// <paramref name="deadLettersEvicted"/> told after the commit with the subscription and how many).
     /// </summary>
-    public RoutingStore(string path, int queueCapacity = 10_000, int maxPendingEvents = int.MaxValue, long maxPendingBytes = long.MaxValue)
+    public RoutingStore(string path, int queueCapacity = 10_000, int maxPendingEvents = int.MaxValue, long maxPendingBytes = long.MaxValue,
+        int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingEvents, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDeadLetteredEvents, 1);
         Path = path;
         MaxPendingEvents = maxPendingEvents;
         MaxPendingBytes = maxPendingBytes;
+        MaxDeadLetteredEvents = maxDeadLetteredEvents;
+        _deadLettersEvicted = deadLettersEvicted;
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
         {
@@ -85,6 +91,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
             dead_lettered_at INTEGER NULL);
         CREATE INDEX IF NOT EXISTS ix_deliveries_due ON deliveries(subscription, dead_lettered, next_attempt_at, seq);
         CREATE UNIQUE INDEX IF NOT EXISTS ix_deliveries_lock ON deliveries(lock_token) WHERE lock_token IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_deliveries_dead_lettered ON deliveries(subscription, dead_lettered_at) WHERE dead_lettered = 1;
         """;
 
     /// <summary>Runs <paramref name="work"/> on the store's loop; completes after its transaction committed.</summary>
@@ -189,6 +196,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
             foreach (var operation in batch)
             {
                 Execute(_connection, "SAVEPOINT op");
+                int evictions = _evictions.Count;
                 if (operation.Run(_connection))
                 {
                     Execute(_connection, "RELEASE op");
@@ -197,6 +205,7 @@ internal sealed partial class RoutingStore : IAsyncDisposable
                 else
                 {
                     Execute(_connection, "ROLLBACK TO op; RELEASE op");
+                    _evictions.RemoveRange(evictions, _evictions.Count - evictions);
                     _pendingStale = true;
                 }
             }
@@ -204,11 +213,13 @@ internal sealed partial class RoutingStore : IAsyncDisposable
             try
             {
                 Execute(_connection, "COMMIT");
+                ReportEvictions(committed: true);
                 succeeded.ForEach(o => o.Complete());
             }
             catch (SqliteException ex)
             {
                 Execute(_connection, "ROLLBACK");
+                ReportEvictions(committed: false);
                 _pendingStale = true;
                 succeeded.ForEach(o => o.Fail(ex));
             }
