@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Iot.Routing.Internal;
 using Iot.Routing.Queues;
 
 namespace Iot.Routing.Commands;
@@ -129,6 +130,11 @@ internal sealed partial class CommandService
         return CommandStatus.Completed;
     }
 
+    /// <summary>
+    /// Records a device's answer: the command's final status and answer and, when it has a reply queue, the reply message
+    /// in one transaction (<see cref="CommandStore.AnswerAsync"/>), which the device's PUBACK waits for. A resent answer
+    /// (no PUBACK before a crash, or a device that answers twice) finds the command final and changes nothing.
+    /// </summary>
     private async Task RecordAnswerAsync(string deviceId, string commandId, byte[] answer, string? contentType)
     {
         var record = await _store.GetAsync(commandId).ConfigureAwait(false);
@@ -138,29 +144,25 @@ internal sealed partial class CommandService
         }
 
         var status = StatusOf(answer);
+        SqliteQueueStore.PreparedSend? reply = null;
         if (record.ReplyQueue is { } replyQueue && _queues.FindQueue(replyQueue) is { } queue)
         {
-            // Before the record: a crash in between makes the device send its answer again (no PUBACK yet), and the
-            // reply's message id turns the second send into a duplicate.
             try
             {
-                await _queues.SendAsync(replyQueue,
-                [
-                    new QueueMessage
+                reply = _store.PrepareReply(replyQueue, new QueueMessage
+                {
+                    Body = answer,
+                    MessageId = commandId + ":answer",
+                    CorrelationId = commandId,
+                    SessionId = queue.RequiresSession ? record.ReplySessionId ?? deviceId : null,
+                    Subject = record.Name,
+                    ContentType = contentType,
+                    ApplicationProperties = new Dictionary<string, string>
                     {
-                        Body = answer,
-                        MessageId = commandId + ":answer",
-                        CorrelationId = commandId,
-                        SessionId = queue.RequiresSession ? record.ReplySessionId ?? deviceId : null,
-                        Subject = record.Name,
-                        ContentType = contentType,
-                        ApplicationProperties = new Dictionary<string, string>
-                        {
-                            ["deviceId"] = deviceId,
-                            ["status"] = status.ToString(),
-                        },
+                        ["deviceId"] = deviceId,
+                        ["status"] = status.ToString(),
                     },
-                ]).ConfigureAwait(false);
+                });
             }
             catch (QueueException ex)
             {
@@ -169,16 +171,18 @@ internal sealed partial class CommandService
         }
 
         var now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        var message = record.SequenceNumber is { } seq ? await _queues.GetMessageAsync(QueueName, seq).ConfigureAwait(false) : null;
-        if (await _store.SetFinalAsync(commandId, status, answer, contentType, null, null, message?.DeliveryCount, now).ConfigureAwait(false))
+        if (!await _store.AnswerAsync(commandId, deviceId, status, answer, contentType, now, reply).ConfigureAwait(false))
         {
-            _metrics.CommandAnswered();
-            if (_answers.TryGetValue(commandId, out var answered))
-            {
-                answered.TrySetResult();
-            }
-
-            Finished(commandId);
+            return;
         }
+
+        _crashPoints.Reached(CrashPoints.AnswerCommitted);
+        _metrics.CommandAnswered();
+        if (_answers.TryGetValue(commandId, out var answered))
+        {
+            answered.TrySetResult();
+        }
+
+        Finished(commandId);
     }
 }

@@ -157,6 +157,51 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
             ("$st", (int)status), ("$a", answer), ("$ct", contentType), ("$r", reason), ("$d", description), ("$n", deliveryCount),
             ("$u", now), ("$c", commandId)) > 0);
 
+    /// <summary>Validates the reply to a command's answer for <paramref name="queue"/>, ready for <see cref="AnswerAsync"/>.</summary>
+    /// <exception cref="QueueException">The reply cannot go to that queue (e.g. it requires sessions and has none).</exception>
+    public SqliteQueueStore.PreparedSend PrepareReply(string queue, QueueMessage reply) =>
+        queues.PrepareSend(queue, [reply], detectDuplicates: true);
+
+    /// <summary>
+    /// Records a device's answer as the final status of its pending command and, in the same transaction, enqueues
+    /// <paramref name="reply"/> (the answer for the command's reply queue, if any): both are durable or neither, so a
+    /// crash before the commit makes the device resend an answer that finds nothing written. The check that the command
+    /// is still pending is part of that transaction: a resent (or concurrent second) answer writes nothing.
+    /// </summary>
+    /// <returns>True when the answer was recorded; false when the command is final already, unknown, or another device's.</returns>
+    public async Task<bool> AnswerAsync(string commandId, string deviceId, CommandStatus status, byte[] answer, string? contentType, long now,
+        SqliteQueueStore.PreparedSend? reply)
+    {
+        var answered = await Run(connection =>
+        {
+            // The delivery count is that of the command's queue message, still present: it is completed after the answer.
+            if (NonQuery(connection, """
+                UPDATE commands SET status = $st, answer = $a, answer_content_type = $ct, reason = NULL, description = NULL,
+                    delivery_count = COALESCE((SELECT delivery_count FROM queue_messages WHERE seq = commands.seq), delivery_count), updated_at = $u
+                WHERE command_id = $c AND device_id = $d AND status < 2
+                """,
+                ("$st", (int)status), ("$a", answer), ("$ct", contentType), ("$u", now), ("$c", commandId), ("$d", deviceId)) == 0)
+            {
+                return false;
+            }
+
+            crashPoints.Reached(CrashPoints.AnswerRecordWritten);
+            if (reply is not null)
+            {
+                reply.Insert(connection);
+                crashPoints.Reached(CrashPoints.AnswerReplyWritten);
+            }
+
+            return true;
+        }).ConfigureAwait(false);
+        if (answered && reply is not null)
+        {
+            queues.NotifyArrived(reply.Queue);
+        }
+
+        return answered;
+    }
+
     private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(connection =>
     {
         if (!_schemaReady)

@@ -22,6 +22,15 @@ internal sealed class CrashPoints
     /// <summary>The command is committed; the caller (HTTP 202, MQTT PUBACK) has not been answered yet.</summary>
     public const string CommandCommitted = "command-committed";
 
+    /// <summary>Inside a device answer's transaction: the command's final status and answer are written, its reply not yet.</summary>
+    public const string AnswerRecordWritten = "answer-record-written";
+
+    /// <summary>Inside a device answer's transaction: status, answer and reply message are written, not yet committed.</summary>
+    public const string AnswerReplyWritten = "answer-reply-written";
+
+    /// <summary>The answer is committed; the device's PUBACK has not been sent yet.</summary>
+    public const string AnswerCommitted = "answer-committed";
+
     private readonly string? _point;
     private int _remaining;
 

@@ -264,6 +264,30 @@ public sealed class CommandServiceTests : IAsyncLifetime
         Assert.Equal("Completed", reply.ApplicationProperties["status"]);
     }
 
+    /// <summary>
+    /// Issue 16: the check that a command is still pending is inside the answer's transaction, so two answers that both
+    /// find it pending (a device resending while the first is being written) leave one answer and one reply, even on a
+    /// reply queue without duplicate detection.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentAnswers_ReplyQueueWithoutDuplicateDetection_OneAnswerAndOneReply()
+    {
+        await _queues.CreateOrUpdateQueueAsync(new QueueProperties { Name = "replies0", DuplicateDetectionWindow = TimeSpan.Zero });
+        var (command, _) = await SendAsync("d9b", replyQueue: "replies0");
+        _channel.Connect("d9b");
+        (await _channel.NextSendAsync()).Acknowledged.SetResult(true);
+        await WaitForStatusAsync(command.CommandId, CommandStatus.Delivered);
+
+        await Task.WhenAll(AnswerAsync("d9b", command.CommandId, """{"n":1}"""), AnswerAsync("d9b", command.CommandId, """{"n":2}"""));
+        await AnswerAsync("d9b", command.CommandId, """{"n":3}""");
+
+        var reply = Assert.Single(await _queues.ReceiveAsync("replies0", new ReceiveRequest { MaxMessages = 10 }));
+        var recorded = (await _commands.GetAsync(command.CommandId))!;
+        Assert.Equal(CommandStatus.Completed, recorded.Status);
+        Assert.Equal(Encoding.UTF8.GetString(recorded.Answer!), Encoding.UTF8.GetString(reply.Body));
+        Assert.Equal(1, _metrics.CommandsAnswered);
+    }
+
     [Fact]
     public async Task Wait_AnswerArrives_ReturnsCompleted()
     {
