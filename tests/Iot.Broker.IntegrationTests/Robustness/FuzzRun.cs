@@ -77,7 +77,8 @@ internal sealed record FuzzResult(
 /// </summary>
 internal sealed class FuzzRun(int port, FuzzSettings settings, int maxPacketSize)
 {
-    // Longer than Iot:Mqtt:ConnectRateMaxDelaySeconds (5 s): beyond the per-address rate a CONNACK is delayed, not lost.
+    // Longer than Iot:Mqtt:ConnectRateMaxDelaySeconds (5 s): every fuzz connection comes from one address, and beyond
+    // the per-address rate its CONNACK is delayed, not lost.
     private static readonly TimeSpan ConnAckTimeout = TimeSpan.FromSeconds(10);
     private readonly long[] _byMutation = new long[Enum.GetValues<Mutation>().Length];
     private readonly Journal _journal = new(settings.Workers);
