@@ -34,6 +34,7 @@ internal sealed class LoginBackoff
     // Logins per address between TryBeginVerification and EndVerification (waiting for their back-off, queued or hashing).
     private readonly ConcurrentDictionary<IPAddress, int> _verifying = new();
     private readonly int _verificationsPerAddress;
+    private readonly int _verificationsPerCleanAddress;
 
     public LoginBackoff(IOptions<LoginProtectionOptions> options, TimeProvider time, BrokerMetrics metrics)
     {
@@ -48,6 +49,7 @@ internal sealed class LoginBackoff
         _usernames = new BackoffTable<string>(value.LoginBackoffMaxTracked, forget, time, StringComparer.Ordinal);
         _lastPrune = time.GetTimestamp();
         _verificationsPerAddress = value.EffectiveHashConcurrency;
+        _verificationsPerCleanAddress = value.EffectiveHashConcurrency + value.PasswordHashQueue;
     }
 
     /// <summary>Addresses with failed logins remembered now.</summary>
@@ -93,9 +95,10 @@ internal sealed class LoginBackoff
     }
 
     /// <summary>
-    /// Claims one of the address's verification places: an address may have at most as many logins on their way to
-    /// the password check (waiting for the back-off, queued or hashing) as the pool has workers, so that one address
-    /// can never fill the pool's queue and the queue stays for everyone else. False: refuse (Server busy).
+    /// Claims one of the address's verification places: an address with failed logins may have at most as many logins
+    /// on their way to the password check (waiting for the back-off, queued or hashing) as the pool has workers, so that
+    /// an abusing address can never fill the pool's queue and the queue stays for everyone else; an address without
+    /// failures may use the whole pool (workers and queue). False: refuse (Server busy).
     /// </summary>
     public bool TryBeginVerification(IPAddress? address)
     {
@@ -104,13 +107,30 @@ internal sealed class LoginBackoff
             return true;
         }
 
-        if (_verifying.AddOrUpdate(address, 1, static (_, count) => count + 1) <= _verificationsPerAddress)
+        // An address without failed logins is not held to the cap: honest clients behind one address (a gateway, a NAT)
+        // reconnecting together after a restart are verified together, as far as the pool's queue goes. Its first
+        // wrong password records a failure, and from then on the cap applies.
+        var cap = HasFailures(address) ? _verificationsPerAddress : _verificationsPerCleanAddress;
+        if (_verifying.AddOrUpdate(address, 1, static (_, count) => count + 1) <= cap)
         {
             return true;
         }
 
         EndVerification(address);
         return false;
+    }
+
+    private bool HasFailures(IPAddress address)
+    {
+        if (!Enabled || !_addresses.TryGet(address, out var entry))
+        {
+            return false;
+        }
+
+        lock (entry)
+        {
+            return entry.Failures > 0;
+        }
     }
 
     /// <summary>Gives back what <see cref="TryBeginVerification"/> claimed.</summary>

@@ -1,4 +1,3 @@
-using System.Text;
 using Iot.Broker.IntegrationTests.Protocol;
 using Iot.TestUtilities;
 using MQTTnet.Packets;
@@ -74,39 +73,6 @@ public sealed class LogInjectionTests(ITestOutputHelper output)
     }
 
     /// <summary>An MQTT 3.1.1 CONNECT with any protocol name (MQTTnet's encoder writes only valid ones).</summary>
-    private static byte[] Connect(string protocolName, string clientId, string? username = null)
-    {
-        var body = new List<byte>();
-        AddString(body, protocolName);
-        body.Add(4);
-        body.Add((byte)(0x02 | (username is null ? 0 : 0xC0)));
-        body.AddRange([0, 30]);
-        AddString(body, clientId);
-        if (username is not null)
-        {
-            AddString(body, username);
-            AddString(body, "wrong-password");
-        }
-
-        var packet = new List<byte> { 0x10 };
-        var length = body.Count;
-        do
-        {
-            var digit = (byte)(length % 128);
-            length /= 128;
-            packet.Add(length > 0 ? (byte)(digit | 0x80) : digit);
-        }
-        while (length > 0);
-
-        packet.AddRange(body);
-        return [.. packet];
-    }
-
-    private static void AddString(List<byte> target, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        target.Add((byte)(bytes.Length >> 8));
-        target.Add((byte)bytes.Length);
-        target.AddRange(bytes);
-    }
+    private static byte[] Connect(string protocolName, string clientId, string? username = null) =>
+        LoopbackMqtt.ConnectPacket(protocolName, clientId, username, username is null ? null : "wrong-password", keepAliveSeconds: 30);
 }

@@ -95,23 +95,18 @@ internal static class LoopbackMqtt
         }
     }
 
-    private static byte[] Connect(string clientId, string? username, string? password)
+    private static byte[] Connect(string clientId, string? username, string? password) =>
+        ConnectPacket("MQTT", clientId, username, password, keepAliveSeconds: 60);
+
+    /// <summary>An MQTT 3.1.1 CONNECT (clean session) with any protocol name: MQTTnet's encoder writes only valid ones.</summary>
+    public static byte[] ConnectPacket(string protocolName, string clientId, string? username, string? password, byte keepAliveSeconds)
     {
-        var body = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4 };
-        byte flags = 0x02;
-        if (username is not null)
-        {
-            flags |= 0x80;
-        }
-
-        if (password is not null)
-        {
-            flags |= 0x40;
-        }
-
-        body.Add(flags);
+        var body = new List<byte>();
+        AddString(body, protocolName);
+        body.Add(4);
+        body.Add((byte)(0x02 | (username is null ? 0 : 0x80) | (password is null ? 0 : 0x40)));
         body.Add(0);
-        body.Add(60);
+        body.Add(keepAliveSeconds);
         AddString(body, clientId);
         if (username is not null)
         {

@@ -138,11 +138,37 @@ public sealed class LoginBackoffTests
         Assert.Equal(TimeSpan.Zero, wait);
     }
 
-    private LoginBackoff Create(int baseMilliseconds = 500, int maxSeconds = 10, int maxTracked = 1000) =>
+    [Fact]
+    public void TryBeginVerification_AddressWithoutFailures_UsesThePool_AfterAFailureOnlyTheWorkers()
+    {
+        // One worker, a queue of 4: a gateway's devices reconnecting together are verified together.
+        var backoff = Create(hashConcurrency: 1, hashQueue: 4);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(backoff.TryBeginVerification(Device), $"login {i} from an address without failures");
+        }
+
+        Assert.False(backoff.TryBeginVerification(Device));
+        for (var i = 0; i < 5; i++)
+        {
+            backoff.EndVerification(Device);
+        }
+
+        // After a wrong password the address may have only as many logins under way as the pool has workers.
+        backoff.Failed(Attacker, "dev-a");
+        Assert.True(backoff.TryBeginVerification(Attacker));
+        Assert.False(backoff.TryBeginVerification(Attacker));
+        backoff.EndVerification(Attacker);
+        Assert.True(backoff.TryBeginVerification(Attacker));
+    }
+
+    private LoginBackoff Create(int baseMilliseconds = 500, int maxSeconds = 10, int maxTracked = 1000, int hashConcurrency = 0, int hashQueue = 16) =>
         new(Options.Create(new LoginProtectionOptions
         {
             LoginBackoffBaseMilliseconds = baseMilliseconds,
             LoginBackoffMaxSeconds = maxSeconds,
             LoginBackoffMaxTracked = maxTracked,
+            PasswordHashConcurrency = hashConcurrency,
+            PasswordHashQueue = hashQueue,
         }), _time, _metrics);
 }
