@@ -8,9 +8,10 @@
 #   scripts/test.sh --filter 'Category!=Slow'
 #
 # What it installs (as root, or through sudo):
-#   - Debian packages: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto, docker-compose (validates
-#     docker-compose.yml) and chromium (the dashboard's browser test drives /usr/bin/chromium headless), through ../shared/ci/services.sh install when that file exists
-#     (it also brings the other test services), else with apt-get directly; nodejs and npm if node is missing.
+#   - Debian packages, with apt-get: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto, influxdb (influxd,
+#     which the InfluxDB sink tests start on a free port), docker-compose (validates docker-compose.yml) and chromium
+#     (the dashboard's browser test drives /usr/bin/chromium headless); nodejs and npm if node is missing. Nothing
+#     outside this repository is needed.
 #   - MQTT.js and playwright-core (no browser download: it drives the Debian chromium): `npm ci` in tests/tools/node
 #     (skipped when node_modules is already up to date).
 # Settings: TEST_RESULTS_DIR (where the TRX files go; default a new temp dir), SKIP_INSTALL=1 (skip both installs).
@@ -39,20 +40,16 @@ apt_install() {
   as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 }
 
-# Beyond the services: docker-compose validates docker-compose.yml (no Docker engine is needed for that);
-# chromium runs the dashboard's browser tests.
-EXTRA_PACKAGES="docker-compose chromium"
+# The servers the tests start themselves (mosquitto, influxd) and their clients; docker-compose validates
+# docker-compose.yml (no Docker engine is needed for that); chromium runs the dashboard's browser tests.
+SYSTEM_PACKAGES="mosquitto mosquitto-clients influxdb docker-compose chromium"
 
 install_system_packages() {
-  local services="$ROOT/../shared/ci/services.sh"
-  if [ -f "$services" ]; then
-    bash "$services" install $EXTRA_PACKAGES
-  else
-    apt_install mosquitto mosquitto-clients $EXTRA_PACKAGES
-  fi
+  # shellcheck disable=SC2086
+  apt_install $SYSTEM_PACKAGES
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   local tool
-  for tool in mosquitto_pub mosquitto_sub node npm stdbuf docker-compose; do
+  for tool in mosquitto_pub mosquitto_sub influxd node npm stdbuf docker-compose; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' is still missing after the install step"
   done
   [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is still missing after the install step"

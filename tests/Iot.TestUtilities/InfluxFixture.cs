@@ -26,7 +26,7 @@ public sealed class InfluxFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var binary = FindInfluxd() ?? throw new InvalidOperationException(
-            "influxd was not found (looked in PATH and /usr/bin). Install it: bash ../shared/ci/services.sh install (Debian package 'influxdb').");
+            "influxd was not found (looked in PATH and /usr/bin). Install it: scripts/test.sh installs it (Debian package 'influxdb').");
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort();

@@ -74,10 +74,30 @@ internal static partial class BrokerLog
     }
 
     [LoggerMessage(EventId = 1060, Level = LogLevel.Information, Message = "Session {ClientId} resumed within its owner's current rights: {Subscriptions} subscriptions and {Messages} queued messages no longer allowed were dropped")]
-    public static partial void SessionNarrowedToRights(ILogger logger, string clientId, int subscriptions, int messages);
+    private static partial void SessionNarrowedToRightsCore(ILogger logger, string clientId, int subscriptions, int messages);
+
+    /// <summary>Logs with the client's values escaped (<see cref="LogSafe"/>).</summary>
+    public static void SessionNarrowedToRights(ILogger logger, string clientId, int subscriptions, int messages)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeClientId = LogSafe.Escape(clientId);
+            SessionNarrowedToRightsCore(logger, safeClientId, subscriptions, messages);
+        }
+    }
 
     [LoggerMessage(EventId = 1061, Level = LogLevel.Information, Message = "Ended {Count} sessions of deleted identity {Identity}")]
-    public static partial void SessionsOfDeletedIdentityEnded(ILogger logger, string identity, int count);
+    private static partial void SessionsOfDeletedIdentityEndedCore(ILogger logger, string identity, int count);
+
+    /// <summary>Logs with the identity id escaped (<see cref="LogSafe"/>): ids stored before names were checked may hold anything.</summary>
+    public static void SessionsOfDeletedIdentityEnded(ILogger logger, string identity, int count)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeIdentity = LogSafe.Escape(identity);
+            SessionsOfDeletedIdentityEndedCore(logger, safeIdentity, count);
+        }
+    }
 
     [LoggerMessage(EventId = 1016, Level = LogLevel.Debug, Message = "Session {ClientId} expired")]
     private static partial void SessionExpiredCore(ILogger logger, string clientId);

@@ -124,11 +124,10 @@ internal sealed class SessionManager(
             var replaces = existing is not null && (cleanStart || !live);
             if (identity is not null && sessionExpiry > 0)
             {
-                // The session this CONNECT leaves stored: counted already when it is resumed and stored under this identity.
-                var counted = existing is { Stored: true } && !replaces && string.Equals(existing.OwnerIdentity, identity, StringComparison.Ordinal);
-                var owned = _storedPerIdentity.GetValueOrDefault(identity)
-                    - (replaces && existing is { Stored: true } && string.Equals(existing.OwnerIdentity, identity, StringComparison.Ordinal) ? 1 : 0);
-                if (!counted && owned >= context.Options.MaxPersistentSessionsPerIdentity)
+                // An own stored session that is resumed is counted already; one that is replaced gives its place back.
+                var ownStored = existing is { Stored: true } && string.Equals(existing.OwnerIdentity, identity, StringComparison.Ordinal);
+                if ((!ownStored || replaces)
+                    && _storedPerIdentity.GetValueOrDefault(identity) - (ownStored ? 1 : 0) >= context.Options.MaxPersistentSessionsPerIdentity)
                 {
                     return new SessionBinding(null, false, SessionRefusal.PersistentSessionQuota);
                 }

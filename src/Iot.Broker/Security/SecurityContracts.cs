@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Iot.Broker.Security;
 
-/// <summary>What an identity may do, as <c>../shared/DESIGN.md</c> describes.</summary>
+/// <summary>What an identity may do (README, "Security"; docs/security.md).</summary>
 public enum IdentityRole
 {
     /// <summary>A device: publishes under <c>devices/{id}/</c>, subscribes to its own commands.</summary>
