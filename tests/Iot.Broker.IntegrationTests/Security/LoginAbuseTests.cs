@@ -109,6 +109,7 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var flooding = sources.Length * connectionsPerAddress;
         await Eventually.WaitUntilAsync(() => Volatile.Read(ref attempts) >= flooding, TimeSpan.FromSeconds(60), "the flood is under way");
         var hashesBefore = BrokerMetricsText.Value(await BrokerMetricsText.GetAsync(broker), "iot_mqtt_password_hashes_total");
+        var hashWindow = Stopwatch.StartNew();
         var legitimate = Stopwatch.StartNew();
         var tries = 0;
         int result;
@@ -128,13 +129,17 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var atLogin = Volatile.Read(ref attempts);
         await Eventually.WaitUntilAsync(() => Volatile.Read(ref attempts) >= atLogin + flooding, TimeSpan.FromSeconds(60), "the flood goes on after the login");
         var metrics = await BrokerMetricsText.GetAsync(broker);
+        var windowSeconds = hashWindow.Elapsed.TotalSeconds;
         var seconds = wall.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
         await stop.CancelAsync();
         await Task.WhenAll(flooders);
 
         var hashes = BrokerMetricsText.Value(metrics, "iot_mqtt_password_hashes_total");
-        var hashCores = (hashes - hashesBefore) * hashCost.TotalSeconds / (seconds - 2);
+        // Verifications finished in the window, less those already running when it opened (at most one per worker),
+        // at the fastest a verification can run: an upper bound of the cores hashing used, whatever else the machine does.
+        var pool = Math.Max(1, Environment.ProcessorCount / 2);
+        var hashCores = Math.Max(0, hashes - hashesBefore - pool) * hashCost.TotalSeconds / windowSeconds;
         output.WriteLine($"flood from {sources.Length} address(es) x {connectionsPerAddress} connections: {attempts} attempts in {seconds:F1} s "
             + $"({attempts / seconds:F0}/s; CONNACK 4: {codes[4]}, 3: {codes[3]}, closed: {codes[255]})");
         output.WriteLine($"legitimate client: CONNACK {result} after {legitimateElapsed.TotalMilliseconds:F0} ms, {tries} attempt(s)");
@@ -149,13 +154,20 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         return new FloodResult(legitimateElapsed, attempts, hashes, hashCores, metrics);
     }
 
+    /// <summary>The fastest of a few verifications: a busy machine only makes one slower, never faster.</summary>
     private static TimeSpan MeasureHashCost()
     {
         var salt = RandomNumberGenerator.GetBytes(16);
         Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes("warm-up"), salt, 1000, HashAlgorithmName.SHA256, 32);
-        var watch = Stopwatch.StartNew();
-        Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes("x"), salt, Iterations, HashAlgorithmName.SHA256, 32);
-        return watch.Elapsed;
+        var fastest = TimeSpan.MaxValue;
+        for (var i = 0; i < 5; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes("x"), salt, Iterations, HashAlgorithmName.SHA256, 32);
+            fastest = watch.Elapsed < fastest ? watch.Elapsed : fastest;
+        }
+
+        return fastest;
     }
 
     private sealed record FloodResult(TimeSpan LegitimateElapsed, int Attempts, double Hashes, double HashCores, string MetricsText)
