@@ -17,7 +17,7 @@ namespace Iot.Broker.Mqtt;
 /// writer task, no queue array and no timer. Packet handling is split by concern into partial files (Connect,
 /// Publish, Subscribe).
 /// </summary>
-internal sealed partial class MqttConnection : IThreadPoolWorkItem
+internal sealed partial class MqttConnection : IThreadPoolWorkItem, IDeliveryTarget
 {
     private readonly MqttTransport _transport;
     private readonly MqttBroker _broker;
