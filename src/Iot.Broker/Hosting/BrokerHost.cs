@@ -1,19 +1,13 @@
-using System.Net;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Iot.Broker.Api;
 using Iot.Broker.Dashboard;
 using Iot.Broker.Mqtt;
-using Iot.Broker.Mqtt.Transport;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
 using Iot.Streams.Hosting;
 using Iot.Streams.Sinks.Influx;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting;
@@ -54,29 +48,48 @@ public static class BrokerHost
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        AddServices(builder);
+        configure?.Invoke(builder);
+        var started = QuietUntilStarted(builder);
+        var listeners = BrokerListeners.Add(builder);
+
+        var app = builder.Build();
+        EndAccessOfChangedIdentities(app);
+        MapEndpoints(app);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            Volatile.Write(ref started.Value, true);
+            BrokerListeners.ReportBound(app, listeners);
+        });
+        return app;
+    }
+
+    /// <summary>The MQTT core, security, routing (event subscriptions, queues, commands), streams and the InfluxDB sink.</summary>
+    private static void AddServices(WebApplicationBuilder builder)
+    {
         builder.Services.AddIotBroker(builder.Configuration);
         builder.Services.AddIotSecurity(builder.Configuration);
         builder.Services.AddIotRouting(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddApiErrors();
-        configure?.Invoke(builder);
+    }
 
-        // Until the host has started, its own log of a failed start (a stack trace) is left out: RunAsync says why in
-        // one line. Warnings, and errors once started (a background service that fails), are logged as always.
+    /// <summary>
+    /// Until the host has started, its own log of a failed start (a stack trace) is left out: <see cref="RunAsync"/>
+    /// says why in one line. Warnings, and errors once started (a background service that fails), are logged as always.
+    /// </summary>
+    private static StrongBox<bool> QuietUntilStarted(WebApplicationBuilder builder)
+    {
         var started = new StrongBox<bool>();
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host",
             level => level >= LogLevel.Warning && (level < LogLevel.Error || Volatile.Read(ref started.Value)));
+        return started;
+    }
 
-        var listeners = new ListenerRegistry();
-        builder.Services.AddSingleton(listeners);
-        // Registered after the broker's services, so it stops first: it closes its connections while sessions exist.
-        builder.Services.AddHostedService<SocketMqttListener>();
-        builder.WebHost.ConfigureKestrel((context, kestrel) => ConfigureListeners(context.Configuration, kestrel, listeners));
-
-        var app = builder.Build();
-
-        // An identity disabled, deleted or given new credentials loses its live MQTT connections at once.
+    /// <summary>An identity disabled, deleted or given new credentials loses its live MQTT connections at once.</summary>
+    private static void EndAccessOfChangedIdentities(WebApplication app)
+    {
         var broker = app.Services.GetRequiredService<MqttBroker>();
         app.Services.GetRequiredService<IdentityRegistry>().IdentityChanged += change =>
         {
@@ -91,7 +104,11 @@ public static class BrokerHost
                 broker.EndSessionsOf(change.IdentityId);
             }
         };
+    }
 
+    /// <summary>MQTT over WebSocket at <c>/mqtt</c>, <c>/healthz</c> and <c>/metrics</c>, the dashboard, and the API under <c>/api</c>.</summary>
+    private static void MapEndpoints(WebApplication app)
+    {
         app.UseApiErrors();
         app.UseWebSockets();
         app.UseAuthentication();
@@ -108,12 +125,6 @@ public static class BrokerHost
         api.MapClientApi();
         api.MapRoutingApi();
         api.MapStreamsApi();
-        app.Lifetime.ApplicationStarted.Register(() =>
-        {
-            Volatile.Write(ref started.Value, true);
-            ReportBoundPorts(app, listeners);
-        });
-        return app;
     }
 
     /// <summary>The listener ports by setting, defaults included; null when the settings cannot be read.</summary>
@@ -163,117 +174,5 @@ public static class BrokerHost
 
         // Disposing the host also flushes its console log.
         await app.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private static void ConfigureListeners(IConfiguration configuration, KestrelServerOptions kestrel, ListenerRegistry listeners)
-    {
-        var mqtt = configuration.GetSection(MqttOptions.SectionName).Get<MqttOptions>() ?? new MqttOptions();
-        var http = configuration.GetSection(HttpOptions.SectionName).Get<HttpOptions>() ?? new HttpOptions();
-        var address = mqtt.BindAddress is "*" or "" ? IPAddress.IPv6Any : IPAddress.Parse(mqtt.BindAddress);
-
-        if (mqtt.Port >= 0 && mqtt.EffectiveTransport == MqttOptions.KestrelTransport)
-        {
-            kestrel.Listen(address, mqtt.Port, listen =>
-            {
-                listen.UseConnectionHandler<MqttConnectionHandler>();
-                listeners.Mqtt = listen;
-            });
-        }
-
-        if (!string.IsNullOrEmpty(mqtt.TlsCertificatePath))
-        {
-            var certificate = LoadCertificate(mqtt);
-            kestrel.Listen(address, mqtt.TlsPort, listen =>
-            {
-                listen.UseHttps(new HttpsConnectionAdapterOptions
-                {
-                    ServerCertificate = certificate,
-                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
-                    // Client certificates are validated by the authentication layer against the configured CA.
-                    ClientCertificateValidation = static (_, _, _) => true,
-                });
-                listen.UseConnectionHandler<MqttConnectionHandler>();
-                listeners.MqttTls = listen;
-            });
-        }
-
-        kestrel.Limits.MaxRequestBodySize = http.MaxRequestBodyBytes;
-        kestrel.Listen(address, http.Port, listen =>
-        {
-            listen.Protocols = HttpProtocols.Http1;
-            listeners.Http = listen;
-        });
-    }
-
-    private static X509Certificate2 LoadCertificate(MqttOptions mqtt)
-    {
-        var path = mqtt.TlsCertificatePath!;
-        if (!File.Exists(path))
-        {
-            throw new OptionsValidationException(MqttOptions.SectionName, typeof(MqttOptions),
-                [$"Iot:Mqtt:TlsCertificatePath '{path}' does not exist."]);
-        }
-
-        if (!string.IsNullOrEmpty(mqtt.TlsKeyPath))
-        {
-            return X509Certificate2.CreateFromPemFile(path, mqtt.TlsKeyPath);
-        }
-
-        return X509CertificateLoader.LoadPkcs12FromFile(path, mqtt.TlsCertificatePassword);
-    }
-
-    private static void ReportBoundPorts(WebApplication app, ListenerRegistry listeners)
-    {
-        var log = app.Services.GetRequiredService<ILogger<BrokerEndpoints>>();
-        var endpoints = app.Services.GetRequiredService<BrokerEndpoints>();
-        int? mqtt = listeners.MqttSocketPort ?? listeners.Mqtt?.IPEndPoint?.Port;
-        int? tls = listeners.MqttTls?.IPEndPoint?.Port;
-        var http = listeners.Http?.IPEndPoint?.Port ?? 0;
-        endpoints.Set(mqtt, tls, http);
-
-        if (mqtt is { } m)
-        {
-            HostingLog.Bound(log, "mqtt", m);
-        }
-
-        if (tls is { } t)
-        {
-            HostingLog.Bound(log, "mqtts", t);
-        }
-
-        HostingLog.Bound(log, "http", http);
-        WarnWhenOpenFilesLimitConnections(log, app.Services.GetRequiredService<IOptions<MqttOptions>>().Value.MaxConnections);
-
-        var portsFile = app.Services.GetRequiredService<IOptions<IotOptions>>().Value.PortsFile;
-        if (!string.IsNullOrEmpty(portsFile))
-        {
-            var json = JsonSerializer.Serialize(new Dictionary<string, int?> { ["mqtt"] = mqtt, ["mqtts"] = tls, ["http"] = http });
-            var temp = portsFile + ".tmp";
-            File.WriteAllText(temp, json);
-            File.Move(temp, portsFile, overwrite: true);
-        }
-    }
-
-    /// <summary>Says so at start when the process's open-files limit, not Iot:Mqtt:MaxConnections, caps the connections.</summary>
-    private static void WarnWhenOpenFilesLimitConnections(ILogger log, int maxConnections)
-    {
-        if (OpenFiles.Limits() is var (soft, hard) && OpenFiles.Open() is { } open
-            && soft - open - OpenFiles.Margin is var usable && usable < maxConnections)
-        {
-            HostingLog.OpenFilesBelowMaxConnections(log, soft, hard, open, Math.Max(0, usable), maxConnections);
-        }
-    }
-
-    /// <summary>Holds Kestrel's listen options so that the bound ports can be read after start.</summary>
-    internal sealed class ListenerRegistry
-    {
-        public ListenOptions? Mqtt { get; set; }
-
-        /// <summary>The port of the plain MQTT listener on the socket transport.</summary>
-        public int? MqttSocketPort { get; set; }
-
-        public ListenOptions? MqttTls { get; set; }
-
-        public ListenOptions? Http { get; set; }
     }
 }

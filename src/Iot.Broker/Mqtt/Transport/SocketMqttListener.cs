@@ -16,7 +16,7 @@ namespace Iot.Broker.Mqtt.Transport;
 internal sealed partial class SocketMqttListener(
     MqttBroker broker,
     IOptions<MqttOptions> options,
-    BrokerHost.ListenerRegistry registry,
+    ListenerRegistry registry,
     ILogger<SocketMqttListener> logger) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
