@@ -38,8 +38,8 @@ public sealed class AggregateHub(int maxLatest = AggregateHub.DefaultMaxLatest)
     /// <summary>Current readers.</summary>
     public int Readers => _readers.Items.Length;
 
-    /// <summary>Subscribes; dispose the subscription to stop. <paramref name="filter"/> selects the results wanted.</summary>
-    public Subscription Subscribe(Func<AggregateResult, bool> filter, int capacity = 1024)
+    /// <summary>Opens a live feed of results; dispose it to stop. <paramref name="filter"/> selects the results wanted.</summary>
+    public Feed OpenFeed(Func<AggregateResult, bool> filter, int capacity = 1024)
     {
         var channel = Channel.CreateBounded<AggregateResult>(new BoundedChannelOptions(capacity)
         {
@@ -52,7 +52,7 @@ public sealed class AggregateHub(int maxLatest = AggregateHub.DefaultMaxLatest)
             _readers = new([.. _readers.Items, reader]);
         }
 
-        return new Subscription(channel.Reader, () =>
+        return new Feed(channel.Reader, () =>
         {
             lock (_lock)
             {
@@ -116,8 +116,8 @@ public sealed class AggregateHub(int maxLatest = AggregateHub.DefaultMaxLatest)
         }
     }
 
-    /// <summary>A live subscription to results.</summary>
-    public sealed class Subscription(ChannelReader<AggregateResult> reader, Action unsubscribe) : IDisposable
+    /// <summary>A live feed of results (what the SSE endpoint streams to a dashboard).</summary>
+    public sealed class Feed(ChannelReader<AggregateResult> reader, Action unsubscribe) : IDisposable
     {
         /// <summary>The results, in emission order.</summary>
         public ChannelReader<AggregateResult> Results { get; } = reader;

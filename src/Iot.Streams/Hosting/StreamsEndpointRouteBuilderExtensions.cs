@@ -204,7 +204,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         response.Headers.CacheControl = "no-cache";
         await response.Body.FlushAsync(context.RequestAborted);
         Func<AggregateResult, bool> filter = r => r.Stream == name && (window is null || r.Window == window) && (key is null || r.Key == key);
-        using var subscription = hub.Subscribe(filter);
+        using var feed = hub.OpenFeed(filter);
         try
         {
             if (latest == true)
@@ -217,9 +217,9 @@ public static partial class StreamsEndpointRouteBuilderExtensions
                 await response.Body.FlushAsync(context.RequestAborted);
             }
 
-            while (await subscription.Results.WaitToReadAsync(context.RequestAborted))
+            while (await feed.Results.WaitToReadAsync(context.RequestAborted))
             {
-                while (subscription.Results.TryRead(out var result))
+                while (feed.Results.TryRead(out var result))
                 {
                     await WriteAggregateAsync(response, result, context.RequestAborted);
                 }

@@ -37,13 +37,13 @@ public sealed class AggregateHubTests
     public void Publish_MaxLatestZero_KeepsNoneButStillFeedsReaders()
     {
         var hub = new AggregateHub(maxLatest: 0);
-        using var subscription = hub.Subscribe(_ => true);
+        using var feed = hub.OpenFeed(_ => true);
 
         hub.Publish(Result("a", 1));
 
         Assert.Empty(hub.Latest(_ => true));
         Assert.Equal(1, hub.LatestRefused);
-        Assert.True(subscription.Results.TryRead(out var received));
+        Assert.True(feed.Results.TryRead(out var received));
         Assert.Equal("a", received.Key);
     }
 
