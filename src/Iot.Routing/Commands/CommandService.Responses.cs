@@ -166,7 +166,7 @@ internal sealed partial class CommandService
             }
             catch (QueueException ex)
             {
-                CommandLog.ReplyFailed(_logger, commandId, replyQueue, ex);
+                CommandServiceLog.ReplyFailed(_logger, commandId, replyQueue, ex);
             }
         }
 

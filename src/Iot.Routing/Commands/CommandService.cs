@@ -10,11 +10,6 @@ using Microsoft.Extensions.Options;
 
 namespace Iot.Routing.Commands;
 
-/// <summary>A command to send (the HTTP API's request).</summary>
-internal sealed record CommandRequest(string DeviceId, string Name, ReadOnlyMemory<byte> Payload, string? ContentType = null,
-    TimeSpan? TimeToLive = null, string? MessageId = null, string? ReplyQueue = null, string? ReplySessionId = null,
-    string? CommandId = null);
-
 /// <summary>
 /// Device commands on a durable queue: one queue <c>$commands</c> whose sessions are the devices, so each device's
 /// commands go out one at a time, in order. The head command is delivered through <see cref="IDeviceCommandChannel"/>
@@ -178,7 +173,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         _channel = _channelFactory();
         if (_channel is null)
         {
-            CommandLog.Started(_logger, 0, "missing (commands are queued, not delivered)");
+            CommandServiceLog.Started(_logger, 0, "missing (commands are queued, not delivered)");
             return;
         }
 
@@ -192,7 +187,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             }
         }
 
-        CommandLog.Started(_logger, pending.Count, "present");
+        CommandServiceLog.Started(_logger, pending.Count, "present");
     }
 
     /// <inheritdoc/>
@@ -220,12 +215,12 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         var (linked, incomplete) = await _store.RepairAsync(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
         foreach (var record in linked)
         {
-            CommandLog.Linked(_logger, record.CommandId, record.DeviceId);
+            CommandServiceLog.Linked(_logger, record.CommandId, record.DeviceId);
         }
 
         foreach (var record in incomplete)
         {
-            CommandLog.Incomplete(_logger, record.CommandId, record.DeviceId, LogSafe.Escape(record.MessageId));
+            CommandServiceLog.Incomplete(_logger, record.CommandId, record.DeviceId, LogSafe.Escape(record.MessageId));
         }
     }
 
