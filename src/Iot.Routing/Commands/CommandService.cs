@@ -23,7 +23,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
     public const string QueueName = "$commands";
 
     private readonly IQueueStore _queues;
-    private readonly CommandStore _store;
+    private readonly ICommandStore _store;
     private readonly Func<IDeviceCommandChannel?> _channelFactory;
     private IDeviceCommandChannel? _channel;
     private readonly TimeProvider _timeProvider;
@@ -36,7 +36,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
 
     // The channel is resolved at start, not at construction: the broker's side may itself depend on the message
     // router, which depends on this service. A null channel (no broker in the host) queues commands without delivering.
-    public CommandService(IQueueStore queues, CommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
+    public CommandService(IQueueStore queues, ICommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
         RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory, CrashPoints? crashPoints = null)
     {
         _crashPoints = crashPoints ?? CrashPoints.None;
@@ -209,7 +209,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Links or reports the records an earlier version left without their queue message (see <see cref="CommandStore.RepairAsync"/>).</summary>
+    /// <summary>Links or reports the records an earlier version left without their queue message (see <see cref="ICommandStore.RepairAsync"/>).</summary>
     private async Task RepairAsync()
     {
         var (linked, incomplete) = await _store.RepairAsync(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);

@@ -7,76 +7,24 @@ using Microsoft.Data.Sqlite;
 namespace Iot.Routing.Queues;
 
 /// <summary>
-/// <see cref="IQueueStore"/> on SQLite: <c>{dataDir}/queues.db</c>, WAL, <c>synchronous=FULL</c>, every operation on
-/// one group-commit loop (the routing store's: the operations waiting when it wakes share one transaction, each
-/// under a savepoint). A task completes after <c>COMMIT</c>, so a crash loses no acknowledged send and revives no
+/// <see cref="IQueueStore"/> on SQLite: <c>{dataDir}/queues.db</c> (opened by <see cref="SqliteDatabase"/>), every
+/// operation on one <see cref="SqliteGroupCommit"/> loop (the operations waiting when it wakes share one transaction,
+/// each under a savepoint). A task completes after <c>COMMIT</c>, so a crash loses no acknowledged send and revives no
 /// completed message.
 /// </summary>
 /// <remarks>
 /// One row per message; settling by lock token is one keyed update or delete. Time is read from the
-/// <see cref="TimeProvider"/> when an operation is submitted.
+/// <see cref="TimeProvider"/> when an operation is submitted. Command records share the file and the loop
+/// (<see cref="Commands.SqliteCommandStore"/>), so that a command and its queue message commit together.
 /// </remarks>
-public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
+internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 {
-    private const int MaxMessagesPerCall = 1000;
-    private const long Never = long.MaxValue;
-    private readonly RoutingStore _store;
-    private readonly TimeProvider _timeProvider;
-    private readonly ConcurrentDictionary<string, QueueProperties> _queues = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
-
-    /// <summary>Opens (creating when needed) the queue database at <paramref name="path"/>.</summary>
-    /// <param name="path">The database file, normally <c>{Iot:DataDir}/queues.db</c>.</param>
-    /// <param name="timeProvider">The clock for locks, TTLs and schedules.</param>
-    /// <param name="maxPendingOperations">Operations that may wait for the disk before callers wait (default 10 000).</param>
-    public SqliteQueueStore(string path, TimeProvider timeProvider, int maxPendingOperations = 10_000)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentNullException.ThrowIfNull(timeProvider);
-        _timeProvider = timeProvider;
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        // The schema and the queue definitions are read before the loop opens its connection.
-        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
-        {
-            connection.Open();
-            RoutingStore.Execute(connection, "PRAGMA journal_mode=WAL;");
-            RoutingStore.Execute(connection, Schema);
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT name, definition FROM queues";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                // One unreadable definition costs that queue only (its messages stay in the file); the start-up
-                // log names it (SkippedDefinitions).
-                var name = reader.GetString(0);
-                try
-                {
-                    var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(1), RoutingJson.Options)
-                        ?? throw new JsonException("the definition is null");
-                    _queues[queue.Name] = queue;
-                }
-                catch (Exception ex) when (ex is JsonException or InvalidCastException or ArgumentException)
-                {
-                    SkippedDefinitions.Add((name, ex.Message));
-                }
-            }
-        }
-
-        _store = new RoutingStore(path, maxPendingOperations);
-    }
-
-    /// <summary>The database file.</summary>
-    public string Path => _store.Path;
-
-    /// <summary>Queue definitions that could not be read when the store opened, as (queue name, reason).</summary>
-    public List<(string Name, string Reason)> SkippedDefinitions { get; } = [];
-
-    private const string Schema = """
+    /// <summary>
+    /// The schema of <c>queues.db</c>. Version 1 is the layout of the files written before versions were kept, which
+    /// also held the routing store's tables (the queue store opened its file through the routing store): version 2
+    /// drops those when they are empty, as they always were (nothing wrote them in this file).
+    /// </summary>
+    internal static readonly SqliteSchema Schema = new("queue store", [SqliteSchema.Sql("""
         CREATE TABLE IF NOT EXISTS queues(name TEXT PRIMARY KEY, definition TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS queue_messages(
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,7 +50,45 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         CREATE INDEX IF NOT EXISTS ix_queue_duplicates_seen ON queue_duplicates(queue, seen_at);
         CREATE TABLE IF NOT EXISTS queue_sessions(queue TEXT NOT NULL, session_id TEXT NOT NULL, lock_token TEXT NULL, locked_until INTEGER NULL,
             state BLOB NULL, PRIMARY KEY(queue, session_id)) WITHOUT ROWID;
-        """;
+        """), DropEmptyRoutingTables]);
+
+    private const int MaxMessagesPerCall = 1000;
+    private const long Never = long.MaxValue;
+    private readonly SqliteGroupCommit _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly ConcurrentDictionary<string, QueueProperties> _queues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
+
+    /// <summary>Opens (creating when needed) the queue database at <paramref name="path"/>.</summary>
+    /// <param name="path">The database file, normally <c>{Iot:DataDir}/queues.db</c>.</param>
+    /// <param name="timeProvider">The clock for locks, TTLs and schedules.</param>
+    /// <param name="maxPendingOperations">Operations that may wait for the disk before callers wait (default 10 000).</param>
+    public SqliteQueueStore(string path, TimeProvider timeProvider, int maxPendingOperations = 10_000)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _timeProvider = timeProvider;
+        Path = path;
+        var connection = SqliteDatabase.Open(path, Schema);
+        try
+        {
+            // The queue definitions are read before the loop takes the connection.
+            ReadQueues(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        _store = new SqliteGroupCommit(connection, maxPendingOperations, nameof(SqliteQueueStore));
+    }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>Queue definitions that could not be read when the store opened, as (queue name, reason).</summary>
+    public List<(string Name, string Reason)> SkippedDefinitions { get; } = [];
 
     /// <inheritdoc/>
     public IReadOnlyList<QueueProperties> Queues => [.. _queues.Values.OrderBy(q => q.Name, StringComparer.Ordinal)];
@@ -351,6 +337,54 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 
     /// <summary>Runs platform state that belongs with the queues (command records) in the same group commit.</summary>
     internal Task<T> ExecuteAsync<T>(Func<SqliteConnection, T> work) => _store.ExecuteAsync(work);
+
+    private void ReadQueues(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name, definition FROM queues";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            // One unreadable definition costs that queue only (its messages stay in the file); the start-up
+            // log names it (SkippedDefinitions).
+            var name = reader.GetString(0);
+            try
+            {
+                var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(1), RoutingJson.Options)
+                    ?? throw new JsonException("the definition is null");
+                _queues[queue.Name] = queue;
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidCastException or ArgumentException)
+            {
+                SkippedDefinitions.Add((name, ex.Message));
+            }
+        }
+    }
+
+    // Schema version 2: the routing store's tables leave queues.db. A table that holds rows (never written by any
+    // version, but a file is the user's) is kept rather than lose them.
+    private static void DropEmptyRoutingTables(SqliteConnection connection)
+    {
+        foreach (var table in (string[])["deliveries", "subscriptions", "routes"])
+        {
+            using var exists = connection.CreateCommand();
+            exists.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $t";
+            exists.Parameters.AddWithValue("$t", table);
+            if ((long)exists.ExecuteScalar()! == 0)
+            {
+                continue;
+            }
+
+            using var rows = connection.CreateCommand();
+            rows.CommandText = "SELECT EXISTS(SELECT 1 FROM " + table + ")";
+            if ((long)rows.ExecuteScalar()! == 0)
+            {
+                using var drop = connection.CreateCommand();
+                drop.CommandText = "DROP TABLE " + table;
+                drop.ExecuteNonQuery();
+            }
+        }
+    }
 
     private QueueProperties GetQueue(string queue) =>
         FindQueue(queue) ?? throw new QueueException(QueueError.NotFound, $"There is no queue named '{queue}'.");

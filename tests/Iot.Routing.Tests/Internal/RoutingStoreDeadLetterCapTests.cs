@@ -13,11 +13,11 @@ public sealed class RoutingStoreDeadLetterCapTests : IDisposable
     private static PendingDelivery Delivery(string subscription, string id) =>
         new(subscription, id, Encoding.UTF8.GetBytes(id), 1000, 61_000);
 
-    private RoutingStore Open(int maxDeadLettered) =>
+    private SqliteRoutingStore Open(int maxDeadLettered) =>
         new(_directory.Database, maxDeadLetteredEvents: maxDeadLettered, deadLettersEvicted: (s, n) => { lock (_evicted) { _evicted.Add((s, n)); } });
 
     // Enqueues the ids for the subscription and dead-letters them one by one, each a millisecond after the previous.
-    private static async Task DeadLetterEachAsync(RoutingStore store, string subscription, IEnumerable<string> ids, long startAt)
+    private static async Task DeadLetterEachAsync(SqliteRoutingStore store, string subscription, IEnumerable<string> ids, long startAt)
     {
         foreach (var id in ids)
         {
@@ -27,7 +27,7 @@ public sealed class RoutingStoreDeadLetterCapTests : IDisposable
         }
     }
 
-    private static async Task<List<string>> DeadIdsAsync(RoutingStore store, string subscription) =>
+    private static async Task<List<string>> DeadIdsAsync(SqliteRoutingStore store, string subscription) =>
         [.. (await store.ListDeadLettersAsync(subscription, 100)).Select(d => d.EventId)];
 
     [Fact]

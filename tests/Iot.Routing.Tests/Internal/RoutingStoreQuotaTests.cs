@@ -15,7 +15,7 @@ public sealed class RoutingStoreQuotaTests : IDisposable
     [Fact]
     public async Task Enqueue_BeyondTheCount_RefusedForThatSubscriptionOnly()
     {
-        await using var store = new RoutingStore(_directory.Database, maxPendingEvents: 3);
+        await using var store = new SqliteRoutingStore(_directory.Database, maxPendingEvents: 3);
         for (int i = 0; i < 3; i++)
         {
             Assert.Null(await store.EnqueueAsync([Delivery("slow", "e" + i), Delivery("fast", "e" + i)]));
@@ -32,7 +32,7 @@ public sealed class RoutingStoreQuotaTests : IDisposable
     [Fact]
     public async Task Enqueue_BeyondTheBytes_Refused()
     {
-        await using var store = new RoutingStore(_directory.Database, maxPendingBytes: 25);
+        await using var store = new SqliteRoutingStore(_directory.Database, maxPendingBytes: 25);
         Assert.Null(await store.EnqueueAsync([Delivery("s", "a", 10), Delivery("s", "b", 10)]));
         Assert.Equal(["s"], await store.EnqueueAsync([Delivery("s", "c", 10)]));
         Assert.Null(await store.EnqueueAsync([Delivery("s", "d", 5)]));
@@ -42,7 +42,7 @@ public sealed class RoutingStoreQuotaTests : IDisposable
     [Fact]
     public async Task DeliveredAcknowledgedAndDeadLettered_FreeTheirRoom()
     {
-        await using var store = new RoutingStore(_directory.Database, maxPendingEvents: 3);
+        await using var store = new SqliteRoutingStore(_directory.Database, maxPendingEvents: 3);
         await store.EnqueueAsync([Delivery("push", "a"), Delivery("push", "b"), Delivery("push", "c")]);
         await store.EnqueueAsync([Delivery("pull", "a"), Delivery("pull", "b"), Delivery("pull", "c")]);
         var due = await store.GetDueAsync("push", 1000, 10);
@@ -65,12 +65,12 @@ public sealed class RoutingStoreQuotaTests : IDisposable
     [Fact]
     public async Task Reopen_CountsFromTheTable()
     {
-        await using (var store = new RoutingStore(_directory.Database))
+        await using (var store = new SqliteRoutingStore(_directory.Database))
         {
             await store.EnqueueAsync([Delivery("s", "a"), Delivery("s", "b"), Delivery("t", "c")]);
         }
 
-        await using var reopened = new RoutingStore(_directory.Database, maxPendingEvents: 2);
+        await using var reopened = new SqliteRoutingStore(_directory.Database, maxPendingEvents: 2);
         Assert.Equal((2L, 20L), await reopened.GetPendingQuotaAsync("s"));
         Assert.Equal(["s"], await reopened.EnqueueAsync([Delivery("s", "d"), Delivery("t", "d")]));
     }
@@ -78,7 +78,7 @@ public sealed class RoutingStoreQuotaTests : IDisposable
     [Fact]
     public async Task DeletedSubscription_StartsEmpty()
     {
-        await using var store = new RoutingStore(_directory.Database, maxPendingEvents: 1);
+        await using var store = new SqliteRoutingStore(_directory.Database, maxPendingEvents: 1);
         await store.EnqueueAsync([Delivery("s", "a")]);
         await store.DeleteDefinitionAsync("subscriptions", "s");
         Assert.Equal((0L, 0L), await store.GetPendingQuotaAsync("s"));

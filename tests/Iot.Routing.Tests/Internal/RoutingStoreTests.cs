@@ -15,14 +15,14 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task Enqueue_Reopen_DeliveriesAndDefinitionsSurvive()
     {
-        await using (var store = new RoutingStore(_directory.Database))
+        await using (var store = new SqliteRoutingStore(_directory.Database))
         {
             await store.EnqueueAsync([Delivery("a", "e1"), Delivery("a", "e2"), Delivery("b", "e3")]);
             await store.SaveDefinitionAsync("routes", "r1", """{"name":"r1"}""");
             await store.SaveDefinitionAsync("subscriptions", "a", """{"name":"a"}""");
         }
 
-        await using var reopened = new RoutingStore(_directory.Database);
+        await using var reopened = new SqliteRoutingStore(_directory.Database);
         var due = await reopened.GetDueAsync("a", now: 1000, max: 10);
         Assert.Equal(["e1", "e2"], due.Select(d => d.EventId));
         Assert.Equal("""{"id":"e1"}""", Encoding.UTF8.GetString(due[0].Event));
@@ -34,7 +34,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task RecordFailures_NotDueUntilNextAttempt()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         await store.EnqueueAsync([Delivery("a", "e1")]);
         var due = await store.GetDueAsync("a", 1000, 10);
         await store.RecordFailuresAsync([(due[0].Seq, 1, 11_000)], "HTTP 500");
@@ -49,7 +49,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task DeadLetter_ListAndRedeliver_RoundTrip()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         await store.EnqueueAsync([Delivery("a", "e1"), Delivery("a", "e2")]);
         var due = await store.GetDueAsync("a", 1000, 10);
         await store.DeadLetterAsync(due, 3, DeadLetterReasons.DestinationRejected, "HTTP 400", now: 2000);
@@ -70,7 +70,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task DeleteDefinition_Subscription_DeletesItsDeliveries()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         await store.SaveDefinitionAsync("subscriptions", "a", "{}");
         await store.EnqueueAsync([Delivery("a", "e1"), Delivery("b", "e2")]);
         Assert.Equal(1, await store.DeleteDefinitionAsync("subscriptions", "a"));
@@ -81,7 +81,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task ExecuteAsync_FailingOperation_FailsAloneInItsGroupCommit()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         var good = store.EnqueueAsync([Delivery("a", "e1")]);
         var bad = store.ExecuteAsync<int>(connection => throw new InvalidOperationException("boom"));
         var alsoGood = store.EnqueueAsync([Delivery("a", "e2")]);
@@ -95,7 +95,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task Receive_LockAcknowledgeReleaseRejectRenew_SettleByToken()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         await store.EnqueueAsync([Delivery("p", "e1"), Delivery("p", "e2"), Delivery("p", "e3")]);
         var received = await store.ReceiveAsync("p", 3, now: 1000, lockDuration: 60_000, maxDeliveryCount: 10, deadLetter: true);
         Assert.Equal(3, received.Count);
@@ -117,7 +117,7 @@ public sealed class RoutingStoreTests : IDisposable
     [Fact]
     public async Task Open_Database_IsWalWithFullSync()
     {
-        await using var store = new RoutingStore(_directory.Database);
+        await using var store = new SqliteRoutingStore(_directory.Database);
         var (journal, synchronous) = await store.ExecuteAsync(connection =>
         {
             using var command = connection.CreateCommand();
