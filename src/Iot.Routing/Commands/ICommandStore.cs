@@ -16,6 +16,9 @@ namespace Iot.Routing.Commands;
 /// </remarks>
 internal interface ICommandStore
 {
+    /// <summary>The reason of a record found at start without its queue message (written by a version before 1 transaction).</summary>
+    const string IncompleteReason = "IncompleteWrite";
+
     /// <summary>
     /// Records a new command and enqueues its message atomically, unless the device has one with the same message id
     /// created after <paramref name="duplicatesSince"/>: then that one is returned with <c>Duplicate</c> true. A
@@ -30,7 +33,7 @@ internal interface ICommandStore
     /// <summary>
     /// The start-up scan: a pending record without a queue message (written by an earlier version, which wrote the two
     /// apart) is linked to its message when that exists, and otherwise marked dead-lettered with
-    /// <see cref="SqliteCommandStore.IncompleteReason"/> (its payload is gone); a retry with its message id re-queues it.
+    /// <see cref="IncompleteReason"/> (its payload is gone); a retry with its message id re-queues it.
     /// </summary>
     /// <returns>The records it linked and those it marked.</returns>
     Task<(List<CommandRecord> Linked, List<CommandRecord> Incomplete)> RepairAsync(long now);

@@ -11,9 +11,6 @@ namespace Iot.Routing.Commands;
 /// </summary>
 internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints crashPoints) : ICommandStore
 {
-    /// <summary>The reason of a record found at start without its queue message (written by a version before 1 transaction).</summary>
-    public const string IncompleteReason = "IncompleteWrite";
-
     /// <summary>The store on <paramref name="queues"/>'s file and loop.</summary>
     public SqliteCommandStore(SqliteQueueStore queues)
         : this(queues, CrashPoints.None)
@@ -23,7 +20,11 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
     private const string Columns =
         "command_id, device_id, name, message_id, seq, status, delivery_count, created_at, updated_at, expires_at, reply_queue, reply_session_id, answer, answer_content_type, reason, description";
 
-    private const string Schema = """
+    /// <summary>
+    /// The <c>commands</c> table, part of the queue store's schema (<see cref="SqliteQueueStore.Schema"/>) since the
+    /// records share the file and transactions of the queue messages.
+    /// </summary>
+    internal const string Schema = """
         CREATE TABLE IF NOT EXISTS commands(
             command_id TEXT PRIMARY KEY,
             device_id TEXT NOT NULL,
@@ -43,8 +44,6 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
             description TEXT NULL);
         CREATE INDEX IF NOT EXISTS ix_commands_message ON commands(device_id, message_id, created_at);
         """;
-
-    private volatile bool _schemaReady;
 
     /// <inheritdoc/>
     public async Task<(CommandRecord Record, bool Duplicate)> CreateAsync(CommandRecord record, long duplicatesSince, Func<CommandRecord, QueueMessage> messageFor)
@@ -102,7 +101,7 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
             else
             {
                 NonQuery(connection, "UPDATE commands SET status = $st, reason = $r, description = $de, updated_at = $u WHERE command_id = $c",
-                    ("$st", (int)CommandStatus.DeadLettered), ("$r", IncompleteReason),
+                    ("$st", (int)CommandStatus.DeadLettered), ("$r", ICommandStore.IncompleteReason),
                     ("$de", "The command's message was not stored (a crash while the command was accepted): send it again with the same messageId."),
                     ("$u", now), ("$c", record.CommandId));
                 incomplete.Add(record);
@@ -184,16 +183,7 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
         return answered;
     }
 
-    private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(connection =>
-    {
-        if (!_schemaReady)
-        {
-            NonQuery(connection, Schema);
-            _schemaReady = true;
-        }
-
-        return work(connection);
-    });
+    private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(work);
 
     private static void Insert(SqliteConnection connection, CommandRecord r) =>
         NonQuery(connection, $"INSERT INTO commands({Columns}) VALUES($c, $d, $n, $m, $s, $st, $dc, $ca, $ua, $e, $rq, $rs, $a, $act, $r, $de)",

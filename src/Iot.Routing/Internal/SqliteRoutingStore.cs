@@ -11,7 +11,7 @@ namespace Iot.Routing.Internal;
 /// transaction, each under its own savepoint, and a task completes only after the commit. The per-subscription quota
 /// (<see cref="SubscriptionQuota"/>) is kept on that loop beside the rows it counts.
 /// </remarks>
-internal sealed partial class SqliteRoutingStore : IRoutingDefinitionStore, IEventDeliveryStore, IAsyncDisposable
+internal sealed partial class SqliteRoutingStore : IRoutingStore
 {
     /// <summary>The schema of <c>routing.db</c>; version 1 is the layout of the files written before versions were kept.</summary>
     internal static readonly SqliteSchema Schema = new("routing store", [SqliteSchema.Sql("""

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Iot.Routing.Commands;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Microsoft.Data.Sqlite;
@@ -15,14 +16,15 @@ namespace Iot.Routing.Queues;
 /// <remarks>
 /// One row per message; settling by lock token is one keyed update or delete. Time is read from the
 /// <see cref="TimeProvider"/> when an operation is submitted. Command records share the file and the loop
-/// (<see cref="Commands.SqliteCommandStore"/>), so that a command and its queue message commit together.
+/// (<see cref="SqliteCommandStore"/>), so that a command and its queue message commit together.
 /// </remarks>
 internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 {
     /// <summary>
-    /// The schema of <c>queues.db</c>. Version 1 is the layout of the files written before versions were kept, which
-    /// also held the routing store's tables (the queue store opened its file through the routing store): version 2
-    /// drops those when they are empty, as they always were (nothing wrote them in this file).
+    /// The schema of <c>queues.db</c>: the queues and the command records (<see cref="SqliteCommandStore"/>). Version 1
+    /// is the layout of the files written before versions were kept, which also held the routing store's tables (the
+    /// queue store opened its file through the routing store): version 2 drops those when they are empty, as they
+    /// always were (nothing wrote them in this file).
     /// </summary>
     internal static readonly SqliteSchema Schema = new("queue store", [SqliteSchema.Sql("""
         CREATE TABLE IF NOT EXISTS queues(name TEXT PRIMARY KEY, definition TEXT NOT NULL);
@@ -50,7 +52,7 @@ internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         CREATE INDEX IF NOT EXISTS ix_queue_duplicates_seen ON queue_duplicates(queue, seen_at);
         CREATE TABLE IF NOT EXISTS queue_sessions(queue TEXT NOT NULL, session_id TEXT NOT NULL, lock_token TEXT NULL, locked_until INTEGER NULL,
             state BLOB NULL, PRIMARY KEY(queue, session_id)) WITHOUT ROWID;
-        """), DropEmptyRoutingTables]);
+        """ + SqliteCommandStore.Schema), DropEmptyRoutingTables]);
 
     private const int MaxMessagesPerCall = 1000;
     private const long Never = long.MaxValue;
