@@ -33,20 +33,51 @@ public sealed class StorageUpgradeTests : IDisposable
                 VALUES('c-1', 'dev-1', 'reboot', 'm-1', 2, 0, {{now}}, {{now}}, {{now + 3_600_000}});
             """);
 
-        await using var host = await RoutingTestHost.StartAsync(_directory.Path);
+        await using (var host = await RoutingTestHost.StartAsync(_directory.Path))
+        {
+            await AssertDataServedAsync(host);
+        }
 
+        // queues.db lost the routing tables it used to carry (they were empty); routing.db kept them.
+        Assert.DoesNotContain("deliveries", Tables("queues.db"));
+        Assert.Contains("deliveries", Tables("routing.db"));
+    }
+
+    private static async Task AssertDataServedAsync(RoutingTestHost host)
+    {
         Assert.Equal("devices/+/telemetry", (await host.GetJsonAsync("routes/hot")).GetProperty("source").GetString());
-        Assert.Equal(5, (await host.GetJsonAsync("queues/orders")).GetProperty("maxDeliveryCount").GetInt32());
+        Assert.Equal(5, (await host.GetJsonAsync("queues/orders")).GetProperty("queue").GetProperty("maxDeliveryCount").GetInt32());
         var (status, received) = await host.PostJsonAsync("queues/orders/messages:receive", "");
         Assert.Equal(200, status);
         var message = Assert.Single(received.GetProperty("value").EnumerateArray());
         Assert.Equal(("o-1", "bolt"), (message.GetProperty("messageId").GetString(), message.GetProperty("body").GetProperty("item").GetString()));
         var command = await host.GetJsonAsync("commands/c-1");
         Assert.Equal("Queued", command.GetProperty("status").GetString());
-        // A new command for the same device goes behind the old one, and duplicates of the old one are still found.
+        // A retry with the old command's messageId finds it: duplicate detection reads the migrated records.
         (status, var duplicate) = await host.PostJsonAsync("devices/dev-1/commands/reboot?messageId=m-1", "{}");
         Assert.Equal("c-1", duplicate.GetProperty("commandId").GetString());
         Assert.True(status is 200 or 202, $"status {status}: {duplicate.GetRawText()}");
+    }
+
+    private List<string> Tables(string file)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(_directory.Path, file),
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
+        using var reader = command.ExecuteReader();
+        var tables = new List<string>();
+        while (reader.Read())
+        {
+            tables.Add(reader.GetString(0));
+        }
+
+        return tables;
     }
 
     private void Write(string file, string sql)
