@@ -50,6 +50,28 @@ public abstract class RoutingStoreContractTests
     }
 
     [Fact]
+    public async Task SaveDefinition_Again_Replaces_DeleteUnknown_Zero()
+    {
+        await using var store = Open();
+        await store.SaveDefinitionAsync("routes", "r1", """{"v":1}""");
+        await store.SaveDefinitionAsync("routes", "r1", """{"v":2}""");
+
+        Assert.Equal([("r1", """{"v":2}""")], store.ReadDefinitions("routes"));
+        Assert.Equal(0, await store.DeleteDefinitionAsync("routes", "nope"));
+        Assert.Equal(1, await store.DeleteDefinitionAsync("routes", "r1"));
+        Assert.Empty(store.ReadDefinitions("routes"));
+    }
+
+    [Fact]
+    public async Task Definitions_UnknownTable_Throws()
+    {
+        await using var store = Open();
+        Assert.Throws<ArgumentOutOfRangeException>(() => store.ReadDefinitions("deliveries"));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.SaveDefinitionAsync("deliveries", "x", "{}"));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => store.DeleteDefinitionAsync("deliveries", "x"));
+    }
+
+    [Fact]
     public async Task RecordFailures_NotDueUntilNextAttempt()
     {
         await using var store = Open();
