@@ -23,7 +23,7 @@ public class RouteMatchBenchmarks
     private const int Topics = 100_000;
     private readonly List<CompiledRoute> _matches = new(capacity: 64);
     private string _directory = "";
-    private RoutingStore _store = null!;
+    private SqliteRoutingStore _store = null!;
     private RouteTable _table = null!;
     private MessageRouter _router = null!;
     private RoutedMessage[] _messages = [];
@@ -33,7 +33,7 @@ public class RouteMatchBenchmarks
     public void Setup()
     {
         _directory = Path.Combine(Path.GetTempPath(), $"iot-bench-{Guid.NewGuid():N}");
-        _store = new RoutingStore(Path.Combine(_directory, "routing.db"));
+        _store = new SqliteRoutingStore(Path.Combine(_directory, "routing.db"));
         var hot = JsonSerializer.Deserialize<EventCondition>("""{"operatorType":"NumberGreaterThan","key":"data.t","value":30}""", RoutingJson.Options)!;
         var routes = new List<RouteDefinition>(10_000);
         for (int i = 0; i < 5000; i++)

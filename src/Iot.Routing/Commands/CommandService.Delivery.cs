@@ -60,7 +60,7 @@ internal sealed partial class CommandService
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                CommandLog.DeliveryFailed(_logger, deviceId, ex);
+                CommandServiceLog.DeliveryFailed(_logger, deviceId, ex);
             }
         }
     }
@@ -139,7 +139,7 @@ internal sealed partial class CommandService
 
             await _store.SetDeliveredAsync(commandId, message.DeliveryCount, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
             _metrics.CommandDelivered();
-            CommandLog.Delivered(_logger, commandId, deviceId, message.DeliveryCount);
+            CommandServiceLog.Delivered(_logger, commandId, deviceId, message.DeliveryCount);
 
             // Wait for the answer while the lock holds, leaving a margin so the abandon below still owns the message.
             var remaining = message.LockedUntil!.Value - _timeProvider.GetUtcNow();
@@ -174,7 +174,7 @@ internal sealed partial class CommandService
                 $"Not answered after {message.DeliveryCount} deliveries.", message.DeliveryCount,
                 _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
             _metrics.CommandDeadLettered();
-            CommandLog.DeadLettered(_logger, record.CommandId, record.DeviceId, QueueDeadLetterReasons.MaxDeliveryCountExceeded);
+            CommandServiceLog.DeadLettered(_logger, record.CommandId, record.DeviceId, QueueDeadLetterReasons.MaxDeliveryCountExceeded);
             Finished(record.CommandId);
         }
     }

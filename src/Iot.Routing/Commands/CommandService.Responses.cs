@@ -132,7 +132,7 @@ internal sealed partial class CommandService
 
     /// <summary>
     /// Records a device's answer: the command's final status and answer and, when it has a reply queue, the reply message
-    /// in one transaction (<see cref="CommandStore.AnswerAsync"/>), which the device's PUBACK waits for. A resent answer
+    /// in one transaction (<see cref="ICommandStore.AnswerAsync"/>), which the device's PUBACK waits for. A resent answer
     /// (no PUBACK before a crash, or a device that answers twice) finds the command final and changes nothing.
     /// </summary>
     private async Task RecordAnswerAsync(string deviceId, string commandId, byte[] answer, string? contentType)
@@ -144,7 +144,7 @@ internal sealed partial class CommandService
         }
 
         var status = StatusOf(answer);
-        SqliteQueueStore.PreparedSend? reply = null;
+        IPreparedReply? reply = null;
         if (record.ReplyQueue is { } replyQueue && _queues.FindQueue(replyQueue) is { } queue)
         {
             try
@@ -166,7 +166,7 @@ internal sealed partial class CommandService
             }
             catch (QueueException ex)
             {
-                CommandLog.ReplyFailed(_logger, commandId, replyQueue, ex);
+                CommandServiceLog.ReplyFailed(_logger, commandId, replyQueue, ex);
             }
         }
 

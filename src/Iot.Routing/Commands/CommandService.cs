@@ -10,11 +10,6 @@ using Microsoft.Extensions.Options;
 
 namespace Iot.Routing.Commands;
 
-/// <summary>A command to send (the HTTP API's request).</summary>
-internal sealed record CommandRequest(string DeviceId, string Name, ReadOnlyMemory<byte> Payload, string? ContentType = null,
-    TimeSpan? TimeToLive = null, string? MessageId = null, string? ReplyQueue = null, string? ReplySessionId = null,
-    string? CommandId = null);
-
 /// <summary>
 /// Device commands on a durable queue: one queue <c>$commands</c> whose sessions are the devices, so each device's
 /// commands go out one at a time, in order. The head command is delivered through <see cref="IDeviceCommandChannel"/>
@@ -28,7 +23,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
     public const string QueueName = "$commands";
 
     private readonly IQueueStore _queues;
-    private readonly CommandStore _store;
+    private readonly ICommandStore _store;
     private readonly Func<IDeviceCommandChannel?> _channelFactory;
     private IDeviceCommandChannel? _channel;
     private readonly TimeProvider _timeProvider;
@@ -41,7 +36,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
 
     // The channel is resolved at start, not at construction: the broker's side may itself depend on the message
     // router, which depends on this service. A null channel (no broker in the host) queues commands without delivering.
-    public CommandService(IQueueStore queues, CommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
+    public CommandService(IQueueStore queues, ICommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
         RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory, CrashPoints? crashPoints = null)
     {
         _crashPoints = crashPoints ?? CrashPoints.None;
@@ -178,7 +173,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         _channel = _channelFactory();
         if (_channel is null)
         {
-            CommandLog.Started(_logger, 0, "missing (commands are queued, not delivered)");
+            CommandServiceLog.Started(_logger, 0, "missing (commands are queued, not delivered)");
             return;
         }
 
@@ -192,7 +187,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             }
         }
 
-        CommandLog.Started(_logger, pending.Count, "present");
+        CommandServiceLog.Started(_logger, pending.Count, "present");
     }
 
     /// <inheritdoc/>
@@ -214,18 +209,18 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Links or reports the records an earlier version left without their queue message (see <see cref="CommandStore.RepairAsync"/>).</summary>
+    /// <summary>Links or reports the records an earlier version left without their queue message (see <see cref="ICommandStore.RepairAsync"/>).</summary>
     private async Task RepairAsync()
     {
         var (linked, incomplete) = await _store.RepairAsync(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
         foreach (var record in linked)
         {
-            CommandLog.Linked(_logger, record.CommandId, record.DeviceId);
+            CommandServiceLog.Linked(_logger, record.CommandId, record.DeviceId);
         }
 
         foreach (var record in incomplete)
         {
-            CommandLog.Incomplete(_logger, record.CommandId, record.DeviceId, LogSafe.Escape(record.MessageId));
+            CommandServiceLog.Incomplete(_logger, record.CommandId, record.DeviceId, LogSafe.Escape(record.MessageId));
         }
     }
 

@@ -47,17 +47,19 @@ public static class IotRoutingServiceCollectionExtensions
         {
             var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
             var evictions = new DeadLetterEvictions(sp.GetRequiredService<RoutingMetrics>(), sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<RoutingStore>(), options.MaxDeadLetteredEventsPerSubscription);
-            return new RoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteRoutingStore>(), options.MaxDeadLetteredEventsPerSubscription);
+            return new SqliteRoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations,
                 options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription,
                 options.MaxDeadLetteredEventsPerSubscription, evictions.Report);
         });
+        services.TryAddSingleton<IRoutingDefinitionStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());
+        services.TryAddSingleton<IEventDeliveryStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());
         services.TryAddSingleton<DeliverySignals>();
         services.TryAddSingleton<SubscriptionRegistry>();
         services.TryAddSingleton<EventSubscriptionDestination>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, EventSubscriptionDestination>(
             sp => sp.GetRequiredService<EventSubscriptionDestination>()));
-        services.TryAddSingleton(sp => new RouteTable(sp.GetRequiredService<RoutingStore>(), sp.GetServices<IRouteDestination>(),
+        services.TryAddSingleton(sp => new RouteTable(sp.GetRequiredService<IRoutingDefinitionStore>(), sp.GetServices<IRouteDestination>(),
             ReadConfiguredRoutes(configuration), sp.GetRequiredService<IOptions<RoutingOptions>>().Value.DefaultEventRoute));
         services.TryAddSingleton<MessageRouter>();
         services.TryAddSingleton<IMessageRouter>(sp => sp.GetRequiredService<MessageRouter>());
@@ -101,7 +103,7 @@ public static class IotRoutingServiceCollectionExtensions
     }
 
     /// <summary>Opens the store and builds the route table at start-up, so bad routes in configuration stop the host.</summary>
-    private sealed class RoutingStartup(RoutingStore store, RouteTable routes, SubscriptionRegistry subscriptions, ILogger<RoutingStartup> logger)
+    private sealed class RoutingStartup(IRoutingDefinitionStore store, RouteTable routes, SubscriptionRegistry subscriptions, ILogger<RoutingStartup> logger)
         : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)

@@ -33,8 +33,8 @@ internal static class QueueServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, QueueRouteDestination>());
         // Test-only (see CrashPoints): read once, and only when set.
         services.TryAddSingleton(CrashPoints.Parse(configuration[CrashPoints.ConfigurationKey]));
-        services.TryAddSingleton(sp => new CommandStore(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<CrashPoints>()));
-        services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<IQueueStore>(), sp.GetRequiredService<CommandStore>(),
+        services.TryAddSingleton<ICommandStore>(sp => new SqliteCommandStore(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<CrashPoints>()));
+        services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<IQueueStore>(), sp.GetRequiredService<ICommandStore>(),
             sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(),
             sp.GetRequiredService<CrashPoints>()));

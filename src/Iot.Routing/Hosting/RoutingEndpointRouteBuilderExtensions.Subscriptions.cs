@@ -15,7 +15,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         api.MapGet("/subscriptions", async (HttpContext context) =>
         {
             var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
-            var store = context.RequestServices.GetRequiredService<RoutingStore>();
+            var store = context.RequestServices.GetRequiredService<IEventDeliveryStore>();
             var result = new List<object>();
             foreach (var subscription in registry.All)
             {
@@ -29,7 +29,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         {
             var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
             return registry.TryGet(name, out var subscription)
-                ? Json(await DescribeAsync(context.RequestServices.GetRequiredService<RoutingStore>(), subscription).ConfigureAwait(false))
+                ? Json(await DescribeAsync(context.RequestServices.GetRequiredService<IEventDeliveryStore>(), subscription).ConfigureAwait(false))
                 : NotFound("Subscription", name);
         });
 
@@ -49,7 +49,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 return NotFound("Subscription", name);
             }
 
-            var rows = await context.RequestServices.GetRequiredService<RoutingStore>()
+            var rows = await context.RequestServices.GetRequiredService<IEventDeliveryStore>()
                 .ListDeadLettersAsync(name, Math.Clamp(maxEvents ?? 100, 1, 1000)).ConfigureAwait(false);
             return Json(new
             {
@@ -88,7 +88,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
             long now = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds();
             long ttl = (long)subscription.Definition.RetryPolicy.EventTtl.TotalMilliseconds;
-            int count = await services.GetRequiredService<RoutingStore>().RedeliverAsync(name, body?.EventIds, now, now + ttl).ConfigureAwait(false);
+            int count = await services.GetRequiredService<IEventDeliveryStore>().RedeliverAsync(name, body?.EventIds, now, now + ttl).ConfigureAwait(false);
             services.GetRequiredService<DeliverySignals>().Set(name);
             return Json(new { Redelivered = count });
         });
@@ -124,7 +124,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }
 
         var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
-        var store = context.RequestServices.GetRequiredService<RoutingStore>();
+        var store = context.RequestServices.GetRequiredService<IEventDeliveryStore>();
         var (outcome, error) = await registry.UpsertAsync(definition).ConfigureAwait(false);
         if (outcome is not (ChangeOutcome.Created or ChangeOutcome.Replaced) || !registry.TryGet(definition.Name, out var subscription))
         {
@@ -170,7 +170,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         return null;
     }
 
-    private static async Task<object> DescribeAsync(RoutingStore store, CompiledSubscription subscription)
+    private static async Task<object> DescribeAsync(IEventDeliveryStore store, CompiledSubscription subscription)
     {
         var (pending, deadLettered) = await store.CountAsync(subscription.Name).ConfigureAwait(false);
         var d = subscription.Definition;

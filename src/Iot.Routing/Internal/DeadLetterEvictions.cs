@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Iot.Routing.Internal;
 
 /// <summary>
-/// Reports the dead letters <see cref="RoutingStore"/> deleted because a subscription held its cap: counted in
+/// Reports the dead letters <see cref="SqliteRoutingStore"/> deleted because a subscription held its cap: counted in
 /// <see cref="RoutingMetrics.DeadLettersEvicted"/> and logged (warning 2012) at most once a minute per subscription.
 /// </summary>
 internal sealed class DeadLetterEvictions(RoutingMetrics metrics, TimeProvider timeProvider, ILogger logger, int maxDeadLetters)

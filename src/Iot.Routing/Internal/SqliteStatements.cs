@@ -8,7 +8,7 @@ namespace Iot.Routing.Internal;
 /// time the command runs and keeps the compiled statement only in that command object, so a command made per
 /// operation made SQLite parse and plan every statement every time (a profile of the command workload showed about a
 /// third of the broker's CPU in SQLite, most of it in its parser). The stores here run every operation of a connection
-/// on one thread (<see cref="RoutingStore"/>'s loop), so one command per statement can be reused.
+/// on one thread (<see cref="SqliteGroupCommit"/>'s loop), so one command per statement can be reused.
 /// </summary>
 /// <remarks>
 /// The returned command must not be disposed, and must not be asked for again while one of its readers is open.

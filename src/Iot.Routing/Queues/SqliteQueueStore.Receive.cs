@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Queues;
 
-public sealed partial class SqliteQueueStore
+internal sealed partial class SqliteQueueStore
 {
     private const int Active = 0;
     private const int Deferred = 2;

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Queues;
 
-public sealed partial class SqliteQueueStore
+internal sealed partial class SqliteQueueStore
 {
     private const string Columns =
         "seq, message_id, session_id, priority, state, enqueued_at, visible_at, expires_at, delivery_count, lock_token, locked_until, dl_reason, dl_description, properties, body";

@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Queues;
 
-public sealed partial class SqliteQueueStore
+internal sealed partial class SqliteQueueStore
 {
     /// <inheritdoc/>
     public Task<SessionLock?> AcceptSessionAsync(string queue, string? sessionId, CancellationToken cancellationToken = default)

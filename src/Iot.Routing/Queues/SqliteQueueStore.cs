@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Iot.Routing.Commands;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Microsoft.Data.Sqlite;
@@ -7,20 +8,21 @@ using Microsoft.Data.Sqlite;
 namespace Iot.Routing.Queues;
 
 /// <summary>
-/// <see cref="IQueueStore"/> on SQLite: <c>{dataDir}/queues.db</c>, WAL, <c>synchronous=FULL</c>, every operation on
-/// one group-commit loop (the routing store's: the operations waiting when it wakes share one transaction, each
-/// under a savepoint). A task completes after <c>COMMIT</c>, so a crash loses no acknowledged send and revives no
+/// <see cref="IQueueStore"/> on SQLite: <c>{dataDir}/queues.db</c> (opened by <see cref="SqliteDatabase"/>), every
+/// operation on one <see cref="SqliteGroupCommit"/> loop (the operations waiting when it wakes share one transaction,
+/// each under a savepoint). A task completes after <c>COMMIT</c>, so a crash loses no acknowledged send and revives no
 /// completed message.
 /// </summary>
 /// <remarks>
 /// One row per message; settling by lock token is one keyed update or delete. Time is read from the
-/// <see cref="TimeProvider"/> when an operation is submitted.
+/// <see cref="TimeProvider"/> when an operation is submitted. Command records share the file and the loop
+/// (<see cref="SqliteCommandStore"/>), so that a command and its queue message commit together.
 /// </remarks>
-public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
+internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
 {
     private const int MaxMessagesPerCall = 1000;
     private const long Never = long.MaxValue;
-    private readonly RoutingStore _store;
+    private readonly SqliteGroupCommit _store;
     private readonly TimeProvider _timeProvider;
     private readonly ConcurrentDictionary<string, QueueProperties> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _arrivals = new(StringComparer.Ordinal);
@@ -34,75 +36,27 @@ public sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _timeProvider = timeProvider;
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(directory))
+        Path = path;
+        var connection = SqliteDatabase.Open(path, Schema);
+        try
         {
-            Directory.CreateDirectory(directory);
+            // The queue definitions are read before the loop takes the connection.
+            ReadQueues(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
 
-        // The schema and the queue definitions are read before the loop opens its connection.
-        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString()))
-        {
-            connection.Open();
-            RoutingStore.Execute(connection, "PRAGMA journal_mode=WAL;");
-            RoutingStore.Execute(connection, Schema);
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT name, definition FROM queues";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                // One unreadable definition costs that queue only (its messages stay in the file); the start-up
-                // log names it (SkippedDefinitions).
-                var name = reader.GetString(0);
-                try
-                {
-                    var queue = JsonSerializer.Deserialize<QueueProperties>(reader.GetString(1), RoutingJson.Options)
-                        ?? throw new JsonException("the definition is null");
-                    _queues[queue.Name] = queue;
-                }
-                catch (Exception ex) when (ex is JsonException or InvalidCastException or ArgumentException)
-                {
-                    SkippedDefinitions.Add((name, ex.Message));
-                }
-            }
-        }
-
-        _store = new RoutingStore(path, maxPendingOperations);
+        _store = new SqliteGroupCommit(connection, maxPendingOperations, nameof(SqliteQueueStore));
     }
 
     /// <summary>The database file.</summary>
-    public string Path => _store.Path;
+    public string Path { get; }
 
     /// <summary>Queue definitions that could not be read when the store opened, as (queue name, reason).</summary>
     public List<(string Name, string Reason)> SkippedDefinitions { get; } = [];
-
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS queues(name TEXT PRIMARY KEY, definition TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS queue_messages(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            queue TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            session_id TEXT NULL,
-            priority INTEGER NOT NULL,
-            state INTEGER NOT NULL,
-            enqueued_at INTEGER NOT NULL,
-            visible_at INTEGER NOT NULL,
-            expires_at INTEGER NOT NULL,
-            delivery_count INTEGER NOT NULL DEFAULT 0,
-            lock_token TEXT NULL,
-            locked_until INTEGER NULL,
-            dl_reason TEXT NULL,
-            dl_description TEXT NULL,
-            properties TEXT NULL,
-            body BLOB NOT NULL);
-        CREATE INDEX IF NOT EXISTS ix_queue_messages_receive ON queue_messages(queue, state, session_id, priority DESC, seq);
-        CREATE UNIQUE INDEX IF NOT EXISTS ix_queue_messages_lock ON queue_messages(lock_token) WHERE lock_token IS NOT NULL;
-        CREATE TABLE IF NOT EXISTS queue_duplicates(queue TEXT NOT NULL, message_id TEXT NOT NULL, seen_at INTEGER NOT NULL, seq INTEGER NOT NULL,
-            PRIMARY KEY(queue, message_id)) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS ix_queue_duplicates_seen ON queue_duplicates(queue, seen_at);
-        CREATE TABLE IF NOT EXISTS queue_sessions(queue TEXT NOT NULL, session_id TEXT NOT NULL, lock_token TEXT NULL, locked_until INTEGER NULL,
-            state BLOB NULL, PRIMARY KEY(queue, session_id)) WITHOUT ROWID;
-        """;
 
     /// <inheritdoc/>
     public IReadOnlyList<QueueProperties> Queues => [.. _queues.Values.OrderBy(q => q.Name, StringComparer.Ordinal)];

@@ -19,7 +19,7 @@ internal enum ChangeOutcome
 
 /// <summary>
 /// The routes in force: built-in, from configuration (<c>Iot:Routing:Routes</c>, read-only through the API) and
-/// from the API (stored in <see cref="RoutingStore"/>). Matching is a <see cref="TopicTree{T}"/> lookup by topic;
+/// from the API (stored in <see cref="IRoutingDefinitionStore"/>). Matching is a <see cref="TopicTree{T}"/> lookup by topic;
 /// changes are stored first, then swapped into the tree, so they take effect at once and survive a restart.
 /// </summary>
 internal sealed partial class RouteTable : IDisposable
@@ -32,16 +32,16 @@ internal sealed partial class RouteTable : IDisposable
     private readonly ConcurrentDictionary<string, CompiledRoute> _routes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _readOnly = new(StringComparer.Ordinal);
     private readonly Dictionary<RouteDestinationKind, IRouteDestination> _destinations;
-    private readonly RoutingStore _store;
+    private readonly IRoutingDefinitionStore _store;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
-    public RouteTable(RoutingStore store, IEnumerable<IRouteDestination> destinations, IEnumerable<RouteDefinition> configured, bool defaultRoute)
+    public RouteTable(IRoutingDefinitionStore store, IEnumerable<IRouteDestination> destinations, IEnumerable<RouteDefinition> configured, bool defaultRoute)
     {
         _store = store;
         _destinations = destinations.ToDictionary(d => d.Kind);
         foreach (var (name, json) in store.ReadDefinitions(Table))
         {
-            // One unreadable row costs that route only; the start-up log names it (RoutingStore.SkippedDefinitions).
+            // One unreadable row costs that route only; the start-up log names it (IRoutingDefinitionStore.SkippedDefinitions).
             string? error = null;
             try
             {

@@ -11,7 +11,7 @@ namespace Iot.Routing.Subscriptions;
 /// matches, records one delivery per webhook or pull subscription (all in one group commit, which the returned
 /// task awaits) and publishes to MQTT destinations.
 /// </summary>
-internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry, RoutingStore store, DeliverySignals signals,
+internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals,
     RoutingMetrics metrics, TimeProvider timeProvider, IServiceProvider services, ILogger<EventSubscriptionDestination> logger)
     : IRouteDestination
 {

@@ -19,7 +19,7 @@ internal enum PullError
 /// deletes them, release makes them available again, reject dead-letters them, renew extends the lock. An event
 /// received <c>maxDeliveryCount</c> times without acknowledgement, or past its TTL, is dead-lettered.
 /// </summary>
-internal sealed class PullDelivery(SubscriptionRegistry registry, RoutingStore store, DeliverySignals signals, RoutingMetrics metrics,
+internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals, RoutingMetrics metrics,
     TimeProvider timeProvider)
 {
     public const int MaxEventsPerReceive = 100;

@@ -9,7 +9,7 @@ namespace Iot.Routing.Subscriptions;
 /// whole subscription waits until the failed events' next attempt: a failing endpoint is retried on its schedule
 /// and never hammered, and, as every subscription has its own loop, never delays the others.
 /// </summary>
-internal sealed class PushDeliveryLoop(CompiledSubscription subscription, RoutingStore store, WebhookSender sender,
+internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEventDeliveryStore store, WebhookSender sender,
     RetrySchedule schedule, AsyncSignal signal, SemaphoreSlim concurrency, RoutingOptions options, RoutingMetrics metrics,
     TimeProvider timeProvider, ILogger logger)
 {

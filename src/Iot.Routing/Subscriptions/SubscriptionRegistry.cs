@@ -8,7 +8,7 @@ using Iot.Routing.Topics;
 namespace Iot.Routing.Subscriptions;
 
 /// <summary>
-/// The event subscriptions: stored in <see cref="RoutingStore"/>, matched by subject through a <see cref="TopicTree{T}"/>.
+/// The event subscriptions: stored in <see cref="IRoutingDefinitionStore"/>, matched by subject through a <see cref="TopicTree{T}"/>.
 /// <see cref="Changed"/> tells the webhook delivery service to start, restart or stop a subscription's loop.
 /// </summary>
 internal sealed class SubscriptionRegistry : IDisposable
@@ -16,15 +16,15 @@ internal sealed class SubscriptionRegistry : IDisposable
     private const string Table = "subscriptions";
     private readonly TopicTree<CompiledSubscription> _tree = new();
     private readonly ConcurrentDictionary<string, CompiledSubscription> _subscriptions = new(StringComparer.Ordinal);
-    private readonly RoutingStore _store;
+    private readonly IRoutingDefinitionStore _store;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
-    public SubscriptionRegistry(RoutingStore store)
+    public SubscriptionRegistry(IRoutingDefinitionStore store)
     {
         _store = store;
         foreach (var (name, json) in store.ReadDefinitions(Table))
         {
-            // One unreadable row costs that subscription only; the start-up log names it (RoutingStore.SkippedDefinitions).
+            // One unreadable row costs that subscription only; the start-up log names it (IRoutingDefinitionStore.SkippedDefinitions).
             string? error;
             try
             {

@@ -14,7 +14,7 @@ namespace Iot.Routing.Subscriptions;
 internal sealed class WebhookDeliveryService : BackgroundService
 {
     private readonly SubscriptionRegistry _registry;
-    private readonly RoutingStore _store;
+    private readonly IEventDeliveryStore _store;
     private readonly WebhookSender _sender;
     private readonly DeliverySignals _signals;
     private readonly RoutingMetrics _metrics;
@@ -28,7 +28,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private CancellationToken _stopping;
     private bool _started;
 
-    public WebhookDeliveryService(SubscriptionRegistry registry, RoutingStore store, WebhookSender sender, DeliverySignals signals,
+    public WebhookDeliveryService(SubscriptionRegistry registry, IEventDeliveryStore store, WebhookSender sender, DeliverySignals signals,
         RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ILogger<WebhookDeliveryService> logger)
     {
         _registry = registry;

@@ -24,7 +24,7 @@ public sealed class CommandServiceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _queues = new SqliteQueueStore(Path.Combine(_directory.Path, "queues.db"), _time);
-        _commands = new CommandService(_queues, new CommandStore(_queues),
+        _commands = new CommandService(_queues, new SqliteCommandStore(_queues),
             Options.Create(new CommandOptions { AnswerTimeout = AnswerTimeout, MaxDeliveryCount = 3 }), _time, _metrics,
             NullLogger<CommandService>.Instance, () => _channel);
         await _commands.StartAsync(CancellationToken.None);

@@ -17,12 +17,12 @@ public sealed class MessageRouterResponseHookTests : IAsyncLifetime
 {
     private readonly TestDirectory _directory = new();
     private readonly FakeTimeProvider _time = new();
-    private RoutingStore _store = null!;
+    private SqliteRoutingStore _store = null!;
     private SubscriptionRegistry _registry = null!;
 
     public Task InitializeAsync()
     {
-        _store = new RoutingStore(_directory.Database);
+        _store = new SqliteRoutingStore(_directory.Database);
         _registry = new SubscriptionRegistry(_store);
         return Task.CompletedTask;
     }

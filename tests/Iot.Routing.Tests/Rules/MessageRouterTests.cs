@@ -19,12 +19,12 @@ public sealed class MessageRouterTests : IAsyncLifetime
     private readonly TestDirectory _directory = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
     private readonly RoutingMetrics _metrics = new();
-    private RoutingStore _store = null!;
+    private SqliteRoutingStore _store = null!;
     private SubscriptionRegistry _registry = null!;
 
     public Task InitializeAsync()
     {
-        _store = new RoutingStore(_directory.Database);
+        _store = new SqliteRoutingStore(_directory.Database);
         _registry = new SubscriptionRegistry(_store);
         return Task.CompletedTask;
     }

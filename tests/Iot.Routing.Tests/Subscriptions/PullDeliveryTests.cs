@@ -13,13 +13,13 @@ public sealed class PullDeliveryTests : IAsyncLifetime
 {
     private readonly TestDirectory _directory = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
-    private RoutingStore _store = null!;
+    private SqliteRoutingStore _store = null!;
     private SubscriptionRegistry _registry = null!;
     private PullDelivery _pull = null!;
 
     public async Task InitializeAsync()
     {
-        _store = new RoutingStore(_directory.Database);
+        _store = new SqliteRoutingStore(_directory.Database);
         _registry = new SubscriptionRegistry(_store);
         _pull = new PullDelivery(_registry, _store, new DeliverySignals(), new RoutingMetrics(), _time);
         var (outcome, error) = await _registry.UpsertAsync(new EventSubscriptionDefinition

@@ -4,51 +4,11 @@ using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Internal;
 
-/// <summary>A delivery to record: one event for one subscription.</summary>
-internal readonly record struct PendingDelivery(string Subscription, string EventId, ReadOnlyMemory<byte> Event, long EnqueuedAt, long ExpiresAt);
-
-/// <summary>A stored delivery (pending, locked or dead-lettered). Times are Unix milliseconds.</summary>
-internal sealed class DeliveryRecord
-{
-    public long Seq { get; init; }
-
-    public required string Subscription { get; init; }
-
-    public required string EventId { get; init; }
-
-    public required byte[] Event { get; init; }
-
-    public long EnqueuedAt { get; init; }
-
-    public long ExpiresAt { get; init; }
-
-    public int Attempts { get; set; }
-
-    public long NextAttemptAt { get; init; }
-
-    public string? LockToken { get; set; }
-
-    public long? LockedUntil { get; set; }
-
-    public string? Reason { get; init; }
-
-    public string? LastOutcome { get; init; }
-
-    public long? DeadLetteredAt { get; init; }
-}
-
-/// <summary>Outcome of a settlement by lock tokens.</summary>
-internal sealed record LockTokenResult(IReadOnlyList<string> Succeeded, IReadOnlyList<(string LockToken, string Error)> Failed);
-
-internal sealed partial class RoutingStore
+internal sealed partial class SqliteRoutingStore
 {
     private const string Columns = "seq, subscription, event_id, event, enqueued_at, expires_at, attempts, next_attempt_at, lock_token, locked_until, reason, last_outcome, dead_lettered_at";
 
-    /// <summary>
-    /// Records deliveries; completes when they are durable. A delivery for a subscription that holds
-    /// <see cref="MaxPendingEvents"/> pending events or would exceed <see cref="MaxPendingBytes"/> is not recorded: the
-    /// result lists those subscriptions (null when every delivery was recorded).
-    /// </summary>
+    /// <inheritdoc/>
     public Task<List<string>?> EnqueueAsync(IReadOnlyList<PendingDelivery> deliveries) => ExecuteAsync(connection =>
     {
         var command = SqliteStatements.Get(connection, "INSERT INTO deliveries(subscription, event_id, event, enqueued_at, expires_at, next_attempt_at) VALUES($s, $i, $e, $t, $x, $t)");
@@ -60,7 +20,7 @@ internal sealed partial class RoutingStore
         List<string>? full = null;
         foreach (var delivery in deliveries)
         {
-            if (!TryReservePending(delivery.Subscription, delivery.Event.Length))
+            if (!_quota.TryReservePending(delivery.Subscription, delivery.Event.Length))
             {
                 (full ??= []).Add(delivery.Subscription);
                 continue;
@@ -77,12 +37,12 @@ internal sealed partial class RoutingStore
         return full;
     });
 
-    /// <summary>Pending, unlocked deliveries of a subscription that are due at <paramref name="now"/>, oldest first.</summary>
+    /// <inheritdoc/>
     public Task<List<DeliveryRecord>> GetDueAsync(string subscription, long now, int max) => ExecuteAsync(connection =>
         Query(connection, $"SELECT {Columns} FROM deliveries WHERE subscription = $s AND dead_lettered = 0 AND next_attempt_at <= $n AND (lock_token IS NULL OR locked_until <= $n) ORDER BY seq LIMIT $m",
             ("$s", subscription), ("$n", now), ("$m", max)));
 
-    /// <summary>The earliest next attempt time among the pending deliveries of a subscription; null when none.</summary>
+    /// <inheritdoc/>
     public Task<long?> GetNextDueAsync(string subscription) => ExecuteAsync(connection =>
     {
         var command = SqliteStatements.Get(connection, "SELECT MIN(next_attempt_at) FROM deliveries WHERE subscription = $s AND dead_lettered = 0");
@@ -90,7 +50,7 @@ internal sealed partial class RoutingStore
         return command.ExecuteScalar() is long value ? value : (long?)null;
     });
 
-    /// <summary>Removes pending deliveries (delivered, or dropped without dead-lettering).</summary>
+    /// <inheritdoc/>
     public Task<int> DeleteAsync(IReadOnlyCollection<DeliveryRecord> deliveries) => ExecuteAsync(connection =>
     {
         // One prepared statement run per row (in the batch's transaction), not SQL text that differs with every list.
@@ -102,7 +62,7 @@ internal sealed partial class RoutingStore
             seq.Value = delivery.Seq;
             if (command.ExecuteNonQuery() == 1)
             {
-                ReleasePending(delivery.Subscription, delivery.Event.Length);
+                _quota.ReleasePending(delivery.Subscription, delivery.Event.Length);
                 deleted++;
             }
         }
@@ -110,7 +70,7 @@ internal sealed partial class RoutingStore
         return deleted;
     });
 
-    /// <summary>Records a failed attempt: new attempt count and next attempt time per delivery.</summary>
+    /// <inheritdoc/>
     public Task<int> RecordFailuresAsync(IReadOnlyList<(long Seq, int Attempts, long NextAttemptAt)> failures, string outcome) =>
         ExecuteAsync(connection =>
         {
@@ -130,10 +90,7 @@ internal sealed partial class RoutingStore
             return failures.Count;
         });
 
-    /// <summary>
-    /// Moves pending deliveries to the dead letters with a reason, their attempt count (plus <paramref name="extraAttempts"/>)
-    /// and the last outcome.
-    /// </summary>
+    /// <inheritdoc/>
     public Task<int> DeadLetterAsync(IReadOnlyList<DeliveryRecord> deliveries, int extraAttempts, string reason, string? outcome, long now) =>
         ExecuteAsync(connection =>
         {
@@ -146,12 +103,12 @@ internal sealed partial class RoutingStore
             return moved;
         });
 
-    /// <summary>Dead letters of a subscription, oldest first (by the time they were dead-lettered, the order they are evicted in).</summary>
+    /// <inheritdoc/>
     public Task<List<DeliveryRecord>> ListDeadLettersAsync(string subscription, int max) => ExecuteAsync(connection =>
         Query(connection, $"SELECT {Columns} FROM deliveries WHERE subscription = $s AND dead_lettered = 1 ORDER BY dead_lettered_at, seq LIMIT $m",
             ("$s", subscription), ("$m", max)));
 
-    /// <summary>Puts dead letters back as new pending deliveries (all, or those whose event id is listed).</summary>
+    /// <inheritdoc/>
     public Task<int> RedeliverAsync(string subscription, IReadOnlyCollection<string>? eventIds, long now, long expiresAt) =>
         ExecuteAsync(connection =>
         {
@@ -177,11 +134,11 @@ internal sealed partial class RoutingStore
             command.Parameters.AddWithValue("$x", expiresAt);
             command.Parameters.AddWithValue("$s", subscription);
             int redelivered = command.ExecuteNonQuery();
-            RecountPending(connection, subscription);
+            _quota.RecountPending(connection, subscription);
             return redelivered;
         });
 
-    /// <summary>Pending and dead-lettered counts of a subscription.</summary>
+    /// <inheritdoc/>
     public Task<(long Pending, long DeadLettered)> CountAsync(string subscription) => ExecuteAsync(connection =>
     {
         var command = SqliteStatements.Get(connection, "SELECT COALESCE(SUM(dead_lettered = 0), 0), COALESCE(SUM(dead_lettered = 1), 0) FROM deliveries WHERE subscription = $s");
@@ -191,19 +148,19 @@ internal sealed partial class RoutingStore
         return (reader.GetInt64(0), reader.GetInt64(1));
     });
 
-    /// <summary>Saves a route or subscription definition (<paramref name="table"/> is <c>routes</c> or <c>subscriptions</c>).</summary>
+    /// <inheritdoc/>
     public Task<int> SaveDefinitionAsync(string table, string name, string definition) => ExecuteAsync(connection =>
         NonQuery(connection, $"INSERT INTO {CheckTable(table)}(name, definition) VALUES($n, $d) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition",
             ("$n", name), ("$d", definition)));
 
-    /// <summary>Deletes a definition; deleting a subscription deletes its deliveries and dead letters too.</summary>
+    /// <inheritdoc/>
     public Task<int> DeleteDefinitionAsync(string table, string name) => ExecuteAsync(connection =>
     {
         int deleted = NonQuery(connection, $"DELETE FROM {CheckTable(table)} WHERE name = $n", ("$n", name));
         if (table == "subscriptions")
         {
             NonQuery(connection, "DELETE FROM deliveries WHERE subscription = $n", ("$n", name));
-            ForgetPending(name);
+            _quota.ForgetPending(name);
         }
 
         return deleted;
@@ -228,8 +185,8 @@ internal sealed partial class RoutingStore
             return 0;
         }
 
-        ReleasePending(subscription, bytes);
-        CountDeadLetter(connection, subscription);
+        _quota.ReleasePending(subscription, bytes);
+        _quota.CountDeadLetter(connection, subscription);
         return 1;
     }
 

@@ -11,14 +11,27 @@ namespace Iot.Routing.Internal;
 /// The counts are read and changed only inside operations, that is on the store's loop, by the same code that inserts,
 /// deletes or dead-letters the rows, so they need no lock and cannot race. An operation that fails (its savepoint
 /// rolled back) or a commit that fails leaves them unknown: the loop then counts again from the table before the next
-/// batch, as it does once at start.
+/// batch, as it does once at start (<see cref="IGroupCommitObserver"/>). Evictions are reported only after their
+/// commit, before the callers resume.
 /// </remarks>
-internal sealed partial class RoutingStore
+internal sealed class SubscriptionQuota : IGroupCommitObserver
 {
     private readonly Dictionary<string, PendingCount> _pending = new(StringComparer.Ordinal);
     private readonly List<(string Subscription, int Count)> _evictions = [];
     private readonly Action<string, int>? _deadLettersEvicted;
     private bool _pendingStale = true;
+
+    /// <summary>The quota with its limits; <paramref name="deadLettersEvicted"/> is told of evictions after their commit.</summary>
+    public SubscriptionQuota(int maxPendingEvents, long maxPendingBytes, int maxDeadLetteredEvents, Action<string, int>? deadLettersEvicted)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingEvents, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDeadLetteredEvents, 1);
+        MaxPendingEvents = maxPendingEvents;
+        MaxPendingBytes = maxPendingBytes;
+        MaxDeadLetteredEvents = maxDeadLetteredEvents;
+        _deadLettersEvicted = deadLettersEvicted;
+    }
 
     /// <summary>Pending events one subscription may hold; a delivery beyond it is not recorded.</summary>
     public int MaxPendingEvents { get; }
@@ -29,12 +42,39 @@ internal sealed partial class RoutingStore
     /// <summary>Dead letters one subscription may hold; dead-lettering beyond it deletes that subscription's oldest.</summary>
     public int MaxDeadLetteredEvents { get; }
 
-    /// <summary>The pending count and bytes of a subscription as the quota sees them (for tests and diagnostics).</summary>
-    public Task<(long Events, long Bytes)> GetPendingQuotaAsync(string subscription) => ExecuteAsync(_ =>
-        _pending.TryGetValue(subscription, out var count) ? (count.Events, count.Bytes) : (0L, 0L));
+    /// <summary>The pending count and bytes of a subscription as the quota sees them (on the loop only).</summary>
+    public (long Events, long Bytes) Get(string subscription) =>
+        _pending.TryGetValue(subscription, out var count) ? (count.Events, count.Bytes) : (0L, 0L);
 
-    // True when the subscription has room for one more event of this size; counts it when so.
-    private bool TryReservePending(string subscription, int bytes)
+    /// <inheritdoc/>
+    public void BeforeBatch(SqliteConnection connection)
+    {
+        if (_pendingStale)
+        {
+            RecountPending(connection);
+            _pendingStale = false;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int Mark() => _evictions.Count;
+
+    /// <inheritdoc/>
+    public void RolledBack(int mark)
+    {
+        _evictions.RemoveRange(mark, _evictions.Count - mark);
+        _pendingStale = true;
+    }
+
+    /// <inheritdoc/>
+    public void Completed(bool committed)
+    {
+        ReportEvictions(committed);
+        _pendingStale |= !committed;
+    }
+
+    /// <summary>True when the subscription has room for one more event of this size; counts it when so.</summary>
+    public bool TryReservePending(string subscription, int bytes)
     {
         if (!_pending.TryGetValue(subscription, out var count))
         {
@@ -51,8 +91,8 @@ internal sealed partial class RoutingStore
         return true;
     }
 
-    // A pending row left (delivered, acknowledged, dead-lettered, dropped).
-    private void ReleasePending(string subscription, int bytes)
+    /// <summary>A pending row left (delivered, acknowledged, dead-lettered, dropped).</summary>
+    public void ReleasePending(string subscription, int bytes)
     {
         if (_pending.TryGetValue(subscription, out var count))
         {
@@ -61,10 +101,12 @@ internal sealed partial class RoutingStore
         }
     }
 
-    // A pending row became a dead letter: counts it, and deletes the subscription's oldest dead letters (by the time
-    // they were dead-lettered, then seq) beyond the cap, through the partial index ix_deliveries_dead_lettered, so
-    // the cost is that of the rows deleted, never a scan. A cap lowered since the last start trims the excess here.
-    private void CountDeadLetter(SqliteConnection connection, string subscription)
+    /// <summary>
+    /// A pending row became a dead letter: counts it, and deletes the subscription's oldest dead letters (by the time
+    /// they were dead-lettered, then seq) beyond the cap, through the partial index ix_deliveries_dead_lettered, so
+    /// the cost is that of the rows deleted, never a scan. A cap lowered since the last start trims the excess here.
+    /// </summary>
+    public void CountDeadLetter(SqliteConnection connection, string subscription)
     {
         if (!_pending.TryGetValue(subscription, out var count))
         {
@@ -100,11 +142,14 @@ internal sealed partial class RoutingStore
         _evictions.Clear();
     }
 
-    private void ForgetPending(string subscription) => _pending.Remove(subscription);
+    /// <summary>The subscription is gone with its rows.</summary>
+    public void ForgetPending(string subscription) => _pending.Remove(subscription);
 
-    // Counts one subscription again (after a bulk change such as redelivery of its dead letters), or all of them:
-    // pending events and bytes, and dead letters.
-    private void RecountPending(SqliteConnection connection, string? subscription = null)
+    /// <summary>
+    /// Counts one subscription again (after a bulk change such as redelivery of its dead letters), or all of them:
+    /// pending events and bytes, and dead letters.
+    /// </summary>
+    public void RecountPending(SqliteConnection connection, string? subscription = null)
     {
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT subscription, COALESCE(SUM(dead_lettered = 0), 0), "

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Iot.Routing.Commands;
 
 /// <summary>Log messages of queues and device commands (event ids 21xx).</summary>
-internal static partial class CommandLog
+internal static partial class CommandServiceLog
 {
     [LoggerMessage(2101, LogLevel.Warning, "Command {CommandId} to device {DeviceId} dead-lettered: {Reason}")]
     private static partial void DeadLetteredCore(ILogger logger, string commandId, string deviceId, string reason);

@@ -5,17 +5,14 @@ using Microsoft.Data.Sqlite;
 namespace Iot.Routing.Commands;
 
 /// <summary>
-/// Command records (status, delivery count, answer) in the <c>commands</c> table of <c>queues.db</c>, written on the
-/// queue store's group-commit loop. The queue message is the truth about a pending command; the record keeps what
-/// outlives it (the answer, the final status) and the <c>messageId</c> for duplicate detection. A command's record and
-/// its queue message are written in one transaction, so neither exists without the other.
+/// <see cref="ICommandStore"/> on SQLite: the <c>commands</c> table of <c>queues.db</c>, written on the queue store's
+/// group-commit loop, so that a command's record and its queue message are written in one transaction and neither
+/// exists without the other.
 /// </summary>
-internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoints)
+internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints crashPoints) : ICommandStore
 {
-    /// <summary>The reason of a record found at start without its queue message (written by a version before 1 transaction).</summary>
-    public const string IncompleteReason = "IncompleteWrite";
-
-    public CommandStore(SqliteQueueStore queues)
+    /// <summary>The store on <paramref name="queues"/>'s file and loop.</summary>
+    public SqliteCommandStore(SqliteQueueStore queues)
         : this(queues, CrashPoints.None)
     {
     }
@@ -23,7 +20,11 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
     private const string Columns =
         "command_id, device_id, name, message_id, seq, status, delivery_count, created_at, updated_at, expires_at, reply_queue, reply_session_id, answer, answer_content_type, reason, description";
 
-    private const string Schema = """
+    /// <summary>
+    /// The <c>commands</c> table, part of the queue store's schema (<see cref="SqliteQueueStore.Schema"/>) since the
+    /// records share the file and transactions of the queue messages.
+    /// </summary>
+    internal const string Schema = """
         CREATE TABLE IF NOT EXISTS commands(
             command_id TEXT PRIMARY KEY,
             device_id TEXT NOT NULL,
@@ -44,17 +45,7 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         CREATE INDEX IF NOT EXISTS ix_commands_message ON commands(device_id, message_id, created_at);
         """;
 
-    private volatile bool _schemaReady;
-
-    /// <summary>
-    /// Records a new command and enqueues its message in one transaction, unless the device has one with the same message
-    /// id created after <paramref name="duplicatesSince"/>: then that one is returned with <c>Duplicate</c> true. A
-    /// duplicate without its queue message (a record from before commands were written atomically) gets its message
-    /// now, so the retry that finds it completes it instead of acknowledging a command that nothing would deliver.
-    /// </summary>
-    /// <param name="record">The new command.</param>
-    /// <param name="duplicatesSince">Records created after this (Unix ms) count as duplicates.</param>
-    /// <param name="messageFor">The queue message of the command that is written (the new one, or the duplicate completed).</param>
+    /// <inheritdoc/>
     public async Task<(CommandRecord Record, bool Duplicate)> CreateAsync(CommandRecord record, long duplicatesSince, Func<CommandRecord, QueueMessage> messageFor)
     {
         var result = await Run(connection =>
@@ -94,12 +85,7 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         return result;
     }
 
-    /// <summary>
-    /// The start-up scan: a pending record without a queue message (written by an earlier version, which wrote the two
-    /// apart) is linked to its message when that exists, and otherwise marked dead-lettered with
-    /// <see cref="IncompleteReason"/> (its payload is gone); a retry with its message id re-queues it.
-    /// </summary>
-    /// <returns>The records it linked and those it marked.</returns>
+    /// <inheritdoc/>
     public Task<(List<CommandRecord> Linked, List<CommandRecord> Incomplete)> RepairAsync(long now) => Run(connection =>
     {
         var linked = new List<CommandRecord>();
@@ -115,7 +101,7 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
             else
             {
                 NonQuery(connection, "UPDATE commands SET status = $st, reason = $r, description = $de, updated_at = $u WHERE command_id = $c",
-                    ("$st", (int)CommandStatus.DeadLettered), ("$r", IncompleteReason),
+                    ("$st", (int)CommandStatus.DeadLettered), ("$r", ICommandStore.IncompleteReason),
                     ("$de", "The command's message was not stored (a crash while the command was accepted): send it again with the same messageId."),
                     ("$u", now), ("$c", record.CommandId));
                 incomplete.Add(record);
@@ -125,7 +111,7 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         return (linked, incomplete);
     });
 
-    /// <summary>Records a command found in the queue without a record (sent just before a crash).</summary>
+    /// <inheritdoc/>
     public Task<CommandRecord> GetOrCreateAsync(CommandRecord record) => Run(connection =>
     {
         var existing = Query(connection, $"SELECT {Columns} FROM commands WHERE command_id = $c", ("$c", record.CommandId));
@@ -138,15 +124,16 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         return record;
     });
 
+    /// <inheritdoc/>
     public Task<CommandRecord?> GetAsync(string commandId) => Run(connection =>
         Query(connection, $"SELECT {Columns} FROM commands WHERE command_id = $c", ("$c", commandId)).FirstOrDefault());
 
-    /// <summary>Marks a pending command Delivered (PUBACK) with its delivery count; false when it is final already.</summary>
+    /// <inheritdoc/>
     public Task<bool> SetDeliveredAsync(string commandId, int deliveryCount, long now) => Run(connection =>
         NonQuery(connection, "UPDATE commands SET status = $st, delivery_count = $n, updated_at = $u WHERE command_id = $c AND status < 2",
             ("$st", (int)CommandStatus.Delivered), ("$n", deliveryCount), ("$u", now), ("$c", commandId)) > 0);
 
-    /// <summary>Records the final outcome of a pending command; false when it was final already (a repeated answer).</summary>
+    /// <inheritdoc/>
     public Task<bool> SetFinalAsync(string commandId, CommandStatus status, byte[]? answer, string? contentType, string? reason, string? description,
         int? deliveryCount, long now) => Run(connection =>
         NonQuery(connection, """
@@ -157,21 +144,15 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
             ("$st", (int)status), ("$a", answer), ("$ct", contentType), ("$r", reason), ("$d", description), ("$n", deliveryCount),
             ("$u", now), ("$c", commandId)) > 0);
 
-    /// <summary>Validates the reply to a command's answer for <paramref name="queue"/>, ready for <see cref="AnswerAsync"/>.</summary>
-    /// <exception cref="QueueException">The reply cannot go to that queue (e.g. it requires sessions and has none).</exception>
-    public SqliteQueueStore.PreparedSend PrepareReply(string queue, QueueMessage reply) =>
-        queues.PrepareSend(queue, [reply], detectDuplicates: true);
+    /// <inheritdoc/>
+    public IPreparedReply PrepareReply(string queue, QueueMessage reply) =>
+        new PreparedReply(queues.PrepareSend(queue, [reply], detectDuplicates: true));
 
-    /// <summary>
-    /// Records a device's answer as the final status of its pending command and, in the same transaction, enqueues
-    /// <paramref name="reply"/> (the answer for the command's reply queue, if any): both are durable or neither, so a
-    /// crash before the commit makes the device resend an answer that finds nothing written. The check that the command
-    /// is still pending is part of that transaction: a resent (or concurrent second) answer writes nothing.
-    /// </summary>
-    /// <returns>True when the answer was recorded; false when the command is final already, unknown, or another device's.</returns>
+    /// <inheritdoc/>
     public async Task<bool> AnswerAsync(string commandId, string deviceId, CommandStatus status, byte[] answer, string? contentType, long now,
-        SqliteQueueStore.PreparedSend? reply)
+        IPreparedReply? reply)
     {
+        var send = reply is null ? null : ((PreparedReply)reply).Send;
         var answered = await Run(connection =>
         {
             // The delivery count is that of the command's queue message, still present: it is completed after the answer.
@@ -186,9 +167,9 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
             }
 
             crashPoints.Reached(CrashPoints.AnswerRecordWritten);
-            if (reply is not null)
+            if (send is not null)
             {
-                reply.Insert(connection);
+                send.Insert(connection);
                 crashPoints.Reached(CrashPoints.AnswerReplyWritten);
             }
 
@@ -202,16 +183,7 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         return answered;
     }
 
-    private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(connection =>
-    {
-        if (!_schemaReady)
-        {
-            NonQuery(connection, Schema);
-            _schemaReady = true;
-        }
-
-        return work(connection);
-    });
+    private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(work);
 
     private static void Insert(SqliteConnection connection, CommandRecord r) =>
         NonQuery(connection, $"INSERT INTO commands({Columns}) VALUES($c, $d, $n, $m, $s, $st, $dc, $ca, $ua, $e, $rq, $rs, $a, $act, $r, $de)",
@@ -276,5 +248,12 @@ internal sealed class CommandStore(SqliteQueueStore queues, CrashPoints crashPoi
         }
 
         return records;
+    }
+
+    private sealed class PreparedReply(SqliteQueueStore.PreparedSend send) : IPreparedReply
+    {
+        public SqliteQueueStore.PreparedSend Send => send;
+
+        public string Queue => send.Queue;
     }
 }

@@ -2,13 +2,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Internal;
 
-internal sealed partial class RoutingStore
+internal sealed partial class SqliteRoutingStore
 {
-    /// <summary>
-    /// Locks up to <paramref name="max"/> available deliveries of a pull subscription for <paramref name="lockDuration"/>
-    /// ms. Deliveries past their TTL or already delivered <paramref name="maxDeliveryCount"/> times are dead-lettered
-    /// (or dropped when <paramref name="deadLetter"/> is false) instead.
-    /// </summary>
+    /// <inheritdoc/>
     public Task<List<DeliveryRecord>> ReceiveAsync(string subscription, int max, long now, long lockDuration, int maxDeliveryCount, bool deadLetter) =>
         ExecuteAsync(connection =>
         {
@@ -55,17 +51,17 @@ internal sealed partial class RoutingStore
             return locked;
         });
 
-    /// <summary>Acknowledges (deletes) deliveries by lock token; an expired or unknown token fails.</summary>
+    /// <inheritdoc/>
     public Task<LockTokenResult> AcknowledgeAsync(string subscription, IReadOnlyList<string> lockTokens, long now) =>
         Settle(subscription, lockTokens, now, (connection, seq, _, bytes) => Drop(connection, subscription, seq, bytes));
 
-    /// <summary>Releases deliveries by lock token so that they can be received again after <paramref name="delay"/> ms.</summary>
+    /// <inheritdoc/>
     public Task<LockTokenResult> ReleaseAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long delay) =>
         Settle(subscription, lockTokens, now, (connection, seq, _, _) =>
             NonQuery(connection, "UPDATE deliveries SET lock_token = NULL, locked_until = NULL, next_attempt_at = $n, last_outcome = 'released' WHERE seq = $q",
                 ("$n", now + delay), ("$q", seq)));
 
-    /// <summary>Rejects deliveries by lock token: dead-lettered (reason <c>Rejected</c>), or dropped when dead-lettering is off.</summary>
+    /// <inheritdoc/>
     public Task<LockTokenResult> RejectAsync(string subscription, IReadOnlyList<string> lockTokens, long now, bool deadLetter) =>
         Settle(subscription, lockTokens, now, (connection, seq, attempts, bytes) =>
         {
@@ -79,7 +75,7 @@ internal sealed partial class RoutingStore
             }
         });
 
-    /// <summary>Extends locks to <paramref name="now"/> + <paramref name="lockDuration"/> ms.</summary>
+    /// <inheritdoc/>
     public Task<LockTokenResult> RenewLockAsync(string subscription, IReadOnlyList<string> lockTokens, long now, long lockDuration) =>
         Settle(subscription, lockTokens, now, (connection, seq, _, _) =>
             NonQuery(connection, "UPDATE deliveries SET locked_until = $u WHERE seq = $q", ("$u", now + lockDuration), ("$q", seq)));
@@ -89,7 +85,7 @@ internal sealed partial class RoutingStore
     {
         if (NonQuery(connection, "DELETE FROM deliveries WHERE seq = $q AND dead_lettered = 0", ("$q", seq)) == 1)
         {
-            ReleasePending(subscription, bytes);
+            _quota.ReleasePending(subscription, bytes);
         }
     }
 
@@ -134,15 +130,4 @@ internal sealed partial class RoutingStore
 
             return new LockTokenResult(succeeded, failed);
         });
-}
-
-/// <summary>Reasons stored with dead-lettered events.</summary>
-internal static class DeadLetterReasons
-{
-    public const string MaxDeliveryAttemptsExceeded = "MaxDeliveryAttemptsExceeded";
-    public const string MaxDeliveryCountExceeded = "MaxDeliveryCountExceeded";
-    public const string TimeToLiveExceeded = "TimeToLiveExceeded";
-    public const string Rejected = "Rejected";
-    public const string DestinationRejected = "DestinationRejected";
-    public const string DestinationNotAllowed = "DestinationNotAllowed";
 }

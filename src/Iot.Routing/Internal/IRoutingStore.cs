@@ -1,0 +1,8 @@
+namespace Iot.Routing.Internal;
+
+/// <summary>
+/// The routing layer's whole durable state: definitions and the deliveries of event subscriptions, in one store because
+/// deleting a subscription deletes its deliveries atomically. Consumers take the role they need
+/// (<see cref="IRoutingDefinitionStore"/>, <see cref="IEventDeliveryStore"/>); hosting and the contract tests take this.
+/// </summary>
+internal interface IRoutingStore : IRoutingDefinitionStore, IEventDeliveryStore, IAsyncDisposable;
