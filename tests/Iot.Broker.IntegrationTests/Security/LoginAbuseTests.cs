@@ -43,7 +43,11 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         AssertLegitimateConnectedWithinTenSeconds(result);
         // At most PasswordHashConcurrency (half the cores, at least one) verifications run at once.
         var cores = Math.Max(1, Environment.ProcessorCount / 2);
-        Assert.True(result.HashCores <= cores * 1.15, $"hashing used {result.HashCores:F2} cores, the pool allows {cores}");
+        // The broker's own gauge, sampled through the flood, never shows more running; and the CPU estimate (whose
+        // "fastest verification" was measured in a moment of this machine's load, so it may be too slow by a few tens
+        // of percent when the load drops during the flood: 1.26 was seen) stays well below one more worker.
+        Assert.True(result.MaxRunning <= cores, $"{result.MaxRunning} verifications ran at once, the pool allows {cores}");
+        Assert.True(result.HashCores <= cores + 0.5, $"hashing used {result.HashCores:F2} cores, the pool allows {cores}");
     }
 
     [Fact]
@@ -112,6 +116,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var flooding = sources.Length * connectionsPerAddress;
         await Eventually.WaitUntilAsync(() => Volatile.Read(ref attempts) >= flooding, TimeSpan.FromSeconds(60), "the flood is under way");
         var hashesBefore = BrokerMetricsText.Value(await BrokerMetricsText.GetAsync(broker), "iot_mqtt_password_hashes_total");
+        using var stopSampling = new CancellationTokenSource();
+        var sampling = MaxRunningAsync(broker, stopSampling.Token);
         var hashWindow = Stopwatch.StartNew();
         var legitimate = Stopwatch.StartNew();
         var tries = 0;
@@ -136,6 +142,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var windowSeconds = hashWindow.Elapsed.TotalSeconds;
         var seconds = wall.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
+        await stopSampling.CancelAsync();
+        var (maxRunning, samples) = await sampling;
         await stop.CancelAsync();
         await Task.WhenAll(flooders);
 
@@ -149,14 +157,30 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         output.WriteLine($"legitimate client: CONNACK {result} after {legitimateElapsed.TotalMilliseconds:F0} ms, {tries} attempt(s), "
             + $"{hashesAtLogin - hashesBefore} verifications meanwhile");
         output.WriteLine($"PBKDF2 ({Iterations} iterations) {hashCost.TotalMilliseconds:F1} ms each; {hashes} verifications in all, "
-            + $"hashing about {hashCores:F2} cores during the flood; test process (broker and flood) {cpu:F2} cores of {Environment.ProcessorCount}");
+            + $"hashing about {hashCores:F2} cores during the flood, at most {maxRunning} running in {samples} samples; test process (broker and flood) {cpu:F2} cores of {Environment.ProcessorCount}");
         foreach (var line in metrics.Split('\n').Where(l => l.Contains("login_backoff", StringComparison.Ordinal) || l.Contains("password_hash", StringComparison.Ordinal)))
         {
             output.WriteLine(line);
         }
 
         Assert.Equal(LoopbackMqtt.Accepted, result);
-        return new FloodResult(legitimateElapsed, hashesAtLogin - hashesBefore, hashCost, attempts, hashes, hashCores, metrics);
+        Assert.True(samples > 0, "the running verifications were never sampled");
+        return new FloodResult(legitimateElapsed, hashesAtLogin - hashesBefore, hashCost, attempts, hashes, hashCores, maxRunning, metrics);
+    }
+
+    /// <summary>Samples <c>iot_mqtt_password_hashes_running</c> back to back until cancelled: the most seen, and how many samples.</summary>
+    private static async Task<(double Max, int Samples)> MaxRunningAsync(BrokerFixture broker, CancellationToken stopping)
+    {
+        var max = 0.0;
+        var samples = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            var text = await BrokerMetricsText.GetAsync(broker);
+            max = Math.Max(max, BrokerMetricsText.Value(text, "iot_mqtt_password_hashes_running"));
+            samples++;
+        }
+
+        return (max, samples);
     }
 
     /// <summary>
@@ -189,7 +213,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
     }
 
     private sealed record FloodResult(
-        TimeSpan LegitimateElapsed, double VerificationsWhileWaiting, TimeSpan HashCost, int Attempts, double Hashes, double HashCores, string MetricsText)
+        TimeSpan LegitimateElapsed, double VerificationsWhileWaiting, TimeSpan HashCost, int Attempts, double Hashes, double HashCores, double MaxRunning,
+        string MetricsText)
     {
         public double Metrics(string sample) => BrokerMetricsText.Value(MetricsText, sample);
     }
