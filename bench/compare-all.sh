@@ -4,8 +4,12 @@
 # Usage: bash bench/compare-all.sh
 # Environment (defaults):
 #   ROUNDS=2 SECONDS_PER_RUN=10      rounds; measured seconds per throughput run (after a 2 s warm-up)
-#   SCENARIOS="fanin0 fanin1 fanout latency stream slow0 slow1 retained idle commands"   a subset to run
+#   SCENARIOS="fanin0 fanin1 telemetry fanout latency stream slow0 slow1 retained idle commands"   a subset to run
+#                                    (telemetry: QoS 1 fan-in as users run it: 50 publishers, 32 unacknowledged and
+#                                    20 in flight end to end each, one QoS 1 subscriber on devices/+/telemetry)
 #   IDLE_SIZES="10000 19500"         idle connections per measurement (each on a freshly started broker)
+#   IDLE_SETTLE=30                   seconds between the last CONNACK and the settled memory reading (the memory
+#                                    right after they connected is reported too)
 #   RETAINED_COUNT=100000            retained topics
 #   SKIP_BROKER_BUILD=1              reuse the last Release build of the broker
 #   RESULTS=path                     also keep the raw result lines there
@@ -17,7 +21,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${SECONDS_PER_RUN:-10}"
 rounds="${ROUNDS:-2}"
-scenarios="${SCENARIOS:-fanin0 fanin1 fanout latency stream slow0 slow1 retained idle commands}"
+scenarios="${SCENARIOS:-fanin0 fanin1 telemetry fanout latency stream slow0 slow1 retained idle commands}"
+idle_settle="${IDLE_SETTLE:-30}"
 idle_sizes="${IDLE_SIZES:-10000 19500}"
 retained_count="${RETAINED_COUNT:-100000}"
 work="$(mktemp -d)"
@@ -168,13 +173,14 @@ tool="$root/bench/Iot.LoadTool/bin/Release/net10.0/Iot.LoadTool.dll"
 declare -A throughput=(
   [fanin0]="fanin --qos 0 --seconds $seconds"
   [fanin1]="fanin --qos 1 --seconds $seconds"
+  [telemetry]="telemetry-fanin --publishers 50 --max-unacked 32 --max-in-flight 20 --payload 64 --seconds $seconds"
   [fanout]="fanout --qos 0 --seconds $seconds"
   [latency]="latency --rate 2000 --seconds $seconds"
   [stream]="stream --devices 50 --window 20 --seconds $seconds"
   [slow0]="slowconsumer --qos 0 --publishers 4 --seconds $seconds"
   [slow1]="slowconsumer --qos 1 --publishers 4 --seconds $seconds"
 )
-order=(fanin0 fanin1 fanout latency stream slow0 slow1)
+order=(fanin0 fanin1 telemetry fanout latency stream slow0 slow1)
 
 wanted=0
 for label in "${order[@]}"; do has "$label" && wanted=1; done
@@ -245,7 +251,7 @@ if has idle; then
       echo "== idle $size, round $round (load $(cut -d' ' -f1-3 /proc/loadavg))"
       for broker in "${brokers[@]}"; do
         fresh "$broker"
-        run "idle$size" "$broker" 300 idle --connections "$size" --warm 100 --sources 64 --concurrency 100 --keepalive 300 --settle 5 --hold 5
+        run "idle$size" "$broker" 300 idle --connections "$size" --warm 100 --sources 64 --concurrency 100 --keepalive 300 --settle "$idle_settle" --hold 5
         stop "$broker"
       done
     done

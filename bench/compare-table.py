@@ -26,6 +26,10 @@ table = [
     ("fanin1", "fan-in 50→1, QoS 1", "msgs_per_s", "msg/s delivered", "{:,.0f}", (">=", 1.5)),
     ("fanin1", "fan-in 50→1, QoS 1", "broker_us_per_msg", "broker CPU µs/msg", "{:.2f}", ("<=", 1.0)),
     ("fanin1", "fan-in 50→1, QoS 1", "tool_cpu_pct", "tool CPU %", "{:.0f}", None),
+    ("telemetry", "telemetry fan-in 50→1, QoS 1 (32 unacked, 20 in flight each)", "msgs_per_s", "msg/s delivered", "{:,.0f}", (">=", 1.5)),
+    ("telemetry", "telemetry fan-in 50→1, QoS 1 (32 unacked, 20 in flight each)", "broker_us_per_msg", "broker CPU µs/msg", "{:.2f}", ("<=", 1.0)),
+    ("telemetry", "telemetry fan-in 50→1, QoS 1 (32 unacked, 20 in flight each)", "lost", "lost (sent − received)", "{:.0f}", None),
+    ("telemetry", "telemetry fan-in 50→1, QoS 1 (32 unacked, 20 in flight each)", "tool_cpu_pct", "tool CPU %", "{:.0f}", None),
     ("fanout", "fan-out 1→100, QoS 0", "msgs_per_s", "msg/s delivered", "{:,.0f}", (">=", 1.5)),
     ("fanout", "fan-out 1→100, QoS 0", "broker_us_per_msg", "broker CPU µs/msg", "{:.2f}", ("<=", 1.0)),
     ("fanout", "fan-out 1→100, QoS 0", "tool_cpu_pct", "tool CPU %", "{:.0f}", None),
@@ -58,7 +62,8 @@ idle_labels = sorted({r["label"] for r in rows if r["label"].startswith("idle")}
 for label in idle_labels:
     title = f"{int(label[4:]):,} idle connections"
     table += [
-        (label, title, "bytes_per_conn", "broker RSS per connection, B", "{:,.0f}", None),
+        (label, title, "bytes_per_conn_connected", "broker RSS per connection right after connecting, B", "{:,.0f}", None),
+        (label, title, "bytes_per_conn", "broker RSS per connection once settled, B", "{:,.0f}", None),
         (label, title, "connects_per_s", "connects/s (CONNECT→CONNACK)", "{:,.0f}", None),
         (label, title, "connect_p99_ms", "connect p99 ms", "{:.1f}", None),
         (label, title, "dropped", "dropped during the hold", "{:.0f}", None),
@@ -97,7 +102,7 @@ for label in idle_labels:
 
 notes = []
 for r in rows:
-    bad = {k: r[k] for k in ("errors", "lost", "stalls", "malformed", "dropped") if r.get(k, "0") not in ("0", "NA")}
+    bad = {k: r[k] for k in ("errors", "lost", "stalls", "malformed", "dropped", "duplicates") if r.get(k, "0") not in ("0", "NA")}
     if bad:
         notes.append(f"note: round {r['round']} {r['broker']} {r['label']}: " + " ".join(f"{k}={v}" for k, v in bad.items()))
 print()

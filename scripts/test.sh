@@ -9,9 +9,11 @@
 #
 # What it installs (as root, or through sudo):
 #   - Debian packages, with apt-get: mosquitto-clients (mosquitto_pub, mosquitto_sub), mosquitto, influxdb (influxd,
-#     which the InfluxDB sink tests start on a free port), docker-compose (validates docker-compose.yml) and chromium
-#     (the dashboard's browser test drives /usr/bin/chromium headless); nodejs and npm if node is missing. Nothing
-#     outside this repository is needed.
+#     which the InfluxDB sink tests start on a free port), nats-server (a NATS server with JetStream, which cluster
+#     tests start on a free port), docker-compose (validates docker-compose.yml; brings python3 and PyYAML, which
+#     read it), chromium (the dashboard's browser test drives /usr/bin/chromium headless), openssl (makes the TLS
+#     tests' certificates), curl (the README's quick start, run as written) and coreutils, procps (stdbuf, kill);
+#     nodejs and npm if node is missing. Nothing outside this repository is needed.
 #   - MQTT.js and playwright-core (no browser download: it drives the Debian chromium): `npm ci` in tests/tools/node
 #     (skipped when node_modules is already up to date).
 # Settings: TEST_RESULTS_DIR (where the TRX files go; default a new temp dir), SKIP_INSTALL=1 (skip both installs).
@@ -40,18 +42,23 @@ apt_install() {
   as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
 }
 
-# The servers the tests start themselves (mosquitto, influxd) and their clients; docker-compose validates
-# docker-compose.yml (no Docker engine is needed for that); chromium runs the dashboard's browser tests.
-SYSTEM_PACKAGES="mosquitto mosquitto-clients influxdb docker-compose chromium"
+# The servers the tests start themselves (mosquitto, influxd, nats-server) and their clients; docker-compose
+# validates docker-compose.yml (no Docker engine is needed for that; python3 with PyYAML reads it); chromium runs the
+# dashboard's browser tests; openssl makes certificates; curl runs the README's commands; stdbuf and kill drive
+# child processes.
+SYSTEM_PACKAGES="mosquitto mosquitto-clients influxdb nats-server docker-compose python3 python3-yaml chromium openssl curl coreutils procps"
 
 install_system_packages() {
   # shellcheck disable=SC2086
   apt_install $SYSTEM_PACKAGES
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   local tool
-  for tool in mosquitto_pub mosquitto_sub influxd node npm stdbuf docker-compose; do
+  for tool in mosquitto_pub mosquitto_sub influxd node npm stdbuf docker-compose python3 openssl curl kill; do
     command -v "$tool" >/dev/null 2>&1 || die "'$tool' is still missing after the install step"
   done
+  # Debian installs nats-server in /usr/sbin, which is not on an ordinary user's PATH.
+  command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] \
+    || die "'nats-server' is still missing after the install step"
   [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is still missing after the install step"
 }
 

@@ -5,7 +5,9 @@ namespace Iot.LoadTool;
 
 /// <summary>
 /// Idle connections: opens <c>warm</c> connections, reads the broker's RSS, opens N more (CONNECT, CONNACK, keep-alive
-/// 300 s, then silence), waits <c>settle</c> seconds and reads the RSS again: the growth per connection. The ramp's
+/// 300 s, then silence) and reads the RSS right after the last CONNACK (<c>bytes_per_conn_connected</c>: what a
+/// surge of connections costs before the broker tidies up), then waits <c>settle</c> seconds (default 30) and reads it
+/// again (<c>bytes_per_conn</c>: what they cost once settled, after any heap compaction). The ramp's
 /// CONNECT-to-CONNACK rate (with <c>concurrency</c> handshakes outstanding) is the connects/s figure. Connections come
 /// from <c>sources</c> loopback addresses (127.0.0.1, .2, ...) like a fleet from many addresses; one process holds at
 /// most about 19 500 sockets here (open-files hard limit 20 000), the tool as well as the broker.
@@ -14,7 +16,7 @@ internal static class IdleScenario
 {
     public const string Usage =
         "usage: Iot.LoadTool idle --port N [--host 127.0.0.1] [--connections 1000] [--warm 100] [--sources 64] [--concurrency 100] "
-        + "[--keepalive 300] [--settle 3] [--hold 0] [--broker-pid N]";
+        + "[--keepalive 300] [--settle 30] [--hold 0] [--broker-pid N]";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -26,7 +28,7 @@ internal static class IdleScenario
         var sources = Math.Clamp(arguments.Int("sources", 64), 1, 254);
         var concurrency = arguments.Int("concurrency", 100);
         var keepAlive = (ushort)arguments.Int("keepalive", 300);
-        var settle = arguments.Int("settle", 3);
+        var settle = arguments.Int("settle", 30);
         var hold = arguments.Int("hold", 0);
         var brokerPid = arguments.OptionalInt("broker-pid");
         var prefix = $"id{Environment.ProcessId}";
@@ -43,6 +45,7 @@ internal static class IdleScenario
             var start = CpuSample.Take(brokerPid);
             var handshakes = await OpenAsync(connections, $"{prefix}-c", warm, host, port, keepAlive, sources, concurrency, loops, stop.Token);
             var end = CpuSample.Take(brokerPid);
+            var rssConnected = ProcessMemory.RssBytes(brokerPid);
             var rampSeconds = Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp).TotalSeconds;
             await Task.Delay(TimeSpan.FromSeconds(settle));
             var rssAfter = ProcessMemory.RssBytes(brokerPid);
@@ -60,7 +63,9 @@ internal static class IdleScenario
             var line = new ResultLine("idle")
                 .Add("connections", count).Add("opened", open).Add("warm", warm).Add("sources", sources).Add("concurrency", concurrency)
                 .Add("connects_per_s", open / rampSeconds, "F0").Add("connect_p50_ms", Percentile(0.5), "F2").Add("connect_p99_ms", Percentile(0.99), "F2")
-                .Add("rss_before_kb", rssBefore / 1024.0, "F0").Add("rss_after_kb", rssAfter / 1024.0, "F0")
+                .Add("rss_before_kb", rssBefore / 1024.0, "F0").Add("rss_connected_kb", rssConnected / 1024.0, "F0")
+                .Add("rss_after_kb", rssAfter / 1024.0, "F0").Add("settle_s", settle)
+                .Add("bytes_per_conn_connected", open > 0 ? (double?)(rssConnected - rssBefore) / open : null, "F0")
                 .Add("bytes_per_conn", open > 0 ? (double?)(rssAfter - rssBefore) / open : null, "F0")
                 .Add("hold_s", hold).Add("dropped", dropped)
                 .AddCpu(start, end, open)

@@ -24,7 +24,7 @@ internal sealed record LoadOptions(
         if (args.Length == 0 || args[0] is not ("fanin" or "fanout"))
         {
             throw new ArgumentException(
-                "The first argument must be the scenario: fanin, fanout, latency, stream, idle, retained, slowconsumer, events or aggregates.");
+                "The first argument must be the scenario: fanin, fanout, telemetry-fanin, latency, stream, idle, retained, slowconsumer, events or aggregates.");
         }
 
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -24,6 +24,8 @@ switch (args.Length > 0 ? args[0] : "")
         return await RetainedScenario.RunAsync(args);
     case "slowconsumer":
         return await SlowConsumerScenario.RunAsync(args);
+    case "telemetry-fanin":
+        return await TelemetryFanInScenario.RunAsync(args);
     default:
         break;
 }
@@ -36,7 +38,7 @@ try
 catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
 {
     await Console.Error.WriteLineAsync(ex.Message);
-    foreach (var usage in new[] { LoadOptions.Usage, LatencyScenario.Usage, StreamScenario.Usage, IdleScenario.Usage, RetainedScenario.Usage, SlowConsumerScenario.Usage, EventsScenario.Usage })
+    foreach (var usage in new[] { LoadOptions.Usage, LatencyScenario.Usage, StreamScenario.Usage, IdleScenario.Usage, RetainedScenario.Usage, SlowConsumerScenario.Usage, EventsScenario.Usage, TelemetryFanInScenario.Usage })
     {
         await Console.Error.WriteLineAsync(usage);
     }

@@ -5,7 +5,7 @@ using Iot.Streams.Sinks.Influx;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-// Durable append throughput of the partition log and, when INFLUXDB_URL is set (shared/ci/services.sh start influxdb),
+// Durable append throughput of the partition log and, when INFLUXDB_URL names a running influxd (Debian's influxdb),
 // sink throughput into influxd. A macro benchmark: appends are fsync-bound, so BenchmarkDotNet's iteration model
 // adds nothing. Usage: dotnet run -c Release --project bench/Iot.Streams.Benchmarks [-- seconds]
 var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;

@@ -159,6 +159,27 @@ public sealed class BrokerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Waits until the broker has printed <paramref name="text"/>. The broker logs through a queue and the pipe is read
+    /// on another thread, so a line logged before an event the test saw (a port bound, a metric set) may not be in
+    /// <see cref="Output"/> yet: wait for it instead of reading <see cref="Output"/> at once.
+    /// </summary>
+    /// <exception cref="TimeoutException">Not printed within <paramref name="timeout"/>; the message holds the output.</exception>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        try
+        {
+            await Eventually.WaitUntilAsync(() => Output.Contains(text, StringComparison.Ordinal), timeout, $"the broker prints \"{text}\"");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}\n{Output}", ex);
+        }
+    }
+
+    /// <summary>Waits for the broker to exit on its own and for its output to be read to the end; false when the time ran out.</summary>
+    public Task<bool> WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync(timeout);
+
     /// <summary>Kills the broker if it still runs.</summary>
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 

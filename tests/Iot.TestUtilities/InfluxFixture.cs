@@ -9,7 +9,7 @@ namespace Iot.TestUtilities;
 
 /// <summary>
 /// A real <c>influxd</c> (Debian's influxdb 1.x) on a free loopback port with its data in a temp directory, configured
-/// as shared/ci/services.sh does. It can be stopped and started again on the same port and data (an outage).
+/// as scripts/test.sh installs it (the Debian package). It can be stopped and started again on the same port and data (an outage).
 /// Fails with a clear message when influxd is not installed: these tests never skip silently.
 /// </summary>
 #pragma warning disable CA1001 // Disposed by xunit through IAsyncLifetime.DisposeAsync.

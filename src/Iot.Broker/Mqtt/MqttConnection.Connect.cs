@@ -82,7 +82,7 @@ internal sealed partial class MqttConnection
         string? assignedClientId = null;
         if (identity.Role == IdentityRole.Device)
         {
-            // A device is its client id (DESIGN.md): it connects as itself or not at all.
+            // A device is its client id (the product contract): it connects as itself or not at all.
             if (clientId.Length == 0)
             {
                 clientId = assignedClientId = identity.Username!;

@@ -6,10 +6,10 @@ public enum RouteDestinationKind
     /// <summary>The event subscriptions (all of them, each applying its own filter, or one named subscription).</summary>
     EventSubscription = 0,
 
-    /// <summary>A durable command queue (arrives with the command queue issue).</summary>
+    /// <summary>A durable command queue (named by the route; each matched message becomes a queue message).</summary>
     CommandQueue = 1,
 
-    /// <summary>A partitioned stream (arrives with the streams issue).</summary>
+    /// <summary>A partitioned stream.</summary>
     Stream = 2,
 }
 

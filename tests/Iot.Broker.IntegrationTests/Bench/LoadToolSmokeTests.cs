@@ -22,6 +22,7 @@ public sealed class LoadToolSmokeTests(BrokerFixture broker)
 
     [Theory]
     [InlineData("delivered", "fanin", "--qos", "1", "--publishers", "2", "--seconds", "1", "--warmup", "0")]
+    [InlineData("delivered", "telemetry-fanin", "--publishers", "3", "--seconds", "1", "--warmup", "0", "--drain", "30")]
     [InlineData("delivered", "fanout", "--qos", "0", "--subscribers", "3", "--seconds", "1", "--warmup", "0")]
     [InlineData("delivered", "latency", "--rate", "200", "--seconds", "1", "--warmup", "0")]
     [InlineData("acked", "stream", "--devices", "2", "--seconds", "1", "--warmup", "0")]
@@ -51,5 +52,11 @@ public sealed class LoadToolSmokeTests(BrokerFixture broker)
         Assert.True(long.Parse(values[countKey], CultureInfo.InvariantCulture) > 0, $"{countKey} should be positive: {line}");
         Assert.Equal("0", values["errors"]);
         Assert.Equal("0", values["malformed"]);
+        if (scenario == "telemetry-fanin")
+        {
+            // Every message is accounted for: after the drain, all that were sent arrived once.
+            Assert.Equal("0", values["lost"]);
+            Assert.Equal(values["sent"], values["received"]);
+        }
     }
 }

@@ -160,7 +160,7 @@ public sealed class CommandAcceptanceCrashTests(ITestOutputHelper output)
         await using var broker = await BrokerProcess.StartAsync(dataDir.Path, Args);
         try
         {
-            Assert.Contains(commandId, broker.Output, StringComparison.Ordinal);
+            await broker.WaitForOutputAsync(commandId, TimeSpan.FromSeconds(30));
             using var http = Http(broker);
             var reported = await http.GetFromJsonAsync<JsonElement>(new Uri($"api/commands/{commandId}", UriKind.Relative));
             Assert.Equal("DeadLettered", reported.GetProperty("status").GetString());
@@ -182,7 +182,8 @@ public sealed class CommandAcceptanceCrashTests(ITestOutputHelper output)
 
     private async Task WaitForCrashAsync(BrokerProcess broker, string point)
     {
-        await Eventually.WaitUntilAsync(() => broker.HasExited, TimeSpan.FromSeconds(30), "the broker dies at the crash point");
+        // Exited and its output read to the end: the line it printed just before dying is in Output.
+        Assert.True(await broker.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the broker dies at the crash point");
         output.WriteLine(broker.Output);
         Assert.Contains("killing the process at " + point, broker.Output, StringComparison.Ordinal);
     }

@@ -5,8 +5,16 @@ using Iot.TestUtilities;
 
 namespace Iot.Broker.IntegrationTests.Commands;
 
-/// <summary>A broker with a 2 s answer timeout and 3 deliveries at most, so that unanswered commands dead-letter quickly.</summary>
-public sealed class CommandBrokerFixture() : BrokerFixture(["--Iot:Commands:AnswerTimeout=00:00:02", "--Iot:Commands:MaxDeliveryCount=3"]);
+/// <summary>
+/// The broker the command tests share: 3 deliveries at most, and an answer timeout far above what a test's device takes
+/// to answer even on a busy machine, so that a slow answer never makes a second delivery (the tests count deliveries).
+/// A test of the timeout itself starts its own broker with <see cref="ShortAnswerTimeoutArgs"/>.
+/// </summary>
+public sealed class CommandBrokerFixture() : BrokerFixture(["--Iot:Commands:AnswerTimeout=00:00:30", "--Iot:Commands:MaxDeliveryCount=3"])
+{
+    /// <summary>A 2 s answer timeout and 3 deliveries at most, so that an unanswered command dead-letters quickly.</summary>
+    public static readonly string[] ShortAnswerTimeoutArgs = ["--Iot:Commands:AnswerTimeout=00:00:02", "--Iot:Commands:MaxDeliveryCount=3"];
+}
 
 /// <summary>The broker the command tests share.</summary>
 [CollectionDefinition(Name)]

@@ -112,18 +112,22 @@ public sealed class DeviceCommandEndToEndTests(CommandBrokerFixture broker) : ID
     [Fact]
     public async Task DeviceNeverAnswers_RedeliveredThenDeadLetteredWithReason()
     {
+        // Its own broker with a 2 s answer timeout: the shared one waits longer so that slow answers are not redelivered.
+        await using var shortTimeout = await BrokerFixture.StartAsync(CommandBrokerFixture.ShortAnswerTimeoutArgs);
+        using var api = new CommandApi(shortTimeout.HttpBaseUri);
         var deviceId = Ids.Client("cmd-mute");
-        await using var device = await ConnectDeviceAsync(deviceId);
-        var (_, sent, _) = await _api.PostAsync(deviceId, "ping", "{}");
+        await using var device = await TestClient.ConnectAsync(shortTimeout, deviceId);
+        await device.SubscribeAsync($"devices/{deviceId}/commands/#");
+        var (_, sent, _) = await api.PostAsync(deviceId, "ping", "{}");
         var commandId = sent.GetProperty("commandId").GetString()!;
 
         for (int delivery = 1; delivery <= 3; delivery++)
         {
-            var command = await device.ReceiveAsync(TimeSpan.FromSeconds(15));
+            var command = await device.ReceiveAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(commandId, CommandIdOf(command));
         }
 
-        var dead = await _api.WaitForStatusAsync(commandId, "DeadLettered", TimeSpan.FromSeconds(20));
+        var dead = await api.WaitForStatusAsync(commandId, "DeadLettered", TimeSpan.FromSeconds(30));
         Assert.Equal("MaxDeliveryCountExceeded", dead.GetProperty("deadLetterReason").GetString());
         Assert.Equal(3, dead.GetProperty("deliveryCount").GetInt32());
     }

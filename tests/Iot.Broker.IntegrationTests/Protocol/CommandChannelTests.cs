@@ -35,7 +35,7 @@ public sealed class CommandChannelTests(BrokerFixture broker)
             await using var device = await TestClient.ConnectAsync(broker, deviceId);
             Assert.False(Channel.IsReady(deviceId));
             await device.SubscribeAsync($"devices/{deviceId}/commands/#");
-            await ready.Task.WaitAsync(TimeSpan.FromSeconds(5));
+            await ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(Channel.IsReady(deviceId));
 
             var acked = await Channel.SendAsync(new DeviceCommandMessage(
@@ -72,7 +72,7 @@ public sealed class CommandChannelTests(BrokerFixture broker)
         await device.SubscribeAsync($"devices/{deviceId}/commands/#", MqttQualityOfServiceLevel.AtLeastOnce);
 
         var send = Channel.SendAsync(new DeviceCommandMessage(deviceId, $"devices/{deviceId}/commands/ping/c-2", Encoding.UTF8.GetBytes("{}")));
-        await received.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.False(send.IsCompleted);
         device.Dispose(); // the connection drops without PUBACK
         Assert.False(await send.WaitAsync(TimeSpan.FromSeconds(10)));

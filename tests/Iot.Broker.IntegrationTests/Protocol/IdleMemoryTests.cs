@@ -48,7 +48,7 @@ public sealed partial class IdleMemoryTests
             foreach (var raw in surge)
             {
                 await raw.SendAsync(MqttPingReqPacket.Instance);
-                Assert.NotNull(await raw.ReceiveAsync<MqttPingRespPacket>(TimeSpan.FromSeconds(5)));
+                Assert.NotNull(await raw.ReceiveAsync<MqttPingRespPacket>(TimeSpan.FromSeconds(30)));
             }
 
             // No new surge, no new compaction.
@@ -89,7 +89,7 @@ public sealed partial class IdleMemoryTests
 
             for (var i = 0; i < 5; i++)
             {
-                received.Add((await subscriber.ReceiveAsync(TimeSpan.FromSeconds(5))).ConvertPayloadToString());
+                received.Add((await subscriber.ReceiveAsync(TimeSpan.FromSeconds(30))).ConvertPayloadToString());
             }
         }
 

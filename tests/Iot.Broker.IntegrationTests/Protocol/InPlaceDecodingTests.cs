@@ -44,7 +44,7 @@ public sealed class InPlaceDecodingTests
             for (var i = 0; i < topics.Length; i++)
             {
                 // Each PUBACK is the four bytes 0x40 0x02 and the packet identifier.
-                Assert.Equal(new byte[] { 0x40, 0x02, 0x00, (byte)(i + 1) }, await raw.ReceiveBytesAsync(4, TimeSpan.FromSeconds(5)));
+                Assert.Equal(new byte[] { 0x40, 0x02, 0x00, (byte)(i + 1) }, await raw.ReceiveBytesAsync(4, TimeSpan.FromSeconds(30)));
             }
         }
 
@@ -73,7 +73,7 @@ public sealed class InPlaceDecodingTests
         await using (raw)
         {
             await raw.SendRawAsync(packet);
-            Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(5)));
+            Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(30)));
         }
 
         var topic = TestIds.Topic("after");
@@ -103,17 +103,17 @@ public sealed class InPlaceDecodingTests
                 QualityOfServiceLevel = MqttQualityOfServiceLevel.ExactlyOnce,
                 PacketIdentifier = 0x1234,
             });
-            Assert.Equal(new byte[] { 0x50, 0x02, 0x12, 0x34 }, await raw.ReceiveBytesAsync(4, TimeSpan.FromSeconds(5)));
+            Assert.Equal(new byte[] { 0x50, 0x02, 0x12, 0x34 }, await raw.ReceiveBytesAsync(4, TimeSpan.FromSeconds(30)));
 
             // PUBREL and PINGREQ in one write: PUBCOMP, then PINGRESP.
             await raw.SendRawAsync([0x62, 0x02, 0x12, 0x34, 0xC0, 0x00]);
-            Assert.Equal(new byte[] { 0x70, 0x02, 0x12, 0x34, 0xD0, 0x00 }, await raw.ReceiveBytesAsync(6, TimeSpan.FromSeconds(5)));
+            Assert.Equal(new byte[] { 0x70, 0x02, 0x12, 0x34, 0xD0, 0x00 }, await raw.ReceiveBytesAsync(6, TimeSpan.FromSeconds(30)));
 
             // A PUBREL for an identifier the broker does not hold: MQTT 3.1.1 completes it anyway, MQTT 5 says 0x92 (with an
             // empty property length, as MQTTnet writes it).
             await raw.SendRawAsync([0x62, 0x02, 0x43, 0x21]);
             var expected = version == MqttProtocolVersion.V500 ? new byte[] { 0x70, 0x04, 0x43, 0x21, 0x92, 0x00 } : new byte[] { 0x70, 0x02, 0x43, 0x21 };
-            Assert.Equal(expected, await raw.ReceiveBytesAsync(expected.Length, TimeSpan.FromSeconds(5)));
+            Assert.Equal(expected, await raw.ReceiveBytesAsync(expected.Length, TimeSpan.FromSeconds(30)));
         }
 
         Assert.Equal("once", (await subscriber.ReceiveAsync()).ConvertPayloadToString());
@@ -164,7 +164,7 @@ public sealed class InPlaceDecodingTests
                 PacketIdentifier = 1,
                 TopicFilters = [new MqttTopicFilter { Topic = topic, QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce }],
             });
-            Assert.NotNull(await raw.ReceiveAsync<MqttSubAckPacket>(TimeSpan.FromSeconds(5)));
+            Assert.NotNull(await raw.ReceiveAsync<MqttSubAckPacket>(TimeSpan.FromSeconds(30)));
 
             await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("pub"), version: MqttProtocolVersion.V311);
             for (var i = 0; i < 6; i++)
@@ -175,8 +175,8 @@ public sealed class InPlaceDecodingTests
             var received = new List<string>();
             while (received.Count < 6)
             {
-                var first = await raw.ReceiveAsync<MqttPublishPacket>(TimeSpan.FromSeconds(5));
-                var second = await raw.ReceiveAsync<MqttPublishPacket>(TimeSpan.FromSeconds(5));
+                var first = await raw.ReceiveAsync<MqttPublishPacket>(TimeSpan.FromSeconds(30));
+                var second = await raw.ReceiveAsync<MqttPublishPacket>(TimeSpan.FromSeconds(30));
                 Assert.NotNull(first);
                 Assert.NotNull(second);
                 received.Add(Encoding.UTF8.GetString(first.Payload));

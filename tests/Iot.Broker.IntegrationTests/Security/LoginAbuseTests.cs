@@ -25,7 +25,7 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         await using var broker = await StartAsync();
         var result = await FloodAsync(broker, [IPAddress.Loopback], connectionsPerAddress: 48);
 
-        Assert.True(result.LegitimateElapsed < TimeSpan.FromSeconds(10), $"took {result.LegitimateElapsed}");
+        AssertLegitimateConnectedWithinTenSeconds(result);
         Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"login_backoff_delayed\"}") > 0);
         // One login per address on its way to the check (the pool has one worker on 2 cores): the rest get 0x89 at once.
         Assert.True(result.Metrics("iot_mqtt_limit_hits_total{limit=\"password_hash_busy\"}") > 0);
@@ -40,10 +40,14 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var sources = Enumerable.Range(1, 32).Select(i => IPAddress.Parse("127.0.1." + i)).ToArray();
         var result = await FloodAsync(broker, sources, connectionsPerAddress: 3);
 
-        Assert.True(result.LegitimateElapsed < TimeSpan.FromSeconds(10), $"took {result.LegitimateElapsed}");
+        AssertLegitimateConnectedWithinTenSeconds(result);
         // At most PasswordHashConcurrency (half the cores, at least one) verifications run at once.
         var cores = Math.Max(1, Environment.ProcessorCount / 2);
-        Assert.True(result.HashCores <= cores * 1.15, $"hashing used {result.HashCores:F2} cores, the pool allows {cores}");
+        // The broker's own gauge, sampled through the flood, never shows more running; and the CPU estimate (whose
+        // "fastest verification" was measured in a moment of this machine's load, so it may be too slow by a few tens
+        // of percent when the load drops during the flood: 1.26 was seen) stays well below one more worker.
+        Assert.True(result.MaxRunning <= cores, $"{result.MaxRunning} verifications ran at once, the pool allows {cores}");
+        Assert.True(result.HashCores <= cores + 0.5, $"hashing used {result.HashCores:F2} cores, the pool allows {cores}");
     }
 
     [Fact]
@@ -69,7 +73,10 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var again = Stopwatch.StartNew();
         var (refused, _) = await LoopbackMqtt.ConnectAsync(source, broker.MqttPort, Device, Device, "wrong");
         Assert.Equal(LoopbackMqtt.BadCredentials, refused);
-        Assert.True(again.Elapsed < TimeSpan.FromSeconds(1.5), $"after a success the back-off starts again at 0.5 s, took {again.Elapsed}");
+        // Without the reset this refusal would wait 4 s; with it 0.5 s. Compared with the 2 s refusal measured on the same
+        // machine a moment ago rather than with a fixed bound, so that a busy machine cannot fail it (the exact
+        // delays are unit-tested with a fake clock in LoginBackoffTests).
+        Assert.True(again.Elapsed < delays[2], $"after a success the back-off starts again at 0.5 s, took {again.Elapsed} (the 2 s refusal took {delays[2]})");
     }
 
     private static Task<BrokerFixture> StartAsync() => BrokerFixture.StartAsync(
@@ -109,6 +116,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var flooding = sources.Length * connectionsPerAddress;
         await Eventually.WaitUntilAsync(() => Volatile.Read(ref attempts) >= flooding, TimeSpan.FromSeconds(60), "the flood is under way");
         var hashesBefore = BrokerMetricsText.Value(await BrokerMetricsText.GetAsync(broker), "iot_mqtt_password_hashes_total");
+        using var stopSampling = new CancellationTokenSource();
+        var sampling = MaxRunningAsync(broker, stopSampling.Token);
         var hashWindow = Stopwatch.StartNew();
         var legitimate = Stopwatch.StartNew();
         var tries = 0;
@@ -125,6 +134,7 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         while (result == LoopbackMqtt.ServerUnavailable && legitimate.Elapsed < TimeSpan.FromSeconds(30));
 
         var legitimateElapsed = legitimate.Elapsed;
+        var hashesAtLogin = BrokerMetricsText.Value(await BrokerMetricsText.GetAsync(broker), "iot_mqtt_password_hashes_total");
         // Measure the flood a little longer: as many answers again after the legitimate login.
         var atLogin = Volatile.Read(ref attempts);
         await Eventually.WaitUntilAsync(() => Volatile.Read(ref attempts) >= atLogin + flooding, TimeSpan.FromSeconds(60), "the flood goes on after the login");
@@ -132,6 +142,8 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var windowSeconds = hashWindow.Elapsed.TotalSeconds;
         var seconds = wall.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / seconds;
+        await stopSampling.CancelAsync();
+        var (maxRunning, samples) = await sampling;
         await stop.CancelAsync();
         await Task.WhenAll(flooders);
 
@@ -142,16 +154,46 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         var hashCores = Math.Max(0, hashes - hashesBefore - pool) * hashCost.TotalSeconds / windowSeconds;
         output.WriteLine($"flood from {sources.Length} address(es) x {connectionsPerAddress} connections: {attempts} attempts in {seconds:F1} s "
             + $"({attempts / seconds:F0}/s; CONNACK 4: {codes[4]}, 3: {codes[3]}, closed: {codes[255]})");
-        output.WriteLine($"legitimate client: CONNACK {result} after {legitimateElapsed.TotalMilliseconds:F0} ms, {tries} attempt(s)");
+        output.WriteLine($"legitimate client: CONNACK {result} after {legitimateElapsed.TotalMilliseconds:F0} ms, {tries} attempt(s), "
+            + $"{hashesAtLogin - hashesBefore} verifications meanwhile");
         output.WriteLine($"PBKDF2 ({Iterations} iterations) {hashCost.TotalMilliseconds:F1} ms each; {hashes} verifications in all, "
-            + $"hashing about {hashCores:F2} cores during the flood; test process (broker and flood) {cpu:F2} cores of {Environment.ProcessorCount}");
+            + $"hashing about {hashCores:F2} cores during the flood, at most {maxRunning} running in {samples} samples; test process (broker and flood) {cpu:F2} cores of {Environment.ProcessorCount}");
         foreach (var line in metrics.Split('\n').Where(l => l.Contains("login_backoff", StringComparison.Ordinal) || l.Contains("password_hash", StringComparison.Ordinal)))
         {
             output.WriteLine(line);
         }
 
         Assert.Equal(LoopbackMqtt.Accepted, result);
-        return new FloodResult(legitimateElapsed, attempts, hashes, hashCores, metrics);
+        Assert.True(samples > 0, "the running verifications were never sampled");
+        return new FloodResult(legitimateElapsed, hashesAtLogin - hashesBefore, hashCost, attempts, hashes, hashCores, maxRunning, metrics);
+    }
+
+    /// <summary>Samples <c>iot_mqtt_password_hashes_running</c> back to back until cancelled: the most seen, and how many samples.</summary>
+    private static async Task<(double Max, int Samples)> MaxRunningAsync(BrokerFixture broker, CancellationToken stopping)
+    {
+        var max = 0.0;
+        var samples = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            var text = await BrokerMetricsText.GetAsync(broker);
+            max = Math.Max(max, BrokerMetricsText.Value(text, "iot_mqtt_password_hashes_running"));
+            samples++;
+        }
+
+        return (max, samples);
+    }
+
+    /// <summary>
+    /// Ten seconds of wall time, or on a machine too busy for that (where every verification takes longer) no more
+    /// verifications while the legitimate client waited than ten seconds hold at this machine's fastest hashing:
+    /// what the client waits for is its turn among the verifications, and a busy machine slows each of them.
+    /// </summary>
+    private static void AssertLegitimateConnectedWithinTenSeconds(FloodResult result)
+    {
+        var tenSecondsOfHashing = TimeSpan.FromSeconds(10) / result.HashCost;
+        Assert.True(
+            result.LegitimateElapsed < TimeSpan.FromSeconds(10) || result.VerificationsWhileWaiting <= tenSecondsOfHashing,
+            $"took {result.LegitimateElapsed} and {result.VerificationsWhileWaiting} verifications (ten seconds hold {tenSecondsOfHashing:F0})");
     }
 
     /// <summary>The fastest of a few verifications: a busy machine only makes one slower, never faster.</summary>
@@ -170,7 +212,9 @@ public sealed class LoginAbuseTests(ITestOutputHelper output)
         return fastest;
     }
 
-    private sealed record FloodResult(TimeSpan LegitimateElapsed, int Attempts, double Hashes, double HashCores, string MetricsText)
+    private sealed record FloodResult(
+        TimeSpan LegitimateElapsed, double VerificationsWhileWaiting, TimeSpan HashCost, int Attempts, double Hashes, double HashCores, double MaxRunning,
+        string MetricsText)
     {
         public double Metrics(string sample) => BrokerMetricsText.Value(MetricsText, sample);
     }

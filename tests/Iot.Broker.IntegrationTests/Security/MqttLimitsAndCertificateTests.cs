@@ -60,6 +60,7 @@ public sealed class MqttLimitsAndCertificateTests
     {
         await using var broker = await BrokerFixture.StartAsync("--Iot:Mqtt:ConnectRatePerAddress=1", "--Iot:Mqtt:ConnectRateMaxDelaySeconds=0");
         var refused = 0;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < 20; i++)
         {
             try
@@ -68,7 +69,7 @@ public sealed class MqttLimitsAndCertificateTests
                 await using (raw)
                 {
                     await raw.SendAsync(new MqttConnectPacket { ClientId = Ids.Client("rate"), CleanSession = true, KeepAlivePeriod = 30 });
-                    if (await raw.ReceiveAsync(TimeSpan.FromSeconds(5)) is not MqttConnAckPacket)
+                    if (await raw.ReceiveAsync(TimeSpan.FromSeconds(30)) is not MqttConnAckPacket)
                     {
                         refused++;
                     }
@@ -80,7 +81,10 @@ public sealed class MqttLimitsAndCertificateTests
             }
         }
 
-        Assert.InRange(refused, 5, 20); // a burst of 2 (twice the rate) plus one per second gets through
+        // A burst of 2 (twice the rate) plus one per second gets through: bounded by the time the attempts took, so that a
+        // busy machine (slower attempts, more of them let through) cannot fail it.
+        var mayPass = 3 + (int)Math.Ceiling(watch.Elapsed.TotalSeconds);
+        Assert.True(refused >= 1 && 20 - refused <= mayPass, $"{20 - refused} of 20 got through in {watch.Elapsed.TotalSeconds:F1} s (at most {mayPass})");
         Assert.Matches("iot_mqtt_limit_hits_total\\{limit=\"connect_rate_per_address\"\\} [1-9]", await Metrics(broker));
     }
 
@@ -92,7 +96,7 @@ public sealed class MqttLimitsAndCertificateTests
         await using (raw)
         {
             await raw.SendAsync(new MqttPublishPacket { Topic = "a/b/c/d", Payload = new(Encoding.UTF8.GetBytes("x")) });
-            var disconnect = await raw.ReceiveAsync<MqttDisconnectPacket>(TimeSpan.FromSeconds(5));
+            var disconnect = await raw.ReceiveAsync<MqttDisconnectPacket>(TimeSpan.FromSeconds(30));
             Assert.Equal(MqttDisconnectReasonCode.TopicNameInvalid, disconnect?.ReasonCode);
         }
     }

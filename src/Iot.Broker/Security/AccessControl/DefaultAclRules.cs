@@ -2,7 +2,7 @@ namespace Iot.Broker.Security.AccessControl;
 
 /// <summary>
 /// The built-in rules, appended after the configured ones when <see cref="AccessControlOptions.UseDefaultRules"/>
-/// is true. They implement the rights of <c>DESIGN.md</c>.
+/// is true. They implement the product's default rights (docs/configuration.md, "Built-in rules").
 /// </summary>
 internal static class DefaultAclRules
 {
