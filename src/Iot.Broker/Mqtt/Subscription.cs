@@ -1,3 +1,6 @@
+using Iot.Broker.Mqtt.Persistence;
+using Iot.Routing.Topics;
+
 namespace Iot.Broker.Mqtt;
 
 /// <summary>What the subscription index holds under a topic filter: one session's subscription, or a shared group.</summary>
@@ -29,6 +32,31 @@ internal sealed class Subscription : IndexEntry
 
     /// <summary>MQTT 5 subscription identifier; 0 when none.</summary>
     public uint SubscriptionIdentifier { get; init; }
+
+    /// <summary>The subscription of <paramref name="session"/> a stored one describes (at start-up, or in tests).</summary>
+    public static Subscription FromStored(MqttSession session, PersistedSubscription s)
+    {
+        string? share = null;
+        var topicFilter = s.Filter;
+        if (TopicNames.TryParseSharedSubscription(s.Filter, out var shareName, out var inner))
+        {
+            share = shareName;
+            topicFilter = inner;
+        }
+
+        return new Subscription
+        {
+            Session = session,
+            Filter = s.Filter,
+            TopicFilter = topicFilter,
+            ShareName = share,
+            QualityOfService = s.QualityOfService,
+            NoLocal = s.NoLocal,
+            RetainAsPublished = s.RetainAsPublished,
+            RetainHandling = s.RetainHandling,
+            SubscriptionIdentifier = s.SubscriptionIdentifier,
+        };
+    }
 }
 
 /// <summary>
