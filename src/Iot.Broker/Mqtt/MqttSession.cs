@@ -58,6 +58,9 @@ internal sealed partial class MqttSession
     /// <summary>When the last connection ended, Unix ms; 0 while connected.</summary>
     public long DisconnectedAtUnixMs { get; set; }
 
+    /// <summary>Where the session sends now (the attached connection); null while none is attached.</summary>
+    public IDeliveryTarget? Target => Volatile.Read(ref _target);
+
     public bool IsConnected => Volatile.Read(ref _target) is not null;
 
     /// <summary>Connected with room in the in-flight window and nothing queued (used to balance shared subscriptions).</summary>
