@@ -7,7 +7,7 @@ namespace Iot.Broker.Mqtt;
 /// Delivers device commands straight to the device's session (not through the topic tree, so no other subscriber
 /// sees them) and tells the command queue when a device is ready for them.
 /// </summary>
-internal sealed class BrokerCommandChannel(SessionManager sessions, SubscriptionIndex subscriptions, SessionContext context, ILogger<BrokerCommandChannel> logger)
+internal sealed class BrokerCommandChannel(SessionManager sessions, SessionContext context, ILogger<BrokerCommandChannel> logger)
     : IDeviceCommandChannel
 {
     public event Action<string>? DeviceReady;
@@ -16,7 +16,7 @@ internal sealed class BrokerCommandChannel(SessionManager sessions, Subscription
     {
         ArgumentNullException.ThrowIfNull(deviceId);
         return sessions.TryGetSession(deviceId, out var session) && session.IsConnected
-            && subscriptions.HasMatchingSubscription(session, SampleCommandTopic(deviceId));
+            && session.HasMatchingSubscription(SampleCommandTopic(deviceId));
     }
 
     public Task<bool> SendAsync(DeviceCommandMessage command, CancellationToken cancellationToken = default)
@@ -53,7 +53,7 @@ internal sealed class BrokerCommandChannel(SessionManager sessions, Subscription
     public void NotifyIfReady(MqttSession session)
     {
         var handler = DeviceReady;
-        if (handler is null || !session.IsConnected || !subscriptions.HasMatchingSubscription(session, SampleCommandTopic(session.ClientId)))
+        if (handler is null || !session.IsConnected || !session.HasMatchingSubscription(SampleCommandTopic(session.ClientId)))
         {
             return;
         }

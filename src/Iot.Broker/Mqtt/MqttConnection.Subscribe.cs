@@ -55,7 +55,7 @@ internal sealed partial class MqttConnection
                 continue;
             }
 
-            if (session.SubscriptionCount >= _context.Options.MaxSubscriptionsPerClient && session.Subscriptions?.ContainsKey(text) != true)
+            if (session.SubscriptionCount >= _context.Options.MaxSubscriptionsPerClient && !session.HasSubscription(text))
             {
                 _context.Metrics.LimitHit(LimitKind.MaxSubscriptionsPerClient);
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.QuotaExceeded : MqttSubscribeReasonCode.UnspecifiedError);

@@ -35,55 +35,17 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            var dropped = 0;
-            if (_pending.Count > 0)
-            {
-                var count = _pending.Count;
-                for (var i = 0; i < count; i++)
-                {
-                    var d = _pending.Dequeue();
-                    if (d.Acknowledged is not null || acl.CanSubscribe(d.Message.Topic))
-                    {
-                        _pending.Enqueue(d);
-                        continue;
-                    }
+            bool Denied(Delivery d) => d.Acknowledged is null && !acl.CanSubscribe(d.Message.Topic);
 
-                    DeleteStored(d);
-                    dropped++;
-                }
+            var removed = new List<Delivery>();
+            _pending.RemoveAll(Denied, removed);
+            _inflight.RemoveAll(d => !d.Released && Denied(d), removed);
+            foreach (var delivery in removed)
+            {
+                DeleteStored(delivery);
             }
 
-            if (_inflight is { Count: > 0 } inflight)
-            {
-                List<ushort>? denied = null;
-                foreach (var (packetId, d) in inflight)
-                {
-                    if (!d.Released && d.Acknowledged is null && !acl.CanSubscribe(d.Message.Topic))
-                    {
-                        (denied ??= []).Add(packetId);
-                    }
-                }
-
-                if (denied is not null)
-                {
-                    foreach (var packetId in denied)
-                    {
-                        inflight.Remove(packetId, out var d);
-                        DeleteStored(d!);
-                        dropped++;
-                    }
-                }
-            }
-
-            return dropped;
-        }
-    }
-
-    private void DeleteStored(Delivery d)
-    {
-        if (d.Sequence != 0)
-        {
-            _ = _context.Store.DeleteMessageAsync(ClientId, d.Sequence);
+            return removed.Count;
         }
     }
 }

@@ -7,7 +7,7 @@ namespace Iot.Broker.Mqtt;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Cursors never use the queue (<c>_pending</c>): they are fed only while it is empty, so live messages waiting for
+/// Cursors never use the queue (<see cref="PendingQueue"/>): they are fed only while it is empty, so live messages waiting for
 /// the in-flight window go first. A QoS 1/2 retained message goes straight into the in-flight window when it has
 /// room (and is stored for a persistent session, like any in-flight message); a QoS 0 one goes straight to the
 /// connection while fewer than half of <see cref="MqttOptions.MaxQueuedMessages"/> QoS 0 messages wait there to be
@@ -48,7 +48,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(_connection, cursor.Connection))
+            if (!ReferenceEquals(_target, cursor.Target))
             {
                 // The subscribing connection was closed or taken over meanwhile.
                 cursor.Cancel();
@@ -64,9 +64,9 @@ internal sealed partial class MqttSession
             }
 
             cursors.Add(cursor);
-            if (_pending.Count == 0)
+            if (_pending.IsEmpty)
             {
-                FeedRetainedLocked(cursor.Connection, _context.NowUnixMs);
+                FeedRetainedLocked(cursor.Target, _context.NowUnixMs);
             }
         }
     }
@@ -95,10 +95,10 @@ internal sealed partial class MqttSession
     }
 
     /// <summary>
-    /// Called by <paramref name="connection"/>'s writer after each flush: sends more retained messages if a cursor is
-    /// waiting for room. Costs one field read when none is.
+    /// Called by <paramref name="target"/>'s writer after each flush, holding no lock: sends more retained messages if
+    /// a cursor is waiting for room. Costs one field read when none is.
     /// </summary>
-    public void FeedRetained(MqttConnection connection)
+    public void FeedRetained(IDeliveryTarget target)
     {
         if (Volatile.Read(ref _cursors) is null)
         {
@@ -107,15 +107,15 @@ internal sealed partial class MqttSession
 
         lock (_gate)
         {
-            if (ReferenceEquals(_connection, connection) && _pending.Count == 0)
+            if (ReferenceEquals(_target, target) && _pending.IsEmpty)
             {
-                FeedRetainedLocked(connection, _context.NowUnixMs);
+                FeedRetainedLocked(target, _context.NowUnixMs);
             }
         }
     }
 
-    /// <summary>Hands retained messages to the connection while there is room; the queue must be empty.</summary>
-    private void FeedRetainedLocked(MqttConnection connection, long now)
+    /// <summary>Hands retained messages to the target while there is room; the queue must be empty.</summary>
+    private void FeedRetainedLocked(IDeliveryTarget target, long now)
     {
         if (_cursors is not { } cursors)
         {
@@ -131,31 +131,30 @@ internal sealed partial class MqttSession
                 var qos = Math.Min(message.QualityOfService, cursor.Subscription.QualityOfService);
                 if (qos == 0)
                 {
-                    // Only this lock adds to the connection's QoS 0 count, so below the bound it is never dropped.
-                    if (connection.QueuedQos0 >= qos0Room)
+                    // Only this lock adds to the target's QoS 0 count, so below the bound it is never dropped.
+                    if (target.QueuedQos0 >= qos0Room)
                     {
                         return;
                     }
 
                     cursor.Advance();
-                    connection.SendPublish(new Delivery { Message = message, QualityOfService = 0, Retain = true, SubscriptionIdentifiers = cursor.SubscriptionIdentifiers });
+                    target.SendPublish(new Delivery { Message = message, QualityOfService = 0, Retain = true, SubscriptionIdentifiers = cursor.SubscriptionIdentifiers });
                     continue;
                 }
 
-                if (InflightCount >= _window)
+                if (!_inflight.HasRoom)
                 {
                     return;
                 }
 
                 cursor.Advance();
-                var d = new Delivery { Message = message, QualityOfService = qos, Retain = true, SubscriptionIdentifiers = cursor.SubscriptionIdentifiers };
+                var delivery = new Delivery { Message = message, QualityOfService = qos, Retain = true, SubscriptionIdentifiers = cursor.SubscriptionIdentifiers };
                 if (IsPersistent)
                 {
-                    d.Sequence = ++_lastSequence;
-                    _ = _context.Store.AppendMessageAsync(ClientId, d.Sequence, StoredForm(d));
+                    _ = StoreLocked(delivery);
                 }
 
-                SendInflightLocked(d, now);
+                SendOrDropLocked(delivery, now);
             }
 
             cursors.RemoveAt(0);

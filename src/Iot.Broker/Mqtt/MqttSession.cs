@@ -3,25 +3,37 @@ using Iot.Broker.Mqtt.Persistence;
 namespace Iot.Broker.Mqtt;
 
 /// <summary>
-/// The state of one client id: subscriptions, the queue of messages not yet sent, the in-flight window and the
-/// packet ids of QoS 2 messages received but not yet released. It outlives connections when the session expiry
-/// interval is non-zero. All state is guarded by one lock; sends go to the attached connection's outbound channel.
+/// The state of one client id: subscriptions, the queue of messages held back (<see cref="PendingQueue"/>), the
+/// in-flight window (<see cref="InflightWindow"/>) and the packet ids of QoS 2 messages received but not yet released.
+/// It outlives connections when the session expiry interval is non-zero. Transport-free: it hands what it sends to an
+/// <see cref="IDeliveryTarget"/> (the client's connection today, a link to another node tomorrow).
 /// </summary>
+/// <remarks>
+/// <para>
+/// One lock (<c>_gate</c>) guards all of the session's state. The session calls its target while holding it, so that
+/// its packets are queued in the order it decides them; that is safe because a target only queues under a leaf lock
+/// and never calls back (the <see cref="IDeliveryTarget"/> contract). The other calls made under it are leaves too:
+/// <see cref="ISessionStore"/> writes (queued, committed later), counters, <see cref="RetainedCursor"/>,
+/// <see cref="Security.IPrincipalAcl"/> (a pure function) and command acknowledgements, whose continuations run
+/// asynchronously (<see cref="EnqueueCommand"/> refuses any other).
+/// </para>
+/// <para>
+/// Lock order (docs/architecture.md): <see cref="SessionManager"/>'s lock, then <see cref="SubscriptionIndex"/>'s,
+/// then a session's, then the leaves. The session never takes another lock than its own and the leaves; the target's
+/// writer calls the session back (<see cref="OnPubAck"/> for a packet too large, <see cref="FeedRetained"/> after a
+/// flush) holding no lock.
+/// </para>
+/// </remarks>
 internal sealed partial class MqttSession
 {
     private readonly Lock _gate = new();
     private readonly SessionContext _context;
-    private readonly Queue<Delivery> _pending = new();
-    // Messages sent and not yet acknowledged by packet id, created by the first QoS 1/2 send and dropped again by
-    // TrimIdle: an idle session holds none.
-    private Dictionary<ushort, Delivery>? _inflight;
+    private PendingQueue _pending;
+    private InflightWindow _inflight;
     // Created by the first inbound QoS 2 publish: most sessions never see one.
     private HashSet<ushort>? _inboundQos2;
-    private MqttConnection? _connection;
-    private MqttConnection? _owner;
-    private long _sendOrder;
-    private int _window;
-    private ushort _lastPacketId;
+    private IDeliveryTarget? _target;
+    private IDeliveryTarget? _owner;
     private long _lastSequence;
 
     public MqttSession(SessionContext context, string clientId)
@@ -46,24 +58,10 @@ internal sealed partial class MqttSession
     /// <summary>When the last connection ended, Unix ms; 0 while connected.</summary>
     public long DisconnectedAtUnixMs { get; set; }
 
-    /// <summary>
-    /// The subscriptions by filter as subscribed, created by the first SUBSCRIBE (a session that never subscribes holds
-    /// none); null while there are none. Changed only under <see cref="SubscriptionIndex"/>'s lock.
-    /// </summary>
-    public Dictionary<string, Subscription>? Subscriptions { get; private set; }
+    /// <summary>Where the session sends now (the attached connection); null while none is attached.</summary>
+    public IDeliveryTarget? Target => Volatile.Read(ref _target);
 
-    /// <summary>The number of subscriptions.</summary>
-    public int SubscriptionCount => Subscriptions?.Count ?? 0;
-
-    /// <summary>The subscriptions, created on first use.</summary>
-    public Dictionary<string, Subscription> SubscriptionsForUpdate => Subscriptions ??= new(StringComparer.Ordinal);
-
-    /// <summary>Forgets every subscription (the index has removed them).</summary>
-    public void ClearSubscriptions() => Subscriptions = null;
-
-    public MqttConnection? Connection => Volatile.Read(ref _connection);
-
-    public bool IsConnected => Volatile.Read(ref _connection) is not null;
+    public bool IsConnected => Volatile.Read(ref _target) is not null;
 
     /// <summary>Connected with room in the in-flight window and nothing queued (used to balance shared subscriptions).</summary>
     public bool CanAcceptNow
@@ -72,52 +70,38 @@ internal sealed partial class MqttSession
         {
             lock (_gate)
             {
-                return _connection is not null && _pending.Count == 0 && InflightCount < _window;
+                return _target is not null && _pending.IsEmpty && _inflight.HasRoom;
             }
         }
     }
 
-    private int InflightCount => _inflight?.Count ?? 0;
-
-    /// <summary>Drops the in-flight map when it is empty (the connection is idle; the next QoS 1/2 send recreates it).</summary>
-    public void TrimIdle()
-    {
-        if (Volatile.Read(ref _inflight) is null)
-        {
-            return;
-        }
-
-        lock (_gate)
-        {
-            if (_inflight is { Count: 0 })
-            {
-                _inflight = null;
-            }
-        }
-    }
-
+    /// <summary>Messages queued or in flight.</summary>
     public int QueuedCount
     {
         get
         {
             lock (_gate)
             {
-                return _pending.Count + InflightCount;
+                return _pending.Count + _inflight.Count;
             }
         }
     }
 
-    /// <summary>Whether the end of the session is due.</summary>
-    /// <remarks>
-    /// A session claimed by a connection whose CONNECT is still being handled (claimed, durable record being written,
-    /// not yet attached) is not expired: a new session has no disconnect time yet, and the maintenance tick once
-    /// discarded such a session in that window, so the client's next reconnect found no session.
-    /// </remarks>
-    public bool IsExpired(long nowUnixMs) =>
-        _connection is null
-        && Volatile.Read(ref _owner) is null
-        && SessionExpiryInterval != uint.MaxValue
-        && nowUnixMs - DisconnectedAtUnixMs >= SessionExpiryInterval * 1000L;
+    /// <summary>Drops the empty in-flight map and queue (the connection is idle; the next message recreates them).</summary>
+    public void TrimIdle()
+    {
+        // Read without the lock first: a session already trimmed (most idle ones, every tick) takes no lock.
+        if (!_inflight.IsAllocated && !_pending.IsAllocated)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _inflight.TrimIfEmpty();
+            _pending.TrimIfEmpty();
+        }
+    }
 
     /// <summary>Hands a message to the session: sent now when the window allows, else queued (or dropped when full).</summary>
     public void Enqueue(BrokerMessage message, byte qos, bool retain, uint[]? subscriptionIds, ref DurableWrites durable)
@@ -126,31 +110,7 @@ internal sealed partial class MqttSession
         {
             if (qos == 0)
             {
-                if (_connection is { } online && _pending.Count == 0 && subscriptionIds is null)
-                {
-                    // Nothing of this subscriber's to keep: the connection queues the shared message itself.
-                    online.SendPublishQos0(message, retain);
-                    return;
-                }
-
-                var delivery = new Delivery { Message = message, QualityOfService = 0, Retain = retain, SubscriptionIdentifiers = subscriptionIds };
-                if (_connection is { } connection && _pending.Count == 0)
-                {
-                    connection.SendPublish(delivery);
-                }
-                else if (_connection is null && !(_context.Options.QueueQos0WhenOffline && IsPersistent))
-                {
-                    _context.Metrics.MessageDropped(DropReason.Offline);
-                }
-                else if (_pending.Count >= _context.Options.MaxQueuedMessages)
-                {
-                    _context.Metrics.MessageDropped(DropReason.QueueFull);
-                }
-                else
-                {
-                    _pending.Enqueue(delivery);
-                }
-
+                EnqueueQos0Locked(message, retain, subscriptionIds);
                 return;
             }
 
@@ -160,143 +120,51 @@ internal sealed partial class MqttSession
                 return;
             }
 
-            var d = new Delivery { Message = message, QualityOfService = qos, Retain = retain, SubscriptionIdentifiers = subscriptionIds };
+            var delivery = new Delivery { Message = message, QualityOfService = qos, Retain = retain, SubscriptionIdentifiers = subscriptionIds };
             if (IsPersistent)
             {
-                d.Sequence = ++_lastSequence;
-                durable.Add(_context.Store.AppendMessageAsync(ClientId, d.Sequence, StoredForm(d)));
+                durable.Add(StoreLocked(delivery));
             }
 
-            if (_connection is not null && _pending.Count == 0 && InflightCount < _window)
+            if (_target is not null && _pending.IsEmpty && _inflight.HasRoom)
             {
-                SendInflightLocked(d, _context.NowUnixMs);
+                SendOrDropLocked(delivery, _context.NowUnixMs);
             }
             else
             {
-                _pending.Enqueue(d);
+                _pending.Add(delivery);
             }
         }
     }
 
     /// <summary>
     /// Hands a device command (QoS 1, not persisted: the command queue owns retries) to the connected client;
-    /// false when no connection is attached. <paramref name="acknowledged"/> completes on PUBACK or failure.
+    /// false when no connection is attached. <paramref name="acknowledged"/> completes on PUBACK or failure; it must
+    /// run its continuations asynchronously, since it is completed under the session's lock.
     /// </summary>
     public bool EnqueueCommand(BrokerMessage message, TaskCompletionSource<bool> acknowledged)
     {
+        ArgumentNullException.ThrowIfNull(acknowledged);
+        if ((acknowledged.Task.CreationOptions & TaskCreationOptions.RunContinuationsAsynchronously) == 0)
+        {
+            throw new ArgumentException("The acknowledgement must run its continuations asynchronously.", nameof(acknowledged));
+        }
+
         lock (_gate)
         {
-            if (_connection is null)
+            if (_target is null)
             {
                 return false;
             }
 
-            var d = new Delivery { Message = message, QualityOfService = 1, Acknowledged = acknowledged };
-            if (_pending.Count == 0 && InflightCount < _window)
+            var delivery = new Delivery { Message = message, QualityOfService = 1, Acknowledged = acknowledged };
+            if (_pending.IsEmpty && _inflight.HasRoom)
             {
-                SendInflightLocked(d, _context.NowUnixMs);
+                SendOrDropLocked(delivery, _context.NowUnixMs);
             }
             else
             {
-                _pending.Enqueue(d);
-            }
-
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// The connection that most recently claimed this session at CONNECT, attached or still finishing its CONNECT;
-    /// a newer CONNECT with the same client id takes it over.
-    /// </summary>
-    public MqttConnection? Owner
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _owner;
-            }
-        }
-    }
-
-    /// <summary>Makes <paramref name="connection"/> the session's owner (under the session manager's lock).</summary>
-    public void Claim(MqttConnection connection)
-    {
-        lock (_gate)
-        {
-            _owner = connection;
-        }
-    }
-
-    /// <summary>
-    /// Attaches the owning connection after CONNACK: resends what was in flight (DUP, or PUBREL), then drains the
-    /// queue. False when another connection claimed the session meanwhile (this one was taken over).
-    /// </summary>
-    public bool Attach(MqttConnection connection, int window)
-    {
-        lock (_gate)
-        {
-            if (!ReferenceEquals(_owner, connection))
-            {
-                return false;
-            }
-
-            _connection = connection;
-            _window = window;
-            DisconnectedAtUnixMs = 0;
-            if (InflightCount > 0)
-            {
-                // MQTT §4.4: resend in the original order.
-                var resend = new List<Delivery>(_inflight!.Values);
-                resend.Sort(static (a, b) => a.SendOrder.CompareTo(b.SendOrder));
-                foreach (var d in resend)
-                {
-                    if (d.Released)
-                    {
-                        connection.SendPubRel(d.PacketId);
-                    }
-                    else
-                    {
-                        connection.SendPublish(d);
-                    }
-                }
-            }
-
-            PumpLocked(_context.NowUnixMs);
-            return true;
-        }
-    }
-
-    /// <summary>Detaches <paramref name="connection"/> if it is still the current one; false after a takeover.</summary>
-    public bool Detach(MqttConnection connection, long nowUnixMs)
-    {
-        lock (_gate)
-        {
-            if (ReferenceEquals(_owner, connection))
-            {
-                _owner = null;
-            }
-
-            if (!ReferenceEquals(_connection, connection))
-            {
-                return false;
-            }
-
-            _connection = null;
-            DisconnectedAtUnixMs = nowUnixMs;
-            FailCommandsLocked();
-            EndRetainedLocked();
-
-            // QoS 0 messages are not kept for a disconnected session unless configured.
-            if (!(_context.Options.QueueQos0WhenOffline && IsPersistent) && _pending.Count > 0)
-            {
-                var kept = _pending.Where(static d => d.QualityOfService > 0).ToArray();
-                _pending.Clear();
-                foreach (var d in kept)
-                {
-                    _pending.Enqueue(d);
-                }
+                _pending.Add(delivery);
             }
 
             return true;
@@ -312,7 +180,7 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            if (_inflight is null || !_inflight.TryGetValue(packetId, out var d) || d.QualityOfService != 2)
+            if (!_inflight.TryGet(packetId, out var delivery) || delivery.QualityOfService != 2)
             {
                 return false;
             }
@@ -320,21 +188,21 @@ internal sealed partial class MqttSession
             if (failed)
             {
                 // MQTT 5: a PUBREC with a failure reason ends the flow for that message.
-                RemoveInflightLocked(packetId, d);
+                CompleteLocked(delivery);
                 PumpLocked(_context.NowUnixMs);
                 return true;
             }
 
-            if (!d.Released)
+            if (!delivery.Released)
             {
-                d.Released = true;
-                if (d.Sequence != 0)
+                delivery.Released = true;
+                if (delivery.Sequence != 0)
                 {
-                    _ = _context.Store.MarkReleasedAsync(ClientId, d.Sequence, packetId);
+                    _ = _context.Store.MarkReleasedAsync(ClientId, delivery.Sequence, packetId);
                 }
             }
 
-            _connection?.SendPubRel(packetId);
+            _target?.SendPubRel(packetId);
             return true;
         }
     }
@@ -357,45 +225,33 @@ internal sealed partial class MqttSession
         }
     }
 
-    /// <summary>Restores a persisted message at start-up.</summary>
-    public void Restore(PersistedMessage stored)
+    private void EnqueueQos0Locked(BrokerMessage message, bool retain, uint[]? subscriptionIds)
     {
-        lock (_gate)
+        if (_target is { } online && _pending.IsEmpty)
         {
-            var d = new Delivery
+            if (subscriptionIds is null)
             {
-                Message = stored.Message,
-                QualityOfService = stored.Message.QualityOfService,
-                Retain = stored.Message.Retain,
-                Sequence = stored.Sequence,
-            };
-            _lastSequence = Math.Max(_lastSequence, stored.Sequence);
-            if (stored.Released)
-            {
-                d.Released = true;
-                d.PacketId = stored.PacketId;
-                d.Sent = true;
-                d.SendOrder = stored.Sequence;
-                _sendOrder = Math.Max(_sendOrder, stored.Sequence);
-                (_inflight ??= [])[stored.PacketId] = d;
+                // Nothing of this subscriber's to keep: the target queues the shared message itself.
+                online.SendPublishQos0(message, retain);
             }
             else
             {
-                _pending.Enqueue(d);
+                online.SendPublish(new Delivery { Message = message, QualityOfService = 0, Retain = retain, SubscriptionIdentifiers = subscriptionIds });
             }
-        }
-    }
 
-    /// <summary>Drops every queued message (the session ends or starts clean).</summary>
-    public void Clear()
-    {
-        lock (_gate)
+            return;
+        }
+
+        if (_target is null && !(_context.Options.QueueQos0WhenOffline && IsPersistent))
         {
-            FailCommandsLocked();
-            EndRetainedLocked();
-            _pending.Clear();
-            _inflight = null;
-            _inboundQos2?.Clear();
+            _context.Metrics.MessageDropped(DropReason.Offline);
+            return;
+        }
+
+        var delivery = new Delivery { Message = message, QualityOfService = 0, Retain = retain, SubscriptionIdentifiers = subscriptionIds };
+        if (!_pending.TryEnqueue(delivery, _context.Options.MaxQueuedMessages))
+        {
+            _context.Metrics.MessageDropped(DropReason.QueueFull);
         }
     }
 
@@ -403,146 +259,82 @@ internal sealed partial class MqttSession
     {
         lock (_gate)
         {
-            if (_inflight is null || !_inflight.TryGetValue(packetId, out var d) || (d.QualityOfService == 2) != expectReleased)
+            if (!_inflight.TryGet(packetId, out var delivery) || (delivery.QualityOfService == 2) != expectReleased)
             {
                 return;
             }
 
-            RemoveInflightLocked(packetId, d);
+            CompleteLocked(delivery);
             PumpLocked(_context.NowUnixMs);
         }
     }
 
-    /// <summary>Ends every command delivery without PUBACK: the command queue decides about a retry.</summary>
-    private void FailCommandsLocked()
+    /// <summary>The delivery's flow ended: out of the window, acknowledged to a command, deleted from the store.</summary>
+    private void CompleteLocked(Delivery delivery)
     {
-        if (_inflight is { } inflight)
-        {
-            List<ushort>? ids = null;
-            foreach (var (id, d) in inflight)
-            {
-                if (d.Acknowledged is { } ack)
-                {
-                    ack.TrySetResult(false);
-                    (ids ??= []).Add(id);
-                }
-            }
-
-            if (ids is not null)
-            {
-                foreach (var id in ids)
-                {
-                    inflight.Remove(id);
-                }
-            }
-        }
-
-        if (_pending.Any(static d => d.Acknowledged is not null))
-        {
-            var kept = new List<Delivery>(_pending.Count);
-            foreach (var d in _pending)
-            {
-                if (d.Acknowledged is { } ack)
-                {
-                    ack.TrySetResult(false);
-                }
-                else
-                {
-                    kept.Add(d);
-                }
-            }
-
-            _pending.Clear();
-            foreach (var d in kept)
-            {
-                _pending.Enqueue(d);
-            }
-        }
+        delivery.Acknowledged?.TrySetResult(true);
+        _inflight.Remove(delivery.PacketId);
+        DeleteStored(delivery);
     }
 
-    private void RemoveInflightLocked(ushort packetId, Delivery d)
-    {
-        d.Acknowledged?.TrySetResult(true);
-        _inflight!.Remove(packetId);
-        if (d.Sequence != 0)
-        {
-            _ = _context.Store.DeleteMessageAsync(ClientId, d.Sequence);
-        }
-    }
-
+    /// <summary>Sends from the queue while the window has room, then feeds retained messages into what room is left.</summary>
     private void PumpLocked(long now)
     {
-        var connection = _connection;
-        if (connection is null)
+        if (_target is not { } target)
         {
             return;
         }
 
-        while (_pending.Count > 0)
+        while (_pending.TryPeek(out var delivery))
         {
-            var d = _pending.Peek();
-            if (d.QualityOfService > 0 && InflightCount >= _window)
+            if (delivery.QualityOfService > 0 && !_inflight.HasRoom)
             {
                 return;
             }
 
             _pending.Dequeue();
-            if (d.Message.IsExpired(now))
-            {
-                d.Acknowledged?.TrySetResult(false);
-                _context.Metrics.MessageDropped(DropReason.Expired);
-                if (d.Sequence != 0)
-                {
-                    _ = _context.Store.DeleteMessageAsync(ClientId, d.Sequence);
-                }
-
-                continue;
-            }
-
-            if (d.QualityOfService == 0)
-            {
-                connection.SendPublish(d);
-            }
-            else
-            {
-                SendInflightLocked(d, now);
-            }
+            SendOrDropLocked(delivery, now);
         }
 
         // The queue is empty: retained messages owed since a SUBSCRIBE may use the room left.
-        FeedRetainedLocked(connection, now);
+        FeedRetainedLocked(target, now);
     }
 
-    private void SendInflightLocked(Delivery d, long now)
+    /// <summary>
+    /// Sends <paramref name="delivery"/> (a QoS 1/2 one enters the in-flight window, which must have room), or drops it
+    /// when its message expired while it waited: the one place a held-back delivery's expiry is handled.
+    /// </summary>
+    private void SendOrDropLocked(Delivery delivery, long now)
     {
-        if (d.Message.IsExpired(now))
+        if (delivery.Message.IsExpired(now))
         {
-            d.Acknowledged?.TrySetResult(false);
+            delivery.Acknowledged?.TrySetResult(false);
             _context.Metrics.MessageDropped(DropReason.Expired);
-            if (d.Sequence != 0)
-            {
-                _ = _context.Store.DeleteMessageAsync(ClientId, d.Sequence);
-            }
-
+            DeleteStored(delivery);
             return;
         }
 
-        d.PacketId = NextPacketIdLocked();
-        d.SendOrder = ++_sendOrder;
-        (_inflight ??= [])[d.PacketId] = d;
-        _connection!.SendPublish(d);
+        if (delivery.QualityOfService > 0)
+        {
+            _inflight.Add(delivery);
+        }
+
+        _target!.SendPublish(delivery);
     }
 
-    private ushort NextPacketIdLocked()
+    /// <summary>Stores a QoS 1/2 delivery of a persistent session under the next sequence; the write to wait for.</summary>
+    private Task StoreLocked(Delivery delivery)
     {
-        // The window is at most 65535, so a free id always exists.
-        do
-        {
-            _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
-        }
-        while (_inflight?.ContainsKey(_lastPacketId) == true);
+        delivery.Sequence = ++_lastSequence;
+        return _context.Store.AppendMessageAsync(ClientId, delivery.Sequence, StoredForm(delivery));
+    }
 
-        return _lastPacketId;
+    private void DeleteStored(Delivery delivery)
+    {
+        if (delivery.Sequence != 0)
+        {
+            _ = _context.Store.DeleteMessageAsync(ClientId, delivery.Sequence);
+        }
     }
 
     /// <summary>The stored form keeps the delivery's QoS and RETAIN flag so that a restart resends it the same way.</summary>

@@ -28,10 +28,10 @@ internal sealed class RetainedCursor
     private int _next;
 
     /// <summary>Takes over <paramref name="matches"/> (non-empty) and counts them in <see cref="BrokerMetrics.RetainedPending"/>.</summary>
-    public RetainedCursor(Subscription subscription, MqttConnection connection, List<BrokerMessage> matches, RetainedMessages retained, BrokerMetrics metrics)
+    public RetainedCursor(Subscription subscription, IDeliveryTarget target, List<BrokerMessage> matches, RetainedMessages retained, BrokerMetrics metrics)
     {
         Subscription = subscription;
-        Connection = connection;
+        Target = target;
         SubscriptionIdentifiers = subscription.SubscriptionIdentifier == 0 ? null : [subscription.SubscriptionIdentifier];
         _matches = matches;
         _retained = retained;
@@ -41,8 +41,8 @@ internal sealed class RetainedCursor
 
     public Subscription Subscription { get; }
 
-    /// <summary>The connection that subscribed; the cursor ends when it does.</summary>
-    public MqttConnection Connection { get; }
+    /// <summary>Where the subscribing client was connected; the cursor ends when that connection does.</summary>
+    public IDeliveryTarget Target { get; }
 
     public uint[]? SubscriptionIdentifiers { get; }
 

@@ -18,7 +18,7 @@ internal sealed class SessionManager(
 {
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
-    private readonly Dictionary<string, PendingWill> _wills = new(StringComparer.Ordinal);
+    private readonly PendingWills _wills = new();
     // Stored sessions per owning identity (MqttOptions.MaxPersistentSessionsPerIdentity); anonymous ones are not counted.
     private readonly Dictionary<string, int> _storedPerIdentity = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -78,7 +78,7 @@ internal sealed class SessionManager(
 
             foreach (var s in state.Subscriptions)
             {
-                subscriptions.Subscribe(CreateSubscription(session, s));
+                subscriptions.Subscribe(Subscription.FromStored(session, s));
             }
 
             foreach (var m in state.Messages)
@@ -133,11 +133,11 @@ internal sealed class SessionManager(
                 }
             }
 
-            _wills.Remove(clientId);
+            _wills.Cancel(clientId);
             if (existing?.Owner is { } old && !ReferenceEquals(old, connection))
             {
-                takenOver = old;
-                old.MarkTakenOver(cleanStart);
+                takenOver = old as MqttConnection;
+                takenOver?.MarkTakenOver(cleanStart);
                 existing.Detach(old, now);
             }
 
@@ -215,13 +215,13 @@ internal sealed class SessionManager(
                     continue;
                 }
 
-                if (session.Owner is { } owner)
+                if (session.Owner is MqttConnection owner)
                 {
                     (connections ??= []).Add(owner);
                 }
 
                 _sessions.TryRemove(session.ClientId, out _);
-                _wills.Remove(session.ClientId);
+                _wills.Cancel(session.ClientId);
                 Discard(session);
                 ended++;
             }
@@ -276,7 +276,7 @@ internal sealed class SessionManager(
                 }
                 else if (delay > 0)
                 {
-                    _wills[session.ClientId] = new PendingWill(will, now + (delay * 1000L));
+                    _wills.Schedule(session.ClientId, will, now + (delay * 1000L));
                     will = null;
                 }
             }
@@ -303,28 +303,14 @@ internal sealed class SessionManager(
                     Discard(session);
                     context.Metrics.SessionExpired();
                     BrokerLog.SessionExpired(logger, session.ClientId);
-                    if (_wills.Remove(session.ClientId, out var pending))
+                    if (_wills.TryTake(session.ClientId, out var will))
                     {
-                        (due ??= []).Add((session.ClientId, pending.Will));
+                        (due ??= []).Add((session.ClientId, will));
                     }
                 }
             }
 
-            foreach (var (clientId, pending) in _wills)
-            {
-                if (pending.DueAtUnixMs <= now)
-                {
-                    (due ??= []).Add((clientId, pending.Will));
-                }
-            }
-
-            if (due is not null)
-            {
-                foreach (var (clientId, _) in due)
-                {
-                    _wills.Remove(clientId);
-                }
-            }
+            _wills.TakeDue(now, ref due);
         }
 
         if (due is not null)
@@ -336,50 +322,11 @@ internal sealed class SessionManager(
         }
     }
 
-    internal static Subscription CreateSubscription(MqttSession session, PersistedSubscription s)
-    {
-        string? share = null;
-        var topicFilter = s.Filter;
-        if (TopicNames.TryParseSharedSubscription(s.Filter, out var shareName, out var inner))
-        {
-            share = shareName;
-            topicFilter = inner;
-        }
-
-        return new Subscription
-        {
-            Session = session,
-            Filter = s.Filter,
-            TopicFilter = topicFilter,
-            ShareName = share,
-            QualityOfService = s.QualityOfService,
-            NoLocal = s.NoLocal,
-            RetainAsPublished = s.RetainAsPublished,
-            RetainHandling = s.RetainHandling,
-            SubscriptionIdentifier = s.SubscriptionIdentifier,
-        };
-    }
-
     private void PublishWill(string clientId, BrokerMessage will)
     {
         context.Metrics.WillPublished();
         BrokerLog.WillPublished(logger, clientId, will.Topic);
-        var stamped = new BrokerMessage
-        {
-            Topic = will.Topic,
-            Payload = will.Payload,
-            QualityOfService = will.QualityOfService,
-            Retain = will.Retain,
-            ExpiresAtUnixMs = will.ExpiresAtUnixMs == 0 ? 0 : context.NowUnixMs + will.ExpiresAtUnixMs,
-            ContentType = will.ContentType,
-            ResponseTopic = will.ResponseTopic,
-            CorrelationData = will.CorrelationData,
-            PayloadFormatIndicator = will.PayloadFormatIndicator,
-            UserProperties = will.UserProperties,
-            PublisherClientId = clientId,
-            ReceivedAtUnixMs = context.NowUnixMs,
-            RetainedOwnerId = will.RetainedOwnerId,
-        };
+        var stamped = PendingWills.Stamp(will, clientId, context.NowUnixMs);
         _ = dispatcher.Publish(stamped, clientId);
     }
 
@@ -426,7 +373,7 @@ internal sealed class SessionManager(
     private void DropWhatIsNoLongerAllowed(MqttSession session, IPrincipalAcl acl)
     {
         var removed = 0;
-        foreach (var subscription in subscriptions.Snapshot(session))
+        foreach (var subscription in session.SnapshotSubscriptions())
         {
             if (acl.CanSubscribe(subscription.TopicFilter) || !subscriptions.Unsubscribe(session, subscription.Filter))
             {
@@ -446,26 +393,4 @@ internal sealed class SessionManager(
             BrokerLog.SessionNarrowedToRights(logger, session.ClientId, removed, dropped);
         }
     }
-
-    /// <summary>A will waiting for its delay. <see cref="BrokerMessage.ExpiresAtUnixMs"/> holds the expiry interval in ms until it is published.</summary>
-    private readonly record struct PendingWill(BrokerMessage Will, long DueAtUnixMs);
 }
-
-/// <summary>Why <see cref="SessionManager.ConnectAsync"/> refused to bind a session.</summary>
-internal enum SessionRefusal
-{
-    /// <summary>Not refused.</summary>
-    None,
-
-    /// <summary>The session belongs to another identity (0x85 Client Identifier not valid).</summary>
-    OwnedByAnotherIdentity,
-
-    /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/> (0x97 Quota exceeded).</summary>
-    PersistentSessionQuota,
-}
-
-/// <summary>The outcome of <see cref="SessionManager.ConnectAsync"/>: the session, or why there is none.</summary>
-/// <param name="Session">The bound session; null when refused.</param>
-/// <param name="SessionPresent">A previous session was resumed.</param>
-/// <param name="Refusal">Why no session was bound.</param>
-internal readonly record struct SessionBinding(MqttSession? Session, bool SessionPresent, SessionRefusal Refusal);

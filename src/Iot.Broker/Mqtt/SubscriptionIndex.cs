@@ -6,6 +6,12 @@ namespace Iot.Broker.Mqtt;
 /// Every subscription of every session in one topic tree, so that a publish costs a walk of the topic's levels,
 /// not a scan of the sessions. Shared subscriptions are one tree entry per (share name, filter) holding the members.
 /// </summary>
+/// <remarks>
+/// Its lock guards the tree's changes and the shared groups; matching reads the tree without it. Each session owns its
+/// map of subscriptions under its own lock; the index changes a session's map only through the session, holding its
+/// own lock first (the lock order: index, then session, then <see cref="SharedGroup"/>'s), so that the tree and the
+/// maps change together.
+/// </remarks>
 internal sealed class SubscriptionIndex
 {
     private readonly TopicTree<IndexEntry> _tree = new();
@@ -20,16 +26,13 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            var session = subscription.Session;
             var isNew = true;
-            var subscriptions = session.SubscriptionsForUpdate;
-            if (subscriptions.Remove(subscription.Filter, out var previous))
+            if (subscription.Session.SetSubscription(subscription) is { } previous)
             {
                 RemoveLocked(previous);
                 isNew = false;
             }
 
-            subscriptions[subscription.Filter] = subscription;
             if (subscription.ShareName is { } share)
             {
                 var key = (share, subscription.TopicFilter);
@@ -57,7 +60,7 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            if (session.Subscriptions is not { } subscriptions || !subscriptions.Remove(filter, out var subscription))
+            if (session.RemoveSubscription(filter) is not { } subscription)
             {
                 return false;
             }
@@ -72,48 +75,10 @@ internal sealed class SubscriptionIndex
     {
         lock (_gate)
         {
-            if (session.Subscriptions is not { } subscriptions)
-            {
-                return;
-            }
-
-            foreach (var subscription in subscriptions.Values)
+            foreach (var subscription in session.TakeSubscriptions())
             {
                 RemoveLocked(subscription);
             }
-
-            session.ClearSubscriptions();
-        }
-    }
-
-    /// <summary>A copy of the subscriptions of <paramref name="session"/>, to inspect without holding the index's lock.</summary>
-    public Subscription[] Snapshot(MqttSession session)
-    {
-        lock (_gate)
-        {
-            return session.Subscriptions is { } subscriptions ? [.. subscriptions.Values] : [];
-        }
-    }
-
-    /// <summary>True when <paramref name="session"/> has a non-shared subscription matching <paramref name="topic"/>.</summary>
-    public bool HasMatchingSubscription(MqttSession session, string topic)
-    {
-        lock (_gate)
-        {
-            if (session.Subscriptions is not { } subscriptions)
-            {
-                return false;
-            }
-
-            foreach (var subscription in subscriptions.Values)
-            {
-                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter))
-                {
-                    return true;
-                }
-            }
-
-            return false;
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Text;
+using Iot.Broker.Mqtt;
 using Iot.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
@@ -88,13 +90,18 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
         await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("expiry-pub"));
         await publisher.PublishAsync(topic, "short", configure: m => m.WithMessageExpiryInterval(1));
         await publisher.PublishAsync(topic, "long", configure: m => m.WithMessageExpiryInterval(60));
-        await Task.Delay(TimeSpan.FromMilliseconds(2200)); // let the first message's lifetime pass
+
+        // Both were acknowledged, so received before now: a second on, the short one expired and the long one has
+        // at most 59 s left.
+        await WaitForBrokerTimeAsync(BrokerNow() + TimeSpan.FromSeconds(1));
+        var expiredBefore = Metrics.Dropped(DropReason.Expired);
 
         await using var again = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(300));
         var received = await again.ReceiveAsync();
         Assert.Equal("long", received.ConvertPayloadToString());
-        Assert.InRange(received.MessageExpiryInterval, 1u, 58u);
+        Assert.InRange(received.MessageExpiryInterval, 1u, 59u);
         Assert.Null(await again.TryReceiveAsync(Quiet));
+        Assert.True(Metrics.Dropped(DropReason.Expired) > expiredBefore, "the expired message was dropped from the session's queue");
     }
 
     [Fact]
@@ -103,8 +110,9 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
         var topic = TestIds.Topic("retained-expiry");
         await using var publisher = await TestClient.ConnectAsync(broker, Ids.Client("rexp-pub"));
         await publisher.PublishAsync(topic, "gone soon", retain: true, configure: m => m.WithMessageExpiryInterval(1));
+        var expiredBy = BrokerNow() + TimeSpan.FromSeconds(1);
         await publisher.PublishAsync(topic + "/x", "stays", retain: true);
-        await Task.Delay(TimeSpan.FromMilliseconds(2200));
+        await WaitForBrokerTimeAsync(expiredBy);
 
         await using var subscriber = await TestClient.ConnectAsync(broker, Ids.Client("rexp-sub"));
         await subscriber.SubscribeAsync(topic + "/#");
@@ -315,7 +323,9 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
             await resumed.Client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithSessionExpiryInterval(1).Build());
         }
 
-        await Task.Delay(TimeSpan.FromMilliseconds(3000)); // longer than the 1 s expiry plus the maintenance tick
+        // The maintenance tick ends the session once its second has passed: wait for that, then connect.
+        var sessions = broker.App.Services.GetRequiredService<SessionManager>();
+        await Eventually.WaitUntilAsync(() => !sessions.TryGetSession(clientId, out _), TimeSpan.FromSeconds(30), "the session expired");
         await using var late = await TestClient.ConnectAsync(broker, clientId, o => o.WithCleanStart(false).WithSessionExpiryInterval(60));
         Assert.False(late.ConnectResult!.IsSessionPresent);
     }
@@ -379,4 +389,13 @@ public sealed class Mqtt5FeatureTests(BrokerFixture broker)
     }
 
     private static System.Buffers.ReadOnlySequence<byte> Bytes(string text) => new(Encoding.UTF8.GetBytes(text));
+
+    private BrokerMetrics Metrics => broker.App.Services.GetRequiredService<BrokerMetrics>();
+
+    /// <summary>The broker's clock (its <see cref="TimeProvider"/>), which decides when a message expires.</summary>
+    private DateTimeOffset BrokerNow() => broker.App.Services.GetRequiredService<TimeProvider>().GetUtcNow();
+
+    /// <summary>Waits until the broker's clock has passed <paramref name="instant"/> (an expiry), with a generous deadline.</summary>
+    private Task WaitForBrokerTimeAsync(DateTimeOffset instant) =>
+        Eventually.WaitUntilAsync(() => BrokerNow() > instant, TimeSpan.FromSeconds(30), "the broker's clock passed the expiry");
 }

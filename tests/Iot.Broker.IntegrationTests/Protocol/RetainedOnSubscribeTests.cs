@@ -173,7 +173,7 @@ public sealed class RetainedOnSubscribeTests(SmallQueueBroker broker) : IClassFi
             await raw.SendAsync(new MqttSubscribePacket { PacketIdentifier = 1, TopicFilters = [new MqttTopicFilter { Topic = root + "/#", QualityOfServiceLevel = MqttQualityOfServiceLevel.AtMostOnce }] });
             Assert.NotNull(await raw.ReceiveAsync<MqttSubAckPacket>(PacketWait));
             var session = Session(clientId);
-            var connection = session.Connection ?? throw new InvalidOperationException("not connected");
+            var connection = session.Target ?? throw new InvalidOperationException("not connected");
             await Eventually.WaitUntilAsync(() => session.RetainedPending > 0, Wait, "the cursor stops while the client does not read");
             var publisher = broker.App.Services.GetRequiredService<IMqttPublisher>();
             var highest = 0;

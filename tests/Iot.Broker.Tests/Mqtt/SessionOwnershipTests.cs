@@ -121,7 +121,7 @@ public sealed class SessionOwnershipTests
         var resumed = await BindAsync("viewer", "svc", Persistent, acl: new PrefixAcl("aggregates/"));
 
         Assert.True(resumed.SessionPresent);
-        Assert.Equal(["aggregates/#"], resumed.Session!.Subscriptions!.Keys);
+        Assert.Equal(["aggregates/#"], resumed.Session!.SnapshotSubscriptions().Select(s => s.Filter));
     }
 
     [Fact]
@@ -154,7 +154,7 @@ public sealed class SessionOwnershipTests
     }
 
     private void Subscribe(MqttSession session, string filter) =>
-        _subscriptions.Subscribe(SessionManager.CreateSubscription(session, new PersistedSubscription(filter, 1, false, false, 0, 0)));
+        _subscriptions.Subscribe(Subscription.FromStored(session, new PersistedSubscription(filter, 1, false, false, 0, 0)));
 
     // A connection the session only compares by reference (no transport, no broker behind it).
     private static MqttConnection UnstartedConnection() => (MqttConnection)RuntimeHelpers.GetUninitializedObject(typeof(MqttConnection));

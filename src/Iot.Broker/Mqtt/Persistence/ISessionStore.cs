@@ -6,6 +6,11 @@ namespace Iot.Broker.Mqtt.Persistence;
 /// acknowledges a client only after awaiting it. Callers that need no acknowledgement may ignore the task.
 /// Writes are applied in the order they are called.
 /// </summary>
+/// <remarks>
+/// Sessions call the writes while holding their lock, so that a session's writes are queued in the order it decides
+/// them: a write only queues (under at most the store's own lock, a leaf in the lock order), never blocks on the disk
+/// and never calls back; the returned task completes its continuations asynchronously.
+/// </remarks>
 internal interface ISessionStore : IAsyncDisposable
 {
     /// <summary>Reads everything persisted; called once at start-up before any write.</summary>

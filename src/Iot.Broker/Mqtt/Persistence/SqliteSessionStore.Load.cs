@@ -15,7 +15,7 @@ internal sealed partial class SqliteSessionStore
     public async Task<StoreSnapshot> LoadAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
-        await using var connection = Open(_path);
+        await using var connection = SessionStoreSchema.Open(_path);
         await using var transaction = connection.BeginTransaction(deferred: true);
 
         var sessions = new List<SessionBuilder>();
@@ -146,7 +146,7 @@ internal sealed partial class SqliteSessionStore
             }
         }
 
-        Interlocked.Add(ref _corruptRecordsSkipped, skipped);
+        _statistics.Skipped(skipped);
         if (orphanSubscriptions + orphanMessages > 0)
         {
             LogOrphans(_logger, orphanSubscriptions, orphanMessages);

@@ -1,0 +1,14 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>Why <see cref="SessionManager.ConnectAsync"/> refused to bind a session.</summary>
+internal enum SessionRefusal
+{
+    /// <summary>Not refused.</summary>
+    None,
+
+    /// <summary>The session belongs to another identity (0x85 Client Identifier not valid).</summary>
+    OwnedByAnotherIdentity,
+
+    /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/> (0x97 Quota exceeded).</summary>
+    PersistentSessionQuota,
+}

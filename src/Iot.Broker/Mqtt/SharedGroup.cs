@@ -1,0 +1,84 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>
+/// The members of one shared subscription (<c>$share/{ShareName}/{TopicFilter}</c>): each message goes to one member,
+/// round robin, preferring members that are connected and have room in their in-flight window.
+/// </summary>
+/// <remarks>
+/// Its lock serialises changes to the members (made under <see cref="SubscriptionIndex"/>'s lock) and calls nothing;
+/// <see cref="Pick"/> reads the member array without it, then asks the members' sessions, holding no lock.
+/// </remarks>
+internal sealed class SharedGroup : IndexEntry
+{
+    private readonly Lock _gate = new();
+    private Subscription[] _members = [];
+    private uint _next;
+
+    public required string ShareName { get; init; }
+
+    public bool IsEmpty => Volatile.Read(ref _members).Length == 0;
+
+    public void AddOrReplace(Subscription subscription)
+    {
+        lock (_gate)
+        {
+            var members = _members;
+            for (var i = 0; i < members.Length; i++)
+            {
+                if (ReferenceEquals(members[i].Session, subscription.Session))
+                {
+                    var copy = (Subscription[])members.Clone();
+                    copy[i] = subscription;
+                    Volatile.Write(ref _members, copy);
+                    return;
+                }
+            }
+
+            Volatile.Write(ref _members, [.. members, subscription]);
+        }
+    }
+
+    /// <summary>Removes the member of <paramref name="session"/>; true when the group is then empty.</summary>
+    public bool Remove(MqttSession session)
+    {
+        lock (_gate)
+        {
+            var members = _members;
+            var index = Array.FindIndex(members, m => ReferenceEquals(m.Session, session));
+            if (index >= 0)
+            {
+                var copy = new Subscription[members.Length - 1];
+                Array.Copy(members, 0, copy, 0, index);
+                Array.Copy(members, index + 1, copy, index, members.Length - index - 1);
+                Volatile.Write(ref _members, copy);
+            }
+
+            return _members.Length == 0;
+        }
+    }
+
+    /// <summary>Picks the member that gets the next message; null when the group has none.</summary>
+    public Subscription? Pick()
+    {
+        var members = Volatile.Read(ref _members);
+        if (members.Length == 0)
+        {
+            return null;
+        }
+
+        var start = (int)(Interlocked.Increment(ref _next) % (uint)members.Length);
+        Subscription? fallback = null;
+        for (var i = 0; i < members.Length; i++)
+        {
+            var candidate = members[(start + i) % members.Length];
+            if (candidate.Session.CanAcceptNow)
+            {
+                return candidate;
+            }
+
+            fallback ??= candidate.Session.IsConnected ? candidate : null;
+        }
+
+        return fallback ?? members[start];
+    }
+}
