@@ -12,9 +12,10 @@ namespace Iot.Broker.Mqtt;
 /// encodes each packet into the transport's output and flushes once per burst. An idle connection holds no writer
 /// task, no queue array and no timer. Nothing is sent before <see cref="Enable"/> (CONNACK); after <see cref="StopAsync"/>
 /// nothing more is queued. The queue and the writer's flags are guarded by one lock, a leaf: nothing is called under
-/// it. The writer (one at a time) alone touches the encoding state: outbound topic aliases and the client's limits.
+/// it. The writer (one at a time) alone touches the encoding state (OutboundWriter.Encoding.cs): outbound topic
+/// aliases and the client's limits.
 /// </summary>
-internal sealed class OutboundWriter : IThreadPoolWorkItem
+internal sealed partial class OutboundWriter : IThreadPoolWorkItem
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
@@ -103,7 +104,7 @@ internal sealed class OutboundWriter : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Drops the empty queue and the topic aliases' memory is kept (the client relies on them): idle trim.</summary>
+    /// <summary>Gives back the empty queue of an idle connection (the next packet creates it again).</summary>
     public void TrimIdle()
     {
         // Read without the lock first: a writer already trimmed (most idle ones, every tick) takes no lock.
@@ -298,126 +299,6 @@ internal sealed class OutboundWriter : IThreadPoolWorkItem
                 // Wake the receive side if the writer stopped first (peer gone).
                 _owner.OnWriterFailed();
             }
-        }
-    }
-
-    private void Write(PipeWriter output, MqttPacket packet)
-    {
-        var formatter = PacketFormatters.For(ProtocolVersion);
-        var buffer = formatter.Encode(packet);
-        output.Write(buffer.Packet);
-        foreach (var segment in buffer.Payload)
-        {
-            output.Write(segment.Span);
-        }
-
-        formatter.Cleanup();
-        _context.Metrics.AddBytesSent(buffer.Length);
-    }
-
-    private void WriteAck(PipeWriter output, int ack)
-    {
-        var span = output.GetSpan(4);
-        span[0] = (byte)(ack >> 16);
-        span[1] = 2;
-        span[2] = (byte)(ack >> 8);
-        span[3] = (byte)ack;
-        output.Advance(4);
-        _context.Metrics.AddBytesSent(4);
-    }
-
-    private void WritePublish(PipeWriter output, Delivery delivery)
-    {
-        var qos = delivery.QualityOfService;
-        if (qos == 0)
-        {
-            Interlocked.Decrement(ref _queuedQos0);
-        }
-
-        var dup = delivery.Sent && qos > 0;
-        delivery.Sent = true;
-        WritePublish(output, delivery.Message, qos, delivery.Retain, dup, delivery.PacketId, delivery.SubscriptionIdentifiers, delivery);
-    }
-
-    /// <summary>Writes a PUBLISH of <paramref name="message"/>; <paramref name="delivery"/> is null for a plain QoS 0 one.</summary>
-    private void WritePublish(PipeWriter output, BrokerMessage message, byte qos, bool retain, bool dup, ushort packetId, uint[]? subscriptionIds, Delivery? delivery)
-    {
-        if (!IsV5)
-        {
-            // MQTT 3.1.1 has no properties and no client Maximum Packet Size: written directly, no packet object.
-            var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, qos, retain, dup, packetId);
-            _context.Metrics.AddBytesSent(length);
-            _context.Metrics.MessageSent();
-            return;
-        }
-
-        var packet = new MqttPublishPacket
-        {
-            Topic = message.Topic,
-            Payload = new ReadOnlySequence<byte>(message.Payload),
-            QualityOfServiceLevel = (MqttQualityOfServiceLevel)qos,
-            Retain = retain,
-            Dup = dup,
-            PacketIdentifier = packetId,
-            ContentType = message.ContentType,
-            ResponseTopic = message.ResponseTopic,
-            CorrelationData = message.CorrelationData,
-            PayloadFormatIndicator = (MqttPayloadFormatIndicator)message.PayloadFormatIndicator,
-            MessageExpiryInterval = message.RemainingExpirySeconds(_context.NowUnixMs),
-        };
-
-        if (message.UserProperties is { Count: > 0 } properties)
-        {
-            packet.UserProperties = properties as List<MqttUserProperty> ?? [.. properties];
-        }
-
-        if (subscriptionIds is { Length: > 0 } ids)
-        {
-            packet.SubscriptionIdentifiers = [.. ids];
-        }
-
-        ApplyTopicAlias(packet);
-        var formatter = PacketFormatters.For(ProtocolVersion);
-        var encoded = formatter.Encode(packet);
-        if (_clientMaxPacketSize != 0 && encoded.Length > _clientMaxPacketSize)
-        {
-            // MQTT 5 §3.1.2.11.4: discard it and behave as if it had been sent.
-            formatter.Cleanup();
-            _context.Metrics.MessageDropped(DropReason.PacketTooLarge);
-            delivery?.Acknowledged?.TrySetResult(false);
-            _owner.OnPublishDiscarded(qos, packetId);
-            return;
-        }
-
-        output.Write(encoded.Packet);
-        foreach (var segment in encoded.Payload)
-        {
-            output.Write(segment.Span);
-        }
-
-        formatter.Cleanup();
-        _context.Metrics.AddBytesSent(encoded.Length);
-        _context.Metrics.MessageSent();
-    }
-
-    private void ApplyTopicAlias(MqttPublishPacket packet)
-    {
-        if (_clientTopicAliasMaximum == 0)
-        {
-            return;
-        }
-
-        _topicAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
-        if (_topicAliases.TryGetValue(packet.Topic, out var alias))
-        {
-            packet.TopicAlias = alias;
-            packet.Topic = string.Empty;
-        }
-        else if (_topicAliases.Count < _clientTopicAliasMaximum)
-        {
-            alias = (ushort)(_topicAliases.Count + 1);
-            _topicAliases[packet.Topic] = alias;
-            packet.TopicAlias = alias;
         }
     }
 
