@@ -78,8 +78,8 @@ internal enum LimitKind
     /// stopped reading from an MQTT 3.1.1 client until the store caught up (<see cref="AckSequencer"/>).</summary>
     PendingAcknowledgements,
 
-    /// <summary><see cref="MqttOptions.CloseLingerMilliseconds"/>: a closed connection's peer kept sending for the whole
-    /// linger time and was closed with input unread.</summary>
+    /// <summary><see cref="MqttOptions.CloseLingerMilliseconds"/>: a client the broker closed had not closed its side
+    /// within the linger time (it kept sending, or is gone) and was closed then.</summary>
     CloseLinger,
 }
 

@@ -65,6 +65,9 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     /// <summary>Closing: the receive side stops at the next packet boundary or wait.</summary>
     public bool IsClosing => _closing;
 
+    /// <summary>Whether closing sends (or sent) a DISCONNECT with the reason: MQTT 5, a reason, and CONNACK could be sent.</summary>
+    public bool DisconnectSent => IsV5 && _closeReason is not null && _writer.Enabled;
+
     /// <summary>QoS 0 PUBLISH packets handed to this connection and not written yet (bounded by MaxQueuedMessages).</summary>
     public int QueuedQos0 => _writer.QueuedQos0;
 
@@ -180,7 +183,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
             {
                 await acks.CompleteAsync().ConfigureAwait(false);
             }
-            if (IsV5 && _closeReason is { } reason && _writer.Enabled)
+            if (DisconnectSent && _closeReason is { } reason)
             {
                 Send(new MqttDisconnectPacket { ReasonCode = reason });
             }

@@ -321,8 +321,8 @@ public sealed class MqttOptions
     /// its last packet (a DISCONNECT with its reason) was sent and its send side shut: closing a socket with unread input
     /// resets the connection, and the client would lose the reason. Ends early when the client closes.
     /// </summary>
-    /// <remarks>Default 2000 (2 s); range 0-60 000; 0 closes at once. A client still sending when it ends is closed with
-    /// its input unread, counted in <c>iot_mqtt_limit_hits_total{limit="close_linger"}</c>.</remarks>
+    /// <remarks>Default 2000 (2 s); range 0-60 000; 0 closes at once. A client that has not closed when it ends is closed
+    /// then, counted in <c>iot_mqtt_limit_hits_total{limit="close_linger"}</c>.</remarks>
     [Range(0, 60_000)]
     public int CloseLingerMilliseconds { get; set; } = 2000;
 

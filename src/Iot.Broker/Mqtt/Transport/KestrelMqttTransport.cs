@@ -51,8 +51,12 @@ internal sealed class KestrelMqttTransport(ConnectionContext connection) : MqttT
         finally
         {
             await mqtt.ShutdownAsync().ConfigureAwait(false);
-            // Kestrel closes the socket when this handler returns: until then, keep reading so nothing is left unread.
-            await CloseLinger.RunAsync(mqtt, DrainAsync).ConfigureAwait(false);
+            if (mqtt.DisconnectSent)
+            {
+                // Kestrel cannot shut only the send side: it closes the socket when this handler returns. Until the
+                // client, which got a DISCONNECT, closes, keep reading so that nothing is left unread to reset it.
+                await CloseLinger.RunAsync(mqtt, DrainAsync).ConfigureAwait(false);
+            }
         }
     }
 
