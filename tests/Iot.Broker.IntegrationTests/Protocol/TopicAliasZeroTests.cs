@@ -1,5 +1,6 @@
 using System.Text;
 using Iot.TestUtilities;
+using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 
