@@ -55,19 +55,24 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
     /// Handles every whole packet in the buffer (<see cref="FrameHandling"/>, as every transport does); false when the
     /// connection ends.
     /// </summary>
-    protected async ValueTask<bool> HandleFramesAsync(MqttConnection connection)
+    protected ValueTask<bool> HandleFramesAsync(MqttConnection connection)
     {
-        if (!await FrameHandling.HandleAsync(this, connection, listener.MaxPacketSize).ConfigureAwait(false))
-        {
-            return false;
-        }
+        // Completed at once in the common case: no second state machine on top of FrameHandling's.
+        var handled = FrameHandling.HandleAsync(this, connection, listener.MaxPacketSize);
+        return handled.IsCompletedSuccessfully ? new ValueTask<bool>(Handled(handled.Result)) : AwaitHandledAsync(handled);
+    }
 
-        if (_start == _end)
+    private async ValueTask<bool> AwaitHandledAsync(ValueTask<bool> handled) => Handled(await handled.ConfigureAwait(false));
+
+    /// <summary>Forgets the handled bytes when no partial packet remains; passes <paramref name="keepGoing"/> on.</summary>
+    private bool Handled(bool keepGoing)
+    {
+        if (keepGoing && _start == _end)
         {
             _start = _end = 0;
         }
 
-        return true;
+        return keepGoing;
     }
 
     /// <inheritdoc/>
