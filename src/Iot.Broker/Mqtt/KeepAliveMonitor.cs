@@ -28,7 +28,8 @@ internal struct KeepAliveMonitor
     private readonly long _openedAt;
     private long _lastHeardAt;
     private long _connectedAtUnixMs;
-    private volatile bool _heard;
+    // 1 when a packet arrived since the last tick: set by the receive side, taken (exchanged) by the tick.
+    private int _heard;
     private bool _heardOnce;
     private int _keepAliveSeconds;
 
@@ -54,9 +55,9 @@ internal struct KeepAliveMonitor
     public void Heard()
     {
         // Written only when it changes: the tick reads this line once a second, the receive side per packet.
-        if (!_heard)
+        if (Volatile.Read(ref _heard) == 0)
         {
-            _heard = true;
+            Volatile.Write(ref _heard, 1);
         }
     }
 
@@ -67,9 +68,9 @@ internal struct KeepAliveMonitor
     public KeepAliveVerdict Check(TimeProvider time, bool connected, int connectTimeoutSeconds, int idleTrimSeconds)
     {
         var now = time.GetTimestamp();
-        if (_heard)
+        // Exchanged, not read then cleared: a packet that arrives meanwhile is seen by the next tick, never lost.
+        if (Interlocked.Exchange(ref _heard, 0) != 0)
         {
-            _heard = false;
             _heardOnce = true;
             _lastHeardAt = now;
         }
