@@ -204,6 +204,8 @@ internal static class OperationsEndpoints
         LimitKind.HttpRequestBody => "http_request_body",
         LimitKind.RetainedPerIdentity => "retained_per_identity",
         LimitKind.RetainedTotal => "retained_total",
+        LimitKind.PendingAcknowledgements => "pending_acknowledgements",
+        LimitKind.CloseLinger => "close_linger",
         _ => limit.ToString(),
     };
 

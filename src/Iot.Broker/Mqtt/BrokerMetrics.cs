@@ -73,6 +73,14 @@ internal enum LimitKind
 
     /// <summary><see cref="MqttOptions.MaxRetainedMessages"/> or <see cref="MqttOptions.MaxRetainedBytes"/>.</summary>
     RetainedTotal,
+
+    /// <summary><see cref="MqttOptions.ReceiveMaximum"/> acknowledgements waited for durable writes: the receive side
+    /// stopped reading from an MQTT 3.1.1 client until the store caught up (<see cref="AckSequencer"/>).</summary>
+    PendingAcknowledgements,
+
+    /// <summary><see cref="MqttOptions.CloseLingerMilliseconds"/>: a client the broker closed had not closed its side
+    /// within the linger time (it kept sending, or is gone) and was closed then.</summary>
+    CloseLinger,
 }
 
 /// <summary>Broker counters, updated lock-free on the hot path and rendered by <c>/metrics</c>.</summary>

@@ -18,7 +18,7 @@ internal sealed partial class MqttConnection
     {
         if (delay > TimeSpan.Zero)
         {
-            _admitAt = _context.Time.GetTimestamp() + (long)(delay.TotalSeconds * _context.Time.TimestampFrequency);
+            _admitAt = Context.Time.GetTimestamp() + (long)(delay.TotalSeconds * Context.Time.TimestampFrequency);
         }
     }
 
@@ -30,9 +30,9 @@ internal sealed partial class MqttConnection
             return ValueTask.CompletedTask;
         }
 
-        var wait = _context.Time.GetElapsedTime(_context.Time.GetTimestamp(), _admitAt);
+        var wait = Context.Time.GetElapsedTime(Context.Time.GetTimestamp(), _admitAt);
         _admitAt = 0;
-        return wait > TimeSpan.Zero ? new ValueTask(Task.Delay(wait, _context.Time)) : ValueTask.CompletedTask;
+        return wait > TimeSpan.Zero ? new ValueTask(Task.Delay(wait, Context.Time)) : ValueTask.CompletedTask;
     }
 
     /// <summary>
@@ -57,7 +57,7 @@ internal sealed partial class MqttConnection
 
         if (!backoff.TryBeginVerification(address))
         {
-            _context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
+            Context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
             Refuse(MqttConnectReasonCode.ServerBusy, "password verifications from this address already under way (Iot:Security:PasswordHashConcurrency)");
             return null;
         }
@@ -67,15 +67,15 @@ internal sealed partial class MqttConnection
         {
             if (!backoff.TryEnter(address, out var wait))
             {
-                _context.Metrics.LimitHit(LimitKind.LoginBackoffRefused);
+                Context.Metrics.LimitHit(LimitKind.LoginBackoffRefused);
                 Refuse(MqttConnectReasonCode.ServerBusy, "too many failed logins from this address (login back-off)");
                 return null;
             }
 
             if (wait > TimeSpan.Zero)
             {
-                _context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
-                await Task.Delay(wait, _context.Time).ConfigureAwait(false);
+                Context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
+                await Task.Delay(wait, Context.Time).ConfigureAwait(false);
             }
 
             outcome = await AuthenticateOnPoolAsync(authenticator, username, password).ConfigureAwait(false);
@@ -96,8 +96,8 @@ internal sealed partial class MqttConnection
         }
         else if (backoff.Failed(address, username) is var delay && delay > TimeSpan.Zero)
         {
-            _context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
-            await Task.Delay(delay, _context.Time).ConfigureAwait(false);
+            Context.Metrics.LimitHit(LimitKind.LoginBackoffDelayed);
+            await Task.Delay(delay, Context.Time).ConfigureAwait(false);
         }
 
         return outcome;
@@ -109,7 +109,7 @@ internal sealed partial class MqttConnection
         var outcome = await authenticator.AuthenticatePasswordAsync(username, password, CancellationToken.None).ConfigureAwait(false);
         if (outcome.ServerBusy)
         {
-            _context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
+            Context.Metrics.LimitHit(LimitKind.PasswordHashBusy);
             Refuse(MqttConnectReasonCode.ServerBusy, "password verification queue is full (Iot:Security:PasswordHashQueue)");
             return null;
         }

@@ -11,18 +11,11 @@ namespace Iot.Broker.Mqtt;
 
 internal sealed partial class MqttConnection
 {
-    private BrokerMessage? _will;
-    private uint _willDelay;
+    private ClientWill? _will;
     private bool _willOnClose = true;
-    private uint _clientMaxPacketSize;
-    private ushort _clientTopicAliasMaximum;
     private uint _connectSessionExpiry;
     private IotPrincipal? _principal;
-    private IPrincipalAcl? _acl;
     private bool _admitted;
-    private TokenBucket _publishBucket;
-    private TimeSpan _throttle;
-    private long _throttledSince;
 
     /// <summary>The first packet must be CONNECT: detect the protocol version, authenticate, bind the session, CONNACK.</summary>
     private async ValueTask<bool> HandleFirstPacketAsync(ReceivedMqttPacket received)
@@ -38,13 +31,13 @@ internal sealed partial class MqttConnection
         {
             var detector = PacketFormatters.Detector;
             detector.DetectProtocolVersion(received);
-            _protocolVersion = detector.ProtocolVersion;
+            _writer.ProtocolVersion = detector.ProtocolVersion;
             connect = (MqttConnectPacket)detector.Decode(received);
         }
-        catch (MqttProtocolViolationException ex) when (_protocolVersion == MqttProtocolVersion.Unknown)
+        catch (MqttProtocolViolationException ex) when (ProtocolVersion == MqttProtocolVersion.Unknown)
         {
             // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
-            _context.Metrics.ConnectRejectedOnce();
+            Context.Metrics.ConnectRejectedOnce();
             await _transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
             _broker.Refusals.Add(MqttConnectReasonCode.UnsupportedProtocolVersion, _transport.ConnectionId, ex.Message);
             return false;
@@ -60,14 +53,14 @@ internal sealed partial class MqttConnection
             return RefuseMalformed(problem);
         }
 
-        StartWriter();
+        _writer.Enable();
         var v5 = IsV5;
         if (v5 && !string.IsNullOrEmpty(connect.AuthenticationMethod))
         {
             return Refuse(MqttConnectReasonCode.BadAuthenticationMethod, "enhanced authentication is not supported");
         }
 
-        if (connect.WillFlag && !TopicNames.IsValidTopicName(connect.WillTopic ?? string.Empty, _context.Options.MaxTopicLength))
+        if (connect.WillFlag && !TopicNames.IsValidTopicName(connect.WillTopic ?? string.Empty, Context.Options.MaxTopicLength))
         {
             return Refuse(MqttConnectReasonCode.TopicNameInvalid, "invalid will topic");
         }
@@ -89,7 +82,7 @@ internal sealed partial class MqttConnection
             }
             else if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal))
             {
-                _context.Metrics.AuthenticationFailed();
+                Context.Metrics.AuthenticationFailed();
                 return Refuse(MqttConnectReasonCode.NotAuthorized, "a device must use its identity as client id");
             }
         }
@@ -106,48 +99,45 @@ internal sealed partial class MqttConnection
         if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal) && _broker.Authenticator?.IsRegistered(clientId) == true)
         {
             // A registered identity's id is reserved as a client id for that identity, whatever the role of who tries it.
-            _context.Metrics.ClientIdRefusedOnce();
+            Context.Metrics.ClientIdRefusedOnce();
             return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the client id is another identity's id");
         }
 
         _principal = identity with { ClientId = clientId };
-        _acl = _broker.AccessControl?.Compile(_principal);
+        var acl = _broker.AccessControl?.Compile(_principal);
+        _guard.Start(acl);
         if (connect.WillFlag && !CanPublish(connect.WillTopic!))
         {
-            _context.Metrics.PublishDeniedOnce();
+            Context.Metrics.PublishDeniedOnce();
             return Refuse(MqttConnectReasonCode.NotAuthorized, "the will topic is not allowed for this identity");
         }
 
         if (!_broker.TryAdmit(_principal.Username, out var refusedBy))
         {
-            _context.Metrics.LimitHit(refusedBy);
+            Context.Metrics.LimitHit(refusedBy);
             return Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota reached: " + refusedBy);
         }
 
         _admitted = true;
-        _publishBucket = new TokenBucket(_context.Options.PublishRatePerSecond, _context.Options.PublishBurst, _context.Time.GetTimestamp(), _context.Time.TimestampFrequency);
-        _clientId = clientId;
         var keepAlive = (int)connect.KeepAlivePeriod;
         ushort serverKeepAlive = 0;
-        var maxKeepAlive = _context.Options.MaxKeepAlive;
+        var maxKeepAlive = Context.Options.MaxKeepAlive;
         if (maxKeepAlive > 0 && (keepAlive == 0 || keepAlive > maxKeepAlive))
         {
             keepAlive = maxKeepAlive;
             serverKeepAlive = (ushort)maxKeepAlive;
         }
 
-        _keepAliveSeconds = keepAlive;
         var requestedExpiry = v5 ? connect.SessionExpiryInterval : (connect.CleanSession ? 0u : uint.MaxValue);
-        var sessionExpiry = Math.Min(requestedExpiry, _context.Options.MaxSessionExpiryFor(_principal.Role));
+        var sessionExpiry = Math.Min(requestedExpiry, Context.Options.MaxSessionExpiryFor(_principal.Role));
         _connectSessionExpiry = sessionExpiry;
         var clientReceiveMaximum = v5 && connect.ReceiveMaximum > 0 ? connect.ReceiveMaximum : ushort.MaxValue;
-        var window = Math.Min(clientReceiveMaximum, _context.Options.MaxInflightMessages);
-        _clientMaxPacketSize = v5 ? connect.MaximumPacketSize : 0;
-        _clientTopicAliasMaximum = v5 ? connect.TopicAliasMaximum : (ushort)0;
+        var window = Math.Min(clientReceiveMaximum, Context.Options.MaxInflightMessages);
+        _writer.SetClientLimits(v5 ? connect.MaximumPacketSize : 0, v5 ? connect.TopicAliasMaximum : (ushort)0);
 
         if (connect.WillFlag)
         {
-            _will = new BrokerMessage
+            _will = new ClientWill(new BrokerMessage
             {
                 Topic = connect.WillTopic!,
                 Payload = connect.WillMessage ?? [],
@@ -162,26 +152,25 @@ internal sealed partial class MqttConnection
                 UserProperties = connect.WillUserProperties,
                 PublisherClientId = clientId,
                 RetainedOwnerId = connect.WillRetain ? RetainedOwnerId() : 0,
-            };
-            _willDelay = v5 ? connect.WillDelayInterval : 0;
+            }, v5 ? connect.WillDelayInterval : 0);
         }
 
         var binding = await _broker.Sessions.ConnectAsync(
-            this, clientId, _principal.Username, _acl, connect.CleanSession, sessionExpiry, (byte)_protocolVersion).ConfigureAwait(false);
+            this, clientId, _principal.Username, acl, connect.CleanSession, sessionExpiry, (byte)ProtocolVersion).ConfigureAwait(false);
         switch (binding.Refusal)
         {
             case SessionRefusal.OwnedByAnotherIdentity:
-                _context.Metrics.ClientIdRefusedOnce();
+                Context.Metrics.ClientIdRefusedOnce();
                 return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the session of this client id belongs to another identity");
             case SessionRefusal.PersistentSessionQuota:
-                _context.Metrics.LimitHit(LimitKind.MaxPersistentSessionsPerIdentity);
+                Context.Metrics.LimitHit(LimitKind.MaxPersistentSessionsPerIdentity);
                 return Refuse(MqttConnectReasonCode.QuotaExceeded, "persistent session quota reached: max_persistent_sessions_per_identity");
         }
 
         var session = binding.Session!;
         var present = binding.SessionPresent;
         _session = session;
-        MarkConnected();
+        _keepAlive.Connected(Context.Time, keepAlive);
 
         var connack = new MqttConnAckPacket
         {
@@ -191,9 +180,9 @@ internal sealed partial class MqttConnection
         };
         if (v5)
         {
-            connack.ReceiveMaximum = (ushort)_context.Options.ReceiveMaximum;
-            connack.MaximumPacketSize = (uint)_context.Options.MaxPacketSize;
-            connack.TopicAliasMaximum = (ushort)_context.Options.TopicAliasMaximum;
+            connack.ReceiveMaximum = (ushort)Context.Options.ReceiveMaximum;
+            connack.MaximumPacketSize = (uint)Context.Options.MaxPacketSize;
+            connack.TopicAliasMaximum = (ushort)Context.Options.TopicAliasMaximum;
             connack.MaximumQoS = MqttQualityOfServiceLevel.ExactlyOnce;
             connack.RetainAvailable = true;
             connack.WildcardSubscriptionAvailable = true;
@@ -220,18 +209,18 @@ internal sealed partial class MqttConnection
             _broker.Commands.NotifyIfReady(session);
         }
 
-        BrokerLog.ClientConnected(_broker.Logger, clientId, (int)_protocolVersion, connect.CleanSession, present, sessionExpiry);
+        BrokerLog.ClientConnected(_broker.Logger, clientId, (int)ProtocolVersion, connect.CleanSession, present, sessionExpiry);
         return true;
     }
 
     /// <summary>A malformed CONNECT: MQTT 5 gets CONNACK 0x81, MQTT 3.1.1 has no code for it and is closed (§3.1.4).</summary>
     private bool RefuseMalformed(string detail)
     {
-        _context.Metrics.ConnectRejectedOnce();
+        Context.Metrics.ConnectRejectedOnce();
         _broker.Refusals.Add(MqttConnectReasonCode.MalformedPacket, _transport.ConnectionId, "malformed CONNECT: " + detail);
-        if (_protocolVersion == MqttProtocolVersion.V500)
+        if (IsV5)
         {
-            StartWriter();
+            _writer.Enable();
             Send(new MqttConnAckPacket { ReasonCode = MqttConnectReasonCode.MalformedPacket });
         }
 
@@ -240,7 +229,7 @@ internal sealed partial class MqttConnection
 
     private bool Refuse(MqttConnectReasonCode reason, string detail)
     {
-        _context.Metrics.ConnectRejectedOnce();
+        Context.Metrics.ConnectRejectedOnce();
         _broker.Refusals.Add(reason, _transport.ConnectionId, detail);
         Send(new MqttConnAckPacket { ReasonCode = reason, ReturnCode = ToReturnCode(reason) });
         return false;
@@ -272,7 +261,7 @@ internal sealed partial class MqttConnection
         {
             if (!_broker.IsTrustedClientCertificate(certificate) || authenticator is null)
             {
-                _context.Metrics.AuthenticationFailed();
+                Context.Metrics.AuthenticationFailed();
                 Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "client certificate does not chain to the configured CA");
                 return null;
             }
@@ -294,14 +283,14 @@ internal sealed partial class MqttConnection
         }
         else
         {
-            _context.Metrics.AuthenticationFailed();
+            Context.Metrics.AuthenticationFailed();
             Refuse(MqttConnectReasonCode.NotAuthorized, "no credentials, and anonymous access is disabled (Iot:Security:AllowAnonymous)");
             return null;
         }
 
         if (!outcome.Succeeded)
         {
-            _context.Metrics.AuthenticationFailed();
+            Context.Metrics.AuthenticationFailed();
             Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "authentication failed: " + outcome.Failure);
             return null;
         }
@@ -311,10 +300,6 @@ internal sealed partial class MqttConnection
 
     /// <summary>The authenticated identity of this connection; null while connecting or when anonymous.</summary>
     public string? Identity => _principal?.Username;
-
-    private bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
-
-    private bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;
 
     private void HandleDisconnect(MqttDisconnectPacket disconnect)
     {
@@ -329,7 +314,7 @@ internal sealed partial class MqttConnection
                 return;
             }
 
-            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, _context.Options.MaxSessionExpiryFor(_principal?.Role));
+            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, Context.Options.MaxSessionExpiryFor(_principal?.Role));
         }
     }
 }

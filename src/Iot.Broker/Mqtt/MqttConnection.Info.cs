@@ -6,8 +6,6 @@ namespace Iot.Broker.Mqtt;
 
 internal sealed partial class MqttConnection
 {
-    private long _connectedAtUnixMs;
-
     /// <summary>
     /// A snapshot of this connection for <c>GET /api/clients</c>; null until the CONNECT bound a session. Reads only
     /// fields that are set once during CONNECT (and the session's own counters), so it costs the hot path nothing.
@@ -25,7 +23,7 @@ internal sealed partial class MqttConnection
             principal.ClientId,
             principal.Username,
             principal.Role,
-            _protocolVersion switch
+            ProtocolVersion switch
             {
                 MqttProtocolVersion.V500 => "5.0",
                 MqttProtocolVersion.V311 => "3.1.1",
@@ -33,8 +31,8 @@ internal sealed partial class MqttConnection
                 _ => "unknown",
             },
             RemoteAddress(),
-            Volatile.Read(ref _connectedAtUnixMs),
-            _keepAliveSeconds,
+            _keepAlive.ConnectedAtUnixMs,
+            _keepAlive.KeepAliveSeconds,
             session.SubscriptionCount,
             session.QueuedCount,
             session.IsPersistent);
@@ -47,8 +45,6 @@ internal sealed partial class MqttConnection
         { } endPoint => endPoint.ToString(),
         null => null,
     };
-
-    private void MarkConnected() => Volatile.Write(ref _connectedAtUnixMs, _context.NowUnixMs);
 }
 
 /// <summary>One connected MQTT client as <c>GET /api/clients</c> lists it.</summary>

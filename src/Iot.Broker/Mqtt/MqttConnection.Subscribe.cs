@@ -41,23 +41,23 @@ internal sealed partial class MqttConnection
                 continue;
             }
 
-            if (ExceedsTopicLimits(topicFilter))
+            if (_guard.ExceedsTopicLimits(topicFilter))
             {
-                _context.Metrics.LimitHit(LimitKind.TopicLimits);
+                Context.Metrics.LimitHit(LimitKind.TopicLimits);
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.TopicFilterInvalid : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }
 
             if (!CanSubscribe(topicFilter))
             {
-                _context.Metrics.SubscribeDeniedOnce();
+                Context.Metrics.SubscribeDeniedOnce();
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }
 
-            if (session.SubscriptionCount >= _context.Options.MaxSubscriptionsPerClient && !session.HasSubscription(text))
+            if (session.SubscriptionCount >= Context.Options.MaxSubscriptionsPerClient && !session.HasSubscription(text))
             {
-                _context.Metrics.LimitHit(LimitKind.MaxSubscriptionsPerClient);
+                Context.Metrics.LimitHit(LimitKind.MaxSubscriptionsPerClient);
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.QuotaExceeded : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }
@@ -79,7 +79,7 @@ internal sealed partial class MqttConnection
             var isNew = _broker.Subscriptions.Subscribe(subscription);
             if (session.IsPersistent)
             {
-                durable.Add(_context.Store.UpsertSubscriptionAsync(session.ClientId, new PersistedSubscription(
+                durable.Add(Context.Store.UpsertSubscriptionAsync(session.ClientId, new PersistedSubscription(
                     subscription.Filter, qos, subscription.NoLocal, subscription.RetainAsPublished,
                     subscription.RetainHandling, subscription.SubscriptionIdentifier)));
             }
@@ -137,7 +137,7 @@ internal sealed partial class MqttConnection
 
             if (removed && session.IsPersistent)
             {
-                durable.Add(_context.Store.DeleteSubscriptionAsync(session.ClientId, filter));
+                durable.Add(Context.Store.DeleteSubscriptionAsync(session.ClientId, filter));
             }
 
             codes.Add(removed ? MqttUnsubscribeReasonCode.Success : MqttUnsubscribeReasonCode.NoSubscriptionExisted);
@@ -162,7 +162,7 @@ internal sealed partial class MqttConnection
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            BrokerLog.DurableWriteFailed(_broker.Logger, _clientId, ex);
+            BrokerLog.DurableWriteFailed(_broker.Logger, ClientId, ex);
             return true;
         }
     }

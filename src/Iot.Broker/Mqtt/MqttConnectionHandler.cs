@@ -24,6 +24,6 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
         var transport = new KestrelMqttTransport(connection);
         var mqtt = new MqttConnection(transport, broker);
         mqtt.AdmitAfter(delay);
-        await mqtt.RunAsync(transport.Input).ConfigureAwait(false);
+        await transport.RunAsync(mqtt).ConfigureAwait(false);
     }
 }

@@ -101,7 +101,9 @@ public sealed class MqttOptions
     public int MaxPacketSize { get; set; } = 1_048_576;
 
     /// <summary>Receive Maximum advertised to MQTT 5 clients: QoS 1/2 publishes a client may have unacknowledged.</summary>
-    /// <remarks>Default 128; range 1-65535. A client that exceeds it is disconnected with reason 0x93.</remarks>
+    /// <remarks>Default 128; range 1-65535. A client that exceeds it is disconnected with reason 0x93. It also bounds the
+    /// acknowledgements one connection keeps waiting for durable writes: an MQTT 3.1.1 client beyond it is read from
+    /// again once the store caught up (<c>limit="pending_acknowledgements"</c>).</remarks>
     [Range(1, 65535)]
     public int ReceiveMaximum { get; set; } = 128;
 
@@ -313,6 +315,16 @@ public sealed class MqttOptions
     /// live aggregates and has nothing to catch up on). Keys <c>Iot:Mqtt:MaxSessionExpiryByRole:Device</c>, <c>:Service</c>,
     /// <c>:Dashboard</c>.</remarks>
     public RoleSessionExpiry MaxSessionExpiryByRole { get; set; } = new();
+
+    /// <summary>
+    /// Milliseconds a connection the broker closes keeps reading (and discarding) what its client still sends, after
+    /// its last packet (a DISCONNECT with its reason) was sent and its send side shut: closing a socket with unread input
+    /// resets the connection, and the client would lose the reason. Ends early when the client closes.
+    /// </summary>
+    /// <remarks>Default 2000 (2 s); range 0-60 000; 0 closes at once. A client that has not closed when it ends is closed
+    /// then, counted in <c>iot_mqtt_limit_hits_total{limit="close_linger"}</c>.</remarks>
+    [Range(0, 60_000)]
+    public int CloseLingerMilliseconds { get; set; } = 2000;
 
     /// <summary>The longest session expiry a client of <paramref name="role"/> (null: anonymous) is granted.</summary>
     public uint MaxSessionExpiryFor(IdentityRole? role) => Math.Min(MaxSessionExpiryInterval, role switch

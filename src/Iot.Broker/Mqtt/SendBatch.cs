@@ -14,26 +14,26 @@ internal static class SendBatch
     private static int t_depth;
 
     [ThreadStatic]
-    private static List<MqttConnection>? t_deferred;
+    private static List<OutboundWriter>? t_deferred;
 
     /// <summary>Opens a batch on this thread (batches nest; the outermost one runs the writers).</summary>
     public static void Enter() => t_depth++;
 
-    /// <summary>Adds a connection whose writer must start; false when no batch is open or it is full (use the pool).</summary>
-    public static bool TryDefer(MqttConnection connection, int limit)
+    /// <summary>Adds a connection's writer that must start; false when no batch is open or it is full (use the pool).</summary>
+    public static bool TryDefer(OutboundWriter writer, int limit)
     {
         if (t_depth == 0 || limit == 0)
         {
             return false;
         }
 
-        var deferred = t_deferred ??= new List<MqttConnection>(8);
+        var deferred = t_deferred ??= new List<OutboundWriter>(8);
         if (deferred.Count >= limit)
         {
             return false;
         }
 
-        deferred.Add(connection);
+        deferred.Add(writer);
         return true;
     }
 
@@ -54,7 +54,7 @@ internal static class SendBatch
         // Writers run with no batch open: what they queue (retained refills) starts writers through the pool.
         for (var i = 0; i < deferred.Count; i++)
         {
-            deferred[i].RunWriter();
+            deferred[i].RunInline();
         }
 
         deferred.Clear();

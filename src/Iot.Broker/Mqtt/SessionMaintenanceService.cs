@@ -82,10 +82,9 @@ internal sealed class SessionMaintenanceService(
 
             sessions.RunMaintenance();
             connectRate.Prune();
-            var now = Environment.TickCount64;
             foreach (var connection in sessions.Connections)
             {
-                connection.CheckKeepAlive(now);
+                connection.CheckKeepAlive();
             }
 
             if (_compaction.OnTick(metrics.ConnectionsTotal))

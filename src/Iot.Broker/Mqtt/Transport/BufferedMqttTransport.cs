@@ -5,10 +5,10 @@ namespace Iot.Broker.Mqtt.Transport;
 
 /// <summary>
 /// What the two lean transports (<see cref="SocketMqttTransport"/> on .NET sockets, <see cref="Epoll.EpollMqttTransport"/>
-/// on the broker's own epoll loop) share: a receive buffer taken from the pool only while bytes are pending, and the
-/// handling of the whole packets in it within one send batch.
+/// on the broker's own epoll loop) share: a receive buffer taken from the pool only while bytes are pending, the
+/// framing of the whole packets in it (handed over by <see cref="FrameHandling"/>, as Kestrel's are), and the close.
 /// </summary>
-internal abstract class BufferedMqttTransport(SocketMqttListener listener) : MqttTransport
+internal abstract class BufferedMqttTransport(SocketMqttListener listener) : MqttTransport, IFrameSource
 {
     private const int InitialReceiveSize = 4096;
 
@@ -52,75 +52,31 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
     protected void Received(int count) => _end += count;
 
     /// <summary>
-    /// Handles every whole packet in the buffer; false when the connection ends. One send batch covers them (closed
-    /// before any await that does not complete at once): the acknowledgements of a burst of publishes leave in one
-    /// send, and a subscriber's writer started by them runs once, on this thread, when the burst is handled.
+    /// Handles every whole packet in the buffer (<see cref="FrameHandling"/>, as every transport does); false when the
+    /// connection ends.
     /// </summary>
-    protected async ValueTask<bool> HandleFramesAsync(MqttConnection connection)
+    protected ValueTask<bool> HandleFramesAsync(MqttConnection connection)
     {
-        var maxPacketSize = listener.MaxPacketSize;
-        SendBatch.Enter();
-        var open = true;
-        try
-        {
-            while (_start < _end)
-            {
-                var status = NextFrame(connection, maxPacketSize, out var header, out var body, out var total);
-                if (status == FramingStatus.NeedMoreData)
-                {
-                    break;
-                }
+        // Completed at once in the common case: no second state machine on top of FrameHandling's.
+        var handled = FrameHandling.HandleAsync(this, connection, listener.MaxPacketSize);
+        return handled.IsCompletedSuccessfully ? new ValueTask<bool>(Handled(handled.Result)) : AwaitHandledAsync(handled);
+    }
 
-                if (status == FramingStatus.Handled)
-                {
-                    continue;
-                }
+    private async ValueTask<bool> AwaitHandledAsync(ValueTask<bool> handled) => Handled(await handled.ConfigureAwait(false));
 
-                var handled = connection.OnFrameAsync(status, header, body, total);
-                // A handling that waits closes the batch first (it belongs to this thread) and opens a new one
-                // after; one that completed at once is awaited without yielding, so the batch stays open.
-                var waits = !handled.IsCompleted;
-                if (waits)
-                {
-                    open = false;
-                    SendBatch.Exit();
-                }
-
-                var keepGoing = await handled.ConfigureAwait(false);
-                if (waits)
-                {
-                    SendBatch.Enter();
-                    open = true;
-                }
-
-                if (!keepGoing)
-                {
-                    return false;
-                }
-            }
-        }
-        finally
-        {
-            if (open)
-            {
-                SendBatch.Exit();
-            }
-        }
-
-        if (_start == _end)
+    /// <summary>Forgets the handled bytes when no partial packet remains; passes <paramref name="keepGoing"/> on.</summary>
+    private bool Handled(bool keepGoing)
+    {
+        if (keepGoing && _start == _end)
         {
             _start = _end = 0;
         }
 
-        return true;
+        return keepGoing;
     }
 
-    /// <summary>
-    /// Frames the next packet in the buffer and takes it off. The small packets of a publish flow are handled where
-    /// they lie (<see cref="MqttConnection.TryHandleInline"/>: <see cref="FramingStatus.Handled"/>); any other packet's
-    /// body is copied into an array of its own for the connection (a PUBLISH's payload lives on in it).
-    /// </summary>
-    private FramingStatus NextFrame(MqttConnection connection, int maxPacketSize, out byte header, out byte[] body, out int total)
+    /// <inheritdoc/>
+    FramingStatus IFrameSource.NextFrame(MqttConnection connection, int maxPacketSize, out byte header, out byte[] body, out int total)
     {
         body = [];
         var data = _buffer.AsSpan(_start, _end - _start);
@@ -152,7 +108,8 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
 
     /// <summary>
     /// Ends the connection once, whoever gets here first (the receive side, or a close while it was parked): the MQTT
-    /// connection shuts down (its writer drains, DISCONNECT to MQTT 5 clients), then <see cref="CloseSocket"/>.
+    /// connection shuts down (its writer drains, DISCONNECT to MQTT 5 clients), the send side is shut and the input
+    /// drained for a bounded time (<see cref="CloseLinger"/>), then <see cref="CloseSocket"/>.
     /// </summary>
     protected async Task FinishAsync()
     {
@@ -163,7 +120,14 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
 
         try
         {
-            await Connection!.ShutdownAsync().ConfigureAwait(false);
+            var connection = Connection!;
+            await connection.ShutdownAsync().ConfigureAwait(false);
+            if (ShutdownSend())
+            {
+                // A fresh buffer from the pool to read into and discard (whatever was pending is of no use now).
+                ReturnBuffer();
+                await CloseLinger.RunAsync(connection, DrainAsync).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -173,7 +137,13 @@ internal abstract class BufferedMqttTransport(SocketMqttListener listener) : Mqt
         }
     }
 
-    /// <summary>Sends the FIN after what was sent and closes the socket.</summary>
+    /// <summary>Sends the FIN after what was sent (the send side is shut); false when the socket is already gone.</summary>
+    protected abstract bool ShutdownSend();
+
+    /// <summary>Reads and discards what the peer sends until it closes (or <paramref name="cancellationToken"/> ends the wait).</summary>
+    protected abstract Task DrainAsync(CancellationToken cancellationToken);
+
+    /// <summary>Closes the socket.</summary>
     protected abstract void CloseSocket();
 
     /// <summary>Gives the buffer back to the pool (nothing is pending, or the connection ended).</summary>

@@ -200,11 +200,34 @@ internal sealed class SocketMqttTransport : BufferedMqttTransport, IThreadPoolWo
         }
     }
 
+    protected override bool ShutdownSend()
+    {
+        try
+        {
+            // FIN after what was sent (DISCONNECT included).
+            _socket.Shutdown(SocketShutdown.Send);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    protected override async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var scratch = ReceiveMemory;
+        while (await _socket.ReceiveAsync(scratch, SocketFlags.None, cancellationToken).ConfigureAwait(false) > 0)
+        {
+            // Discarded: the connection is closing.
+        }
+    }
+
     protected override void CloseSocket()
     {
         try
         {
-            // FIN after what was sent (DISCONNECT included); closing with a receive pending would otherwise reset.
+            // Closing with a receive pending would otherwise reset.
             _socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

@@ -27,6 +27,8 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
     // The peer's FIN (or an error) was reported: it was delivered with its edge, so the receive side must read until
     // recv returns 0 instead of parking after a short read.
     private volatile bool _hangUp;
+    // Set while the closing connection drains its input (CloseLinger): readiness completes it.
+    private TaskCompletionSource? _lingerSignal;
 
     public EpollMqttTransport(SocketFd fd, EpollEngine engine, SocketMqttListener listener, PeerAddress peer)
         : base(listener)
@@ -63,6 +65,12 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
 
         if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) == 0)
         {
+            return;
+        }
+
+        if (Volatile.Read(ref _lingerSignal) is { } linger)
+        {
+            linger.TrySetResult();
             return;
         }
 
@@ -212,6 +220,48 @@ internal sealed class EpollMqttTransport : BufferedMqttTransport
 
         error = count < 0 ? Marshal.GetLastPInvokeError() : 0;
         return (int)count;
+    }
+
+    protected override bool ShutdownSend()
+    {
+        try
+        {
+            // FIN after what was sent (DISCONNECT included).
+            return shutdown(_fd, SHUT_WR) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    protected override async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Published before reading: an edge that comes after the last read completes this signal.
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _lingerSignal, signal);
+            while (true)
+            {
+                var received = Receive(out _, out var error);
+                if (received > 0 || (received < 0 && error == EINTR))
+                {
+                    // Discarded: the connection is closing.
+                    continue;
+                }
+
+                if (received == 0 || error != EAGAIN)
+                {
+                    // The peer closed (or reset).
+                    return;
+                }
+
+                break;
+            }
+
+            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     protected override void CloseSocket()

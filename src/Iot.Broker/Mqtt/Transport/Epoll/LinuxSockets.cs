@@ -33,6 +33,7 @@ internal static unsafe partial class LinuxSockets
     public const int EFD_NONBLOCK = 0x800;
     public const int EFD_CLOEXEC = 0x80000;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
