@@ -1,4 +1,5 @@
 using Iot.Broker.Security;
+using Iot.Broker.Security.AccessControl;
 using Iot.Routing.Topics;
 using Microsoft.AspNetCore.Http.Features;
 using MQTTnet.Adapter;
@@ -314,7 +315,11 @@ internal sealed partial class MqttConnection
 
     private bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
 
-    private bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;
+    private bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck)
+    {
+        deliveryCheck = null;
+        return _acl?.CanSubscribe(filter, out deliveryCheck) ?? true;
+    }
 
     private void HandleDisconnect(MqttDisconnectPacket disconnect)
     {

@@ -428,7 +428,7 @@ internal sealed class SessionManager(
         var removed = 0;
         foreach (var subscription in subscriptions.Snapshot(session))
         {
-            if (acl.CanSubscribe(subscription.TopicFilter) || !subscriptions.Unsubscribe(session, subscription.Filter))
+            if (subscription.Reauthorize(acl) || !subscriptions.Unsubscribe(session, subscription.Filter))
             {
                 continue;
             }

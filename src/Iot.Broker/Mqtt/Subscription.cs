@@ -1,3 +1,6 @@
+using Iot.Broker.Security;
+using Iot.Broker.Security.AccessControl;
+
 namespace Iot.Broker.Mqtt;
 
 /// <summary>What the subscription index holds under a topic filter: one session's subscription, or a shared group.</summary>
@@ -7,9 +10,11 @@ internal abstract class IndexEntry
     public required string TopicFilter { get; init; }
 }
 
-/// <summary>One subscription of one session, with its MQTT 5 options.</summary>
+/// <summary>One subscription of one session, with its MQTT 5 options and the access check its messages need.</summary>
 internal sealed class Subscription : IndexEntry
 {
+    private DeliveryCheck? _deliveryCheck;
+
     public required MqttSession Session { get; init; }
 
     /// <summary>The filter exactly as subscribed (including <c>$share/{group}/</c>).</summary>
@@ -29,6 +34,34 @@ internal sealed class Subscription : IndexEntry
 
     /// <summary>MQTT 5 subscription identifier; 0 when none.</summary>
     public uint SubscriptionIdentifier { get; init; }
+
+    /// <summary>
+    /// The check each message goes through before it is delivered through this subscription, from the owner's rules at
+    /// SUBSCRIBE (or when a resumed session is brought within its owner's current rights); null when the filter shares
+    /// no topic with a deny rule, or when no rights were evaluated (no access control, or a subscription restored at
+    /// start-up whose owner has not connected since: nothing is sent to it before, and what was queued for it is
+    /// checked when it connects).
+    /// </summary>
+    public DeliveryCheck? DeliveryCheck
+    {
+        get => Volatile.Read(ref _deliveryCheck);
+        init => _deliveryCheck = value;
+    }
+
+    /// <summary>Whether a message on <paramref name="topic"/> may be delivered through this subscription. No allocation.</summary>
+    public bool MayDeliver(string topic) => Volatile.Read(ref _deliveryCheck) is not { } check || check.Allows(topic);
+
+    /// <summary>
+    /// Evaluates the filter again under <paramref name="acl"/> (the owner's current rights) and keeps the delivery check
+    /// that gives; false when the filter is no longer granted, and then nothing is delivered through it any more.
+    /// </summary>
+    public bool Reauthorize(IPrincipalAcl acl)
+    {
+        ArgumentNullException.ThrowIfNull(acl);
+        var granted = acl.CanSubscribe(TopicFilter, out var check);
+        Volatile.Write(ref _deliveryCheck, granted ? check : DeliveryCheck.Nothing);
+        return granted;
+    }
 }
 
 /// <summary>
@@ -84,8 +117,11 @@ internal sealed class SharedGroup : IndexEntry
         }
     }
 
-    /// <summary>Picks the member that gets the next message; null when the group has none.</summary>
-    public Subscription? Pick()
+    /// <summary>
+    /// Picks the member that gets the next message on <paramref name="topic"/>, among those that may receive it
+    /// (<see cref="Subscription.MayDeliver"/>); null when none may.
+    /// </summary>
+    public Subscription? Pick(string topic)
     {
         var members = Volatile.Read(ref _members);
         if (members.Length == 0)
@@ -95,17 +131,24 @@ internal sealed class SharedGroup : IndexEntry
 
         var start = (int)(Interlocked.Increment(ref _next) % (uint)members.Length);
         Subscription? fallback = null;
+        Subscription? allowed = null;
         for (var i = 0; i < members.Length; i++)
         {
             var candidate = members[(start + i) % members.Length];
+            if (!candidate.MayDeliver(topic))
+            {
+                continue;
+            }
+
             if (candidate.Session.CanAcceptNow)
             {
                 return candidate;
             }
 
+            allowed ??= candidate;
             fallback ??= candidate.Session.IsConnected ? candidate : null;
         }
 
-        return fallback ?? members[start];
+        return fallback ?? allowed;
     }
 }

@@ -95,7 +95,7 @@ internal sealed class SubscriptionIndex
         }
     }
 
-    /// <summary>True when <paramref name="session"/> has a non-shared subscription matching <paramref name="topic"/>.</summary>
+    /// <summary>True when <paramref name="session"/> has a non-shared subscription that matches <paramref name="topic"/> and may deliver it.</summary>
     public bool HasMatchingSubscription(MqttSession session, string topic)
     {
         lock (_gate)
@@ -107,7 +107,7 @@ internal sealed class SubscriptionIndex
 
             foreach (var subscription in subscriptions.Values)
             {
-                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter))
+                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter) && subscription.MayDeliver(topic))
                 {
                     return true;
                 }

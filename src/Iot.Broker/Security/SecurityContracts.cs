@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Iot.Broker.Security.AccessControl;
 
 namespace Iot.Broker.Security;
 
@@ -106,5 +107,21 @@ internal interface IPrincipalAcl
     bool CanPublish(string topic);
 
     /// <summary>May this connection subscribe to <paramref name="filter"/> (a topic filter without any <c>$share/{group}/</c> prefix)?</summary>
+    /// <remarks>
+    /// True also for a filter granted with a delivery check (it shares some topics with a deny rule): whoever delivers
+    /// messages through the filter must use <see cref="CanSubscribe(string, out DeliveryCheck?)"/>. For a topic name
+    /// the answer is exact: whether a message on that topic may be delivered to this connection.
+    /// </remarks>
     bool CanSubscribe(string filter);
+
+    /// <summary>
+    /// May this connection subscribe to <paramref name="filter"/>, and if so, which messages must be checked at delivery:
+    /// <paramref name="deliveryCheck"/> is null when every topic the filter matches may be read.
+    /// </summary>
+    /// <remarks>The default implementation grants what <see cref="CanSubscribe(string)"/> grants, without a check.</remarks>
+    bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck)
+    {
+        deliveryCheck = null;
+        return CanSubscribe(filter);
+    }
 }
