@@ -86,7 +86,7 @@ public sealed class DenyOverlapRestartTests(ITestOutputHelper output) : IAsyncLi
         await resumed.DisconnectAsync();
     }
 
-    private string[] Args(bool withDenyRule) =>
+    private static string[] Args(bool withDenyRule) =>
     [
         "--Iot:Security:AllowAnonymous=false",
         "--Iot:Security:Identities:0:Id=svc", "--Iot:Security:Identities:0:Role=Service", $"--Iot:Security:Identities:0:Password={ServicePassword}",
