@@ -78,7 +78,9 @@ internal interface IAccessControl
 
     /// <summary>
     /// May <paramref name="principal"/> subscribe to <paramref name="filter"/> (a topic filter, without any <c>$share/{group}/</c>
-    /// prefix)? Only when every topic the filter can match is allowed (so <c>devices/+/telemetry</c> is denied to a device).
+    /// prefix)? Only when an allow rule covers every topic the filter can match (so <c>devices/+/telemetry</c> is denied
+    /// to a device) before a deny rule covers the filter; a deny rule that only overlaps the filter leaves the messages
+    /// on its topics to a <see cref="DeliveryCheck"/> (see <see cref="IPrincipalAcl.CanSubscribe(string, out DeliveryCheck?)"/>).
     /// </summary>
     bool CanSubscribe(IotPrincipal principal, string filter);
 
