@@ -22,7 +22,10 @@ internal sealed class BrokerCommandChannel(SessionManager sessions, SessionConte
     public Task<bool> SendAsync(DeviceCommandMessage command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        if (!IsReady(command.DeviceId) || !sessions.TryGetSession(command.DeviceId, out var session))
+        // The command's own topic must be one the device subscribed to and may read: a deny rule on a command subtree
+        // keeps those commands from a device whose 'devices/{id}/commands/#' it only overlaps (they end dead-lettered).
+        if (!IsReady(command.DeviceId) || !sessions.TryGetSession(command.DeviceId, out var session)
+            || !session.HasMatchingSubscription(command.Topic))
         {
             return Task.FromResult(false);
         }

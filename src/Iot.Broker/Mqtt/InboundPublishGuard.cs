@@ -1,4 +1,5 @@
 using Iot.Broker.Security;
+using Iot.Broker.Security.AccessControl;
 using Iot.Routing.Topics;
 using MQTTnet.Protocol;
 
@@ -36,8 +37,15 @@ internal sealed class InboundPublishGuard(SessionContext context)
     /// <summary>May this client publish to <paramref name="topic"/>?</summary>
     public bool CanPublish(string topic) => _acl?.CanPublish(topic) ?? true;
 
-    /// <summary>May this client subscribe to <paramref name="filter"/>?</summary>
-    public bool CanSubscribe(string filter) => _acl?.CanSubscribe(filter) ?? true;
+    /// <summary>
+    /// May this client subscribe to <paramref name="filter"/>? <paramref name="deliveryCheck"/> is the per-message check
+    /// when the filter only overlaps a deny rule (granted, and its messages on denied topics held back at delivery).
+    /// </summary>
+    public bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck)
+    {
+        deliveryCheck = null;
+        return _acl?.CanSubscribe(filter, out deliveryCheck) ?? true;
+    }
 
     /// <summary>
     /// The topic as a string: the last one when the bytes are the same ASCII, else checked and decoded (and

@@ -4,8 +4,10 @@ namespace Iot.Broker.Mqtt;
 
 /// <summary>
 /// The publish path: updates the retained store, matches subscriptions through the topic tree and hands the
-/// message to each matching session once (with the highest granted QoS and all subscription identifiers).
-/// Returns the durable writes the publisher's acknowledgement must wait for.
+/// message to each matching session once (with the highest granted QoS and all subscription identifiers), through the
+/// subscriptions that may deliver it (<see cref="Subscription.MayDeliver"/>: a filter that overlaps a deny rule is
+/// checked per message, any other costs a null test). Returns the durable writes the publisher's acknowledgement must
+/// wait for.
 /// </summary>
 internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null)
 {
@@ -45,7 +47,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
             }
             else if (matches.Count == 1)
             {
-                if (Resolve(matches[0]) is { } only && !IsNoLocal(only, publisherClientId))
+                if (Resolve(matches[0], message.Topic) is { } only && !IsNoLocal(only, publisherClientId))
                 {
                     Deliver(only.Session, message, GrantedQos(message, only), only.RetainAsPublished && message.Retain,
                         only.SubscriptionIdentifier == 0 ? null : [only.SubscriptionIdentifier], ref durable);
@@ -89,7 +91,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         bySession.Clear();
         foreach (var entry in matches)
         {
-            if (Resolve(entry) is not { } subscription || IsNoLocal(subscription, publisherClientId))
+            if (Resolve(entry, message.Topic) is not { } subscription || IsNoLocal(subscription, publisherClientId))
             {
                 continue;
             }
@@ -129,10 +131,11 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
     private static void Deliver(MqttSession session, BrokerMessage message, byte qos, bool retain, uint[]? ids, ref DurableWrites durable) =>
         session.Enqueue(message, qos, retain, ids, ref durable);
 
-    private static Subscription? Resolve(IndexEntry entry) => entry switch
+    /// <summary>The subscription that delivers the message on <paramref name="topic"/> for this entry; null when none may.</summary>
+    private static Subscription? Resolve(IndexEntry entry, string topic) => entry switch
     {
-        Subscription s => s,
-        SharedGroup g => g.Pick(),
+        Subscription s => s.MayDeliver(topic) ? s : null,
+        SharedGroup g => g.Pick(topic),
         _ => null,
     };
 

@@ -48,7 +48,7 @@ internal sealed partial class MqttConnection
                 continue;
             }
 
-            if (!CanSubscribe(topicFilter))
+            if (!CanSubscribe(topicFilter, out var deliveryCheck))
             {
                 Context.Metrics.SubscribeDeniedOnce();
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
@@ -74,6 +74,7 @@ internal sealed partial class MqttConnection
                 RetainAsPublished = IsV5 && filter.RetainAsPublished,
                 RetainHandling = IsV5 ? (byte)filter.RetainHandling : (byte)0,
                 SubscriptionIdentifier = IsV5 ? subscribe.SubscriptionIdentifier : 0,
+                DeliveryCheck = deliveryCheck,
             };
 
             var isNew = _broker.Subscriptions.Subscribe(subscription);

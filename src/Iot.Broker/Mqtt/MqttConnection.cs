@@ -1,5 +1,6 @@
 using Iot.Broker.Mqtt.Transport;
 using Iot.Broker.Security;
+using Iot.Broker.Security.AccessControl;
 using MQTTnet.Formatter;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
@@ -216,5 +217,5 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     /// <summary>The identity's ACL checks for publish and subscribe (set by CONNECT).</summary>
     private bool CanPublish(string topic) => _guard.CanPublish(topic);
 
-    private bool CanSubscribe(string filter) => _guard.CanSubscribe(filter);
+    private bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck) => _guard.CanSubscribe(filter, out deliveryCheck);
 }

@@ -33,7 +33,7 @@ internal sealed partial class MqttSession
         }
     }
 
-    /// <summary>True when the session has a non-shared subscription matching <paramref name="topic"/>.</summary>
+    /// <summary>True when the session has a non-shared subscription that matches <paramref name="topic"/> and may deliver it.</summary>
     public bool HasMatchingSubscription(string topic)
     {
         lock (_gate)
@@ -45,7 +45,7 @@ internal sealed partial class MqttSession
 
             foreach (var subscription in subscriptions.Values)
             {
-                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter))
+                if (subscription.ShareName is null && TopicNames.Matches(topic, subscription.TopicFilter) && subscription.MayDeliver(topic))
                 {
                     return true;
                 }

@@ -51,13 +51,15 @@ internal sealed class RetainedCursor
 
     /// <summary>
     /// The current retained message of the next topic that still has one (cleared or expired topics are passed
-    /// over); false when the cursor is at its end. Call <see cref="Advance"/> once it is handed to the session.
+    /// over, and so are topics the subscription may no longer deliver, when a resumed session's rights narrowed it);
+    /// false when the cursor is at its end. Call <see cref="Advance"/> once it is handed to the session.
     /// </summary>
     public bool TryPeek(long nowUnixMs, [NotNullWhen(true)] out BrokerMessage? message)
     {
         while (_matches is not null && _next < _matches.Count)
         {
-            if (_retained.TryGetCurrent(_matches[_next].Topic, nowUnixMs, out message))
+            var topic = _matches[_next].Topic;
+            if (Subscription.MayDeliver(topic) && _retained.TryGetCurrent(topic, nowUnixMs, out message))
             {
                 return true;
             }

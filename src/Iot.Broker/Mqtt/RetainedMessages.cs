@@ -100,12 +100,17 @@ internal sealed class RetainedMessages(SessionContext context)
 
     /// <summary>
     /// The retained messages a new subscription is owed, as a cursor for its session to send from as it has room;
-    /// null when none match. At most <see cref="MqttOptions.MaxRetainedPerSubscribe"/> (when set) are kept.
+    /// null when none match. At most <see cref="MqttOptions.MaxRetainedPerSubscribe"/> (when set) are kept, after those
+    /// the subscription may not deliver (<see cref="Subscription.MayDeliver"/>) are left out.
     /// </summary>
     public RetainedCursor? OpenCursor(Subscription subscription, MqttConnection connection)
     {
         var matches = new List<BrokerMessage>();
         Match(subscription.TopicFilter, matches);
+        if (subscription.DeliveryCheck is not null)
+        {
+            matches.RemoveAll(m => !subscription.MayDeliver(m.Topic));
+        }
         if (matches.Count == 0)
         {
             return null;

@@ -375,7 +375,7 @@ internal sealed class SessionManager(
         var removed = 0;
         foreach (var subscription in session.SnapshotSubscriptions())
         {
-            if (acl.CanSubscribe(subscription.TopicFilter) || !subscriptions.Unsubscribe(session, subscription.Filter))
+            if (subscription.Reauthorize(acl) || !subscriptions.Unsubscribe(session, subscription.Filter))
             {
                 continue;
             }

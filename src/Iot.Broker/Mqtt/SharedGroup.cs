@@ -57,8 +57,11 @@ internal sealed class SharedGroup : IndexEntry
         }
     }
 
-    /// <summary>Picks the member that gets the next message; null when the group has none.</summary>
-    public Subscription? Pick()
+    /// <summary>
+    /// Picks the member that gets the next message on <paramref name="topic"/>, among those that may receive it
+    /// (<see cref="Subscription.MayDeliver"/>); null when none may.
+    /// </summary>
+    public Subscription? Pick(string topic)
     {
         var members = Volatile.Read(ref _members);
         if (members.Length == 0)
@@ -68,17 +71,24 @@ internal sealed class SharedGroup : IndexEntry
 
         var start = (int)(Interlocked.Increment(ref _next) % (uint)members.Length);
         Subscription? fallback = null;
+        Subscription? allowed = null;
         for (var i = 0; i < members.Length; i++)
         {
             var candidate = members[(start + i) % members.Length];
+            if (!candidate.MayDeliver(topic))
+            {
+                continue;
+            }
+
             if (candidate.Session.CanAcceptNow)
             {
                 return candidate;
             }
 
+            allowed ??= candidate;
             fallback ??= candidate.Session.IsConnected ? candidate : null;
         }
 
-        return fallback ?? members[start];
+        return fallback ?? allowed;
     }
 }

@@ -1,11 +1,15 @@
 using Iot.Broker.Mqtt.Persistence;
+using Iot.Broker.Security;
+using Iot.Broker.Security.AccessControl;
 using Iot.Routing.Topics;
 
 namespace Iot.Broker.Mqtt;
 
-/// <summary>One subscription of one session, with its MQTT 5 options.</summary>
+/// <summary>One subscription of one session, with its MQTT 5 options and the access check its messages need.</summary>
 internal sealed class Subscription : IndexEntry
 {
+    private DeliveryCheck? _deliveryCheck;
+
     public required MqttSession Session { get; init; }
 
     /// <summary>The filter exactly as subscribed (including <c>$share/{group}/</c>).</summary>
@@ -25,6 +29,34 @@ internal sealed class Subscription : IndexEntry
 
     /// <summary>MQTT 5 subscription identifier; 0 when none.</summary>
     public uint SubscriptionIdentifier { get; init; }
+
+    /// <summary>
+    /// The check each message goes through before it is delivered through this subscription, from the owner's rules at
+    /// SUBSCRIBE (or when a resumed session is brought within its owner's current rights); null when the filter shares
+    /// no topic with a deny rule, or when no rights were evaluated (no access control, or a subscription restored at
+    /// start-up whose owner has not connected since: nothing is sent to it before, and what was queued for it is
+    /// checked when it connects).
+    /// </summary>
+    public DeliveryCheck? DeliveryCheck
+    {
+        get => Volatile.Read(ref _deliveryCheck);
+        init => _deliveryCheck = value;
+    }
+
+    /// <summary>Whether a message on <paramref name="topic"/> may be delivered through this subscription. No allocation.</summary>
+    public bool MayDeliver(string topic) => Volatile.Read(ref _deliveryCheck) is not { } check || check.Allows(topic);
+
+    /// <summary>
+    /// Evaluates the filter again under <paramref name="acl"/> (the owner's current rights) and keeps the delivery check
+    /// that gives; false when the filter is no longer granted, and then nothing is delivered through it any more.
+    /// </summary>
+    public bool Reauthorize(IPrincipalAcl acl)
+    {
+        ArgumentNullException.ThrowIfNull(acl);
+        var granted = acl.CanSubscribe(TopicFilter, out var check);
+        Volatile.Write(ref _deliveryCheck, granted ? check : DeliveryCheck.Nothing);
+        return granted;
+    }
 
     /// <summary>The subscription of <paramref name="session"/> a stored one describes (at start-up, or in tests).</summary>
     public static Subscription FromStored(MqttSession session, PersistedSubscription s)

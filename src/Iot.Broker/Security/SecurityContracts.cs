@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Iot.Broker.Security.AccessControl;
 
 namespace Iot.Broker.Security;
 
@@ -77,7 +78,9 @@ internal interface IAccessControl
 
     /// <summary>
     /// May <paramref name="principal"/> subscribe to <paramref name="filter"/> (a topic filter, without any <c>$share/{group}/</c>
-    /// prefix)? Only when every topic the filter can match is allowed (so <c>devices/+/telemetry</c> is denied to a device).
+    /// prefix)? Only when an allow rule covers every topic the filter can match (so <c>devices/+/telemetry</c> is denied
+    /// to a device) before a deny rule covers the filter; a deny rule that only overlaps the filter leaves the messages
+    /// on its topics to a <see cref="DeliveryCheck"/> (see <see cref="IPrincipalAcl.CanSubscribe(string, out DeliveryCheck?)"/>).
     /// </summary>
     bool CanSubscribe(IotPrincipal principal, string filter);
 
@@ -106,5 +109,21 @@ internal interface IPrincipalAcl
     bool CanPublish(string topic);
 
     /// <summary>May this connection subscribe to <paramref name="filter"/> (a topic filter without any <c>$share/{group}/</c> prefix)?</summary>
+    /// <remarks>
+    /// True also for a filter granted with a delivery check (it shares some topics with a deny rule): whoever delivers
+    /// messages through the filter must use <see cref="CanSubscribe(string, out DeliveryCheck?)"/>. For a topic name
+    /// the answer is exact: whether a message on that topic may be delivered to this connection.
+    /// </remarks>
     bool CanSubscribe(string filter);
+
+    /// <summary>
+    /// May this connection subscribe to <paramref name="filter"/>, and if so, which messages must be checked at delivery:
+    /// <paramref name="deliveryCheck"/> is null when every topic the filter matches may be read.
+    /// </summary>
+    /// <remarks>The default implementation grants what <see cref="CanSubscribe(string)"/> grants, without a check.</remarks>
+    bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck)
+    {
+        deliveryCheck = null;
+        return CanSubscribe(filter);
+    }
 }

@@ -14,7 +14,9 @@ namespace Iot.Broker.Security.AccessControl;
 /// apply (identity, action, safe placeholder values), so that each later check walks only those.</para>
 /// <para>Publish: the topic must match the pattern (MQTT §4.7, leading wildcards do not match <c>$</c> topics).
 /// Subscribe: an allow rule grants the filter only when it covers every topic the filter can match; a deny rule refuses
-/// it as soon as the two share one topic. Coverage by a union of several allow rules is not considered (denied).</para>
+/// it when it covers it. A deny rule that shares only some topics with the filter decides nothing: a later allow rule
+/// may still grant the filter, and then the messages are checked at delivery (<see cref="DeliveryCheck"/>), as
+/// Mosquitto does. Coverage by a union of several allow rules is not considered (denied).</para>
 /// </remarks>
 internal sealed class RuleBasedAccessControl : IAccessControl
 {
@@ -65,7 +67,19 @@ internal sealed class RuleBasedAccessControl : IAccessControl
     public bool CanSubscribe(IotPrincipal principal, string filter)
     {
         ArgumentNullException.ThrowIfNull(principal);
-        return TopicNames.IsValidTopicFilter(filter) && EvaluateSubscribe(_rulesByRole[(int)RoleOf(principal)], principal, filter, filtered: false);
+        return TopicNames.IsValidTopicFilter(filter) && EvaluateSubscribe(_rulesByRole[(int)RoleOf(principal)], principal, filter, filtered: false, out _);
+    }
+
+    /// <summary>
+    /// Like <see cref="CanSubscribe(IotPrincipal, string)"/>, and when granted, the check its messages need at delivery
+    /// (null when the filter shares no topic with a deny rule).
+    /// </summary>
+    public bool CanSubscribe(IotPrincipal principal, string filter, out DeliveryCheck? deliveryCheck)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        deliveryCheck = null;
+        return TopicNames.IsValidTopicFilter(filter)
+            && EvaluateSubscribe(_rulesByRole[(int)RoleOf(principal)], principal, filter, filtered: false, out deliveryCheck);
     }
 
     public IPrincipalAcl Compile(IotPrincipal principal)
@@ -109,8 +123,12 @@ internal sealed class RuleBasedAccessControl : IAccessControl
     }
 
     // filtered: the rules are already restricted to subscribe rules that apply to the principal (a compiled ACL).
-    private static bool EvaluateSubscribe(CompiledAclRule[] rules, IotPrincipal principal, string filter, bool filtered)
+    private static bool EvaluateSubscribe(CompiledAclRule[] rules, IotPrincipal principal, string filter, bool filtered, out DeliveryCheck? deliveryCheck)
     {
+        deliveryCheck = null;
+        // The rules before the deciding one that share some topics with the filter: what a delivery check evaluates.
+        List<CompiledAclRule>? overlapping = null;
+        var lastDeny = -1;
         foreach (var rule in rules)
         {
             if (!filtered && (!rule.Subscribe || !rule.AppliesTo(principal)))
@@ -118,17 +136,26 @@ internal sealed class RuleBasedAccessControl : IAccessControl
                 continue;
             }
 
-            if (rule.Allow)
+            if (rule.Pattern.Covers(filter, principal.ClientId, principal.Username))
             {
-                // A partial overlap with an allow rule grants nothing and decides nothing: later rules may still cover it.
-                if (rule.Pattern.Covers(filter, principal.ClientId, principal.Username))
+                if (rule.Allow && lastDeny >= 0)
                 {
-                    return true;
+                    // Allow rules after the last overlapping deny rule would let through what the granting rule does.
+                    deliveryCheck = new DeliveryCheck([.. overlapping!.Take(lastDeny + 1)], principal);
                 }
+
+                return rule.Allow;
             }
-            else if (rule.Pattern.Overlaps(filter, principal.ClientId, principal.Username))
+
+            // A partial overlap decides nothing: a later rule may still cover the filter. A deny rule's topics are then
+            // filtered at delivery, and an allow rule before it lets its own topics through there (first match wins).
+            if (rule.Pattern.Overlaps(filter, principal.ClientId, principal.Username))
             {
-                return false;
+                (overlapping ??= []).Add(rule);
+                if (!rule.Allow)
+                {
+                    lastDeny = overlapping.Count - 1;
+                }
             }
         }
 
@@ -140,7 +167,12 @@ internal sealed class RuleBasedAccessControl : IAccessControl
     {
         public bool CanPublish(string topic) => IsTopicName(topic) && EvaluatePublish(publishRules, principal, topic, filtered: true);
 
-        public bool CanSubscribe(string filter) =>
-            TopicNames.IsValidTopicFilter(filter) && EvaluateSubscribe(subscribeRules, principal, filter, filtered: true);
+        public bool CanSubscribe(string filter) => CanSubscribe(filter, out _);
+
+        public bool CanSubscribe(string filter, out DeliveryCheck? deliveryCheck)
+        {
+            deliveryCheck = null;
+            return TopicNames.IsValidTopicFilter(filter) && EvaluateSubscribe(subscribeRules, principal, filter, filtered: true, out deliveryCheck);
+        }
     }
 }
