@@ -30,8 +30,12 @@ internal static class OperationsEndpoints
 
         var text = new StringBuilder(4096);
         Gauge(text, "iot_mqtt_connections", "Open MQTT connections.", m.Connections);
-        Counter(text, "iot_mqtt_connections_total", "MQTT connections accepted since start.", m.ConnectionsTotal);
-        Counter(text, "iot_mqtt_connect_rejected_total", "CONNECTs refused (authentication, bad client id, malformed).", m.ConnectRejected);
+        foreach (var counter in BrokerCounters.All)
+        {
+            var (name, help) = BrokerCounters.Describe(counter);
+            Counter(text, name, help, m.Read(counter));
+        }
+
         Gauge(text, "iot_mqtt_sessions", "Sessions, connected or persistent.", sessions.SessionCount);
         Gauge(text, "iot_mqtt_subscriptions", "Subscriptions in the topic tree.", subscriptions.Count);
         Gauge(text, "iot_mqtt_retained_messages", "Retained messages.", retained.Count);
@@ -39,27 +43,12 @@ internal static class OperationsEndpoints
         Gauge(text, "iot_mqtt_retained_owned_messages", "Retained messages charged to clients (Iot:Mqtt:MaxRetainedMessages); the broker's own are not.", retained.OwnedCount);
         Gauge(text, "iot_mqtt_retained_owned_bytes", "Bytes (topic, payload, properties) of the retained messages charged to clients (Iot:Mqtt:MaxRetainedBytes).", retained.OwnedBytes);
         Gauge(text, "iot_mqtt_retained_pending", "Retained messages matched at SUBSCRIBE and not yet handed to the session.", m.RetainedPending);
-        Counter(text, "iot_mqtt_messages_received_total", "PUBLISH packets received from clients.", m.MessagesReceived);
-        Counter(text, "iot_mqtt_messages_sent_total", "PUBLISH packets sent to clients.", m.MessagesSent);
-        Counter(text, "iot_mqtt_bytes_received_total", "MQTT bytes received.", m.BytesReceived);
-        Counter(text, "iot_mqtt_bytes_sent_total", "MQTT bytes sent.", m.BytesSent);
-        Counter(text, "iot_mqtt_messages_unmatched_total", "Published messages no subscription matched.", m.MessagesUnmatched);
         text.Append("# HELP iot_mqtt_messages_dropped_total Messages not delivered to a subscriber, by reason.\n# TYPE iot_mqtt_messages_dropped_total counter\n");
         foreach (var reason in Enum.GetValues<DropReason>())
         {
             text.Append(CultureInfo.InvariantCulture, $"iot_mqtt_messages_dropped_total{{reason=\"{Label(reason)}\"}} {m.Dropped(reason)}\n");
         }
 
-        Counter(text, "iot_mqtt_protocol_errors_total", "Connections closed for a protocol violation.", m.ProtocolErrors);
-        Counter(text, "iot_mqtt_packet_too_large_total", "Inbound packets over Iot:Mqtt:MaxPacketSize.", m.PacketTooLarge);
-        Counter(text, "iot_mqtt_receive_maximum_exceeded_total", "Clients disconnected for exceeding Iot:Mqtt:ReceiveMaximum.", m.ReceiveMaximumExceeded);
-        Counter(text, "iot_mqtt_keepalive_timeouts_total", "Connections closed because keep-alive ran out.", m.KeepAliveTimeouts);
-        Counter(text, "iot_mqtt_sessions_expired_total", "Sessions ended by their expiry interval.", m.SessionsExpired);
-        Counter(text, "iot_mqtt_wills_published_total", "Will messages published.", m.WillsPublished);
-        Counter(text, "iot_mqtt_authentication_failures_total", "CONNECTs with wrong credentials, unknown or disabled identities, or bad client certificates.", m.AuthenticationFailures);
-        Counter(text, "iot_mqtt_client_id_refused_total", "CONNECTs refused with 0x85 because the client id belongs to another identity (a registered identity's id, or a session another identity owns).", m.ClientIdRefused);
-        Counter(text, "iot_mqtt_publish_denied_total", "Publishes refused by the access-control rules.", m.PublishDenied);
-        Counter(text, "iot_mqtt_subscribe_denied_total", "Subscriptions refused by the access-control rules.", m.SubscribeDenied);
         text.Append("# HELP iot_mqtt_limit_hits_total Times a configured limit refused or slowed a client, by limit.\n# TYPE iot_mqtt_limit_hits_total counter\n");
         foreach (var limit in Enum.GetValues<LimitKind>())
         {
@@ -95,7 +84,6 @@ internal static class OperationsEndpoints
 
         text.Append(CultureInfo.InvariantCulture, $"# HELP dotnet_gc_pause_seconds_total Time the garbage collector paused the broker's threads since start.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:F6}\n");
         Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start (allocation rate: its rate per second).", GC.GetTotalAllocatedBytes());
-        Counter(text, "iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections).", m.HeapCompactions);
         text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_compaction_seconds_total Time paused in those compactions.\n# TYPE iot_heap_compaction_seconds_total counter\niot_heap_compaction_seconds_total {m.HeapCompactionSeconds:F6}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP iot_heap_startup_compaction_seconds Pause of the compaction a second after start (Iot:Mqtt:CompactHeapAtStart); 0 before it or when off.\n# TYPE iot_heap_startup_compaction_seconds gauge\niot_heap_startup_compaction_seconds {m.HeapStartupCompactionSeconds:F6}\n");
         if (store is SqliteSessionStore sqlite)

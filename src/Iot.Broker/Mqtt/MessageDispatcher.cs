@@ -43,7 +43,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         {
             if (matches.Count == 0)
             {
-                metrics.MessageUnmatched();
+                metrics.Add(BrokerCounter.MessagesUnmatched);
             }
             else if (matches.Count == 1)
             {

@@ -37,7 +37,7 @@ internal sealed partial class MqttConnection
         catch (MqttProtocolViolationException ex) when (ProtocolVersion == MqttProtocolVersion.Unknown)
         {
             // Unknown protocol level: answer as MQTT 3.1.1 with "unacceptable protocol version" (0x01) and close.
-            Context.Metrics.ConnectRejectedOnce();
+            Context.Metrics.Add(BrokerCounter.ConnectRejected);
             await _transport.Output.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x01 }).ConfigureAwait(false);
             _broker.Refusals.Add(MqttConnectReasonCode.UnsupportedProtocolVersion, _transport.ConnectionId, ex.Message);
             return false;
@@ -82,7 +82,7 @@ internal sealed partial class MqttConnection
             }
             else if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal))
             {
-                Context.Metrics.AuthenticationFailed();
+                Context.Metrics.Add(BrokerCounter.AuthenticationFailures);
                 return Refuse(MqttConnectReasonCode.NotAuthorized, "a device must use its identity as client id");
             }
         }
@@ -99,7 +99,7 @@ internal sealed partial class MqttConnection
         if (!string.Equals(clientId, identity.Username, StringComparison.Ordinal) && _broker.Authenticator?.IsRegistered(clientId) == true)
         {
             // A registered identity's id is reserved as a client id for that identity, whatever the role of who tries it.
-            Context.Metrics.ClientIdRefusedOnce();
+            Context.Metrics.Add(BrokerCounter.ClientIdRefused);
             return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the client id is another identity's id");
         }
 
@@ -108,7 +108,7 @@ internal sealed partial class MqttConnection
         _guard.Start(acl);
         if (connect.WillFlag && !CanPublish(connect.WillTopic!))
         {
-            Context.Metrics.PublishDeniedOnce();
+            Context.Metrics.Add(BrokerCounter.PublishDenied);
             return Refuse(MqttConnectReasonCode.NotAuthorized, "the will topic is not allowed for this identity");
         }
 
@@ -160,7 +160,7 @@ internal sealed partial class MqttConnection
         switch (binding.Refusal)
         {
             case SessionRefusal.OwnedByAnotherIdentity:
-                Context.Metrics.ClientIdRefusedOnce();
+                Context.Metrics.Add(BrokerCounter.ClientIdRefused);
                 return Refuse(MqttConnectReasonCode.ClientIdentifierNotValid, "the session of this client id belongs to another identity");
             case SessionRefusal.PersistentSessionQuota:
                 Context.Metrics.LimitHit(LimitKind.MaxPersistentSessionsPerIdentity);
@@ -216,7 +216,7 @@ internal sealed partial class MqttConnection
     /// <summary>A malformed CONNECT: MQTT 5 gets CONNACK 0x81, MQTT 3.1.1 has no code for it and is closed (§3.1.4).</summary>
     private bool RefuseMalformed(string detail)
     {
-        Context.Metrics.ConnectRejectedOnce();
+        Context.Metrics.Add(BrokerCounter.ConnectRejected);
         _broker.Refusals.Add(MqttConnectReasonCode.MalformedPacket, _transport.ConnectionId, "malformed CONNECT: " + detail);
         if (IsV5)
         {
@@ -229,7 +229,7 @@ internal sealed partial class MqttConnection
 
     private bool Refuse(MqttConnectReasonCode reason, string detail)
     {
-        Context.Metrics.ConnectRejectedOnce();
+        Context.Metrics.Add(BrokerCounter.ConnectRejected);
         _broker.Refusals.Add(reason, _transport.ConnectionId, detail);
         Send(new MqttConnAckPacket { ReasonCode = reason, ReturnCode = ToReturnCode(reason) });
         return false;
@@ -261,7 +261,7 @@ internal sealed partial class MqttConnection
         {
             if (!_broker.IsTrustedClientCertificate(certificate) || authenticator is null)
             {
-                Context.Metrics.AuthenticationFailed();
+                Context.Metrics.Add(BrokerCounter.AuthenticationFailures);
                 Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "client certificate does not chain to the configured CA");
                 return null;
             }
@@ -283,14 +283,14 @@ internal sealed partial class MqttConnection
         }
         else
         {
-            Context.Metrics.AuthenticationFailed();
+            Context.Metrics.Add(BrokerCounter.AuthenticationFailures);
             Refuse(MqttConnectReasonCode.NotAuthorized, "no credentials, and anonymous access is disabled (Iot:Security:AllowAnonymous)");
             return null;
         }
 
         if (!outcome.Succeeded)
         {
-            Context.Metrics.AuthenticationFailed();
+            Context.Metrics.Add(BrokerCounter.AuthenticationFailures);
             Refuse(MqttConnectReasonCode.BadUserNameOrPassword, "authentication failed: " + outcome.Failure);
             return null;
         }

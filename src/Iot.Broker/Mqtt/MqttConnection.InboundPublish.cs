@@ -91,7 +91,7 @@ internal sealed partial class MqttConnection
         if (!CanPublish(topic!) || Iot.Routing.ResourceNames.IsInvalidCommandSubmission(topic!))
         {
             // MQTT 5: PUBACK/PUBREC 0x87; MQTT 3.1.1 has no negative acknowledgement, so the message is dropped and counted.
-            Context.Metrics.PublishDeniedOnce();
+            Context.Metrics.Add(BrokerCounter.PublishDenied);
             if (qos > 0)
             {
                 _guard.Received();
@@ -110,7 +110,7 @@ internal sealed partial class MqttConnection
         {
             if (IsV5 && _guard.AtReceiveMaximum)
             {
-                Context.Metrics.ReceiveMaximumExceededOnce();
+                Context.Metrics.Add(BrokerCounter.ReceiveMaximumExceeded);
                 Violation(MqttDisconnectReasonCode.ReceiveMaximumExceeded, $"more than {Context.Options.ReceiveMaximum} unacknowledged QoS 1/2 publishes");
                 return false;
             }
@@ -142,7 +142,7 @@ internal sealed partial class MqttConnection
             RetainedOwnerId = retain ? RetainedOwnerId() : 0,
         };
 
-        Context.Metrics.MessageReceived();
+        Context.Metrics.Add(BrokerCounter.MessagesReceived);
         var durable = _broker.Dispatcher.Publish(message, ClientId, refuseUnretained: qos > 0 && IsV5);
         if (ReferenceEquals(durable, MessageDispatcher.RetainedQuotaExceeded))
         {

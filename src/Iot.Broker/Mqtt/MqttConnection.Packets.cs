@@ -19,7 +19,7 @@ internal sealed partial class MqttConnection
     {
         if (status == FramingStatus.TooLarge)
         {
-            Context.Metrics.PacketTooLargeOnce();
+            Context.Metrics.Add(BrokerCounter.PacketTooLarge);
             Violation(MqttDisconnectReasonCode.PacketTooLarge, $"packet of {total} bytes exceeds the maximum of {Context.Options.MaxPacketSize}");
             return false;
         }
@@ -36,7 +36,7 @@ internal sealed partial class MqttConnection
         }
 
         _keepAlive.Heard();
-        Context.Metrics.AddBytesReceived(total);
+        Context.Metrics.Add(BrokerCounter.BytesReceived, total);
         if (_session is not null && !IsV5 && header >> 4 == PacketHeaders.PublishType)
         {
             if (!HandlePublishV3(header, body))
@@ -92,7 +92,7 @@ internal sealed partial class MqttConnection
         }
 
         _keepAlive.Heard();
-        Context.Metrics.AddBytesReceived(total);
+        Context.Metrics.Add(BrokerCounter.BytesReceived, total);
         switch (header)
         {
             case PacketHeaders.PubAck:
@@ -203,7 +203,7 @@ internal sealed partial class MqttConnection
     /// <summary>Ends the connection for a protocol violation: DISCONNECT with the reason (MQTT 5) and close.</summary>
     private void Violation(MqttDisconnectReasonCode reason, string detail)
     {
-        Context.Metrics.ProtocolError();
+        Context.Metrics.Add(BrokerCounter.ProtocolErrors);
         var who = ClientId.Length > 0 ? ClientId : _transport.ConnectionId;
         BrokerLog.ProtocolViolation(_broker.Logger, who, reason, detail);
         _closeReason = reason;

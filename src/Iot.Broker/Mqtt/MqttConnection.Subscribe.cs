@@ -50,7 +50,7 @@ internal sealed partial class MqttConnection
 
             if (!CanSubscribe(topicFilter, out var deliveryCheck))
             {
-                Context.Metrics.SubscribeDeniedOnce();
+                Context.Metrics.Add(BrokerCounter.SubscribeDenied);
                 codes.Add(IsV5 ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }

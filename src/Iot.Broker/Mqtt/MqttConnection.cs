@@ -113,7 +113,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
                 _transport.CancelReceive();
                 break;
             case KeepAliveVerdict.KeepAliveExpired:
-                Context.Metrics.KeepAliveTimeout();
+                Context.Metrics.Add(BrokerCounter.KeepAliveTimeouts);
                 Close(MqttDisconnectReasonCode.KeepAliveTimeout);
                 break;
             case KeepAliveVerdict.Idle:

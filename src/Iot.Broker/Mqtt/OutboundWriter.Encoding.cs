@@ -19,7 +19,7 @@ internal sealed partial class OutboundWriter
         }
 
         formatter.Cleanup();
-        _context.Metrics.AddBytesSent(buffer.Length);
+        _context.Metrics.Add(BrokerCounter.BytesSent, buffer.Length);
     }
 
     private void WriteAck(PipeWriter output, int ack)
@@ -30,7 +30,7 @@ internal sealed partial class OutboundWriter
         span[2] = (byte)(ack >> 8);
         span[3] = (byte)ack;
         output.Advance(4);
-        _context.Metrics.AddBytesSent(4);
+        _context.Metrics.Add(BrokerCounter.BytesSent, 4);
     }
 
     private void WritePublish(PipeWriter output, Delivery delivery)
@@ -53,8 +53,8 @@ internal sealed partial class OutboundWriter
         {
             // MQTT 3.1.1 has no properties and no client Maximum Packet Size: written directly, no packet object.
             var length = PublishEncoder.WriteV311(output, message.Topic, message.Payload.Span, qos, retain, dup, packetId);
-            _context.Metrics.AddBytesSent(length);
-            _context.Metrics.MessageSent();
+            _context.Metrics.Add(BrokerCounter.BytesSent, length);
+            _context.Metrics.Add(BrokerCounter.MessagesSent);
             return;
         }
 
@@ -103,8 +103,8 @@ internal sealed partial class OutboundWriter
         }
 
         formatter.Cleanup();
-        _context.Metrics.AddBytesSent(encoded.Length);
-        _context.Metrics.MessageSent();
+        _context.Metrics.Add(BrokerCounter.BytesSent, encoded.Length);
+        _context.Metrics.Add(BrokerCounter.MessagesSent);
     }
 
     private void ApplyTopicAlias(MqttPublishPacket packet)

@@ -87,7 +87,7 @@ internal sealed class SessionMaintenanceService(
                 connection.CheckKeepAlive();
             }
 
-            if (_compaction.OnTick(metrics.ConnectionsTotal))
+            if (_compaction.OnTick(metrics.Read(BrokerCounter.ConnectionsAccepted)))
             {
                 CompactHeap();
             }

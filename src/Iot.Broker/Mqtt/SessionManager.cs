@@ -301,7 +301,7 @@ internal sealed class SessionManager(
                 {
                     _sessions.TryRemove(session.ClientId, out _);
                     Discard(session);
-                    context.Metrics.SessionExpired();
+                    context.Metrics.Add(BrokerCounter.SessionsExpired);
                     BrokerLog.SessionExpired(logger, session.ClientId);
                     if (_wills.TryTake(session.ClientId, out var will))
                     {
@@ -324,7 +324,7 @@ internal sealed class SessionManager(
 
     private void PublishWill(string clientId, BrokerMessage will)
     {
-        context.Metrics.WillPublished();
+        context.Metrics.Add(BrokerCounter.WillsPublished);
         BrokerLog.WillPublished(logger, clientId, will.Topic);
         var stamped = PendingWills.Stamp(will, clientId, context.NowUnixMs);
         _ = dispatcher.Publish(stamped, clientId);

@@ -38,7 +38,7 @@ public sealed class SessionExpiryAndWillDelayTests
         _time.Advance(TimeSpan.FromSeconds(1));
         _sessions.RunMaintenance();
         Assert.False(_sessions.TryGetSession("expiring", out _));
-        Assert.Equal(1, _context.Metrics.SessionsExpired);
+        Assert.Equal(1, _context.Metrics.Read(BrokerCounter.SessionsExpired));
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public sealed class SessionExpiryAndWillDelayTests
         _time.Advance(TimeSpan.FromSeconds(1));
         _sessions.RunMaintenance();
         Assert.Equal(["wills/delayed"], watcher.Topics);
-        Assert.Equal(1, _context.Metrics.WillsPublished);
+        Assert.Equal(1, _context.Metrics.Read(BrokerCounter.WillsPublished));
     }
 
     [Fact]
