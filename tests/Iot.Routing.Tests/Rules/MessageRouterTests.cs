@@ -200,6 +200,28 @@ public sealed class MessageRouterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Constructor_RoutesStoredWhenKindsWereAnEnum_LoadAndRoute()
+    {
+        // Rows as the enum-based RouteTarget.Kind wrote them (camelCase strings), and one written in another case.
+        await _store.SaveDefinitionAsync("routes", "stored", """{"name":"stored","source":"a/#","destination":{"kind":"eventSubscription","name":"s1"},"enabled":true}""");
+        await _store.SaveDefinitionAsync("routes", "pascal", """{"name":"pascal","source":"b/#","destination":{"kind":"EventSubscription"},"enabled":true}""");
+        await _store.SaveDefinitionAsync("routes", "gone", """{"name":"gone","source":"c/#","destination":{"kind":"stream","name":"t"},"enabled":true}""");
+        await SubscribeAsync("s1", "#");
+
+        var (table, router) = Create(defaultRoute: false);
+        Assert.True(table.TryGet("stored", out var stored));
+        Assert.Equal("eventSubscription", stored.Definition.Destination.Kind);
+        Assert.True(table.TryGet("pascal", out var pascal));
+        Assert.Equal("eventSubscription", pascal.Definition.Destination.Kind);
+        // A kind no destination serves here (Streams not registered) costs that route only, with the reason logged.
+        Assert.False(table.TryGet("gone", out _));
+        Assert.Contains(_store.SkippedDefinitions, s => s.Name == "gone" && s.Reason.Contains("destination.kind 'stream'", StringComparison.Ordinal));
+
+        await router.RouteAsync(Message("a/1"));
+        Assert.Equal((1L, 0L), await _store.CountAsync("s1"));
+    }
+
+    [Fact]
     public void ReadConfiguredRoutes_FromConfiguration_BindsArraysAndStringValues()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
