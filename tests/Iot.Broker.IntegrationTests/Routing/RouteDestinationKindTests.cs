@@ -46,7 +46,7 @@ public sealed class RouteDestinationKindTests(BrokerFixture broker) : IClassFixt
         }
 
         using (var route = await PutJsonAsync(http, $"api/routes/kinds-{id}",
-            $$"""{"source":"kinds/{{id}}/#","destination":{"kind":"Stream","name":"{{stream}}"}}"""))
+            $$$"""{"source":"kinds/{{{id}}}/#","destination":{"kind":"Stream","name":"{{{stream}}}"}}"""))
         {
             Assert.Equal(HttpStatusCode.Created, route.StatusCode);
             var body = await route.Content.ReadFromJsonAsync<JsonElement>();
@@ -72,9 +72,9 @@ public sealed class RouteDestinationKindTests(BrokerFixture broker) : IClassFixt
         Assert.Equal(1, listed.GetProperty("matched").GetInt64());
     }
 
-    private static Task<HttpResponseMessage> PutJsonAsync(HttpClient http, string path, string json)
+    private static async Task<HttpResponseMessage> PutJsonAsync(HttpClient http, string path, string json)
     {
         using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        return http.PutAsync(new Uri(path, UriKind.Relative), content);
+        return await http.PutAsync(new Uri(path, UriKind.Relative), content);
     }
 }
