@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
-using Iot.Routing;
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
@@ -53,7 +53,7 @@ public class RouteMatchBenchmarks
 
         var destination = new NullDestination();
         _table = new RouteTable(_store, [destination], routes, defaultRoute: false);
-        _router = new MessageRouter(_table, [destination], new RoutingMetrics(), TimeProvider.System);
+        _router = new MessageRouter(_table, new RoutingMetrics(), TimeProvider.System);
 
         // 100 000 distinct topics: half telemetry (half of it matching a route), events, site status, and topics no route matches.
         var payload = Encoding.UTF8.GetBytes("""{"t":35.5,"h":40}""");
@@ -112,10 +112,10 @@ public class RouteMatchBenchmarks
 
     private sealed class NullDestination : IRouteDestination
     {
-        public RouteDestinationKind Kind => RouteDestinationKind.EventSubscription;
+        public string Kind => "eventSubscription";
 
         public bool IsValidTarget(string? name) => true;
 
-        public Task DeliverAsync(RoutedEvent routedEvent, IReadOnlyList<string?> targets) => Task.CompletedTask;
+        public Task DeliverAsync(IRoutedEvent routedEvent, IReadOnlyList<string?> targets) => Task.CompletedTask;
     }
 }

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Iot.Broker.Security;
-using Iot.Routing;
+using Iot.Messaging;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Iot.Benchmarks;

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 using MQTTnet;
 
 namespace Iot.Benchmarks;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Iot.Messaging;
 
 namespace Iot.Routing.IntegrationTests;
 

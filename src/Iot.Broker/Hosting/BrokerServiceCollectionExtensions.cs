@@ -40,8 +40,8 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<RetainedMessages>();
         services.AddSingleton(sp => new MessageDispatcher(
             sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
-            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Routing.IMessageRouter>()));
-        services.AddSingleton<Iot.Routing.IMqttPublisher, BrokerPublisher>();
+            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>()));
+        services.AddSingleton<Iot.Messaging.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);
         services.AddSingleton<Iot.Routing.Subscriptions.IPublishAuthorizer, Iot.Broker.Security.ApiPublishAuthorizer>();

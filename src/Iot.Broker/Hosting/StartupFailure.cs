@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Reflection;
-using Iot.Routing;
+using Iot.Messaging;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;

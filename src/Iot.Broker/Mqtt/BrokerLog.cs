@@ -1,4 +1,4 @@
-using Iot.Routing;
+using Iot.Messaging;
 
 namespace Iot.Broker.Mqtt;
 

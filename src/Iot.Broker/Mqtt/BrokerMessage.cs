@@ -1,4 +1,4 @@
-using Iot.Routing;
+using Iot.Messaging;
 using MQTTnet.Packets;
 
 namespace Iot.Broker.Mqtt;

@@ -1,5 +1,5 @@
 using System.Text;
-using Iot.Routing;
+using Iot.Messaging;
 using MQTTnet.Packets;
 
 namespace Iot.Broker.Mqtt;

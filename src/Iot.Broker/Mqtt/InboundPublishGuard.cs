@@ -1,6 +1,6 @@
 using Iot.Broker.Security;
 using Iot.Broker.Security.AccessControl;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 using MQTTnet.Protocol;
 
 namespace Iot.Broker.Mqtt;

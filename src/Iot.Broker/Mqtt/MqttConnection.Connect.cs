@@ -1,5 +1,5 @@
 using Iot.Broker.Security;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 using Microsoft.AspNetCore.Http.Features;
 using MQTTnet.Adapter;
 using MQTTnet.Exceptions;

@@ -88,7 +88,7 @@ internal sealed partial class MqttConnection
 
         // A command to an id that can never be a device (or with an invalid command id) is refused like a denied
         // publish, not acknowledged and then never delivered.
-        if (!CanPublish(topic!) || Iot.Routing.ResourceNames.IsInvalidCommandSubmission(topic!))
+        if (!CanPublish(topic!) || Iot.Messaging.ResourceNames.IsInvalidCommandSubmission(topic!))
         {
             // MQTT 5: PUBACK/PUBREC 0x87; MQTT 3.1.1 has no negative acknowledgement, so the message is dropped and counted.
             Context.Metrics.Add(BrokerCounter.PublishDenied);

@@ -1,5 +1,5 @@
 using Iot.Broker.Mqtt.Persistence;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 

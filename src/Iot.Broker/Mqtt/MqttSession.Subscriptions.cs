@@ -1,4 +1,4 @@
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Broker.Security;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
 

@@ -1,7 +1,7 @@
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Broker.Security;
 using Iot.Broker.Security.AccessControl;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
 

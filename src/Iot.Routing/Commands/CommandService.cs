@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Iot.Messaging;
+using Iot.Messaging.Topics;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;
-using Iot.Routing.Topics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

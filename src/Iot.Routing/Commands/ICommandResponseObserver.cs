@@ -1,3 +1,5 @@
+using Iot.Messaging;
+
 namespace Iot.Routing.Commands;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Iot.Messaging;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;

@@ -1,3 +1,4 @@
+using Iot.Messaging;
 using Iot.Routing.Commands;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;

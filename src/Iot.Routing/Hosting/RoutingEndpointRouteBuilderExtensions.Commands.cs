@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Iot.Messaging;
 using Iot.Routing.Commands;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;

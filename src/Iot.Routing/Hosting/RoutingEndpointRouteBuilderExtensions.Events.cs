@@ -1,8 +1,8 @@
 using System.Net.Mime;
 using System.Text.Json;
 using CloudNative.CloudEvents;
+using Iot.Messaging.Topics;
 using Iot.Routing.Rules;
-using Iot.Routing.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,3 +1,4 @@
+using Iot.Messaging;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,3 +1,4 @@
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Iot.Messaging;
 using Microsoft.Extensions.Logging;
 
 namespace Iot.Routing.Internal;

@@ -1,3 +1,5 @@
+using Iot.Messaging;
+
 namespace Iot.Routing.Queues;
 
 /// <summary>A queue's configuration. Defaults are Azure Service Bus's.</summary>

@@ -1,26 +1,31 @@
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Iot.Routing.Rules;
 
 namespace Iot.Routing.Queues;
 
 /// <summary>
-/// The <see cref="RouteDestinationKind.CommandQueue"/> destination: routes send matched messages into a queue, so
+/// The <c>commandQueue</c> route destination: routes send matched messages into a queue, so
 /// backends consume device messages as competing consumers. The MQTT topic becomes the subject, user properties the
 /// application properties; a queue with sessions gets the device id (from <c>devices/{id}/...</c>) as the session.
 /// </summary>
 internal sealed class QueueRouteDestination(IQueueStore queues, RoutingMetrics metrics) : IRouteDestination
 {
+    /// <summary>The kind routes name this destination by.</summary>
+    public const string DestinationKind = "commandQueue";
+
     /// <inheritdoc/>
-    public RouteDestinationKind Kind => RouteDestinationKind.CommandQueue;
+    public string Kind => DestinationKind;
 
     /// <inheritdoc/>
     public bool IsValidTarget(string? name) => name is not null && !name.StartsWith('$') && queues.FindQueue(name) is not null;
 
     /// <inheritdoc/>
-    public Task DeliverAsync(RoutedEvent routedEvent, IReadOnlyList<string?> targets)
+    public Task DeliverAsync(IRoutedEvent delivered, IReadOnlyList<string?> targets)
     {
-        ArgumentNullException.ThrowIfNull(routedEvent);
+        ArgumentNullException.ThrowIfNull(delivered);
         ArgumentNullException.ThrowIfNull(targets);
+        var routedEvent = RoutedEvent.Of(delivered);
         // The event id travels as a property, not as the message id: a fresh id never repeats, so remembering it for
         // duplicate detection would only cost a write per message.
         var properties = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -1,7 +1,7 @@
 namespace Iot.Routing.Rules;
 
-/// <summary>A route ready for matching: its definition and compiled conditions.</summary>
-internal sealed class CompiledRoute(RouteDefinition definition, CompiledCondition[] conditions, bool isBuiltIn)
+/// <summary>A route ready for matching: its definition, compiled conditions and resolved destination.</summary>
+internal sealed class CompiledRoute(RouteDefinition definition, CompiledCondition[] conditions, bool isBuiltIn, int destinationIndex)
 {
     private long _matched;
 
@@ -10,6 +10,9 @@ internal sealed class CompiledRoute(RouteDefinition definition, CompiledConditio
     public string Name => Definition.Name;
 
     public bool IsBuiltIn { get; } = isBuiltIn;
+
+    /// <summary>The index of the route's destination in <see cref="RouteDestinations"/>, resolved when the route was compiled.</summary>
+    public int DestinationIndex { get; } = destinationIndex;
 
     /// <summary>The destination name as the one-element target list the router hands to the destination (read-only).</summary>
     public IReadOnlyList<string?> Targets { get; } = Array.AsReadOnly(new[] { definition.Destination?.Name });

@@ -1,4 +1,5 @@
 using CloudNative.CloudEvents;
+using Iot.Messaging;
 using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 
@@ -6,16 +7,18 @@ namespace Iot.Routing.Rules;
 
 /// <summary>
 /// The broker's <see cref="IMessageRouter"/>: matches each message against the route table, evaluates the matched
-/// routes' conditions and hands the message once to each destination kind with the distinct target names.
-/// Device answers to commands are shown to the command service first (<see cref="ICommandResponseObserver"/>).
+/// routes' conditions and hands the message once to each destination with the distinct target names. Each route
+/// knows its destination's index in <see cref="RouteTable.Destinations"/> from compilation, so the per-message path
+/// looks nothing up by name. Device answers to commands are shown to the command service first
+/// (<see cref="ICommandResponseObserver"/>).
 /// </summary>
-internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestination> destinations, RoutingMetrics metrics,
-    TimeProvider timeProvider, ICommandResponseObserver? commandResponses = null) : IMessageRouter
+internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, TimeProvider timeProvider,
+    ICommandResponseObserver? commandResponses = null) : IMessageRouter
 {
     [ThreadStatic]
     private static List<CompiledRoute>? t_matches;
 
-    private readonly IRouteDestination?[] _destinations = ByKind(destinations);
+    private readonly RouteDestinations _destinations = routes.Destinations;
 
     /// <inheritdoc/>
     public Task RouteAsync(IRoutedMessage message)
@@ -84,9 +87,13 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
 
     private Task Dispatch(RoutedEvent routedEvent, List<CompiledRoute> matches)
     {
-        // Per kind, the distinct target names. One matching route per kind (the common case: the default route and
-        // the telemetry stream route) passes the route's own one-name list, so routing a message allocates nothing here.
-        var targets = default(TargetsByKind);
+        // Per destination, the distinct target names. One matching route per destination (the common case: the default
+        // route and the telemetry stream route) passes the route's own one-name list, so routing a message allocates
+        // nothing here; the per-destination slots are on the stack unless more destinations exist than it holds.
+        var buffer = default(TargetsBuffer);
+        Span<IReadOnlyList<string?>?> targets = _destinations.Count <= TargetsBuffer.Length
+            ? ((Span<IReadOnlyList<string?>?>)buffer)[.._destinations.Count]
+            : new IReadOnlyList<string?>?[_destinations.Count];
         var any = false;
         foreach (var route in matches)
         {
@@ -97,7 +104,7 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
 
             any = true;
             var destination = route.Definition.Destination;
-            ref var names = ref targets[(int)destination.Kind];
+            ref var names = ref targets[route.DestinationIndex];
             if (names is null)
             {
                 names = route.Targets;
@@ -119,19 +126,14 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
         metrics.MessageRouted();
         Task? single = null;
         List<Task>? many = null;
-        for (int kind = 0; kind < _destinations.Length; kind++)
+        for (int index = 0; index < targets.Length; index++)
         {
-            if (targets[kind] is not { } names)
+            if (targets[index] is not { } names)
             {
                 continue;
             }
 
-            if (_destinations[kind] is not { } destination)
-            {
-                metrics.DroppedEvents(1);
-                continue;
-            }
-
+            var destination = _destinations[index];
             Task task;
             try
             {
@@ -162,28 +164,12 @@ internal sealed class MessageRouter(RouteTable routes, IEnumerable<IRouteDestina
         return many is not null ? Task.WhenAll(many) : single ?? Task.CompletedTask;
     }
 
-    private static IRouteDestination?[] ByKind(IEnumerable<IRouteDestination> destinations)
-    {
-        var kinds = Enum.GetValues<RouteDestinationKind>().Length;
-        if (kinds > TargetsByKind.Length)
-        {
-            throw new InvalidOperationException($"{nameof(TargetsByKind)} holds {TargetsByKind.Length} destination kinds; {kinds} exist.");
-        }
-
-        var result = new IRouteDestination?[kinds];
-        foreach (var destination in destinations)
-        {
-            result[(int)destination.Kind] = destination;
-        }
-
-        return result;
-    }
-
-    /// <summary>The target names per destination kind of one message, on the stack.</summary>
+    /// <summary>The target names per destination of one message, on the stack.</summary>
     [System.Runtime.CompilerServices.InlineArray(Length)]
-    private struct TargetsByKind
+    private struct TargetsBuffer
     {
-        public const int Length = 3;
+        /// <summary>Destinations that fit; the platform registers three (event subscriptions, queues, streams).</summary>
+        public const int Length = 8;
 
         private IReadOnlyList<string?>? _element;
     }

@@ -1,3 +1,5 @@
+using Iot.Routing.Subscriptions;
+
 namespace Iot.Routing.Rules;
 
 /// <summary>
@@ -25,8 +27,11 @@ internal sealed class RouteDefinition
 /// <summary>A route's destination.</summary>
 internal sealed class RouteTarget
 {
-    /// <summary>The destination kind; default <see cref="RouteDestinationKind.EventSubscription"/>.</summary>
-    public RouteDestinationKind Kind { get; set; }
+    /// <summary>
+    /// The destination kind: the <see cref="Iot.Messaging.IRouteDestination.Kind"/> of a registered destination
+    /// (<c>eventSubscription</c>, <c>commandQueue</c>, <c>stream</c>; ignoring case); default <c>eventSubscription</c>.
+    /// </summary>
+    public string Kind { get; set; } = EventSubscriptionDestination.DestinationKind;
 
     /// <summary>The destination's name; for event subscriptions null means every subscription (each applies its filter).</summary>
     public string? Name { get; set; }

@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Iot.Messaging;
+using Iot.Messaging.Topics;
 using Iot.Routing.Internal;
-using Iot.Routing.Topics;
 
 namespace Iot.Routing.Rules;
 
@@ -31,14 +32,13 @@ internal sealed partial class RouteTable : IDisposable
     private readonly TopicTree<CompiledRoute> _tree = new();
     private readonly ConcurrentDictionary<string, CompiledRoute> _routes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _readOnly = new(StringComparer.Ordinal);
-    private readonly Dictionary<RouteDestinationKind, IRouteDestination> _destinations;
     private readonly IRoutingDefinitionStore _store;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
     public RouteTable(IRoutingDefinitionStore store, IEnumerable<IRouteDestination> destinations, IEnumerable<RouteDefinition> configured, bool defaultRoute)
     {
         _store = store;
-        _destinations = destinations.ToDictionary(d => d.Kind);
+        Destinations = new RouteDestinations(destinations);
         foreach (var (name, json) in store.ReadDefinitions(Table))
         {
             // One unreadable row costs that route only; the start-up log names it (IRoutingDefinitionStore.SkippedDefinitions).
@@ -87,6 +87,9 @@ internal sealed partial class RouteTable : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => _writeLock.Dispose();
+
+    /// <summary>The registered destinations; a compiled route refers to its own by index.</summary>
+    public RouteDestinations Destinations { get; }
 
     /// <summary>Number of routes.</summary>
     public int Count => _routes.Count;
@@ -181,15 +184,19 @@ internal sealed partial class RouteTable : IDisposable
         }
 
         definition.Destination ??= new RouteTarget();
-        if (!_destinations.TryGetValue(definition.Destination.Kind, out var destination))
+        if (!Destinations.TryFind(definition.Destination.Kind, out var destinationIndex, out var destination))
         {
-            error = $"destination.kind '{definition.Destination.Kind}' is not available in this version (available: {string.Join(", ", _destinations.Keys)}).";
+            error = string.IsNullOrEmpty(definition.Destination.Kind)
+                ? $"destination.kind is required (available: {Destinations.Available})."
+                : $"destination.kind '{definition.Destination.Kind}' is not a known destination (available: {Destinations.Available}).";
             return false;
         }
 
+        // Stored and shown as the destination spells its kind, whatever the case it was written in.
+        definition.Destination.Kind = destination.Kind;
         if (!destination.IsValidTarget(definition.Destination.Name))
         {
-            error = $"destination.name '{definition.Destination.Name}' is not a valid {definition.Destination.Kind} name.";
+            error = $"destination.name '{definition.Destination.Name}' is not a valid {destination.Kind} name.";
             return false;
         }
 
@@ -198,7 +205,7 @@ internal sealed partial class RouteTable : IDisposable
             return false;
         }
 
-        route = new CompiledRoute(definition, conditions, isBuiltIn);
+        route = new CompiledRoute(definition, conditions, isBuiltIn, destinationIndex);
         return true;
     }
 

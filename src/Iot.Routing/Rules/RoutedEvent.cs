@@ -2,6 +2,7 @@ using System.Net.Mime;
 using System.Text.Json;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
+using Iot.Messaging;
 
 namespace Iot.Routing.Rules;
 
@@ -12,8 +13,10 @@ namespace Iot.Routing.Rules;
 /// <remarks>
 /// The payload is parsed as JSON at most once, and only when a condition or the CloudEvent encoding needs it.
 /// Instances live for one routing call; destinations copy what they keep (see <see cref="IRouteDestination"/>).
+/// Destinations outside Routing see it as the CloudEvents-free <see cref="IRoutedEvent"/>; Routing's own
+/// destinations take it back with <see cref="Of"/> for conditions and the CloudEvents encoding.
 /// </remarks>
-public sealed class RoutedEvent : IDisposable
+public sealed class RoutedEvent : IRoutedEvent, IDisposable
 {
     internal static readonly JsonEventFormatter Formatter = new();
     private const string JsonMediaType = "application/json";
@@ -145,6 +148,13 @@ public sealed class RoutedEvent : IDisposable
         _dataState = 0;
         t_spare = this;
     }
+
+    /// <summary>
+    /// The event the router handed to a destination: Routing's destinations receive only events of its
+    /// <see cref="MessageRouter"/>, which are <see cref="RoutedEvent"/>s (no copy, no allocation).
+    /// </summary>
+    internal static RoutedEvent Of(IRoutedEvent routedEvent) => routedEvent as RoutedEvent
+        ?? throw new ArgumentException($"Routing's destinations deliver the events of its router, not a {routedEvent?.GetType().Name ?? "null"}.", nameof(routedEvent));
 
     /// <summary>Wraps a CloudEvent posted to the HTTP API; it must be valid (<see cref="CloudEvent.IsValid"/>).</summary>
     /// <param name="cloudEvent">The event.</param>

@@ -1,3 +1,5 @@
+using Iot.Messaging;
+using Iot.Messaging.Topics;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
@@ -7,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace Iot.Routing.Subscriptions;
 
 /// <summary>
-/// The <see cref="RouteDestinationKind.EventSubscription"/> destination: finds the subscriptions whose filter
+/// The <c>eventSubscription</c> route destination: finds the subscriptions whose filter
 /// matches, records one delivery per webhook or pull subscription (all in one group commit, which the returned
 /// task awaits) and publishes to MQTT destinations.
 /// </summary>
@@ -23,14 +25,18 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
     private readonly RateLimitedLog _fullLog = new(TimeSpan.FromMinutes(1), timeProvider);
     private IMqttPublisher? _publisher;
 
-    public RouteDestinationKind Kind => RouteDestinationKind.EventSubscription;
+    /// <summary>The kind routes name this destination by (the default of <see cref="RouteTarget.Kind"/>).</summary>
+    public const string DestinationKind = "eventSubscription";
+
+    public string Kind => DestinationKind;
 
     public bool IsValidTarget(string? name) => name is null || RouteTable.IsValidName(name);
 
-    public Task DeliverAsync(RoutedEvent routedEvent, IReadOnlyList<string?> targets)
+    public Task DeliverAsync(IRoutedEvent delivered, IReadOnlyList<string?> targets)
     {
-        ArgumentNullException.ThrowIfNull(routedEvent);
+        ArgumentNullException.ThrowIfNull(delivered);
         ArgumentNullException.ThrowIfNull(targets);
+        var routedEvent = RoutedEvent.Of(delivered);
         var matches = t_matches ??= [];
         try
         {
@@ -88,7 +94,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
             for (var i = 0; i < targets.Count; i++)
             {
                 if (registry.TryGet(targets[i]!, out var subscription)
-                    && Topics.TopicNames.Matches(routedEvent.Topic, subscription.Definition.Filter.TopicFilter))
+                    && TopicNames.Matches(routedEvent.Topic, subscription.Definition.Filter.TopicFilter))
                 {
                     matches.Add(subscription);
                 }

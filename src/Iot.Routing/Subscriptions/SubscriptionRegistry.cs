@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Iot.Messaging;
+using Iot.Messaging.Topics;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
-using Iot.Routing.Topics;
 
 namespace Iot.Routing.Subscriptions;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Iot.Routing;
+using Iot.Messaging;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
 using Iot.Streams.Partitioning;

@@ -65,7 +65,7 @@ public enum LatePolicy
 public sealed class WindowDefinition
 {
     /// <summary>Name, used in <c>aggregates/{stream}/{name}/{key}</c> and the consumer group <c>aggregate.{name}</c>.</summary>
-    /// <remarks>Required; 1-64 characters of the platform's ids (<see cref="Iot.Routing.ResourceNames"/>).</remarks>
+    /// <remarks>Required; 1-64 characters of the platform's ids (<see cref="Iot.Messaging.ResourceNames"/>).</remarks>
     public string Name { get; set; } = "";
 
     /// <summary>The stream to aggregate.</summary>

@@ -1,6 +1,5 @@
 using System.Reactive.Concurrency;
-using Iot.Routing;
-using Iot.Routing.Rules;
+using Iot.Messaging;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -129,7 +128,7 @@ public static class IotStreamsServiceCollectionExtensions
         {
             [prefix + "name"] = TelemetryRouteName,
             [prefix + "source"] = "devices/+/telemetry",
-            [prefix + "destination:kind"] = "stream",
+            [prefix + "destination:kind"] = StreamRouteDestination.DestinationKind,
             [prefix + "destination:name"] = TelemetryStreamName,
         });
     }

@@ -1,24 +1,27 @@
-using Iot.Routing.Rules;
+using Iot.Messaging;
 using Iot.Streams.Log;
 using Iot.Streams.Partitioning;
 
 namespace Iot.Streams.Hosting;
 
 /// <summary>
-/// The routing layer's <see cref="RouteDestinationKind.Stream"/> destination: appends the message to each target
+/// The <c>stream</c> route destination: appends the message to each target
 /// stream, in the partition of its key (the device id of <c>devices/{id}/...</c>, round-robin otherwise). The task
 /// completes when every append is durable, so the publisher's PUBACK waits for the group commit.
 /// </summary>
 internal sealed class StreamRouteDestination(IStreamStore store, IPartitionMapper mapper) : IRouteDestination
 {
+    /// <summary>The kind routes name this destination by (<c>"destination":{"kind":"stream","name":"telemetry"}</c>).</summary>
+    public const string DestinationKind = "stream";
+
     /// <inheritdoc/>
-    public RouteDestinationKind Kind => RouteDestinationKind.Stream;
+    public string Kind => DestinationKind;
 
     /// <inheritdoc/>
     public bool IsValidTarget(string? name) => name is not null && store.Find(name) is not null;
 
     /// <inheritdoc/>
-    public Task DeliverAsync(RoutedEvent routedEvent, IReadOnlyList<string?> targets)
+    public Task DeliverAsync(IRoutedEvent routedEvent, IReadOnlyList<string?> targets)
     {
         ArgumentNullException.ThrowIfNull(routedEvent);
         ArgumentNullException.ThrowIfNull(targets);

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Iot.Routing;
+using Iot.Messaging;
 
 namespace Iot.Streams.Internal;
 

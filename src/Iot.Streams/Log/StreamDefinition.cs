@@ -3,7 +3,7 @@ namespace Iot.Streams.Log;
 /// <summary>A named stream: its partition count and retention.</summary>
 public sealed class StreamDefinition
 {
-    /// <summary>The stream's name: 1-64 characters of the platform's ids (<see cref="Iot.Routing.ResourceNames"/>).</summary>
+    /// <summary>The stream's name: 1-64 characters of the platform's ids (<see cref="Iot.Messaging.ResourceNames"/>).</summary>
     public string Name { get; set; } = "";
 
     /// <summary>Number of partitions.</summary>
@@ -22,7 +22,7 @@ public sealed class StreamDefinition
     public static bool IsValidName(string? name) => Validate(name) is null;
 
     /// <summary>Null when <paramref name="name"/> is a valid stream or consumer group name (the platform's ids, at most 64 characters); otherwise why not.</summary>
-    public static string? Validate(string? name, string what = "stream name") => Iot.Routing.ResourceNames.Validate(name, what, MaxNameLength);
+    public static string? Validate(string? name, string what = "stream name") => Iot.Messaging.ResourceNames.Validate(name, what, MaxNameLength);
 
     /// <summary>The longest stream or consumer group name.</summary>
     public const int MaxNameLength = 64;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Iot.Broker.Mqtt;
-using Iot.Routing;
+using Iot.Messaging;
 using Iot.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;

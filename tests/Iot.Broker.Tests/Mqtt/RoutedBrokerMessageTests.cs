@@ -1,7 +1,7 @@
 using System.Text;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
-using Iot.Routing;
+using Iot.Messaging;
 using Microsoft.Extensions.Options;
 using MQTTnet.Packets;
 

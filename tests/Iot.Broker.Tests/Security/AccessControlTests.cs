@@ -470,7 +470,7 @@ public class AccessControlTests
         Assert.Equal(expected, parsed.MatchesTopic(topic, "c", "u"));
         if (!pattern.Contains('{', StringComparison.Ordinal))
         {
-            Assert.Equal(Iot.Routing.Topics.TopicNames.Matches(topic, pattern), expected);
+            Assert.Equal(Iot.Messaging.Topics.TopicNames.Matches(topic, pattern), expected);
         }
     }
 

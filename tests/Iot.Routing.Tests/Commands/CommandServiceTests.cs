@@ -1,4 +1,5 @@
 using System.Text;
+using Iot.Messaging;
 using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 using Iot.Routing.Queues;

@@ -1,4 +1,5 @@
 using System.Text;
+using Iot.Messaging;
 using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
@@ -40,7 +41,7 @@ public sealed class MessageRouterResponseHookTests : IAsyncLifetime
         var destination = new EventSubscriptionDestination(_registry, _store, new DeliverySignals(), metrics, _time,
             new ServiceCollection().BuildServiceProvider(), NullLogger<EventSubscriptionDestination>.Instance);
         var table = new RouteTable(_store, [destination], [], defaultRoute: true);
-        return new MessageRouter(table, [destination], metrics, _time, observer);
+        return new MessageRouter(table, metrics, _time, observer);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
@@ -41,7 +42,7 @@ public sealed class MessageRouterTests : IAsyncLifetime
         var destination = new EventSubscriptionDestination(_registry, _store, new DeliverySignals(), _metrics, _time,
             new ServiceCollection().BuildServiceProvider(), NullLogger<EventSubscriptionDestination>.Instance);
         var table = new RouteTable(_store, [destination], configured, defaultRoute);
-        return (table, new MessageRouter(table, [destination], _metrics, _time));
+        return (table, new MessageRouter(table, _metrics, _time));
     }
 
     private static RoutedMessage Message(string topic, string payload = "{}") =>
@@ -127,7 +128,7 @@ public sealed class MessageRouterTests : IAsyncLifetime
         {
             Name = "to-s2",
             Source = "sensors/#",
-            Destination = new RouteTarget { Kind = RouteDestinationKind.EventSubscription, Name = "s2" },
+            Destination = new RouteTarget { Kind = EventSubscriptionDestination.DestinationKind, Name = "s2" },
         });
         Assert.True(outcome == ChangeOutcome.Created, error);
         await router.RouteAsync(Message("sensors/1"));
@@ -174,14 +175,50 @@ public sealed class MessageRouterTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UpsertAsync_DestinationKindNotAvailable_Invalid()
+    public async Task UpsertAsync_DestinationKindNotRegistered_InvalidNamingTheAvailableKinds()
     {
         var (table, _) = Create(defaultRoute: false);
         var route = Route("q", "#");
-        route.Destination = new RouteTarget { Kind = RouteDestinationKind.CommandQueue, Name = "q1" };
+        route.Destination = new RouteTarget { Kind = "commandQueue", Name = "q1" };
         var (outcome, error) = await table.UpsertAsync(route);
         Assert.Equal(ChangeOutcome.Invalid, outcome);
-        Assert.Contains("not available", error, StringComparison.Ordinal);
+        Assert.Equal("destination.kind 'commandQueue' is not a known destination (available: eventSubscription).", error);
+        Assert.False(table.TryGet("q", out _));
+    }
+
+    [Fact]
+    public async Task UpsertAsync_DestinationKindInAnyCase_StoredAsTheDestinationSpellsIt()
+    {
+        var (table, _) = Create(defaultRoute: false);
+        var route = Route("any-case", "#");
+        route.Destination = new RouteTarget { Kind = "EVENTSUBSCRIPTION" };
+        Assert.Equal(ChangeOutcome.Created, (await table.UpsertAsync(route)).Outcome);
+
+        var (reopened, _) = Create(defaultRoute: false);
+        Assert.True(reopened.TryGet("any-case", out var stored));
+        Assert.Equal("eventSubscription", stored.Definition.Destination.Kind);
+    }
+
+    [Fact]
+    public async Task Constructor_RoutesStoredWhenKindsWereAnEnum_LoadAndRoute()
+    {
+        // Rows as the enum-based RouteTarget.Kind wrote them (camelCase strings), and one written in another case.
+        await _store.SaveDefinitionAsync("routes", "stored", """{"name":"stored","source":"a/#","destination":{"kind":"eventSubscription","name":"s1"},"enabled":true}""");
+        await _store.SaveDefinitionAsync("routes", "pascal", """{"name":"pascal","source":"b/#","destination":{"kind":"EventSubscription"},"enabled":true}""");
+        await _store.SaveDefinitionAsync("routes", "gone", """{"name":"gone","source":"c/#","destination":{"kind":"stream","name":"t"},"enabled":true}""");
+        await SubscribeAsync("s1", "#");
+
+        var (table, router) = Create(defaultRoute: false);
+        Assert.True(table.TryGet("stored", out var stored));
+        Assert.Equal("eventSubscription", stored.Definition.Destination.Kind);
+        Assert.True(table.TryGet("pascal", out var pascal));
+        Assert.Equal("eventSubscription", pascal.Definition.Destination.Kind);
+        // A kind no destination serves here (Streams not registered) costs that route only, with the reason logged.
+        Assert.False(table.TryGet("gone", out _));
+        Assert.Contains(_store.SkippedDefinitions, s => s.Name == "gone" && s.Reason.Contains("destination.kind 'stream'", StringComparison.Ordinal));
+
+        await router.RouteAsync(Message("a/1"));
+        Assert.Equal((1L, 0L), await _store.CountAsync("s1"));
     }
 
     [Fact]
@@ -202,6 +239,7 @@ public sealed class MessageRouterTests : IAsyncLifetime
         var (table, _) = Create(defaultRoute: false, [.. routes]);
         Assert.True(table.TryGet("hot", out var route));
         Assert.Equal("s1", route.Definition.Destination.Name);
+        Assert.Equal("eventSubscription", route.Definition.Destination.Kind);
         Assert.True(table.IsReadOnly("hot"));
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Iot.Messaging;
 using Iot.Routing.Rules;
 
 namespace Iot.Routing.Tests.Rules;

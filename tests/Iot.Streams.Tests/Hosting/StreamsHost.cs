@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Iot.Routing;
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Iot.Streams.Hosting;
 using Iot.Streams.Sinks.Influx;

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Iot.Routing;
+using Iot.Messaging;
 
 namespace Iot.Streams.Tests.Hosting;
 

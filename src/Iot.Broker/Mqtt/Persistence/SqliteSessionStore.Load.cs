@@ -1,4 +1,4 @@
-using Iot.Routing;
+using Iot.Messaging;
 using Microsoft.Data.Sqlite;
 
 namespace Iot.Broker.Mqtt.Persistence;

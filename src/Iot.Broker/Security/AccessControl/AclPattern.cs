@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Security.AccessControl;
 

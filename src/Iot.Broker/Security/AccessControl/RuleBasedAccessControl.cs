@@ -1,4 +1,4 @@
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Security.AccessControl;

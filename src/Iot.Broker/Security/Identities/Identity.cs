@@ -66,13 +66,13 @@ internal readonly record struct IdentityChange(string IdentityId, IdentityChange
 internal static class IdentityIds
 {
     /// <summary>The longest id.</summary>
-    public const int MaxLength = Iot.Routing.ResourceNames.MaxLength;
+    public const int MaxLength = Iot.Messaging.ResourceNames.MaxLength;
 
     /// <summary>
     /// Null when <paramref name="id"/> is a valid identity id (the platform's one set of ids,
-    /// <see cref="Iot.Routing.ResourceNames"/>); otherwise why it is not.
+    /// <see cref="Iot.Messaging.ResourceNames"/>); otherwise why it is not.
     /// </summary>
-    public static string? Validate(string? id) => Iot.Routing.ResourceNames.Validate(id);
+    public static string? Validate(string? id) => Iot.Messaging.ResourceNames.Validate(id);
 
     /// <summary>The role's name in the HTTP API and the database: <c>device</c>, <c>service</c>, <c>dashboard</c>.</summary>
     public static string RoleName(IdentityRole role) => role switch

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
-using Iot.Routing;
+using Iot.Messaging;
 
 namespace Iot.Broker.Security.Identities;
 

@@ -1,6 +1,6 @@
-using Iot.Routing.Topics;
+using Iot.Messaging.Topics;
 
-namespace Iot.Routing.Tests.Topics;
+namespace Iot.Messaging.Tests.Topics;
 
 public class TopicTreeTests
 {

@@ -1,4 +1,4 @@
-namespace Iot.Routing.Tests;
+namespace Iot.Messaging.Tests;
 
 /// <summary>Issue 16, finding 8: values from clients are escaped before they are logged.</summary>
 public sealed class LogSafeTests

@@ -1,4 +1,4 @@
-namespace Iot.Routing.Tests;
+namespace Iot.Messaging.Tests;
 
 public sealed class ResourceNamesTests
 {

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Iot.Routing.Topics;
+namespace Iot.Messaging.Topics;
 
 /// <summary>
 /// Hash map from one topic level to a child node, looked up by <see cref="ReadOnlySpan{T}"/> of

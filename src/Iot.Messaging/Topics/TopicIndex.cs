@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Iot.Routing.Topics;
+namespace Iot.Messaging.Topics;
 
 /// <summary>
 /// An index of exact MQTT topic names to one value each, used for retained messages: a SUBSCRIBE's topic

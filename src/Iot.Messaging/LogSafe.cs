@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 
-namespace Iot.Routing;
+namespace Iot.Messaging;
 
 /// <summary>
 /// Makes a value that came from a client (a client id, username, topic, protocol name, an exception message that

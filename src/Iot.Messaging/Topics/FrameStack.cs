@@ -1,4 +1,4 @@
-namespace Iot.Routing.Topics;
+namespace Iot.Messaging.Topics;
 
 /// <summary>
 /// A per-thread reusable array that the topic walks use as an explicit stack.

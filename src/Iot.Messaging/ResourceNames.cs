@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Iot.Routing;
+namespace Iot.Messaging;
 
 /// <summary>
 /// The one character set for the ids of identities (device ids), queues, streams, consumer groups, routes, event

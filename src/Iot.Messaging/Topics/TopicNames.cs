@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
-namespace Iot.Routing.Topics;
+namespace Iot.Messaging.Topics;
 
 /// <summary>
 /// Validation and reference matching of MQTT topic names and topic filters (MQTT 3.1.1 and 5.0, §4.7),

@@ -1,4 +1,4 @@
-namespace Iot.Routing.Tests.Topics;
+namespace Iot.Messaging.Tests.Topics;
 
 /// <summary>A value stored in the trees; distinct instances are distinct values.</summary>
 public sealed class TestValue(string name)

@@ -1,4 +1,4 @@
-namespace Iot.Routing.Topics;
+namespace Iot.Messaging.Topics;
 
 /// <summary>
 /// An index of MQTT topic filters (with <c>+</c> and <c>#</c> wildcards) to values, used to find the
