@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 namespace Iot.Routing.IntegrationTests;
 
 /// <summary>
@@ -28,13 +29,13 @@ public sealed class DeadLetterCapTests : IDisposable
             await host.PublishAsync("devices/d1/events/e", $$"""{"n":{{i}}}""");
         }
 
-        await Eventually.WaitUntilAsync(() => host.Metrics.DeadLettered == 8, "every event was dead-lettered");
+        await Eventually.WaitUntilAsync(() => host.Metrics.Read(RoutingCounter.DeadLettered) == 8, "every event was dead-lettered");
 
         var dead = (await host.GetJsonAsync("subscriptions/down/deadletters?maxEvents=100")).GetProperty("value").EnumerateArray().ToList();
         Assert.Equal([5, 6, 7], dead.Select(d => d.GetProperty("event").GetProperty("data").GetProperty("n").GetInt32()));
         Assert.All(dead, d => Assert.Equal("MaxDeliveryAttemptsExceeded", d.GetProperty("reason").GetString()));
         Assert.Equal(3, (await host.GetJsonAsync("subscriptions/down")).GetProperty("deadLetteredEvents").GetInt64());
-        Assert.Equal(5, host.Metrics.DeadLettersEvicted);
+        Assert.Equal(5, host.Metrics.Read(RoutingCounter.DeadLettersEvicted));
         Assert.Contains(host.Metrics.Snapshot(), m => m.Key == "iot_routing_dead_letters_evicted_total" && m.Value == 5);
 
         // Another subscription's events are its own: the pull subscription still holds all eight, pending.

@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -104,7 +105,7 @@ public sealed class RoutingApiTests : IAsyncLifetime
         var events = received.GetProperty("value").EnumerateArray().Select(v => v.GetProperty("event")).ToList();
         Assert.Equal(["o1", "o2"], events.Select(e => e.GetProperty("id").GetString()));
         Assert.Equal(5, events[0].GetProperty("data").GetProperty("total").GetInt32());
-        Assert.Equal(4, _host.Metrics.EventsPosted);
+        Assert.Equal(4, _host.Metrics.Read(RoutingCounter.EventsPosted));
     }
 
     [Theory]
@@ -202,7 +203,7 @@ public sealed class RoutingApiTests : IAsyncLifetime
             ["Iot:Routing:DefaultEventRoute"] = "false",
         });
         await host.PublishAsync("sensors/s1", "{}");
-        Assert.Equal(1, host.Metrics.MessagesUnrouted);
+        Assert.Equal(1, host.Metrics.Read(RoutingCounter.MessagesUnrouted));
         Assert.Contains(host.Metrics.Snapshot(), m => m.Key == "iot_routing_messages_unrouted_total" && m.Value == 1);
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("routes")).StatusCode);
     }

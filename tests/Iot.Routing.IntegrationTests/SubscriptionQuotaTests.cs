@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 namespace Iot.Routing.IntegrationTests;
 
 /// <summary>
@@ -30,7 +31,7 @@ public sealed class SubscriptionQuotaTests : IDisposable
         }
 
         Assert.Equal(5, await host.PendingAsync("undrained"));
-        Assert.Equal(3, host.Metrics.SubscriptionFullDropped);
+        Assert.Equal(3, host.Metrics.Read(RoutingCounter.SubscriptionFullDropped));
 
         // Draining makes room again; the oldest five were kept.
         var (status, received) = await host.PostJsonAsync("subscriptions/undrained/events:receive?maxEvents=2", "");
@@ -41,7 +42,7 @@ public sealed class SubscriptionQuotaTests : IDisposable
         Assert.Equal(200, (await host.PostJsonAsync("subscriptions/undrained/events:acknowledge", $$"""{"lockTokens":[{{tokens}}]}""")).Status);
         await host.PublishAsync("devices/d1/events/e", """{"n":8}""");
         Assert.Equal(4, await host.PendingAsync("undrained"));
-        Assert.Equal(3, host.Metrics.SubscriptionFullDropped);
+        Assert.Equal(3, host.Metrics.Read(RoutingCounter.SubscriptionFullDropped));
     }
 
     [Fact]

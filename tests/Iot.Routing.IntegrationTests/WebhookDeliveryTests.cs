@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 using System.Text.Json;
 
 namespace Iot.Routing.IntegrationTests;
@@ -99,7 +100,7 @@ public sealed class WebhookDeliveryTests : IDisposable
         await Eventually.WaitUntilAsync(() => receiver.Events.Count == 1, "delivered on the third attempt");
         Assert.Equal(["1", "2", "3"], receiver.Requests.Where(r => r.Method == "POST").Select(r => r.Attempt));
         await Eventually.WaitUntilAsync(async () => await host.PendingAsync("s") == 0, "the delivery is settled");
-        Assert.Equal(2, host.Metrics.DeliveryAttemptsFailed);
+        Assert.Equal(2, host.Metrics.Read(RoutingCounter.DeliveryAttemptsFailed));
     }
 
     [Fact]
@@ -115,7 +116,7 @@ public sealed class WebhookDeliveryTests : IDisposable
             await host.PublishAsync("devices/d1/events/a", $$"""{"n":{{i}}}""");
         }
 
-        await Eventually.WaitUntilAsync(() => host.Metrics.DeliveryAttemptsFailed >= 2, "attempts failed while the endpoint was down");
+        await Eventually.WaitUntilAsync(() => host.Metrics.Read(RoutingCounter.DeliveryAttemptsFailed) >= 2, "attempts failed while the endpoint was down");
         Assert.Equal(5, await host.PendingAsync("s"));
 
         await receiver.RestartAsync();

@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 using System.Net;
 using System.Text.Json;
 
@@ -42,7 +43,7 @@ public sealed class WebhookDestinationPolicyTests : IDisposable
         Assert.StartsWith("destination.endpointUrl: ", detail, StringComparison.Ordinal);
         Assert.Matches("loopback|private|link-local|shared", detail);
         Assert.Equal(404, (int)(await host.Http.GetAsync(new Uri("subscriptions/ssrf", UriKind.Relative))).StatusCode);
-        Assert.Equal(1, host.Metrics.DestinationsForbidden);
+        Assert.Equal(1, host.Metrics.Read(RoutingCounter.DestinationsForbidden));
     }
 
     [Fact]
@@ -77,8 +78,8 @@ public sealed class WebhookDestinationPolicyTests : IDisposable
         Assert.Contains("webhooks may not reach it", outcome, StringComparison.Ordinal);
         Assert.Empty(receiver.Requests);
         Assert.Equal(0, await host.PendingAsync("by-name"));
-        Assert.Equal(1, host.Metrics.WebhookDestinationsRefused);
-        Assert.Equal(1, host.Metrics.DeadLettered);
+        Assert.Equal(1, host.Metrics.Read(RoutingCounter.WebhookDestinationsRefused));
+        Assert.Equal(1, host.Metrics.Read(RoutingCounter.DeadLettered));
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public static class BrokerHost
     /// <summary>An identity disabled, deleted or given new credentials loses its live MQTT connections at once.</summary>
     private static void EndAccessOfChangedIdentities(WebApplication app)
     {
-        var broker = app.Services.GetRequiredService<MqttBroker>();
+        var broker = app.Services.GetRequiredService<ConnectionServices>();
         app.Services.GetRequiredService<IdentityRegistry>().IdentityChanged += change =>
         {
             if (change.RevokesConnections)

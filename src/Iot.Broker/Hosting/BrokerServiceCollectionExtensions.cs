@@ -35,7 +35,7 @@ public static class BrokerServiceCollectionExtensions
 
             return new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
         });
-        services.AddSingleton<SessionContext>();
+        services.AddSingleton<BrokerContext>();
         services.AddSingleton<SubscriptionIndex>();
         services.AddSingleton<RetainedMessages>();
         services.AddSingleton(sp => new MessageDispatcher(
@@ -46,9 +46,10 @@ public static class BrokerServiceCollectionExtensions
         services.AddIotAccessControl(configuration);
         services.AddSingleton<Iot.Routing.Subscriptions.IPublishAuthorizer, Iot.Broker.Security.ApiPublishAuthorizer>();
         services.AddSingleton<Iot.Broker.Security.ConnectRateLimiter>();
+        services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<BrokerCommandChannel>();
         services.AddSingleton<Iot.Routing.Commands.IDeviceCommandChannel>(sp => sp.GetRequiredService<BrokerCommandChannel>());
-        services.AddSingleton<MqttBroker>();
+        services.AddSingleton<ConnectionServices>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddHostedService<SessionMaintenanceService>();
         return services;

@@ -16,7 +16,7 @@ namespace Iot.Broker.Mqtt;
 /// <c>iot_mqtt_limit_hits_total{limit="pending_acknowledgements"}</c>. Back-pressure reaches the publisher, never an
 /// unbounded buffer. One thread at a time enqueues (the receive side); the loop is the only reader.
 /// </remarks>
-internal sealed class AckSequencer(MqttConnection connection, SessionContext context)
+internal sealed class AckSequencer(MqttConnection connection, BrokerContext context)
 {
     private static readonly TimeSpan CompleteTimeout = TimeSpan.FromSeconds(5);
 

@@ -7,7 +7,7 @@ namespace Iot.Broker.Mqtt;
 /// Delivers device commands straight to the device's session (not through the topic tree, so no other subscriber
 /// sees them) and tells the command queue when a device is ready for them.
 /// </summary>
-internal sealed class BrokerCommandChannel(SessionManager sessions, SessionContext context, ILogger<BrokerCommandChannel> logger)
+internal sealed class BrokerCommandChannel(SessionManager sessions, BrokerContext context, ILogger<BrokerCommandChannel> logger)
     : IDeviceCommandChannel
 {
     public event Action<string>? DeviceReady;

@@ -35,7 +35,7 @@ internal sealed class BrokerMessage : IRoutedMessage
     public IReadOnlyList<MqttUserProperty>? UserProperties { get; init; }
 
     /// <summary>Client id of the publisher; null for messages injected by the broker itself (wills keep theirs).</summary>
-    public string? PublisherClientId { get; init; }
+    public string? SourceClientId { get; init; }
 
     /// <summary>When the broker accepted the message, Unix milliseconds.</summary>
     public long ReceivedAtUnixMs { get; init; }
@@ -66,8 +66,6 @@ internal sealed class BrokerMessage : IRoutedMessage
             return pairs;
         }
     }
-
-    string? IRoutedMessage.SourceClientId => PublisherClientId;
 
     DateTimeOffset IRoutedMessage.ReceivedAt => DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAtUnixMs);
 

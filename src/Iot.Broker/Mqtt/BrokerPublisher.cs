@@ -5,7 +5,7 @@ using MQTTnet.Packets;
 namespace Iot.Broker.Mqtt;
 
 /// <summary>Publishes into the broker on behalf of the platform (routing deliveries, commands to devices).</summary>
-internal sealed class BrokerPublisher(MessageDispatcher dispatcher, SessionContext context) : IMqttPublisher
+internal sealed class BrokerPublisher(MessageDispatcher dispatcher, BrokerContext context) : IMqttPublisher
 {
     public Task PublishAsync(string topic, ReadOnlyMemory<byte> payload, byte qualityOfService, bool retain,
         IReadOnlyList<KeyValuePair<string, string>>? userProperties = null, string? contentType = null,
@@ -25,7 +25,7 @@ internal sealed class BrokerPublisher(MessageDispatcher dispatcher, SessionConte
         }
 
         var now = context.NowUnixMs;
-        return dispatcher.Publish(new BrokerMessage
+        return dispatcher.PublishAsync(new BrokerMessage
         {
             Topic = topic,
             Payload = payload,

@@ -13,7 +13,7 @@ namespace Iot.Broker.Mqtt;
 /// announced. Used by the connection's receive side only (one thread at a time), except the count of
 /// unacknowledged publishes, which the acknowledgement side decrements.
 /// </summary>
-internal sealed class InboundPublishGuard(SessionContext context)
+internal sealed class InboundPublishGuard(BrokerContext context)
 {
     private static readonly TimeSpan MinThrottle = TimeSpan.FromMilliseconds(20);
 

@@ -18,7 +18,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
     private static Dictionary<MqttSession, Aggregate>? t_bySession;
 
     /// <summary>
-    /// What <see cref="Publish"/> returns, delivering nothing, when <c>refuseUnretained</c> is set and a retained quota
+    /// What <see cref="PublishAsync"/> returns, delivering nothing, when <c>refuseUnretained</c> is set and a retained quota
     /// kept the message from being retained (MQTT 5 answers it with 0x97).
     /// </summary>
     public static readonly Task RetainedQuotaExceeded = Task.FromResult(false);
@@ -28,7 +28,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
     /// <paramref name="refuseUnretained"/> is set (an MQTT 5 QoS 1/2 publish, whose publisher can be told), not
     /// delivered either: then the result is <see cref="RetainedQuotaExceeded"/>.
     /// </summary>
-    public Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false)
+    public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false)
     {
         var durable = default(DurableWrites);
         if (message.Retain && !retained.Apply(message, ref durable) && refuseUnretained)
@@ -64,7 +64,7 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         }
 
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
-        if (router is not null && message.PublisherClientId is not null)
+        if (router is not null && message.SourceClientId is not null)
         {
             durable.Add(router.RouteAsync(message));
         }

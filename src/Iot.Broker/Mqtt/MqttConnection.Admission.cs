@@ -49,7 +49,7 @@ internal sealed partial class MqttConnection
         }
 
         var backoff = _broker.LoginBackoff;
-        var address = MqttBroker.SourceAddress(_transport.RemoteEndPoint);
+        var address = ConnectionAdmission.SourceAddress(_transport.RemoteEndPoint);
         if (backoff is null)
         {
             return await AuthenticateOnPoolAsync(authenticator, username, password).ConfigureAwait(false);

@@ -112,7 +112,7 @@ internal sealed partial class MqttConnection
             return Refuse(MqttConnectReasonCode.NotAuthorized, "the will topic is not allowed for this identity");
         }
 
-        if (!_broker.TryAdmit(_principal.Username, out var refusedBy))
+        if (!_broker.Admission.TryAdmit(_principal.Username, out var refusedBy))
         {
             Context.Metrics.LimitHit(refusedBy);
             return Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota reached: " + refusedBy);
@@ -150,7 +150,7 @@ internal sealed partial class MqttConnection
                 CorrelationData = connect.WillCorrelationData,
                 PayloadFormatIndicator = (byte)connect.WillPayloadFormatIndicator,
                 UserProperties = connect.WillUserProperties,
-                PublisherClientId = clientId,
+                SourceClientId = clientId,
                 RetainedOwnerId = connect.WillRetain ? RetainedOwnerId() : 0,
             }, v5 ? connect.WillDelayInterval : 0);
         }

@@ -137,13 +137,13 @@ internal sealed partial class MqttConnection
             CorrelationData = v5?.CorrelationData,
             PayloadFormatIndicator = (byte)(v5?.PayloadFormatIndicator ?? 0),
             UserProperties = v5?.UserProperties,
-            PublisherClientId = ClientId,
+            SourceClientId = ClientId,
             ReceivedAtUnixMs = now,
             RetainedOwnerId = retain ? RetainedOwnerId() : 0,
         };
 
         Context.Metrics.Add(BrokerCounter.MessagesReceived);
-        var durable = _broker.Dispatcher.Publish(message, ClientId, refuseUnretained: qos > 0 && IsV5);
+        var durable = _broker.Dispatcher.PublishAsync(message, ClientId, refuseUnretained: qos > 0 && IsV5);
         if (ReferenceEquals(durable, MessageDispatcher.RetainedQuotaExceeded))
         {
             // MQTT 5: PUBACK/PUBREC 0x97, the message was neither retained nor delivered; a PUBREC failure ends the flow.

@@ -22,7 +22,7 @@ namespace Iot.Broker.Mqtt;
 internal sealed partial class MqttConnection : IDeliveryTarget
 {
     private readonly MqttTransport _transport;
-    private readonly MqttBroker _broker;
+    private readonly ConnectionServices _broker;
     private readonly OutboundWriter _writer;
     private readonly InboundPublishGuard _guard;
     // Created by the first acknowledgement that has to wait for a durable write: most connections never need it.
@@ -35,7 +35,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     // Set when a new connection with the same client id took this one over: that connection's Clean Start.
     private bool? _takeoverCleanStart;
 
-    public MqttConnection(MqttTransport transport, MqttBroker broker)
+    public MqttConnection(MqttTransport transport, ConnectionServices broker)
     {
         _transport = transport;
         _broker = broker;
@@ -52,7 +52,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     private bool IsV5 => _writer.ProtocolVersion == MqttProtocolVersion.V500;
 
     /// <summary>The settings, store, counters and clock the connection works with.</summary>
-    internal SessionContext Context => _broker.Context;
+    internal BrokerContext Context => _broker.Context;
 
     /// <summary>The logger of connections.</summary>
     internal ILogger Logger => _broker.Logger;
@@ -206,7 +206,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
             // The bookkeeping happens whatever went wrong above, or connections would leak.
             if (_admitted)
             {
-                _broker.Release(_principal?.Username);
+                _broker.Admission.Release(_principal?.Username);
             }
 
             _broker.Sessions.Unregister(this);

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Connections.Features;
 namespace Iot.Broker.Mqtt;
 
 /// <summary>Kestrel's entry point for MQTT over TCP, TLS and WebSocket: one <see cref="MqttConnection"/> per connection.</summary>
-internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandler
+internal sealed class MqttConnectionHandler(ConnectionServices broker) : ConnectionHandler
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -15,7 +15,7 @@ internal sealed class MqttConnectionHandler(MqttBroker broker) : ConnectionHandl
             format.ActiveFormat = TransferFormat.Binary;
         }
 
-        if (!broker.TryAcceptFrom(connection.RemoteEndPoint, out var delay))
+        if (!broker.Admission.TryAcceptFrom(connection.RemoteEndPoint, out var delay))
         {
             connection.Abort();
             return;

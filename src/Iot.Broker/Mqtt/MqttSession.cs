@@ -27,7 +27,7 @@ namespace Iot.Broker.Mqtt;
 internal sealed partial class MqttSession
 {
     private readonly Lock _gate = new();
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
     private PendingQueue _pending;
     private InflightWindow _inflight;
     // Created by the first inbound QoS 2 publish: most sessions never see one.
@@ -36,7 +36,7 @@ internal sealed partial class MqttSession
     private IDeliveryTarget? _owner;
     private long _lastSequence;
 
-    public MqttSession(SessionContext context, string clientId)
+    public MqttSession(BrokerContext context, string clientId)
     {
         _context = context;
         ClientId = clientId;
@@ -353,7 +353,7 @@ internal sealed partial class MqttSession
                 CorrelationData = d.Message.CorrelationData,
                 PayloadFormatIndicator = d.Message.PayloadFormatIndicator,
                 UserProperties = d.Message.UserProperties,
-                PublisherClientId = d.Message.PublisherClientId,
+                SourceClientId = d.Message.SourceClientId,
                 ReceivedAtUnixMs = d.Message.ReceivedAtUnixMs,
             };
 }

@@ -20,7 +20,7 @@ internal sealed partial class OutboundWriter : IThreadPoolWorkItem
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly MqttTransport _transport;
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
     private readonly MqttConnection _owner;
     private readonly Lock _gate = new();
     // Guarded by _gate: the queue (created by the first packet to send) and the writer's state.
@@ -35,7 +35,7 @@ internal sealed partial class OutboundWriter : IThreadPoolWorkItem
     private ushort _clientTopicAliasMaximum;
     private Dictionary<string, ushort>? _topicAliases;
 
-    public OutboundWriter(MqttTransport transport, SessionContext context, MqttConnection owner)
+    public OutboundWriter(MqttTransport transport, BrokerContext context, MqttConnection owner)
     {
         _transport = transport;
         _context = context;

@@ -68,7 +68,7 @@ internal sealed class PendingWills
         CorrelationData = will.CorrelationData,
         PayloadFormatIndicator = will.PayloadFormatIndicator,
         UserProperties = will.UserProperties,
-        PublisherClientId = clientId,
+        SourceClientId = clientId,
         ReceivedAtUnixMs = nowUnixMs,
         RetainedOwnerId = will.RetainedOwnerId,
     };

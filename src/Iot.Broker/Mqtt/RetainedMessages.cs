@@ -8,7 +8,7 @@ namespace Iot.Broker.Mqtt;
 /// retained message is charged to its owner (the identity that published it last, <see cref="RetainedQuota"/>): a
 /// message that would take an owner, or all clients together, over a quota is not retained.
 /// </summary>
-internal sealed class RetainedMessages(SessionContext context)
+internal sealed class RetainedMessages(BrokerContext context)
 {
     private readonly TopicIndex<BrokerMessage> _index = new();
 
@@ -72,7 +72,7 @@ internal sealed class RetainedMessages(SessionContext context)
     /// </summary>
     public void Restore(BrokerMessage message, string? owner = null)
     {
-        owner ??= message.PublisherClientId;
+        owner ??= message.SourceClientId;
         lock (_gate)
         {
             if (owner is not null)

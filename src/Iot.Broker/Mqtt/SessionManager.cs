@@ -10,7 +10,7 @@ namespace Iot.Broker.Mqtt;
 /// restore of persistent sessions at start-up. Connect and disconnect are serialized; publishing is not.
 /// </summary>
 internal sealed class SessionManager(
-    SessionContext context,
+    BrokerContext context,
     SubscriptionIndex subscriptions,
     RetainedMessages retained,
     MessageDispatcher dispatcher,
@@ -327,7 +327,7 @@ internal sealed class SessionManager(
         context.Metrics.Add(BrokerCounter.WillsPublished);
         BrokerLog.WillPublished(logger, clientId, will.Topic);
         var stamped = PendingWills.Stamp(will, clientId, context.NowUnixMs);
-        _ = dispatcher.Publish(stamped, clientId);
+        _ = dispatcher.PublishAsync(stamped, clientId);
     }
 
     private void Discard(MqttSession session)

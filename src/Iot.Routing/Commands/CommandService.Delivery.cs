@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 using System.Collections.Concurrent;
 using Iot.Routing.Queues;
 
@@ -138,7 +139,7 @@ internal sealed partial class CommandService
             }
 
             await _store.SetDeliveredAsync(commandId, message.DeliveryCount, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
-            _metrics.CommandDelivered();
+            _metrics.Add(RoutingCounter.CommandsDelivered);
             CommandServiceLog.Delivered(_logger, commandId, deviceId, message.DeliveryCount);
 
             // Wait for the answer while the lock holds, leaving a margin so the abandon below still owns the message.
@@ -173,7 +174,7 @@ internal sealed partial class CommandService
             await _store.SetFinalAsync(record.CommandId, CommandStatus.DeadLettered, null, null, QueueDeadLetterReasons.MaxDeliveryCountExceeded,
                 $"Not answered after {message.DeliveryCount} deliveries.", message.DeliveryCount,
                 _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
-            _metrics.CommandDeadLettered();
+            _metrics.Add(RoutingCounter.CommandsDeadLettered);
             CommandServiceLog.DeadLettered(_logger, record.CommandId, record.DeviceId, QueueDeadLetterReasons.MaxDeliveryCountExceeded);
             Finished(record.CommandId);
         }

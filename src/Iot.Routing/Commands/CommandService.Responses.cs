@@ -1,3 +1,4 @@
+using Iot.Routing.Hosting;
 using System.Text.Json;
 using Iot.Messaging;
 using Iot.Routing.Internal;
@@ -178,7 +179,7 @@ internal sealed partial class CommandService
         }
 
         _crashPoints.Reached(CrashPoints.AnswerCommitted);
-        _metrics.CommandAnswered();
+        _metrics.Add(RoutingCounter.CommandsAnswered);
         if (_answers.TryGetValue(commandId, out var answered))
         {
             answered.TrySetResult();

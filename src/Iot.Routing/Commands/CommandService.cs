@@ -94,7 +94,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         _crashPoints.Reached(CrashPoints.CommandCommitted);
         if (!duplicate)
         {
-            _metrics.CommandSent();
+            _metrics.Add(RoutingCounter.CommandsSent);
         }
 
         if (stored.Status == CommandStatus.Queued && _channel?.IsReady(request.DeviceId) == true)

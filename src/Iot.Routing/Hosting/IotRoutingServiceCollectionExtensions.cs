@@ -56,7 +56,7 @@ public static class IotRoutingServiceCollectionExtensions
         services.TryAddSingleton<IRoutingDefinitionStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());
         services.TryAddSingleton<IEventDeliveryStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());
         services.TryAddSingleton<DeliverySignals>();
-        services.TryAddSingleton<SubscriptionRegistry>();
+        services.TryAddSingleton<EventSubscriptionRegistry>();
         services.TryAddSingleton<EventSubscriptionDestination>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, EventSubscriptionDestination>(
             sp => sp.GetRequiredService<EventSubscriptionDestination>()));
@@ -104,7 +104,7 @@ public static class IotRoutingServiceCollectionExtensions
     }
 
     /// <summary>Opens the store and builds the route table at start-up, so bad routes in configuration stop the host.</summary>
-    private sealed class RoutingStartup(IRoutingDefinitionStore store, RouteTable routes, SubscriptionRegistry subscriptions, ILogger<RoutingStartup> logger)
+    private sealed class RoutingStartup(IRoutingDefinitionStore store, RouteTable routes, EventSubscriptionRegistry subscriptions, ILogger<RoutingStartup> logger)
         : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)

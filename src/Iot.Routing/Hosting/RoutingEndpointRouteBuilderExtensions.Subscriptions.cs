@@ -14,7 +14,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     {
         api.MapGet("/subscriptions", async (HttpContext context) =>
         {
-            var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+            var registry = context.RequestServices.GetRequiredService<EventSubscriptionRegistry>();
             var store = context.RequestServices.GetRequiredService<IEventDeliveryStore>();
             var result = new List<object>();
             foreach (var subscription in registry.All)
@@ -27,7 +27,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
         api.MapGet("/subscriptions/{name}", async (string name, HttpContext context) =>
         {
-            var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+            var registry = context.RequestServices.GetRequiredService<EventSubscriptionRegistry>();
             return registry.TryGet(name, out var subscription)
                 ? Json(await DescribeAsync(context.RequestServices.GetRequiredService<IEventDeliveryStore>(), subscription).ConfigureAwait(false))
                 : NotFound("Subscription", name);
@@ -38,13 +38,13 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
         api.MapDelete("/subscriptions/{name}", async (string name, HttpContext context) =>
         {
-            var (outcome, _) = await context.RequestServices.GetRequiredService<SubscriptionRegistry>().DeleteAsync(name).ConfigureAwait(false);
+            var (outcome, _) = await context.RequestServices.GetRequiredService<EventSubscriptionRegistry>().DeleteAsync(name).ConfigureAwait(false);
             return outcome == ChangeOutcome.Deleted ? Results.NoContent() : NotFound("Subscription", name);
         });
 
         api.MapGet("/subscriptions/{name}/deadletters", async (string name, int? maxEvents, HttpContext context) =>
         {
-            if (!context.RequestServices.GetRequiredService<SubscriptionRegistry>().TryGet(name, out _))
+            if (!context.RequestServices.GetRequiredService<EventSubscriptionRegistry>().TryGet(name, out _))
             {
                 return NotFound("Subscription", name);
             }
@@ -69,7 +69,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         api.MapPost("/subscriptions/{name}/deadletters:redeliver", async (string name, HttpContext context) =>
         {
             var services = context.RequestServices;
-            if (!services.GetRequiredService<SubscriptionRegistry>().TryGet(name, out var subscription))
+            if (!services.GetRequiredService<EventSubscriptionRegistry>().TryGet(name, out var subscription))
             {
                 return NotFound("Subscription", name);
             }
@@ -112,18 +112,18 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             definition.Name = name;
         }
 
-        if (!SubscriptionRegistry.TryCompile(definition, out _, out var invalid))
+        if (!EventSubscriptionRegistry.TryCompile(definition, out _, out var invalid))
         {
             return Problem(StatusCodes.Status400BadRequest, "Invalid subscription", invalid);
         }
 
         if (CheckDestination(definition.Destination, context) is { } refused)
         {
-            context.RequestServices.GetRequiredService<RoutingMetrics>().DestinationForbidden();
+            context.RequestServices.GetRequiredService<RoutingMetrics>().Add(RoutingCounter.DestinationsForbidden);
             return refused;
         }
 
-        var registry = context.RequestServices.GetRequiredService<SubscriptionRegistry>();
+        var registry = context.RequestServices.GetRequiredService<EventSubscriptionRegistry>();
         var store = context.RequestServices.GetRequiredService<IEventDeliveryStore>();
         var (outcome, error) = await registry.UpsertAsync(definition).ConfigureAwait(false);
         if (outcome is not (ChangeOutcome.Created or ChangeOutcome.Replaced) || !registry.TryGet(definition.Name, out var subscription))
@@ -140,9 +140,9 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     /// address (400; names are checked when connecting), an MQTT topic starting with <c>$</c> or one the caller may not
     /// publish to (403).
     /// </summary>
-    private static IResult? CheckDestination(SubscriptionDestination destination, HttpContext context)
+    private static IResult? CheckDestination(EventSubscriptionEndpoint destination, HttpContext context)
     {
-        if (destination.Kind == SubscriptionDestinationKind.Webhook
+        if (destination.Kind == EventDeliveryKind.Webhook
             && context.RequestServices.GetRequiredService<WebhookAddressPolicy>().CheckHost(destination.EndpointUrl!) is { } reason)
         {
             return Problem(StatusCodes.Status400BadRequest, "Webhook destination not allowed",
@@ -150,7 +150,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 + "(Iot:Routing:WebhookAllowPrivateNetworks, Iot:Routing:WebhookAllowedNetworks).");
         }
 
-        if (destination.Kind == SubscriptionDestinationKind.Mqtt)
+        if (destination.Kind == EventDeliveryKind.Mqtt)
         {
             var topic = destination.Topic!;
             if (topic.StartsWith('$'))
@@ -170,7 +170,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         return null;
     }
 
-    private static async Task<object> DescribeAsync(IEventDeliveryStore store, CompiledSubscription subscription)
+    private static async Task<object> DescribeAsync(IEventDeliveryStore store, CompiledEventSubscription subscription)
     {
         var (pending, deadLettered) = await store.CountAsync(subscription.Name).ConfigureAwait(false);
         var d = subscription.Definition;

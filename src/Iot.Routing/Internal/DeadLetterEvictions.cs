@@ -6,7 +6,7 @@ namespace Iot.Routing.Internal;
 
 /// <summary>
 /// Reports the dead letters <see cref="SqliteRoutingStore"/> deleted because a subscription held its cap: counted in
-/// <see cref="RoutingMetrics.DeadLettersEvicted"/> and logged (warning 2012) at most once a minute per subscription.
+/// <see cref="RoutingCounter.DeadLettersEvicted"/> and logged (warning 2012) at most once a minute per subscription.
 /// </summary>
 internal sealed class DeadLetterEvictions(RoutingMetrics metrics, TimeProvider timeProvider, ILogger logger, int maxDeadLetters)
 {
@@ -15,7 +15,7 @@ internal sealed class DeadLetterEvictions(RoutingMetrics metrics, TimeProvider t
     /// <summary>Called by the store's loop after the commit that deleted <paramref name="count"/> dead letters.</summary>
     public void Report(string subscription, int count)
     {
-        metrics.DeadLettersEvictedEvents(count);
+        metrics.Add(RoutingCounter.DeadLettersEvicted, count);
         if (_log.ShouldLog(subscription, timeProvider.GetTimestamp(), out long suppressed))
         {
             RoutingLog.DeadLettersEvicted(logger, LogSafe.Escape(subscription) ?? "", maxDeadLetters, count, suppressed);

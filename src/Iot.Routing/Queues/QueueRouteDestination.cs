@@ -46,7 +46,7 @@ internal sealed class QueueRouteDestination(IQueueStore queues, RoutingMetrics m
         {
             if (name is null || queues.FindQueue(name) is not { } queue)
             {
-                metrics.DroppedEvents(1);
+                metrics.Add(RoutingCounter.Dropped, 1);
                 continue;
             }
 

@@ -41,7 +41,7 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
             routes.Match(message.Topic, matches);
             if (matches.Count == 0)
             {
-                metrics.MessageUnrouted();
+                metrics.Add(RoutingCounter.MessagesUnrouted);
                 return Task.CompletedTask;
             }
 
@@ -69,7 +69,7 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
         var matches = new List<CompiledRoute>();
         foreach (var cloudEvent in cloudEvents)
         {
-            metrics.EventPosted();
+            metrics.Add(RoutingCounter.EventsPosted);
             using var routedEvent = RoutedEvent.FromCloudEvent(cloudEvent, timeProvider);
             routes.Match(routedEvent.Topic, matches);
             tasks.Add(matches.Count == 0 ? Unrouted() : Dispatch(routedEvent, matches));
@@ -81,7 +81,7 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
 
     private Task Unrouted()
     {
-        metrics.MessageUnrouted();
+        metrics.Add(RoutingCounter.MessagesUnrouted);
         return Task.CompletedTask;
     }
 
@@ -119,11 +119,11 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
 
         if (!any)
         {
-            metrics.MessageUnrouted();
+            metrics.Add(RoutingCounter.MessagesUnrouted);
             return Task.CompletedTask;
         }
 
-        metrics.MessageRouted();
+        metrics.Add(RoutingCounter.MessagesRouted);
         Task? single = null;
         List<Task>? many = null;
         for (int index = 0; index < targets.Length; index++)

@@ -13,14 +13,14 @@ namespace Iot.Routing.Subscriptions;
 /// matches, records one delivery per webhook or pull subscription (all in one group commit, which the returned
 /// task awaits) and publishes to MQTT destinations.
 /// </summary>
-internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals,
+internal sealed class EventSubscriptionDestination(EventSubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals,
     RoutingMetrics metrics, TimeProvider timeProvider, IServiceProvider services, ILogger<EventSubscriptionDestination> logger)
     : IRouteDestination
 {
     private const string CloudEventsContentType = "application/cloudevents+json";
 
     [ThreadStatic]
-    private static List<CompiledSubscription>? t_matches;
+    private static List<CompiledEventSubscription>? t_matches;
 
     private readonly RateLimitedLog _fullLog = new(TimeSpan.FromMinutes(1), timeProvider);
     private IMqttPublisher? _publisher;
@@ -43,7 +43,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
             Collect(routedEvent, targets, matches);
             if (matches.Count == 0)
             {
-                metrics.EventUnmatched();
+                metrics.Add(RoutingCounter.EventsUnmatched);
                 return Task.CompletedTask;
             }
 
@@ -53,7 +53,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
             List<Task>? published = null;
             foreach (var subscription in matches)
             {
-                if (subscription.Kind == SubscriptionDestinationKind.Mqtt)
+                if (subscription.Kind == EventDeliveryKind.Mqtt)
                 {
                     (published ??= []).Add(PublishAsync(subscription, encoded));
                     continue;
@@ -76,7 +76,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         }
     }
 
-    private void Collect(RoutedEvent routedEvent, IReadOnlyList<string?> targets, List<CompiledSubscription> matches)
+    private void Collect(RoutedEvent routedEvent, IReadOnlyList<string?> targets, List<CompiledEventSubscription> matches)
     {
         // Indexed loops: a foreach over the IReadOnlyList would allocate an enumerator for every message.
         bool all = false;
@@ -117,7 +117,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
     {
         // A full subscription loses this event alone: the publisher is acknowledged and the others get it.
         var full = await store.EnqueueAsync(pending).ConfigureAwait(false);
-        metrics.Enqueued(pending.Count - (full?.Count ?? 0));
+        metrics.Add(RoutingCounter.DeliveriesEnqueued, pending.Count - (full?.Count ?? 0));
         foreach (var delivery in pending)
         {
             signals.Set(delivery.Subscription);
@@ -125,7 +125,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
 
         if (full is not null)
         {
-            metrics.SubscriptionFullDroppedEvents(full.Count);
+            metrics.Add(RoutingCounter.SubscriptionFullDropped, full.Count);
             foreach (var name in full)
             {
                 if (_fullLog.ShouldLog(name, timeProvider.GetTimestamp(), out long suppressed))
@@ -136,13 +136,13 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         }
     }
 
-    private async Task PublishAsync(CompiledSubscription subscription, ReadOnlyMemory<byte> encoded)
+    private async Task PublishAsync(CompiledEventSubscription subscription, ReadOnlyMemory<byte> encoded)
     {
         var publisher = _publisher ??= services.GetService<IMqttPublisher>();
         if (publisher is null)
         {
             RoutingLog.NoMqttPublisher(logger, subscription.Name);
-            metrics.DroppedEvents(1);
+            metrics.Add(RoutingCounter.Dropped, 1);
             return;
         }
 
@@ -151,7 +151,7 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         {
             // Refused at creation since issue 16; a subscription stored before may still name one.
             RoutingLog.MqttDestinationRefused(logger, subscription.Name, LogSafe.Escape(destination.Topic));
-            metrics.DroppedEvents(1);
+            metrics.Add(RoutingCounter.Dropped, 1);
             return;
         }
 
@@ -159,14 +159,14 @@ internal sealed class EventSubscriptionDestination(SubscriptionRegistry registry
         {
             await publisher.PublishAsync(destination.Topic!, encoded, destination.QualityOfService, retain: false,
                 contentType: CloudEventsContentType).ConfigureAwait(false);
-            metrics.MqttDelivered();
+            metrics.Add(RoutingCounter.MqttDeliveries);
         }
 #pragma warning disable CA1031 // An MQTT destination's failure must not fail the publisher of the original message.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             RoutingLog.MqttDeliveryFailed(logger, subscription.Name, destination.Topic!, ex);
-            metrics.DroppedEvents(1);
+            metrics.Add(RoutingCounter.Dropped, 1);
         }
     }
 }

@@ -19,7 +19,7 @@ internal enum PullError
 /// deletes them, release makes them available again, reject dead-letters them, renew extends the lock. An event
 /// received <c>maxDeliveryCount</c> times without acknowledgement, or past its TTL, is dead-lettered.
 /// </summary>
-internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals, RoutingMetrics metrics,
+internal sealed class PullDelivery(EventSubscriptionRegistry registry, IEventDeliveryStore store, DeliverySignals signals, RoutingMetrics metrics,
     TimeProvider timeProvider)
 {
     public const int MaxEventsPerReceive = 100;
@@ -43,7 +43,7 @@ internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDelivery
                 (long)definition.Pull.LockDuration.TotalMilliseconds, definition.Pull.MaxDeliveryCount, definition.DeadLetter.Enabled).ConfigureAwait(false);
             if (rows.Count > 0 || now >= deadline)
             {
-                metrics.PullReceivedEvents(rows.Count);
+                metrics.Add(RoutingCounter.PullReceived, rows.Count);
                 return (PullError.None, [.. rows.Select(r => new ReceivedEvent(r.LockToken!, r.Attempts,
                     DateTimeOffset.FromUnixTimeMilliseconds(r.LockedUntil!.Value), r.Event))]);
             }
@@ -60,7 +60,7 @@ internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDelivery
         }
 
         var result = await store.AcknowledgeAsync(name, lockTokens, Now()).ConfigureAwait(false);
-        metrics.Succeeded(result.Succeeded.Count);
+        metrics.Add(RoutingCounter.DeliveriesSucceeded, result.Succeeded.Count);
         return (PullError.None, result);
     }
 
@@ -86,11 +86,11 @@ internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDelivery
         var result = await store.RejectAsync(name, lockTokens, Now(), subscription.Definition.DeadLetter.Enabled).ConfigureAwait(false);
         if (subscription.Definition.DeadLetter.Enabled)
         {
-            metrics.DeadLetteredEvents(result.Succeeded.Count);
+            metrics.Add(RoutingCounter.DeadLettered, result.Succeeded.Count);
         }
         else
         {
-            metrics.DroppedEvents(result.Succeeded.Count);
+            metrics.Add(RoutingCounter.Dropped, result.Succeeded.Count);
         }
 
         return (PullError.None, result);
@@ -107,8 +107,8 @@ internal sealed class PullDelivery(SubscriptionRegistry registry, IEventDelivery
         return (PullError.None, result);
     }
 
-    private CompiledSubscription? Resolve(string name) =>
-        registry.TryGet(name, out var subscription) && subscription.Kind == SubscriptionDestinationKind.Pull ? subscription : null;
+    private CompiledEventSubscription? Resolve(string name) =>
+        registry.TryGet(name, out var subscription) && subscription.Kind == EventDeliveryKind.Pull ? subscription : null;
 
     private PullError Check(string name) => registry.TryGet(name, out _) ? PullError.NotPull : PullError.NotFound;
 

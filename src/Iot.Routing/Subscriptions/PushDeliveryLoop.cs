@@ -9,7 +9,7 @@ namespace Iot.Routing.Subscriptions;
 /// whole subscription waits until the failed events' next attempt: a failing endpoint is retried on its schedule
 /// and never hammered, and, as every subscription has its own loop, never delays the others.
 /// </summary>
-internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEventDeliveryStore store, WebhookSender sender,
+internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, IEventDeliveryStore store, WebhookSender sender,
     RetrySchedule schedule, AsyncSignal signal, SemaphoreSlim concurrency, RoutingOptions options, RoutingMetrics metrics,
     TimeProvider timeProvider, ILogger logger)
 {
@@ -18,7 +18,7 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEvent
     private long _backoffUntil;
     private bool _validated = !options.WebhookValidation;
 
-    public CompiledSubscription Subscription { get; } = subscription;
+    public CompiledEventSubscription Subscription { get; } = subscription;
 
     private EventSubscriptionDefinition Definition => Subscription.Definition;
 
@@ -83,14 +83,14 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEvent
         {
             case WebhookResult.Delivered:
                 _deletes.Add(store.DeleteAsync(batch));
-                metrics.Succeeded(batch.Count);
+                metrics.Add(RoutingCounter.DeliveriesSucceeded, batch.Count);
                 return true;
             case WebhookResult.DeadLetter:
                 await GiveUpAsync(batch, DeadLetterReasons.DestinationRejected, outcome, now, countAttempt: true).ConfigureAwait(false);
                 return true;
             case WebhookResult.Refused:
                 // Nothing was sent: the address is not allowed, and retrying would not change that.
-                metrics.WebhookDestinationsRefusedEvents(batch.Count);
+                metrics.Add(RoutingCounter.WebhookDestinationsRefused, batch.Count);
                 await GiveUpAsync(batch, DeadLetterReasons.DestinationNotAllowed, outcome, now, countAttempt: true).ConfigureAwait(false);
                 return true;
             default:
@@ -129,7 +129,7 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEvent
 
     private async Task RetryAsync(List<DeliveryRecord> batch, string outcome, long now)
     {
-        metrics.AttemptsFailed(batch.Count);
+        metrics.Add(RoutingCounter.DeliveryAttemptsFailed, batch.Count);
         var retries = new List<(long, int, long)>(batch.Count);
         var exhausted = new List<DeliveryRecord>();
         var expiring = new List<DeliveryRecord>();
@@ -177,13 +177,13 @@ internal sealed class PushDeliveryLoop(CompiledSubscription subscription, IEvent
         if (Definition.DeadLetter.Enabled)
         {
             await store.DeadLetterAsync(deliveries, countAttempt ? 1 : 0, reason, outcome, now).ConfigureAwait(false);
-            metrics.DeadLetteredEvents(deliveries.Count);
+            metrics.Add(RoutingCounter.DeadLettered, deliveries.Count);
             RoutingLog.DeadLettered(logger, Subscription.Name, deliveries.Count, reason, outcome);
         }
         else
         {
             await store.DeleteAsync(deliveries).ConfigureAwait(false);
-            metrics.DroppedEvents(deliveries.Count);
+            metrics.Add(RoutingCounter.Dropped, deliveries.Count);
             RoutingLog.Dropped(logger, Subscription.Name, deliveries.Count, reason);
         }
     }

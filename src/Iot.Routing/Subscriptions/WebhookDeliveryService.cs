@@ -13,7 +13,7 @@ namespace Iot.Routing.Subscriptions;
 /// </summary>
 internal sealed class WebhookDeliveryService : BackgroundService
 {
-    private readonly SubscriptionRegistry _registry;
+    private readonly EventSubscriptionRegistry _registry;
     private readonly IEventDeliveryStore _store;
     private readonly WebhookSender _sender;
     private readonly DeliverySignals _signals;
@@ -28,7 +28,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private CancellationToken _stopping;
     private bool _started;
 
-    public WebhookDeliveryService(SubscriptionRegistry registry, IEventDeliveryStore store, WebhookSender sender, DeliverySignals signals,
+    public WebhookDeliveryService(EventSubscriptionRegistry registry, IEventDeliveryStore store, WebhookSender sender, DeliverySignals signals,
         RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ILogger<WebhookDeliveryService> logger)
     {
         _registry = registry;
@@ -101,7 +101,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
         await Task.WhenAll(running).ConfigureAwait(false);
     }
 
-    private void OnChanged(CompiledSubscription? previous, CompiledSubscription? current)
+    private void OnChanged(CompiledEventSubscription? previous, CompiledEventSubscription? current)
     {
         lock (_lock)
         {
@@ -128,9 +128,9 @@ internal sealed class WebhookDeliveryService : BackgroundService
         }
     }
 
-    private void Start(CompiledSubscription subscription)
+    private void Start(CompiledEventSubscription subscription)
     {
-        if (subscription.Kind != SubscriptionDestinationKind.Webhook)
+        if (subscription.Kind != EventDeliveryKind.Webhook)
         {
             return;
         }

@@ -6,7 +6,7 @@ namespace Iot.Broker.Tests.Mqtt;
 
 public sealed class MqttSessionExpiryTests
 {
-    private readonly SessionContext _context = new(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
+    private readonly BrokerContext _context = new(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
 
     [Fact]
     public void IsExpired_NewSessionClaimedByAConnectThatIsStillBeingHandled_IsNotExpired()

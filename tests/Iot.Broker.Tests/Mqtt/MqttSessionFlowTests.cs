@@ -11,11 +11,11 @@ namespace Iot.Broker.Tests.Mqtt;
 public sealed class MqttSessionFlowTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
 
     public MqttSessionFlowTests()
     {
-        _context = new SessionContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), _time);
+        _context = new BrokerContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), _time);
     }
 
     [Fact]

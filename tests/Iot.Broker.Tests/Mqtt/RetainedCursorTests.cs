@@ -9,13 +9,13 @@ public sealed class RetainedCursorTests
     private readonly ManualTime _time = new();
     private readonly BrokerMetrics _metrics = new();
     private readonly MqttOptions _options = new();
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
     private readonly RetainedMessages _retained;
     private readonly Subscription _subscription;
 
     public RetainedCursorTests()
     {
-        _context = new SessionContext(Options.Create(_options), new NoStore(), _metrics, _time);
+        _context = new BrokerContext(Options.Create(_options), new NoStore(), _metrics, _time);
         _retained = new RetainedMessages(_context);
         _subscription = new Subscription
         {

@@ -13,7 +13,7 @@ public sealed class RetainedQuotaUnitTests
     private readonly RetainedMessages _retained;
 
     public RetainedQuotaUnitTests() =>
-        _retained = new RetainedMessages(new SessionContext(Options.Create(_options), new NoStore(), _metrics, new ManualTime()));
+        _retained = new RetainedMessages(new BrokerContext(Options.Create(_options), new NoStore(), _metrics, new ManualTime()));
 
     [Fact]
     public void Apply_ReplacingOwnTopic_ChargesTheDifferenceInBytes_AndClearingFrees()
@@ -60,8 +60,8 @@ public sealed class RetainedQuotaUnitTests
     [Fact]
     public void Restore_ChargesTheStoredOwner_OrForOldRecordsThePublishersClientId()
     {
-        _retained.Restore(new BrokerMessage { Topic = "t1", Payload = Encoding.UTF8.GetBytes("v"), PublisherClientId = "c1" }, "svc");
-        _retained.Restore(new BrokerMessage { Topic = "t2", Payload = Encoding.UTF8.GetBytes("v"), PublisherClientId = "d9" });
+        _retained.Restore(new BrokerMessage { Topic = "t1", Payload = Encoding.UTF8.GetBytes("v"), SourceClientId = "c1" }, "svc");
+        _retained.Restore(new BrokerMessage { Topic = "t2", Payload = Encoding.UTF8.GetBytes("v"), SourceClientId = "d9" });
         _retained.Restore(new BrokerMessage { Topic = "t3", Payload = Encoding.UTF8.GetBytes("v") });
         Assert.Equal(1, _retained.Quota.OwnerFor("svc").Count);
         Assert.Equal(1, _retained.Quota.OwnerFor("d9").Count);

@@ -24,7 +24,7 @@ public sealed class RoutedBrokerMessageTests
             QualityOfService = 1,
             ContentType = "application/json",
             UserProperties = [new MqttUserProperty("site", Encoding.UTF8.GetBytes("north")), new MqttUserProperty("site", Encoding.UTF8.GetBytes("south"))],
-            PublisherClientId = "d1",
+            SourceClientId = "d1",
             ReceivedAtUnixMs = 1_796_400_000_123,
         };
 
@@ -51,13 +51,13 @@ public sealed class RoutedBrokerMessageTests
     public async Task Publish_HandsTheRouterTheMessageItself_AndOnlyForClientPublishes()
     {
         var router = new RecordingRouter();
-        var context = new SessionContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
+        var context = new BrokerContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
         var dispatcher = new MessageDispatcher(new SubscriptionIndex(), new RetainedMessages(context), new BrokerMetrics(), router);
 
-        var fromClient = new BrokerMessage { Topic = "devices/d1/telemetry", Payload = new byte[] { 1, 2 }, PublisherClientId = "d1" };
-        await dispatcher.Publish(fromClient, "d1");
+        var fromClient = new BrokerMessage { Topic = "devices/d1/telemetry", Payload = new byte[] { 1, 2 }, SourceClientId = "d1" };
+        await dispatcher.PublishAsync(fromClient, "d1");
         var fromPlatform = new BrokerMessage { Topic = "devices/d1/commands/ping", Payload = new byte[] { 3 } };
-        await dispatcher.Publish(fromPlatform, null);
+        await dispatcher.PublishAsync(fromPlatform, null);
 
         // The same object, not a copy; messages the platform publishes itself are not routed again (no loops).
         Assert.Same(fromClient, Assert.Single(router.Seen));

@@ -14,13 +14,13 @@ namespace Iot.Broker.Tests.Mqtt;
 public sealed class SessionExpiryAndWillDelayTests
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
     private readonly SubscriptionIndex _subscriptions = new();
     private readonly SessionManager _sessions;
 
     public SessionExpiryAndWillDelayTests()
     {
-        _context = new SessionContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), _time);
+        _context = new BrokerContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), _time);
         var retained = new RetainedMessages(_context);
         _sessions = new SessionManager(_context, _subscriptions, retained, new MessageDispatcher(_subscriptions, retained, _context.Metrics), NullLogger<SessionManager>.Instance);
     }

@@ -11,13 +11,13 @@ namespace Iot.Broker.Tests.Mqtt;
 public sealed class SessionOwnershipTests
 {
     private const uint Persistent = 3600;
-    private readonly SessionContext _context;
+    private readonly BrokerContext _context;
     private readonly SubscriptionIndex _subscriptions = new();
     private readonly SessionManager _sessions;
 
     public SessionOwnershipTests()
     {
-        _context = new SessionContext(Options.Create(new MqttOptions { MaxPersistentSessionsPerIdentity = 2 }), new NoStore(), new BrokerMetrics(), new ManualTime());
+        _context = new BrokerContext(Options.Create(new MqttOptions { MaxPersistentSessionsPerIdentity = 2 }), new NoStore(), new BrokerMetrics(), new ManualTime());
         var retained = new RetainedMessages(_context);
         _sessions = new SessionManager(_context, _subscriptions, retained, new MessageDispatcher(_subscriptions, retained, _context.Metrics), NullLogger<SessionManager>.Instance);
     }

@@ -30,7 +30,7 @@ public sealed class BrokerMessageSerializerTests
         Assert.Null(copy.ContentType);
         Assert.Null(copy.CorrelationData);
         Assert.Null(copy.UserProperties);
-        Assert.Null(copy.PublisherClientId);
+        Assert.Null(copy.SourceClientId);
         Assert.Equal(0, copy.Payload.Length);
     }
 
@@ -45,7 +45,7 @@ public sealed class BrokerMessageSerializerTests
             ResponseTopic = string.Empty,
             CorrelationData = [],
             UserProperties = [],
-            PublisherClientId = string.Empty,
+            SourceClientId = string.Empty,
         };
 
         var copy = BrokerMessageSerializer.Deserialize(BrokerMessageSerializer.Serialize(message));
@@ -79,7 +79,7 @@ public sealed class BrokerMessageSerializerTests
             Retain = true,
             ExpiresAtUnixMs = 0x0102030405060708,
             ReceivedAtUnixMs = 1,
-            PublisherClientId = "c",
+            SourceClientId = "c",
         };
 
         var record = BrokerMessageSerializer.Serialize(message);

@@ -25,7 +25,7 @@ internal static class TestMessages
             Property("ünïcödé", "värde"),
             Property("empty", string.Empty),
         ],
-        PublisherClientId = "service-api",
+        SourceClientId = "service-api",
     };
 
     /// <summary>A message with every optional field absent.</summary>
@@ -50,7 +50,7 @@ internal static class TestMessages
         Assert.Equal(expected.ResponseTopic, actual.ResponseTopic);
         Assert.Equal(expected.CorrelationData, actual.CorrelationData);
         Assert.Equal(expected.PayloadFormatIndicator, actual.PayloadFormatIndicator);
-        Assert.Equal(expected.PublisherClientId, actual.PublisherClientId);
+        Assert.Equal(expected.SourceClientId, actual.SourceClientId);
         if (expected.UserProperties is null)
         {
             Assert.Null(actual.UserProperties);

@@ -187,7 +187,7 @@ public sealed class DenyOverlapTests
     [Fact]
     public void Publish_SubscriptionWithCheck_DeniedTopicIsNotQueued()
     {
-        var context = new SessionContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
+        var context = new BrokerContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime());
         var index = new SubscriptionIndex();
         var dispatcher = new MessageDispatcher(index, new RetainedMessages(context), context.Metrics);
         var session = new MqttSession(context, "offline") { SessionExpiryInterval = 3600 };
@@ -195,9 +195,9 @@ public sealed class DenyOverlapTests
         index.Subscribe(new Subscription { Session = session, Filter = "#", TopicFilter = "#", QualityOfService = 1, DeliveryCheck = check });
         index.Subscribe(new Subscription { Session = session, Filter = "+/x", TopicFilter = "+/x", QualityOfService = 1, DeliveryCheck = check });
 
-        dispatcher.Publish(Message("secret/x"), "publisher");
-        dispatcher.Publish(Message("secret/y/z"), "publisher");
-        dispatcher.Publish(Message("a/x"), "publisher");
+        dispatcher.PublishAsync(Message("secret/x"), "publisher");
+        dispatcher.PublishAsync(Message("secret/y/z"), "publisher");
+        dispatcher.PublishAsync(Message("a/x"), "publisher");
 
         Assert.Equal(1, session.QueuedCount);
         Assert.True(session.HasMatchingSubscription("a/x"));
@@ -226,7 +226,7 @@ public sealed class DenyOverlapTests
 
     private static Subscription Subscribe(DeliveryCheck? check, string clientId = "subscriber") => new()
     {
-        Session = new MqttSession(new SessionContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime()), clientId),
+        Session = new MqttSession(new BrokerContext(Options.Create(new MqttOptions()), new NoStore(), new BrokerMetrics(), new ManualTime()), clientId),
         Filter = "#",
         TopicFilter = "#",
         DeliveryCheck = check,

@@ -106,7 +106,7 @@ public sealed class CommandServiceTests : IAsyncLifetime
         Assert.Equal(CommandStatus.Completed, done!.Status);
         Assert.Equal("""{"status":"ok","uptime":5}""", Encoding.UTF8.GetString(done.Answer!));
         Assert.Equal(1, done.DeliveryCount);
-        Assert.Equal((1, 1, 1), (_metrics.CommandsSent, _metrics.CommandsDelivered, _metrics.CommandsAnswered));
+        Assert.Equal((1, 1, 1), (_metrics.Read(RoutingCounter.CommandsSent), _metrics.Read(RoutingCounter.CommandsDelivered), _metrics.Read(RoutingCounter.CommandsAnswered)));
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while ((await _queues.GetStatisticsAsync(CommandService.QueueName)).Active != 0)
         {
@@ -182,14 +182,14 @@ public sealed class CommandServiceTests : IAsyncLifetime
         var dead = await _commands.GetAsync(command.CommandId);
         Assert.Equal(QueueDeadLetterReasons.MaxDeliveryCountExceeded, dead!.Reason);
         Assert.Equal(3, dead.DeliveryCount);
-        while (_metrics.CommandsDeadLettered == 0)
+        while (_metrics.Read(RoutingCounter.CommandsDeadLettered) == 0)
         {
             // The status reads the queue message, dead-lettered a moment before the pump records it and counts it.
             Assert.True(DateTime.UtcNow < deadline, "the dead-lettering was never counted");
             await Task.Yield();
         }
 
-        Assert.Equal(1, _metrics.CommandsDeadLettered);
+        Assert.Equal(1, _metrics.Read(RoutingCounter.CommandsDeadLettered));
         var letter = Assert.Single(await _queues.PeekAsync(CommandService.QueueName, 0, 10, deadLetterQueue: true));
         Assert.Equal(command.CommandId, letter.CorrelationId);
         Assert.Equal(QueueDeadLetterReasons.MaxDeliveryCountExceeded, letter.DeadLetterReason);
@@ -286,7 +286,7 @@ public sealed class CommandServiceTests : IAsyncLifetime
         var recorded = (await _commands.GetAsync(command.CommandId))!;
         Assert.Equal(CommandStatus.Completed, recorded.Status);
         Assert.Equal(Encoding.UTF8.GetString(recorded.Answer!), Encoding.UTF8.GetString(reply.Body));
-        Assert.Equal(1, _metrics.CommandsAnswered);
+        Assert.Equal(1, _metrics.Read(RoutingCounter.CommandsAnswered));
     }
 
     [Fact]

@@ -19,12 +19,12 @@ public sealed class MessageRouterResponseHookTests : IAsyncLifetime
     private readonly TestDirectory _directory = new();
     private readonly FakeTimeProvider _time = new();
     private SqliteRoutingStore _store = null!;
-    private SubscriptionRegistry _registry = null!;
+    private EventSubscriptionRegistry _registry = null!;
 
     public Task InitializeAsync()
     {
         _store = new SqliteRoutingStore(_directory.Database);
-        _registry = new SubscriptionRegistry(_store);
+        _registry = new EventSubscriptionRegistry(_store);
         return Task.CompletedTask;
     }
 

@@ -21,12 +21,12 @@ public sealed class MessageRouterTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
     private readonly RoutingMetrics _metrics = new();
     private SqliteRoutingStore _store = null!;
-    private SubscriptionRegistry _registry = null!;
+    private EventSubscriptionRegistry _registry = null!;
 
     public Task InitializeAsync()
     {
         _store = new SqliteRoutingStore(_directory.Database);
-        _registry = new SubscriptionRegistry(_store);
+        _registry = new EventSubscriptionRegistry(_store);
         return Task.CompletedTask;
     }
 
@@ -58,8 +58,8 @@ public sealed class MessageRouterTests : IAsyncLifetime
     private Task<(ChangeOutcome Outcome, string? Error)> SubscribeAsync(string name, string topicFilter) => _registry.UpsertAsync(new EventSubscriptionDefinition
     {
         Name = name,
-        Filter = new SubscriptionFilter { TopicFilter = topicFilter },
-        Destination = new SubscriptionDestination { Kind = SubscriptionDestinationKind.Pull },
+        Filter = new EventSubscriptionFilter { TopicFilter = topicFilter },
+        Destination = new EventSubscriptionEndpoint { Kind = EventDeliveryKind.Pull },
     });
 
     [Fact]
@@ -90,10 +90,10 @@ public sealed class MessageRouterTests : IAsyncLifetime
         var (_, router) = Create(defaultRoute: false, Route("alarms", "devices/+/events/#"));
         var task = router.RouteAsync(Message("devices/d1/telemetry"));
         Assert.True(task.IsCompletedSuccessfully);
-        Assert.Equal(1, _metrics.MessagesUnrouted);
+        Assert.Equal(1, _metrics.Read(RoutingCounter.MessagesUnrouted));
         await router.RouteAsync(Message("devices/d1/events/alarm"));
-        Assert.Equal(1, _metrics.MessagesRouted);
-        Assert.Equal(1, _metrics.EventsUnmatched);
+        Assert.Equal(1, _metrics.Read(RoutingCounter.MessagesRouted));
+        Assert.Equal(1, _metrics.Read(RoutingCounter.EventsUnmatched));
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class MessageRouterTests : IAsyncLifetime
         await SubscribeAsync("s1", "#");
         await router.RouteAsync(Message("devices/d1/telemetry", """{"t":20}"""));
         await router.RouteAsync(Message("devices/d1/telemetry", """{"t":40}"""));
-        Assert.Equal((1L, 1L), (_metrics.MessagesUnrouted, _metrics.MessagesRouted));
+        Assert.Equal((1L, 1L), (_metrics.Read(RoutingCounter.MessagesUnrouted), _metrics.Read(RoutingCounter.MessagesRouted)));
         Assert.Equal((1L, 0L), await _store.CountAsync("s1"));
     }
 
@@ -143,7 +143,7 @@ public sealed class MessageRouterTests : IAsyncLifetime
         Assert.True(router.RouteAsync(Message("a/b")).IsCompletedSuccessfully);
         Assert.Equal(ChangeOutcome.Created, (await table.UpsertAsync(Route("ab", "a/#"))).Outcome);
         await router.RouteAsync(Message("a/b"));
-        Assert.Equal(1, _metrics.MessagesRouted);
+        Assert.Equal(1, _metrics.Read(RoutingCounter.MessagesRouted));
         Assert.Equal(ChangeOutcome.Replaced, (await table.UpsertAsync(Route("ab", "x/#"))).Outcome);
 
         var (reopened, _) = Create(defaultRoute: false);

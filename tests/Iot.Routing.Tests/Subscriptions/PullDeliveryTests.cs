@@ -14,18 +14,18 @@ public sealed class PullDeliveryTests : IAsyncLifetime
     private readonly TestDirectory _directory = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
     private SqliteRoutingStore _store = null!;
-    private SubscriptionRegistry _registry = null!;
+    private EventSubscriptionRegistry _registry = null!;
     private PullDelivery _pull = null!;
 
     public async Task InitializeAsync()
     {
         _store = new SqliteRoutingStore(_directory.Database);
-        _registry = new SubscriptionRegistry(_store);
+        _registry = new EventSubscriptionRegistry(_store);
         _pull = new PullDelivery(_registry, _store, new DeliverySignals(), new RoutingMetrics(), _time);
         var (outcome, error) = await _registry.UpsertAsync(new EventSubscriptionDefinition
         {
             Name = "pull1",
-            Destination = new SubscriptionDestination { Kind = SubscriptionDestinationKind.Pull },
+            Destination = new EventSubscriptionEndpoint { Kind = EventDeliveryKind.Pull },
             Pull = new PullPolicy { LockDuration = TimeSpan.FromSeconds(60), MaxDeliveryCount = 2 },
             RetryPolicy = new RetryPolicy { EventTtl = TimeSpan.FromMinutes(10) },
         });
@@ -124,7 +124,7 @@ public sealed class PullDeliveryTests : IAsyncLifetime
         await _registry.UpsertAsync(new EventSubscriptionDefinition
         {
             Name = "push1",
-            Destination = new SubscriptionDestination { EndpointUrl = new Uri("http://127.0.0.1:1/") },
+            Destination = new EventSubscriptionEndpoint { EndpointUrl = new Uri("http://127.0.0.1:1/") },
         });
         Assert.Equal(PullError.NotPull, (await _pull.AcknowledgeAsync("push1", ["x"])).Error);
     }

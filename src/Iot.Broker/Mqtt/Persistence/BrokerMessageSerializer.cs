@@ -82,7 +82,7 @@ internal static class BrokerMessageSerializer
             }
         }
 
-        if (message.PublisherClientId is { } publisher)
+        if (message.SourceClientId is { } publisher)
         {
             WriteString(span, ref position, publisher);
         }
@@ -151,7 +151,7 @@ internal static class BrokerMessageSerializer
             ResponseTopic = responseTopic,
             CorrelationData = correlationData,
             UserProperties = userProperties,
-            PublisherClientId = publisher,
+            SourceClientId = publisher,
         };
     }
 
@@ -183,7 +183,7 @@ internal static class BrokerMessageSerializer
             }
         }
 
-        if (message.PublisherClientId is { } publisher)
+        if (message.SourceClientId is { } publisher)
         {
             length += StringLength(publisher);
         }
@@ -198,7 +198,7 @@ internal static class BrokerMessageSerializer
         flags |= message.ResponseTopic is null ? (byte)0 : ResponseTopicFlag;
         flags |= message.CorrelationData is null ? (byte)0 : CorrelationDataFlag;
         flags |= message.UserProperties is null ? (byte)0 : UserPropertiesFlag;
-        flags |= message.PublisherClientId is null ? (byte)0 : PublisherFlag;
+        flags |= message.SourceClientId is null ? (byte)0 : PublisherFlag;
         return flags;
     }
 

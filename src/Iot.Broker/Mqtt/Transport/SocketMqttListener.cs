@@ -14,7 +14,7 @@ namespace Iot.Broker.Mqtt.Transport;
 /// them to end.
 /// </summary>
 internal sealed partial class SocketMqttListener(
-    MqttBroker broker,
+    ConnectionServices broker,
     IOptions<MqttOptions> options,
     ListenerRegistry registry,
     ILogger<SocketMqttListener> logger) : IHostedService, IDisposable
@@ -186,7 +186,7 @@ internal sealed partial class SocketMqttListener(
             socket.NoDelay = true;
             // Sends and receives are tried without waiting first; the transport awaits the socket only when it must.
             socket.Blocking = false;
-            if (!broker.TryAcceptFrom(socket.RemoteEndPoint, out delay))
+            if (!broker.Admission.TryAcceptFrom(socket.RemoteEndPoint, out delay))
             {
                 socket.Dispose();
                 return;

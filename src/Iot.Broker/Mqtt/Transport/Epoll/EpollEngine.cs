@@ -17,7 +17,7 @@ namespace Iot.Broker.Mqtt.Transport.Epoll;
 internal sealed unsafe partial class EpollEngine
 {
     private readonly SocketMqttListener _listener;
-    private readonly MqttBroker _broker;
+    private readonly ConnectionServices _broker;
     private readonly Socket _listen;
     private readonly ILogger _logger;
     private readonly EpollLoop[] _loops;
@@ -31,7 +31,7 @@ internal sealed unsafe partial class EpollEngine
     private int _nextLoop;
     private volatile bool _stopping;
 
-    public EpollEngine(SocketMqttListener listener, MqttBroker broker, Socket listen, int threads, int nice, ILogger logger)
+    public EpollEngine(SocketMqttListener listener, ConnectionServices broker, Socket listen, int threads, int nice, ILogger logger)
     {
         _listener = listener;
         _broker = broker;
@@ -152,7 +152,7 @@ internal sealed unsafe partial class EpollEngine
     {
         var one = 1;
         _ = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(int));
-        if (!_broker.TryAcceptFrom(peer.ToEndPoint(), out var delay))
+        if (!_broker.Admission.TryAcceptFrom(peer.ToEndPoint(), out var delay))
         {
             close(fd);
             return;

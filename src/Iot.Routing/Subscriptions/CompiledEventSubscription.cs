@@ -3,13 +3,13 @@ using Iot.Routing.Rules;
 namespace Iot.Routing.Subscriptions;
 
 /// <summary>A subscription ready for matching.</summary>
-internal sealed class CompiledSubscription(EventSubscriptionDefinition definition, CompiledCondition[] conditions)
+internal sealed class CompiledEventSubscription(EventSubscriptionDefinition definition, CompiledCondition[] conditions)
 {
     public EventSubscriptionDefinition Definition { get; } = definition;
 
     public string Name => Definition.Name;
 
-    public SubscriptionDestinationKind Kind => Definition.Destination.Kind;
+    public EventDeliveryKind Kind => Definition.Destination.Kind;
 
     /// <summary>Whether the event passes the type and condition filters (the topic filter is matched by the tree).</summary>
     public bool Matches(RoutedEvent routedEvent)

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Iot.Broker.Mqtt;
 
 /// <summary>What every session and connection shares: settings, the store, counters and the clock.</summary>
-internal sealed class SessionContext(IOptions<MqttOptions> options, ISessionStore store, BrokerMetrics metrics, TimeProvider timeProvider)
+internal sealed class BrokerContext(IOptions<MqttOptions> options, ISessionStore store, BrokerMetrics metrics, TimeProvider timeProvider)
 {
     public MqttOptions Options { get; } = options.Value;
 

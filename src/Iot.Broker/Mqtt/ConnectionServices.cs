@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Iot.Broker.Hosting;
@@ -8,19 +7,19 @@ using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt;
 
-/// <summary>The parts of the broker a connection needs, resolved once, and the connection quotas.</summary>
-internal sealed class MqttBroker
+/// <summary>
+/// The parts of the broker a connection needs, resolved once and shared by every connection (as Kestrel's
+/// <c>ServiceContext</c>), and the two actions on all connections of an identity.
+/// </summary>
+internal sealed class ConnectionServices
 {
-    private readonly ConcurrentDictionary<string, int> _perIdentity = new(StringComparer.Ordinal);
-    private int _clients;
-
-    public MqttBroker(
-        SessionContext context,
+    public ConnectionServices(
+        BrokerContext context,
         SessionManager sessions,
         SubscriptionIndex subscriptions,
         RetainedMessages retained,
         MessageDispatcher dispatcher,
-        ConnectRateLimiter connectRate,
+        ConnectionAdmission admission,
         BrokerCommandChannel commands,
         IOptions<SecurityOptions> security,
         ILoggerFactory loggerFactory,
@@ -33,7 +32,7 @@ internal sealed class MqttBroker
         Subscriptions = subscriptions;
         Retained = retained;
         Dispatcher = dispatcher;
-        ConnectRate = connectRate;
+        Admission = admission;
         Commands = commands;
         Security = security.Value;
         Logger = loggerFactory.CreateLogger("Iot.Broker.Mqtt.Connection");
@@ -47,7 +46,7 @@ internal sealed class MqttBroker
         }
     }
 
-    public SessionContext Context { get; }
+    public BrokerContext Context { get; }
 
     /// <summary>Refused connections: each logged at Debug, summed up at Information once per interval.</summary>
     public ConnectionRefusals Refusals { get; }
@@ -60,7 +59,8 @@ internal sealed class MqttBroker
 
     public MessageDispatcher Dispatcher { get; }
 
-    public ConnectRateLimiter ConnectRate { get; }
+    /// <summary>The connection quotas: connect rate per address, connections in all and per identity.</summary>
+    public ConnectionAdmission Admission { get; }
 
     public BrokerCommandChannel Commands { get; }
 
@@ -79,73 +79,6 @@ internal sealed class MqttBroker
 
     /// <summary>The CA device certificates must chain to; null when certificate authentication is off.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; }
-
-    /// <summary>
-    /// Whether a new connection from <paramref name="remote"/> is within <c>Iot:Mqtt:ConnectRatePerAddress</c>, and
-    /// after what <paramref name="delay"/> its CONNECT may be answered (zero within the burst; at most
-    /// <c>Iot:Mqtt:ConnectRateMaxDelaySeconds</c>); counted in <c>/metrics</c> when delayed or refused.
-    /// </summary>
-    public bool TryAcceptFrom(System.Net.EndPoint? remote, out TimeSpan delay)
-    {
-        if (!ConnectRate.TryAcquire(SourceAddress(remote), out delay))
-        {
-            Context.Metrics.LimitHit(LimitKind.ConnectRatePerAddress);
-            return false;
-        }
-
-        if (delay > TimeSpan.Zero)
-        {
-            Context.Metrics.LimitHit(LimitKind.ConnectRateDelayed);
-        }
-
-        return true;
-    }
-
-    /// <summary>The address limits count a client by: its IP address, an IPv4 peer on the dual-stack listener as IPv4.</summary>
-    public static System.Net.IPAddress? SourceAddress(System.Net.EndPoint? remote)
-    {
-        var address = (remote as System.Net.IPEndPoint)?.Address;
-        return address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
-    }
-
-    /// <summary>Counts an accepted client against the connection quotas; false (nothing counted) when a quota is full.</summary>
-    public bool TryAdmit(string? identity, out LimitKind refusedBy)
-    {
-        refusedBy = default;
-        if (Interlocked.Increment(ref _clients) > Context.Options.MaxConnections)
-        {
-            Interlocked.Decrement(ref _clients);
-            refusedBy = LimitKind.MaxConnections;
-            return false;
-        }
-
-        if (identity is not null)
-        {
-            var count = _perIdentity.AddOrUpdate(identity, 1, static (_, c) => c + 1);
-            if (count > Context.Options.MaxConnectionsPerIdentity)
-            {
-                Release(identity);
-                refusedBy = LimitKind.MaxConnectionsPerIdentity;
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>Gives back what <see cref="TryAdmit"/> counted.</summary>
-    public void Release(string? identity)
-    {
-        Interlocked.Decrement(ref _clients);
-        if (identity is not null)
-        {
-            var left = _perIdentity.AddOrUpdate(identity, 0, static (_, c) => c - 1);
-            if (left <= 0)
-            {
-                _perIdentity.TryRemove(new KeyValuePair<string, int>(identity, left));
-            }
-        }
-    }
 
     /// <summary>
     /// Closes every connection of an identity whose rights changed (disabled, deleted, credentials rotated), with

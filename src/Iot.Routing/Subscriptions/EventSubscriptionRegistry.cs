@@ -12,15 +12,15 @@ namespace Iot.Routing.Subscriptions;
 /// The event subscriptions: stored in <see cref="IRoutingDefinitionStore"/>, matched by subject through a <see cref="TopicTree{T}"/>.
 /// <see cref="Changed"/> tells the webhook delivery service to start, restart or stop a subscription's loop.
 /// </summary>
-internal sealed class SubscriptionRegistry : IDisposable
+internal sealed class EventSubscriptionRegistry : IDisposable
 {
     private const string Table = "subscriptions";
-    private readonly TopicTree<CompiledSubscription> _tree = new();
-    private readonly ConcurrentDictionary<string, CompiledSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly TopicTree<CompiledEventSubscription> _tree = new();
+    private readonly ConcurrentDictionary<string, CompiledEventSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly IRoutingDefinitionStore _store;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
 
-    public SubscriptionRegistry(IRoutingDefinitionStore store)
+    public EventSubscriptionRegistry(IRoutingDefinitionStore store)
     {
         _store = store;
         foreach (var (name, json) in store.ReadDefinitions(Table))
@@ -47,18 +47,18 @@ internal sealed class SubscriptionRegistry : IDisposable
     }
 
     /// <summary>Raised after a change was stored: (previous, current); either may be null.</summary>
-    public event Action<CompiledSubscription?, CompiledSubscription?>? Changed;
+    public event Action<CompiledEventSubscription?, CompiledEventSubscription?>? Changed;
 
     /// <summary>All subscriptions, by name.</summary>
-    public IReadOnlyList<CompiledSubscription> All => [.. _subscriptions.Values.OrderBy(s => s.Name, StringComparer.Ordinal)];
+    public IReadOnlyList<CompiledEventSubscription> All => [.. _subscriptions.Values.OrderBy(s => s.Name, StringComparer.Ordinal)];
 
     public int Count => _subscriptions.Count;
 
-    public bool TryGet(string name, [NotNullWhen(true)] out CompiledSubscription? subscription) =>
+    public bool TryGet(string name, [NotNullWhen(true)] out CompiledEventSubscription? subscription) =>
         _subscriptions.TryGetValue(name, out subscription);
 
     /// <summary>Adds the subscriptions whose topic filter matches <paramref name="topic"/>.</summary>
-    public void Match(string topic, List<CompiledSubscription> results) => _tree.Match(topic, results);
+    public void Match(string topic, List<CompiledEventSubscription> results) => _tree.Match(topic, results);
 
     public async Task<(ChangeOutcome Outcome, string? Error)> UpsertAsync(EventSubscriptionDefinition definition)
     {
@@ -67,7 +67,7 @@ internal sealed class SubscriptionRegistry : IDisposable
             return (ChangeOutcome.Invalid, error);
         }
 
-        CompiledSubscription? previous;
+        CompiledEventSubscription? previous;
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -93,7 +93,7 @@ internal sealed class SubscriptionRegistry : IDisposable
 
     public async Task<(ChangeOutcome Outcome, string? Error)> DeleteAsync(string name)
     {
-        CompiledSubscription? previous;
+        CompiledEventSubscription? previous;
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -120,7 +120,7 @@ internal sealed class SubscriptionRegistry : IDisposable
 
     /// <summary>Checks a definition; the error names the offending field and its allowed range.</summary>
     public static bool TryCompile([NotNullWhen(true)] EventSubscriptionDefinition? definition,
-        [NotNullWhen(true)] out CompiledSubscription? subscription, [NotNullWhen(false)] out string? error)
+        [NotNullWhen(true)] out CompiledEventSubscription? subscription, [NotNullWhen(false)] out string? error)
     {
         subscription = null;
         if (definition is null)
@@ -129,8 +129,8 @@ internal sealed class SubscriptionRegistry : IDisposable
             return false;
         }
 
-        definition.Filter ??= new SubscriptionFilter();
-        definition.Destination ??= new SubscriptionDestination();
+        definition.Filter ??= new EventSubscriptionFilter();
+        definition.Destination ??= new EventSubscriptionEndpoint();
         definition.RetryPolicy ??= new RetryPolicy();
         definition.DeadLetter ??= new DeadLetterPolicy();
         definition.Batching ??= new BatchingPolicy();
@@ -147,7 +147,7 @@ internal sealed class SubscriptionRegistry : IDisposable
             return false;
         }
 
-        subscription = new CompiledSubscription(definition, conditions);
+        subscription = new CompiledEventSubscription(definition, conditions);
         return true;
     }
 
@@ -167,14 +167,14 @@ internal sealed class SubscriptionRegistry : IDisposable
         var destination = definition.Destination;
         switch (destination.Kind)
         {
-            case SubscriptionDestinationKind.Webhook when destination.EndpointUrl is not { IsAbsoluteUri: true } url
+            case EventDeliveryKind.Webhook when destination.EndpointUrl is not { IsAbsoluteUri: true } url
                 || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps):
                 return "destination.endpointUrl must be an absolute http or https URL for a webhook destination.";
-            case SubscriptionDestinationKind.Mqtt when !TopicNames.IsValidTopicName(destination.Topic):
+            case EventDeliveryKind.Mqtt when !TopicNames.IsValidTopicName(destination.Topic):
                 return "destination.topic must be a valid MQTT topic name (no wildcards) for an mqtt destination.";
-            case SubscriptionDestinationKind.Mqtt when destination.QualityOfService > 2:
+            case EventDeliveryKind.Mqtt when destination.QualityOfService > 2:
                 return "destination.qualityOfService must be 0, 1 or 2.";
-            case not (SubscriptionDestinationKind.Webhook or SubscriptionDestinationKind.Pull or SubscriptionDestinationKind.Mqtt):
+            case not (EventDeliveryKind.Webhook or EventDeliveryKind.Pull or EventDeliveryKind.Mqtt):
                 return "destination.kind must be webhook, pull or mqtt.";
         }
 
