@@ -51,7 +51,7 @@ internal sealed partial class MqttConnection
             if (!CanSubscribe(topicFilter, out var deliveryCheck))
             {
                 Context.Metrics.Add(BrokerCounter.SubscribeDenied);
-                codes.Add(IsV5 ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
+                codes.Add(IsV5 && !Context.Options.DenySubscribeWithUnspecifiedError ? MqttSubscribeReasonCode.NotAuthorized : MqttSubscribeReasonCode.UnspecifiedError);
                 continue;
             }
 

@@ -326,6 +326,14 @@ public sealed class MqttOptions
     [Range(0, 60_000)]
     public int CloseLingerMilliseconds { get; set; } = 2000;
 
+    /// <summary>
+    /// Answer an MQTT 5 subscription the access rules refuse with 0x80 (Unspecified error) instead of 0x87 (Not
+    /// authorized): a client then cannot tell a protected filter from any other failure, and clients or test suites
+    /// that accept only 0x80 as a refusal (the Eclipse Paho interoperability suite) see one.
+    /// </summary>
+    /// <remarks>Default false (0x87, as Mosquitto and EMQX answer). MQTT 3.1.1 has only 0x80 and always gets it.</remarks>
+    public bool DenySubscribeWithUnspecifiedError { get; set; }
+
     /// <summary>The longest session expiry a client of <paramref name="role"/> (null: anonymous) is granted.</summary>
     public uint MaxSessionExpiryFor(IdentityRole? role) => Math.Min(MaxSessionExpiryInterval, role switch
     {
