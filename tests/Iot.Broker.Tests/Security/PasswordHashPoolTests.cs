@@ -1,6 +1,7 @@
 using System.Text;
 using Iot.Broker.Security;
 using Iot.Broker.Security.Identities;
+using Iot.TestUtilities;
 
 namespace Iot.Broker.Tests.Security;
 
@@ -14,9 +15,9 @@ public sealed class PasswordHashPoolTests : IDisposable
     {
         var pool = new PasswordHashPool(concurrency: 1, queue: 1);
         var running = pool.TryRunAsync(Block, 0, CancellationToken.None).AsTask();
-        await WaitUntil(() => pool.Running == 1);
+        await Eventually.WaitUntilAsync(() => pool.Running == 1, TimeSpan.FromSeconds(10), "a verification running");
         var queued = pool.TryRunAsync(Block, 0, CancellationToken.None).AsTask();
-        await WaitUntil(() => pool.Queued == 1);
+        await Eventually.WaitUntilAsync(() => pool.Queued == 1, TimeSpan.FromSeconds(10), "a verification queued");
 
         var refused = await pool.TryRunAsync(Block, 0, CancellationToken.None);
 
@@ -38,7 +39,7 @@ public sealed class PasswordHashPoolTests : IDisposable
         var password = Encoding.UTF8.GetBytes(credentials.Password);
         Assert.True((await authenticator.AuthenticatePasswordAsync("dev", password, CancellationToken.None)).Succeeded);
         var blocker = pool.TryRunAsync(Block, 0, CancellationToken.None).AsTask();
-        await WaitUntil(() => pool.Running == 1);
+        await Eventually.WaitUntilAsync(() => pool.Running == 1, TimeSpan.FromSeconds(10), "a verification running");
 
         var cached = await authenticator.AuthenticatePasswordAsync("dev", password, CancellationToken.None);
         var uncached = await authenticator.AuthenticatePasswordAsync("dev", Encoding.UTF8.GetBytes("wrong"), CancellationToken.None);
@@ -59,14 +60,4 @@ public sealed class PasswordHashPoolTests : IDisposable
     }
 
     private bool Block(int state) => _gate.Wait(TimeSpan.FromSeconds(30)) && state == 0;
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
-            await Task.Delay(10);
-        }
-    }
 }
