@@ -115,8 +115,21 @@ public sealed class InfluxFixture : IAsyncLifetime
             UseShellExecute = false,
         };
         _process = Process.Start(start) ?? throw new InvalidOperationException("influxd did not start.");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        // The last lines influxd wrote, to say why it exited if it does during start.
+        var lastLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(object? sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is { } line)
+            {
+                lastLines.Enqueue(line);
+                while (lastLines.Count > 5 && lastLines.TryDequeue(out _))
+                {
+                }
+            }
+        }
+
+        _process.OutputDataReceived += Keep;
+        _process.ErrorDataReceived += Keep;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -124,7 +137,7 @@ public sealed class InfluxFixture : IAsyncLifetime
         {
             if (_process.HasExited)
             {
-                throw new TimeoutException($"influxd exited with {_process.ExitCode} during start.");
+                throw new TimeoutException($"influxd exited with {_process.ExitCode} during start: {string.Join(" | ", lastLines)}");
             }
 
             try
