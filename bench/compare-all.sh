@@ -4,9 +4,10 @@
 # Usage: bash bench/compare-all.sh
 # Environment (defaults):
 #   ROUNDS=2 SECONDS_PER_RUN=10      rounds; measured seconds per throughput run (after a 2 s warm-up)
-#   SCENARIOS="fanin0 fanin1 telemetry fanout latency stream slow0 slow1 retained idle commands"   a subset to run
+#   SCENARIOS="fanin0 fanin1 telemetry telemetry5 fanout latency stream slow0 slow1 retained idle commands"   a subset
 #                                    (telemetry: QoS 1 fan-in as users run it: 50 publishers, 32 unacknowledged and
-#                                    20 in flight end to end each, one QoS 1 subscriber on devices/+/telemetry)
+#                                    20 in flight end to end each, one QoS 1 subscriber on devices/+/telemetry;
+#                                    telemetry5: the same over MQTT 5, the subscriber's Receive Maximum 65535)
 #   IDLE_SIZES="10000 19500"         idle connections per measurement (each on a freshly started broker)
 #   IDLE_SETTLE=30                   seconds between the last CONNACK and the settled memory reading (the memory
 #                                    right after they connected is reported too)
@@ -21,7 +22,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${SECONDS_PER_RUN:-10}"
 rounds="${ROUNDS:-2}"
-scenarios="${SCENARIOS:-fanin0 fanin1 telemetry fanout latency stream slow0 slow1 retained idle commands}"
+scenarios="${SCENARIOS:-fanin0 fanin1 telemetry telemetry5 fanout latency stream slow0 slow1 retained idle commands}"
 idle_settle="${IDLE_SETTLE:-30}"
 idle_sizes="${IDLE_SIZES:-10000 19500}"
 retained_count="${RETAINED_COUNT:-100000}"
@@ -174,13 +175,14 @@ declare -A throughput=(
   [fanin0]="fanin --qos 0 --seconds $seconds"
   [fanin1]="fanin --qos 1 --seconds $seconds"
   [telemetry]="telemetry-fanin --publishers 50 --max-unacked 32 --max-in-flight 20 --payload 64 --seconds $seconds"
+  [telemetry5]="telemetry-fanin --protocol 5 --publishers 50 --max-unacked 32 --max-in-flight 20 --payload 64 --seconds $seconds"
   [fanout]="fanout --qos 0 --seconds $seconds"
   [latency]="latency --rate 2000 --seconds $seconds"
   [stream]="stream --devices 50 --window 20 --seconds $seconds"
   [slow0]="slowconsumer --qos 0 --publishers 4 --seconds $seconds"
   [slow1]="slowconsumer --qos 1 --publishers 4 --seconds $seconds"
 )
-order=(fanin0 fanin1 telemetry fanout latency stream slow0 slow1)
+order=(fanin0 fanin1 telemetry telemetry5 fanout latency stream slow0 slow1)
 
 wanted=0
 for label in "${order[@]}"; do has "$label" && wanted=1; done

@@ -20,11 +20,15 @@ internal sealed class MqttConnection : IDisposable
     private int _start;
     private int _end;
 
-    private MqttConnection(Socket socket, int bufferSize)
+    private MqttConnection(Socket socket, int bufferSize, int protocolLevel = 4)
     {
         _socket = socket;
         _buffer = new byte[bufferSize];
+        ProtocolLevel = protocolLevel;
     }
+
+    /// <summary>4 for MQTT 3.1.1, 5 for MQTT 5.0.</summary>
+    public int ProtocolLevel { get; }
 
     public static Task<MqttConnection> ConnectAsync(string host, int port, string clientId, CancellationToken cancellationToken) =>
         ConnectAsync(host, port, clientId, new ConnectSettings(), cancellationToken);
@@ -38,7 +42,7 @@ internal sealed class MqttConnection : IDisposable
             socket.ReceiveBufferSize = receiveBuffer;
         }
 
-        var connection = new MqttConnection(socket, settings.ReadBufferSize);
+        var connection = new MqttConnection(socket, settings.ReadBufferSize, settings.ProtocolLevel);
         try
         {
             if (settings.LocalAddress is { } local)
@@ -47,7 +51,8 @@ internal sealed class MqttConnection : IDisposable
             }
 
             await socket.ConnectAsync(host, port, cancellationToken);
-            await connection.SendAsync(MqttWire.Connect(clientId, settings.KeepAliveSeconds), cancellationToken);
+            await connection.SendAsync(
+                MqttWire.Connect(clientId, settings.KeepAliveSeconds, settings.ProtocolLevel, settings.ReceiveMaximum), cancellationToken);
             var (header, body) = await connection.ReadPacketAsync(cancellationToken);
             EnsureConnAck(clientId, header, body);
 
@@ -95,9 +100,9 @@ internal sealed class MqttConnection : IDisposable
 
     public async Task SubscribeAsync(string filter, int qos, CancellationToken cancellationToken)
     {
-        await SendAsync(MqttWire.Subscribe(1, filter, qos), cancellationToken);
+        await SendAsync(MqttWire.Subscribe(1, filter, qos, ProtocolLevel), cancellationToken);
         var (header, body) = await ReadPacketAsync(cancellationToken);
-        EnsureSubAck(filter, header, body);
+        EnsureSubAck(filter, header, ProtocolLevel == 5 ? SkipProperties(body) : body);
     }
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -124,6 +129,13 @@ internal sealed class MqttConnection : IDisposable
         {
             throw new IOException($"CONNECT refused for {clientId}: header 0x{header:X2}, code {(body.Length > 1 ? body[1] : -1)}.");
         }
+    }
+
+    /// <summary>An MQTT 5 SUBACK's body without its properties (packet id, then the reason codes).</summary>
+    private static byte[] SkipProperties(byte[] body)
+    {
+        MqttWire.TryReadVarInt(body.AsSpan(2), out var length, out var size);
+        return [body[0], body[1], .. body.AsSpan(2 + size + length)];
     }
 
     private static void EnsureSubAck(string filter, byte header, byte[] body)
@@ -298,4 +310,5 @@ internal sealed class MqttConnection : IDisposable
 
 /// <summary>How <see cref="MqttConnection.ConnectAsync(string, int, string, ConnectSettings, CancellationToken)"/> opens a connection.</summary>
 internal sealed record ConnectSettings(
-    ushort KeepAliveSeconds = 120, IPAddress? LocalAddress = null, int ReadBufferSize = 64 * 1024, int? ReceiveBufferSize = null);
+    ushort KeepAliveSeconds = 120, IPAddress? LocalAddress = null, int ReadBufferSize = 64 * 1024, int? ReceiveBufferSize = null,
+    int ProtocolLevel = 4, ushort? ReceiveMaximum = null);

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Iot.LoadTool;
 
-/// <summary>Hand-encoded MQTT 3.1.1 packets: only what the load tool sends.</summary>
+/// <summary>Hand-encoded MQTT 3.1.1 (and, where a scenario asks for it, 5.0) packets: only what the load tool sends.</summary>
 internal static class MqttWire
 {
     public const byte ConnAck = 0x20;
@@ -12,27 +12,50 @@ internal static class MqttWire
     public const int PublishType = 3;
     public const byte PingResp = 0xD0;
 
-    public static byte[] Connect(string clientId, ushort keepAliveSeconds)
+    public static byte[] Connect(string clientId, ushort keepAliveSeconds) => Connect(clientId, keepAliveSeconds, 4, null);
+
+    /// <summary>
+    /// CONNECT with clean start at protocol level <paramref name="protocolLevel"/> (4 = 3.1.1, 5 = 5.0); for 5.0 an
+    /// optional Receive Maximum property (how many QoS 1/2 PUBLISHes the broker may have unacknowledged towards us).
+    /// </summary>
+    public static byte[] Connect(string clientId, ushort keepAliveSeconds, int protocolLevel, ushort? receiveMaximum)
     {
         var id = Encoding.UTF8.GetBytes(clientId);
-        // Variable header: "MQTT", level 4, clean session, keep-alive; payload: client id.
-        var body = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 4, 0x02 };
+        // Variable header: "MQTT", level, clean session, keep-alive, [properties]; payload: client id.
+        var body = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', (byte)protocolLevel, 0x02 };
         body.Add((byte)(keepAliveSeconds >> 8));
         body.Add((byte)keepAliveSeconds);
+        if (protocolLevel == 5)
+        {
+            if (receiveMaximum is { } maximum)
+            {
+                body.AddRange([3, 0x21, (byte)(maximum >> 8), (byte)maximum]);
+            }
+            else
+            {
+                body.Add(0);
+            }
+        }
+
         AddString(body, id);
         return Frame(0x10, body);
     }
 
-    public static byte[] Subscribe(ushort packetId, string filter, int qos)
+    public static byte[] Subscribe(ushort packetId, string filter, int qos, int protocolLevel = 4)
     {
         var body = new List<byte> { (byte)(packetId >> 8), (byte)packetId };
+        if (protocolLevel == 5)
+        {
+            body.Add(0); // no properties
+        }
+
         AddString(body, Encoding.UTF8.GetBytes(filter));
         body.Add((byte)qos);
         return Frame(0x82, body);
     }
 
     /// <summary>A PUBLISH template; for QoS 1 the packet id is patched in place at <paramref name="packetIdOffset"/>.</summary>
-    public static byte[] Publish(string topic, int qos, int payloadSize, out int packetIdOffset)
+    public static byte[] Publish(string topic, int qos, int payloadSize, out int packetIdOffset, int protocolLevel = 4)
     {
         var payload = new byte[payloadSize];
         for (var i = 0; i < payloadSize; i++)
@@ -40,11 +63,12 @@ internal static class MqttWire
             payload[i] = (byte)('a' + (i % 26));
         }
 
-        return Publish(topic, qos, retain: false, payload, out packetIdOffset, out _);
+        return Publish(topic, qos, retain: false, payload, out packetIdOffset, out _, protocolLevel);
     }
 
     /// <summary>A PUBLISH with the given payload; the packet id (QoS 1) sits at <paramref name="packetIdOffset"/>, the payload at <paramref name="payloadOffset"/>.</summary>
-    public static byte[] Publish(string topic, int qos, bool retain, ReadOnlySpan<byte> payload, out int packetIdOffset, out int payloadOffset)
+    public static byte[] Publish(
+        string topic, int qos, bool retain, ReadOnlySpan<byte> payload, out int packetIdOffset, out int payloadOffset, int protocolLevel = 4)
     {
         var body = new List<byte>(topic.Length + payload.Length + 4);
         AddString(body, Encoding.UTF8.GetBytes(topic));
@@ -53,6 +77,11 @@ internal static class MqttWire
         {
             body.Add(0);
             body.Add(1);
+        }
+
+        if (protocolLevel == 5)
+        {
+            body.Add(0); // no properties
         }
 
         var payloadOffsetInBody = body.Count;
@@ -103,6 +132,25 @@ internal static class MqttWire
         }
 
         throw new InvalidDataException("Malformed remaining length.");
+    }
+
+    /// <summary>Reads a variable byte integer at the start of <paramref name="data"/> (an MQTT 5 property length).</summary>
+    public static void TryReadVarInt(ReadOnlySpan<byte> data, out int value, out int size)
+    {
+        value = 0;
+        var multiplier = 1;
+        for (size = 1; size <= 4 && size <= data.Length; size++)
+        {
+            var b = data[size - 1];
+            value += (b & 0x7F) * multiplier;
+            multiplier *= 128;
+            if ((b & 0x80) == 0)
+            {
+                return;
+            }
+        }
+
+        throw new InvalidDataException("Malformed variable byte integer.");
     }
 
     private static void AddString(List<byte> body, byte[] value)

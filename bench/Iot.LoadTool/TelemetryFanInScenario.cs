@@ -10,13 +10,15 @@ namespace Iot.LoadTool;
 /// subscriber on <c>devices/+/telemetry</c> acknowledges everything. Every message carries its publisher and
 /// sequence number, so after the measured interval the publishers stop, the subscriber drains, and loss is counted
 /// exactly (sent minus distinct received), with duplicates and reordering. Reports delivered msg/s over the measured
-/// interval and the broker's CPU per delivered message.
+/// interval and the broker's CPU per delivered message. With <c>--protocol 5</c> every client speaks MQTT 5 and the
+/// subscriber announces a Receive Maximum of <c>--receive-maximum</c> (65535): the broker may then have every
+/// message in flight to it instead of queueing behind a 3.1.1 client's fixed window (Mosquitto's default 20).
 /// </summary>
 internal static class TelemetryFanInScenario
 {
     public const string Usage =
         "usage: Iot.LoadTool telemetry-fanin --port N [--host 127.0.0.1] [--publishers 50] [--max-unacked 32] [--max-in-flight 20] "
-        + "[--payload 64] [--seconds 10] [--warmup 2] [--drain 15] [--min-batch 1] [--broker-pid N]";
+        + "[--payload 64] [--seconds 10] [--warmup 2] [--drain 15] [--min-batch 1] [--protocol 4|5] [--receive-maximum 65535] [--broker-pid N]";
 
     private const int MaxBatch = 32;
 
@@ -34,6 +36,8 @@ internal static class TelemetryFanInScenario
         var drain = arguments.Int("drain", 15);
         var minBatch = Math.Clamp(arguments.Int("min-batch", 1), 1, Math.Min(maxUnacked, maxInFlight));
         var brokerPid = arguments.OptionalInt("broker-pid");
+        var protocol = arguments.Int("protocol", 4) == 5 ? 5 : 4;
+        var receiveMaximum = (ushort)Math.Clamp(arguments.Int("receive-maximum", 65_535), 1, 65_535);
         var prefix = $"tf{Environment.ProcessId}";
 
         using var stop = new CancellationTokenSource();
@@ -45,7 +49,8 @@ internal static class TelemetryFanInScenario
         try
         {
             var topics = Enumerable.Range(0, publishers).Select(i => $"devices/{prefix}-d{i:D4}/telemetry").ToArray();
-            var subscriber = await MqttConnection.ConnectAsync(host, port, $"{prefix}-sub", stop.Token);
+            var subscriber = await MqttConnection.ConnectAsync(
+                host, port, $"{prefix}-sub", new ConnectSettings(ProtocolLevel: protocol, ReceiveMaximum: receiveMaximum), stop.Token);
             connections.Add(subscriber);
             await subscriber.SubscribeAsync("devices/+/telemetry", 1, stop.Token);
             var sink = new TelemetrySink(subscriber, publishers, System.Text.Encoding.UTF8.GetByteCount(topics[0]), payloadSize);
@@ -53,7 +58,7 @@ internal static class TelemetryFanInScenario
 
             for (var i = 0; i < publishers; i++)
             {
-                var connection = await MqttConnection.ConnectAsync(host, port, $"{prefix}-p{i}", stop.Token);
+                var connection = await MqttConnection.ConnectAsync(host, port, $"{prefix}-p{i}", new ConnectSettings(ProtocolLevel: protocol), stop.Token);
                 connections.Add(connection);
                 var acks = new PubAckSink();
                 loops.Watch(connection.ReadLoopAsync(acks, stop.Token));
@@ -85,7 +90,7 @@ internal static class TelemetryFanInScenario
             var measured = Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp).TotalSeconds;
             var lost = totalSent - sink.Received;
             var line = new ResultLine("telemetry-fanin")
-                .Add("qos", 1).Add("publishers", publishers).Add("subscribers", 1).Add("max_unacked", maxUnacked)
+                .Add("qos", 1).Add("protocol", protocol).Add("publishers", publishers).Add("subscribers", 1).Add("max_unacked", maxUnacked)
                 .Add("max_in_flight", maxInFlight).Add("payload", payloadSize).Add("seconds", measured, "F2")
                 .Add("delivered", delivered).Add("msgs_per_s", delivered / measured, "F0")
                 .AddCpu(start, end, delivered)
@@ -126,7 +131,7 @@ internal static class TelemetryFanInScenario
         /// <summary>Publishes until <paramref name="stopping"/>; a write under way is finished unless <paramref name="aborting"/> fires (a half-written packet would be malformed).</summary>
         public async Task RunAsync(long[] sentCounts, CancellationToken stopping, CancellationToken aborting)
         {
-            var template = MqttWire.Publish(topic, 1, payloadSize, out var idOffset);
+            var template = MqttWire.Publish(topic, 1, payloadSize, out var idOffset, connection.ProtocolLevel);
             var payloadOffset = template.Length - payloadSize;
             BinaryPrimitives.WriteInt32BigEndian(template.AsSpan(payloadOffset), index);
             var batch = new byte[template.Length * MaxBatch];

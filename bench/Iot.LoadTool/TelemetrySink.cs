@@ -94,7 +94,14 @@ internal sealed class TelemetrySink : IPacketSink
             _ackLength += 4;
         }
 
-        var payload = body[(2 + topicLength + (qos > 0 ? 2 : 0))..];
+        var afterId = 2 + topicLength + (qos > 0 ? 2 : 0);
+        if (_connection.ProtocolLevel == 5)
+        {
+            MqttWire.TryReadVarInt(body[afterId..], out var propertiesLength, out var size);
+            afterId += size + propertiesLength;
+        }
+
+        var payload = body[afterId..];
         var publisher = payload.Length >= HeaderSize ? BinaryPrimitives.ReadInt32BigEndian(payload) : -1;
         if (qos != 1 || topicLength != _topicLength || payload.Length != _payloadSize || !body[2..].StartsWith("devices/"u8)
             || (uint)publisher >= (uint)_unique.Length)

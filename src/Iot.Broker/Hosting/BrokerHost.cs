@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Iot.Broker.Api;
+using Iot.Broker.Cluster;
 using Iot.Broker.Dashboard;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
@@ -64,9 +65,10 @@ public static class BrokerHost
         return app;
     }
 
-    /// <summary>The MQTT core, security, routing (event subscriptions, queues, commands), streams and the InfluxDB sink.</summary>
+    /// <summary>Cluster mode when configured (the NATS connection first), the MQTT core, security, routing (event subscriptions, queues, commands), streams and the InfluxDB sink.</summary>
     private static void AddServices(WebApplicationBuilder builder)
     {
+        builder.Services.AddIotCluster(builder.Configuration);
         builder.Services.AddIotBroker(builder.Configuration);
         builder.Services.AddIotSecurity(builder.Configuration);
         builder.Services.AddIotRouting(builder.Configuration);

@@ -1,0 +1,78 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Iot.Broker.Cluster;
+
+/// <summary>
+/// Settings of cluster mode, bound from <c>Iot:Cluster</c> (see docs/cluster.md and docs/configuration.md). Cluster mode
+/// is on when <see cref="NatsOptions.Url"/> is set; without it the broker runs as one process on embedded storage.
+/// </summary>
+public sealed class ClusterOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Iot:Cluster";
+
+    /// <summary>How this broker reaches NATS.</summary>
+    public NatsOptions Nats { get; set; } = new();
+
+    /// <summary>This broker's id among the nodes: letters, digits, <c>-</c> and <c>_</c>, at most 64 characters.</summary>
+    /// <remarks>Default: generated once and kept in <c>{Iot:DataDir}/node-id</c>, so a restarted node keeps its id.</remarks>
+    [RegularExpression("^[A-Za-z0-9_-]{1,64}$")]
+    public string? NodeId { get; set; }
+
+    /// <summary>How often a node writes its heartbeat.</summary>
+    /// <remarks>Default 1 second; range 100 ms - 1 minute.</remarks>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A node whose last heartbeat is older than this is dead: a live node takes over its wills and session expiry.</summary>
+    /// <remarks>Default 5 seconds; range 1 second - 10 minutes; must exceed <see cref="HeartbeatInterval"/> twice.</remarks>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan NodeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a JetStream write or key-value operation may take before it counts as failed (no acknowledgement to the client).</summary>
+    /// <remarks>Default 5 seconds; range 100 ms - 1 minute.</remarks>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A node cut off from NATS for longer than this closes its MQTT clients rather than accept what it cannot store.</summary>
+    /// <remarks>Default 5 seconds; range 0 - 10 minutes (0 closes them as soon as the connection is lost).</remarks>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan CutOffTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Replicas of every JetStream stream and key-value bucket the cluster creates.</summary>
+    /// <remarks>Default 3 (survives the loss of one NATS server of three); range 1-5.</remarks>
+    [Range(1, 5)]
+    public int Replicas { get; set; } = 3;
+
+    /// <summary>Whether cluster mode is on.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(Nats.Url);
+}
+
+/// <summary>The NATS connection of cluster mode (<c>Iot:Cluster:Nats</c>).</summary>
+public sealed class NatsOptions
+{
+    /// <summary>One or more NATS servers, comma separated (<c>nats://10.0.0.1:4222,nats://10.0.0.2:4222</c>).</summary>
+    /// <remarks>Default none: cluster mode off.</remarks>
+    public string? Url { get; set; }
+
+    /// <summary>User name (with <see cref="Password"/>).</summary>
+    public string? User { get; set; }
+
+    /// <summary>Password of <see cref="User"/>.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>An authentication token.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>A NATS credentials file (JWT and NKey seed).</summary>
+    public string? CredsFile { get; set; }
+
+    /// <summary>PEM file of the certificate authorities that sign the NATS servers' certificates (turns TLS on).</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>PEM client certificate for mutual TLS (with <see cref="TlsKeyFile"/>).</summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; set; }
+}

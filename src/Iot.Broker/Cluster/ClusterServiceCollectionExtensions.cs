@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Cluster;
+
+/// <summary>Registers cluster mode's services when <c>Iot:Cluster:Nats:Url</c> is set (docs/cluster.md).</summary>
+internal static class ClusterServiceCollectionExtensions
+{
+    /// <summary>Binds <see cref="ClusterOptions"/>; in cluster mode adds the NATS connection, opened before the listeners start.</summary>
+    public static IServiceCollection AddIotCluster(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        var options = configuration.GetSection(ClusterOptions.SectionName).Get<ClusterOptions>() ?? new ClusterOptions();
+        if (!options.Enabled)
+        {
+            return services;
+        }
+
+        services.AddSingleton<ClusterConnection>();
+        services.AddHostedService<ClusterStartup>();
+        return services;
+    }
+}
+
+/// <summary>Opens the NATS connection at start; the broker does not start without it.</summary>
+internal sealed class ClusterStartup(ClusterConnection connection) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => connection.ConnectAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
