@@ -12,13 +12,15 @@ namespace Iot.LoadTool;
 internal static class LatencyScenario
 {
     public const string Usage =
-        "usage: Iot.LoadTool latency --port N [--host 127.0.0.1] [--rate 2000] [--payload 64] [--seconds 10] [--warmup 2] [--window 20] [--broker-pid N] [--metrics-url URL] [--dump FILE]";
+        "usage: Iot.LoadTool latency --port N [--host 127.0.0.1] [--rate 2000] [--payload 64] [--seconds 10] [--warmup 2] [--window 20] [--sub-port N] [--broker-pid N] [--metrics-url URL] [--dump FILE]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var arguments = new ScenarioArguments(args);
         var host = arguments.Text("host", "127.0.0.1");
         var port = arguments.Int("port", 1883);
+        // The subscriber's broker: another node of a cluster (cross-node latency); default the publisher's.
+        var subscriberPort = arguments.Int("sub-port", port);
         var rate = arguments.Int("rate", 2000);
         var payloadSize = Math.Max(16, arguments.Int("payload", 64));
         var seconds = arguments.Int("seconds", 10);
@@ -40,7 +42,7 @@ internal static class LatencyScenario
         try
         {
             // Blocking sockets on dedicated threads: a delivery wakes the thread that measures it (MqttConnection.Connect).
-            subscriber = MqttConnection.Connect(host, port, $"{prefix}-s");
+            subscriber = MqttConnection.Connect(host, subscriberPort, $"{prefix}-s");
             subscriber.Subscribe(topic, 1);
             sink.Connection = subscriber;
             var subscribed = subscriber;

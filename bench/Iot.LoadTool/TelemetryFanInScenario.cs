@@ -18,7 +18,7 @@ internal static class TelemetryFanInScenario
 {
     public const string Usage =
         "usage: Iot.LoadTool telemetry-fanin --port N [--host 127.0.0.1] [--publishers 50] [--max-unacked 32] [--max-in-flight 20] "
-        + "[--payload 64] [--seconds 10] [--warmup 2] [--drain 15] [--min-batch 1] [--protocol 4|5] [--receive-maximum 65535] [--broker-pid N]";
+        + "[--payload 64] [--seconds 10] [--warmup 2] [--drain 15] [--min-batch 1] [--protocol 4|5] [--receive-maximum 65535] [--sub-port N] [--broker-pid N]";
 
     private const int MaxBatch = 32;
 
@@ -27,6 +27,8 @@ internal static class TelemetryFanInScenario
         var arguments = new ScenarioArguments(args);
         var host = arguments.Text("host", "127.0.0.1");
         var port = arguments.Int("port", 1883);
+        // The subscriber's broker: another node of a cluster (cross-node fan-in); default the publishers'.
+        var subscriberPort = arguments.Int("sub-port", port);
         var publishers = Math.Max(1, arguments.Int("publishers", 50));
         var maxUnacked = Math.Clamp(arguments.Int("max-unacked", 32), 1, 65_535);
         var maxInFlight = Math.Max(1, arguments.Int("max-in-flight", 20));
@@ -50,7 +52,7 @@ internal static class TelemetryFanInScenario
         {
             var topics = Enumerable.Range(0, publishers).Select(i => $"devices/{prefix}-d{i:D4}/telemetry").ToArray();
             var subscriber = await MqttConnection.ConnectAsync(
-                host, port, $"{prefix}-sub", new ConnectSettings(ProtocolLevel: protocol, ReceiveMaximum: receiveMaximum), stop.Token);
+                host, subscriberPort, $"{prefix}-sub", new ConnectSettings(ProtocolLevel: protocol, ReceiveMaximum: receiveMaximum), stop.Token);
             connections.Add(subscriber);
             await subscriber.SubscribeAsync("devices/+/telemetry", 1, stop.Token);
             var sink = new TelemetrySink(subscriber, publishers, System.Text.Encoding.UTF8.GetByteCount(topics[0]), payloadSize);
