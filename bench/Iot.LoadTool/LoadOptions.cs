@@ -13,11 +13,12 @@ internal sealed record LoadOptions(
     int Payload,
     int Seconds,
     int WarmupSeconds,
-    int? BrokerPid)
+    int? BrokerPid,
+    int SubscriberPort)
 {
     public const string Usage =
         "usage: Iot.LoadTool fanin|fanout --port N [--host 127.0.0.1] [--qos 0|1] [--publishers 50] "
-        + "[--subscribers 100] [--payload 64] [--seconds 10] [--warmup 2] [--broker-pid N]";
+        + "[--subscribers 100] [--payload 64] [--seconds 10] [--warmup 2] [--sub-port N] [--broker-pid N]";
 
     public static LoadOptions Parse(string[] args)
     {
@@ -42,17 +43,20 @@ internal sealed record LoadOptions(
             values.Remove(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
 
         var host = values.Remove("host", out var h) ? h : "127.0.0.1";
+        var port = Int("port", 1883);
         var options = new LoadOptions(
             args[0],
             host,
-            Int("port", 1883),
+            port,
             Int("qos", 0),
             Int("publishers", 50),
             Int("subscribers", 100),
             Int("payload", 64),
             Int("seconds", 10),
             Int("warmup", 2),
-            values.ContainsKey("broker-pid") ? Int("broker-pid", 0) : null);
+            values.ContainsKey("broker-pid") ? Int("broker-pid", 0) : null,
+            // The subscribers' broker: another node of a cluster (cross-node runs); default the publishers'.
+            Int("sub-port", port));
 
         if (values.Count > 0)
         {

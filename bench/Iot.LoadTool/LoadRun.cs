@@ -43,7 +43,7 @@ internal sealed class LoadRun : IDisposable
         {
             for (var i = 0; i < subscribers; i++)
             {
-                var sub = await ConnectAsync($"{prefix}-s{i}");
+                var sub = await ConnectAsync($"{prefix}-s{i}", _options.SubscriberPort);
                 await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", _options.Qos, ct);
                 var sink = new SubscriberSink(sub, window, _options.Payload);
                 sinks.Add(sink);
@@ -52,7 +52,7 @@ internal sealed class LoadRun : IDisposable
 
             for (var i = 0; i < publishers; i++)
             {
-                var pub = await ConnectAsync($"{prefix}-p{i}");
+                var pub = await ConnectAsync($"{prefix}-p{i}", _options.Port);
                 PubAckSink? acks = null;
                 if (_options.Qos == 1)
                 {
@@ -171,9 +171,9 @@ internal sealed class LoadRun : IDisposable
         }
     }
 
-    private async Task<MqttConnection> ConnectAsync(string clientId)
+    private async Task<MqttConnection> ConnectAsync(string clientId, int port)
     {
-        var connection = await MqttConnection.ConnectAsync(_options.Host, _options.Port, clientId, _stop.Token);
+        var connection = await MqttConnection.ConnectAsync(_options.Host, port, clientId, _stop.Token);
         _connections.Add(connection);
         return connection;
     }
