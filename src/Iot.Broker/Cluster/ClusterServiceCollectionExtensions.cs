@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Nodes;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -9,6 +10,7 @@ internal static class ClusterServiceCollectionExtensions
     public static IServiceCollection AddIotCluster(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
         var options = configuration.GetSection(ClusterOptions.SectionName).Get<ClusterOptions>() ?? new ClusterOptions();
         if (!options.Enabled)
         {
@@ -17,6 +19,7 @@ internal static class ClusterServiceCollectionExtensions
 
         services.AddSingleton<ClusterConnection>();
         services.AddHostedService<ClusterStartup>();
+        services.AddClusterNodes();
         return services;
     }
 }

@@ -101,6 +101,12 @@ try {
   result.clients = await page.textContent('#clients-summary');
   result.steps.push('clients');
 
+  step = 'nodes';
+  await page.waitForSelector('#nodes-table tbody tr[data-node-id]', { timeout });
+  result.nodes = await page.textContent('#nodes-summary');
+  if (result.nodes !== 'single process') throw new Error(`the nodes panel does not say single process: ${result.nodes}`);
+  result.steps.push('nodes');
+
   step = 'queues and subscriptions';
   await page.waitForSelector('#queues-table tbody tr[data-queue="$commands"] td[data-stat="active"]', { timeout });
   if (env.SUBSCRIPTION) {
