@@ -50,6 +50,45 @@ public sealed class ClusterStartTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BrokerNodeKilled_RestartsOnItsPortsAndDataDirectory()
+    {
+        await using var nats = await NatsClusterFixture.StartAsync(servers: 3);
+        await using var brokers = await ClusterBrokers.StartAsync(nats, 2, i => [$"--Iot:Mqtt:MaxConnections={100 + i}"]);
+        try
+        {
+            var port = brokers.MqttPort(1);
+            var pid = brokers[1].Id;
+            await brokers.KillAsync(1);
+            Assert.False(brokers.IsRunning(1));
+            Assert.True(brokers.IsRunning(0));
+            Assert.Throws<InvalidOperationException>(() => brokers.MqttPort(1));
+
+            await brokers.RestartAsync(1);
+            Assert.True(brokers.IsRunning(1));
+            Assert.NotEqual(pid, brokers[1].Id);
+            // The same port unless another process took it meanwhile (rare; the fixture then picks a new one).
+            if (brokers.MqttPort(1) != port)
+            {
+                output.WriteLine($"{ClusterBrokers.NodeId(1)} came back on MQTT port {brokers.MqttPort(1)}, not {port}");
+            }
+
+            Assert.True(File.Exists(Path.Combine(brokers.DataDir(1), "mqtt.db")), "the node restarted on another data directory");
+            using var client = new MqttClientFactory().CreateMqttClient();
+            var connected = await client.ConnectAsync(new MqttClientOptionsBuilder()
+                .WithTcpServer(BrokerFixture.Host, brokers.MqttPort(1))
+                .WithClientId(TestIds.ClientId("crest"))
+                .WithTimeout(TimeSpan.FromSeconds(10))
+                .Build());
+            Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+        }
+        catch
+        {
+            output.WriteLine(brokers.Diagnostics());
+            throw;
+        }
+    }
+
+    [Fact]
     public async Task UnreachableNatsUrl_ExitsWithOneLineNamingTheSetting()
     {
         using var dataDir = new TempDirectory("iot-cluster-no-nats");
