@@ -69,7 +69,7 @@ internal sealed class RetainedStream : IRetainedReplication
     private TimeSpan Timeout => _cluster.Options.RequestTimeout;
 
     /// <summary>The stream's subject for <paramref name="topic"/>.</summary>
-    public static string SubjectFor(string topic) => RetainedSubjects.For(SubjectPrefix, topic);
+    public static string SubjectFor(string topic) => TopicSubjects.ToSubject(SubjectPrefix, topic);
 
     /// <summary>Creates the stream, or brings its settings up to date (several nodes may do this at once).</summary>
     public async Task EnsureStreamAsync(CancellationToken cancellationToken)
