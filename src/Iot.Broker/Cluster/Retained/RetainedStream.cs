@@ -43,6 +43,7 @@ internal sealed class RetainedStream : IRetainedReplication
     public const string NodeHeader = "Iot-Node";
 
     private readonly ClusterConnection _cluster;
+    private readonly BrokerMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<RetainedStream> _logger;
 
@@ -55,9 +56,10 @@ internal sealed class RetainedStream : IRetainedReplication
     private TaskCompletionSource<ulong>? _nextRead;
     private bool _reading;
 
-    public RetainedStream(ClusterConnection cluster, TimeProvider time, ILogger<RetainedStream> logger)
+    public RetainedStream(ClusterConnection cluster, BrokerMetrics metrics, TimeProvider time, ILogger<RetainedStream> logger)
     {
         _cluster = cluster;
+        _metrics = metrics;
         _time = time;
         _logger = logger;
         Watermark = new RetainedWatermark(time);
@@ -134,6 +136,7 @@ internal sealed class RetainedStream : IRetainedReplication
         }
         catch (Exception ex) when (ex is TimeoutException or NatsException or OperationCanceledException)
         {
+            _metrics.Add(BrokerCounter.ClusterRetainedSubscribeRefused);
             ClusterRetainedLog.NotCurrent(_logger, StreamName, Timeout.TotalSeconds, Watermark.Consistent, ex.Message);
             throw new TimeoutException(
                 $"retained messages could not be brought up to date within {Timeout.TotalSeconds:0.#} s (Iot:Cluster:RequestTimeout): {ex.Message}", ex);
@@ -222,6 +225,7 @@ internal sealed class RetainedStream : IRetainedReplication
         }
         catch (Exception ex)
         {
+            _metrics.Add(BrokerCounter.ClusterRetainedWriteFailures);
             ClusterRetainedLog.WriteFailed(_logger, StreamName, ex);
             throw;
         }
