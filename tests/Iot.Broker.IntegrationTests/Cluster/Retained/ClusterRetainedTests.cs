@@ -122,7 +122,7 @@ public sealed class ClusterRetainedTests(ITestOutputHelper output)
     {
         await Eventually.WaitUntilAsync(async () =>
         {
-            await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "cr-check");
+            await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "crchek");
             var code = await client.SubscribeAsync(prefix + "/#");
             if (code != MqttClientSubscribeResultCode.GrantedQoS1)
             {
@@ -152,7 +152,7 @@ public sealed class ClusterRetainedTests(ITestOutputHelper output)
             attempts++;
             try
             {
-                await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "cr-retry");
+                await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "crretr");
                 await client.PublishRetainedAsync(topic, payload);
                 return true;
             }
