@@ -22,6 +22,15 @@ internal sealed class RetainedFeed(
     ClusterConnection cluster, RetainedStream stream, RetainedMessages retained, TimeProvider time, ILogger<RetainedFeed> logger)
     : IHostedService, IDisposable
 {
+    // Heartbeats every second: when the server holding the consumer dies, the client notices within seconds and
+    // recreates it (NATS.Net's default waits much longer), so SUBSCRIBEs on this node are not refused meanwhile.
+    private static readonly NatsJSConsumeOpts ConsumeOptions = new()
+    {
+        MaxMsgs = 1000,
+        Expires = TimeSpan.FromSeconds(10),
+        IdleHeartbeat = TimeSpan.FromSeconds(1),
+    };
+
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
 
@@ -34,7 +43,7 @@ internal sealed class RetainedFeed(
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
         try
         {
-            await stream.WhenCurrentAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            await stream.CatchUpAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             ClusterRetainedLog.Loaded(logger, retained.Count, RetainedStream.StreamName, stream.Watermark.Consistent);
         }
         catch (TimeoutException ex)
@@ -64,7 +73,7 @@ internal sealed class RetainedFeed(
                     ? new NatsJSOrderedConsumerOpts { DeliverPolicy = ConsumerConfigDeliverPolicy.All }
                     : new NatsJSOrderedConsumerOpts { DeliverPolicy = ConsumerConfigDeliverPolicy.ByStartSequence, OptStartSeq = _position + 1 };
                 var consumer = await cluster.JetStream.CreateOrderedConsumerAsync(RetainedStream.StreamName, options, cancellationToken).ConfigureAwait(false);
-                await foreach (var message in consumer.ConsumeAsync<byte[]>(cancellationToken: cancellationToken).ConfigureAwait(false))
+                await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: ConsumeOptions, cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
                     Apply(message);
                 }

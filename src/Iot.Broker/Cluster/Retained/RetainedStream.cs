@@ -116,6 +116,24 @@ internal sealed class RetainedStream : IRetainedReplication
     /// <inheritdoc/>
     public async Task WhenCurrentAsync()
     {
+        try
+        {
+            await CatchUpAsync().ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            _metrics.Add(BrokerCounter.ClusterRetainedSubscribeRefused);
+            ClusterRetainedLog.NotCurrent(_logger, StreamName, Timeout.TotalSeconds, Watermark.Consistent, ex.Message);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the index holds the stream's state as of now (and this node's writes in flight); faults with a
+    /// <see cref="TimeoutException"/> after <see cref="ClusterOptions.RequestTimeout"/>.
+    /// </summary>
+    public async Task CatchUpAsync()
+    {
         var started = _time.GetTimestamp();
         List<Task<ulong>>? mine = null;
         foreach (var write in _inFlight)
@@ -123,10 +141,9 @@ internal sealed class RetainedStream : IRetainedReplication
             (mine ??= []).Add(write.Value);
         }
 
-        ulong target;
         try
         {
-            target = await ReadLastSequenceAsync().ConfigureAwait(false);
+            var target = await ReadLastSequenceAsync().WaitAsync(Timeout, _time).ConfigureAwait(false);
             foreach (var write in mine ?? [])
             {
                 target = Math.Max(target, await write.WaitAsync(Remaining(started), _time).ConfigureAwait(false));
@@ -136,8 +153,6 @@ internal sealed class RetainedStream : IRetainedReplication
         }
         catch (Exception ex) when (ex is TimeoutException or NatsException or OperationCanceledException)
         {
-            _metrics.Add(BrokerCounter.ClusterRetainedSubscribeRefused);
-            ClusterRetainedLog.NotCurrent(_logger, StreamName, Timeout.TotalSeconds, Watermark.Consistent, ex.Message);
             throw new TimeoutException(
                 $"retained messages could not be brought up to date within {Timeout.TotalSeconds:0.#} s (Iot:Cluster:RequestTimeout): {ex.Message}", ex);
         }
