@@ -103,10 +103,8 @@ public sealed class ClusterRetainedTests(ITestOutputHelper output)
 
             // kill -9 of every broker; they come back with empty memory and load the index from the stream (two NATS
             // servers of three still up).
-            await brokers.KillAsync(0);
-            await brokers.KillAsync(1);
-            await brokers.RestartAsync(0);
-            await brokers.RestartAsync(1);
+            await Task.WhenAll(brokers.KillAsync(0), brokers.KillAsync(1));
+            await Task.WhenAll(brokers.RestartAsync(0), brokers.RestartAsync(1));
             await AssertServedAsync(brokers, 0, prefix, expected);
             await AssertServedAsync(brokers, 1, prefix, expected);
         }
