@@ -1,4 +1,5 @@
 using Iot.Broker.Cluster.Nodes;
+using Iot.Broker.Cluster.Retained;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -20,6 +21,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddSingleton<ClusterConnection>();
         services.AddHostedService<ClusterStartup>();
         services.AddClusterNodes();
+        services.AddClusterRetained();
         return services;
     }
 }

@@ -24,6 +24,8 @@ internal enum BrokerCounter
     PublishDenied,
     SubscribeDenied,
     HeapCompactions,
+    ClusterRetainedSubscribeRefused,
+    ClusterRetainedWriteFailures,
 }
 
 /// <summary>The Prometheus name and help text of each <see cref="BrokerCounter"/>.</summary>
@@ -52,6 +54,8 @@ internal static class BrokerCounters
         BrokerCounter.PublishDenied => ("iot_mqtt_publish_denied_total", "Publishes refused by the access-control rules."),
         BrokerCounter.SubscribeDenied => ("iot_mqtt_subscribe_denied_total", "Subscriptions refused by the access-control rules."),
         BrokerCounter.HeapCompactions => ("iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections)."),
+        BrokerCounter.ClusterRetainedSubscribeRefused => ("iot_cluster_retained_subscribe_refused_total", "SUBSCRIBEs refused (0x80) because the retained index could not catch up with the cluster within Iot:Cluster:RequestTimeout."),
+        BrokerCounter.ClusterRetainedWriteFailures => ("iot_cluster_retained_write_failures_total", "Retained messages JetStream did not acknowledge in time (the publisher is not acknowledged)."),
         _ => throw new ArgumentOutOfRangeException(nameof(counter)),
     };
 }

@@ -94,6 +94,13 @@ internal sealed partial class MqttConnection
             codes.Add((MqttSubscribeReasonCode)qos);
         }
 
+        if (sendRetained is not null)
+        {
+            // Cluster mode: the index must hold every retained value acknowledged before this SUBSCRIBE (on any node);
+            // when it cannot get there in time the SUBSCRIBE fails rather than send stale values. Single node: no wait.
+            durable.Add(_broker.Retained.WhenCurrentAsync());
+        }
+
         var failed = await AwaitDurableAsync(durable.ToTask()).ConfigureAwait(false);
         if (failed)
         {

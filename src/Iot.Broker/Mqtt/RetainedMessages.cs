@@ -6,9 +6,10 @@ namespace Iot.Broker.Mqtt;
 /// <summary>
 /// The retained message of each topic, durable, found by wildcard filters through a topic index. Each client-published
 /// retained message is charged to its owner (the identity that published it last, <see cref="RetainedQuota"/>): a
-/// message that would take an owner, or all clients together, over a quota is not retained.
+/// message that would take an owner, or all clients together, over a quota is not retained. In cluster mode
+/// (<paramref name="replication"/> set) the index is fed from the cluster's log instead: see RetainedMessages.Cluster.cs.
 /// </summary>
-internal sealed class RetainedMessages(BrokerContext context)
+internal sealed partial class RetainedMessages(BrokerContext context, IRetainedReplication? replication = null)
 {
     private readonly TopicIndex<BrokerMessage> _index = new();
 
@@ -35,6 +36,11 @@ internal sealed class RetainedMessages(BrokerContext context)
     /// </summary>
     public bool Apply(BrokerMessage message, ref DurableWrites durable)
     {
+        if (replication is not null)
+        {
+            return ApplyReplicated(replication, message, ref durable);
+        }
+
         lock (_gate)
         {
             _index.TryGet(message.Topic, out var previous);
@@ -68,10 +74,16 @@ internal sealed class RetainedMessages(BrokerContext context)
 
     /// <summary>
     /// Restores a stored retained message at start-up, charged to <paramref name="owner"/> (stored with it), or for a
-    /// record written before owners were stored, to its publisher's client id (a device's identity).
+    /// record written before owners were stored, to its publisher's client id (a device's identity). In cluster mode
+    /// the local store is not a source of retained messages (the cluster's log is the only one), and nothing is restored.
     /// </summary>
     public void Restore(BrokerMessage message, string? owner = null)
     {
+        if (replication is not null)
+        {
+            return;
+        }
+
         owner ??= message.SourceClientId;
         lock (_gate)
         {
@@ -144,7 +156,12 @@ internal sealed class RetainedMessages(BrokerContext context)
                     {
                         _index.Remove(message.Topic);
                         Release(message);
-                        _ = context.Store.DeleteRetainedAsync(message.Topic);
+
+                        // In cluster mode every node drops it at the same instant; the log keeps it until replaced.
+                        if (replication is null)
+                        {
+                            _ = context.Store.DeleteRetainedAsync(message.Topic);
+                        }
                     }
                 }
             }
