@@ -13,11 +13,12 @@ internal sealed record LoadOptions(
     int Payload,
     int Seconds,
     int WarmupSeconds,
-    int? BrokerPid)
+    int? BrokerPid,
+    int? SubscriberPort = null)
 {
     public const string Usage =
         "usage: Iot.LoadTool fanin|fanout --port N [--host 127.0.0.1] [--qos 0|1] [--publishers 50] "
-        + "[--subscribers 100] [--payload 64] [--seconds 10] [--warmup 2] [--broker-pid N]";
+        + "[--subscribers 100] [--payload 64] [--seconds 10] [--warmup 2] [--broker-pid N] [--subscriber-port N (another cluster node)]";
 
     public static LoadOptions Parse(string[] args)
     {
@@ -52,7 +53,8 @@ internal sealed record LoadOptions(
             Int("payload", 64),
             Int("seconds", 10),
             Int("warmup", 2),
-            values.ContainsKey("broker-pid") ? Int("broker-pid", 0) : null);
+            values.ContainsKey("broker-pid") ? Int("broker-pid", 0) : null,
+            values.ContainsKey("subscriber-port") ? Int("subscriber-port", 0) : null);
 
         if (values.Count > 0)
         {

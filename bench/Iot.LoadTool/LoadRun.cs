@@ -43,11 +43,18 @@ internal sealed class LoadRun : IDisposable
         {
             for (var i = 0; i < subscribers; i++)
             {
-                var sub = await ConnectAsync($"{prefix}-s{i}");
+                var sub = await ConnectAsync($"{prefix}-s{i}", _options.SubscriberPort ?? _options.Port);
                 await sub.SubscribeAsync(fanin ? "bench/fanin/#" : "bench/fanout/t", _options.Qos, ct);
                 var sink = new SubscriberSink(sub, window, _options.Payload);
                 sinks.Add(sink);
                 Watch(sub.ReadLoopAsync(sink, ct));
+            }
+
+            if (_options.SubscriberPort is not null)
+            {
+                // Subscribed on another cluster node: give the subscription a moment to reach the publishers' node, or the
+                // first messages find no interest, never arrive and hold the delivery window shut.
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
             }
 
             for (var i = 0; i < publishers; i++)
@@ -171,9 +178,9 @@ internal sealed class LoadRun : IDisposable
         }
     }
 
-    private async Task<MqttConnection> ConnectAsync(string clientId)
+    private async Task<MqttConnection> ConnectAsync(string clientId, int? port = null)
     {
-        var connection = await MqttConnection.ConnectAsync(_options.Host, _options.Port, clientId, _stop.Token);
+        var connection = await MqttConnection.ConnectAsync(_options.Host, port ?? _options.Port, clientId, _stop.Token);
         _connections.Add(connection);
         return connection;
     }
