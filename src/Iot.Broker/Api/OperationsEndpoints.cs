@@ -194,6 +194,7 @@ internal static class OperationsEndpoints
         LimitKind.RetainedTotal => "retained_total",
         LimitKind.PendingAcknowledgements => "pending_acknowledgements",
         LimitKind.CloseLinger => "close_linger",
+        LimitKind.ClusterLiveSubjectLength => "cluster_live_subject_length",
         _ => limit.ToString(),
     };
 

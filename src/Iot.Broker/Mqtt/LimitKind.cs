@@ -65,4 +65,8 @@ internal enum LimitKind
     /// <summary><see cref="MqttOptions.CloseLingerMilliseconds"/>: a client the broker closed had not closed its side
     /// within the linger time (it kept sending, or is gone) and was closed then.</summary>
     CloseLinger,
+
+    /// <summary><see cref="Cluster.ClusterOptions.MaxLiveSubjectLength"/>: a message's NATS subject was too long to send to the
+    /// other nodes; it was delivered on its own node only.</summary>
+    ClusterLiveSubjectLength,
 }

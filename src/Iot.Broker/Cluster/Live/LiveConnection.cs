@@ -16,6 +16,7 @@ internal sealed class LiveConnection : IAsyncDisposable
         NodeId = cluster.NodeId;
         Origin = Encoding.ASCII.GetBytes(NodeId);
         RequestTimeout = cluster.Options.RequestTimeout;
+        MaxSubjectLength = cluster.Options.MaxLiveSubjectLength;
         Nats = new NatsConnection(cluster.Nats.Opts with { Name = cluster.Nats.Opts.Name + "-live" });
     }
 
@@ -27,6 +28,9 @@ internal sealed class LiveConnection : IAsyncDisposable
     public ReadOnlyMemory<byte> Origin { get; }
 
     public TimeSpan RequestTimeout { get; }
+
+    /// <summary><see cref="ClusterOptions.MaxLiveSubjectLength"/>.</summary>
+    public int MaxSubjectLength { get; }
 
     public ValueTask DisposeAsync() => Nats.DisposeAsync();
 }

@@ -10,17 +10,25 @@ namespace Iot.Broker.Cluster.Live;
 /// node's id and a message id that grows across restarts (it starts at the start time in ms times 2^20).
 /// </summary>
 /// <remarks>
+/// A message whose subject is longer than <see cref="ClusterOptions.MaxLiveSubjectLength"/> stays on this node (counted).
 /// Per message: the subject string; nothing else of ours. Publishing never waits: NATS.Net buffers it, and when the
 /// connection is down a publish fails after its timeout and the message is lost for the other nodes (at most once, logged
 /// at Debug and counted).
 /// </remarks>
 internal sealed class LiveLink(LiveConnection connection, LiveInterest interest, BrokerContext context, ILogger<LiveLink> logger) : ILiveLink
 {
+    private readonly int _maxSubjectLength = connection.MaxSubjectLength;
     private long _nextId = context.NowUnixMs << 20;
 
     public void Publish(BrokerMessage message, string? publisherClientId)
     {
         var subject = TopicSubjects.ToSubject(interest.Prefix, message.Topic);
+        if (subject.Length > _maxSubjectLength)
+        {
+            context.Metrics.LimitHit(LimitKind.ClusterLiveSubjectLength);
+            return;
+        }
+
         var outbound = new LiveEnvelope.Outbound(message, publisherClientId, connection.Origin, (ulong)Interlocked.Increment(ref _nextId), context.NowUnixMs);
         ValueTask sent;
         try

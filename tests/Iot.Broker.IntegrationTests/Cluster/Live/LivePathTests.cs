@@ -205,6 +205,33 @@ public sealed class LivePathTests(LiveClusterFixture cluster, ITestOutputHelper 
         });
     }
 
+    [Fact]
+    public async Task TopicTooLongForNats_StaysOnItsNode_AndTheNodeKeepsItsNatsConnection()
+    {
+        var root = "lv" + Guid.NewGuid().ToString("N")[..8];
+        await using var publisher = await LiveClient.ConnectAsync(cluster.Brokers.MqttPort(0), "lvpl");
+        await using var local = await LiveClient.ConnectAsync(cluster.Brokers.MqttPort(0), "lvll");
+        await using var remote = await LiveClient.ConnectAsync(cluster.Brokers.MqttPort(1), "lvrl");
+        await local.SubscribeAsync($"{root}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await remote.SubscribeAsync($"{root}/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        await RunAsync(async () =>
+        {
+            await WaitForInterestAsync(publisher, $"{root}/probe", remote);
+
+            // 1 500 'é' are 3 000 bytes of topic but 9 000 characters of subject (each byte escaped as %XX): over the
+            // default Iot:Cluster:MaxLiveSubjectLength of 4000, under NATS's max_control_line it would have broken.
+            var longTopic = $"{root}/{new string('\u00e9', 1500)}";
+            await publisher.PublishAsync(longTopic, "long", MqttQualityOfServiceLevel.AtLeastOnce);
+            await publisher.PublishAsync($"{root}/after", "after", MqttQualityOfServiceLevel.AtLeastOnce);
+            await local.WaitForAsync(m => m.Topic == longTopic, Wait, "the long topic on its own node");
+            await remote.WaitForAsync(m => m.Topic == $"{root}/after", Wait, "the next message on the other node");
+            Assert.DoesNotContain(remote.Received, m => m.Topic == longTopic);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var metrics = await http.GetStringAsync(new Uri(cluster.Brokers.HttpBaseAddress(0), "metrics"));
+            Assert.Contains("iot_mqtt_limit_hits_total{limit=\"cluster_live_subject_length\"} 1", metrics, StringComparison.Ordinal);
+        });
+    }
+
     private static string Payload(MqttApplicationMessage message) => Encoding.UTF8.GetString(message.Payload);
 
     private static IEnumerable<string> Delivered(params LiveClient[] members) =>
