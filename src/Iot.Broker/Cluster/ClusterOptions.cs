@@ -55,6 +55,15 @@ public sealed class ClusterOptions
     [Range(64, 1_048_576)]
     public int MaxLiveSubjectLength { get; set; } = 4000;
 
+    /// <summary>
+    /// How many accepted messages may wait for the node's one NATS writer of live traffic (one writer, so that publishers
+    /// never contend inside the NATS client). A message that finds the queue full is delivered on its own node only, and
+    /// counted in <c>iot_mqtt_limit_hits_total{limit="cluster_live_outbox"}</c> (the live hop is at most once).
+    /// </summary>
+    /// <remarks>Default 16 384; range 256 - 1 048 576.</remarks>
+    [Range(256, 1_048_576)]
+    public int LiveOutboxCapacity { get; set; } = 16_384;
+
     /// <summary>Whether cluster mode is on.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Nats.Url);
 }

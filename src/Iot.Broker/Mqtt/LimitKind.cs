@@ -69,4 +69,8 @@ internal enum LimitKind
     /// <summary><see cref="Cluster.ClusterOptions.MaxLiveSubjectLength"/>: a message's NATS subject was too long to send to the
     /// other nodes; it was delivered on its own node only.</summary>
     ClusterLiveSubjectLength,
+
+    /// <summary><see cref="Cluster.ClusterOptions.LiveOutboxCapacity"/>: the queue to the NATS writer of live traffic was full;
+    /// the message was delivered on its own node only.</summary>
+    ClusterLiveOutbox,
 }

@@ -17,6 +17,7 @@ internal sealed class LiveConnection : IAsyncDisposable
         Origin = Encoding.ASCII.GetBytes(NodeId);
         RequestTimeout = cluster.Options.RequestTimeout;
         MaxSubjectLength = cluster.Options.MaxLiveSubjectLength;
+        OutboxCapacity = cluster.Options.LiveOutboxCapacity;
         Nats = new NatsConnection(cluster.Nats.Opts with { Name = cluster.Nats.Opts.Name + "-live" });
     }
 
@@ -31,6 +32,9 @@ internal sealed class LiveConnection : IAsyncDisposable
 
     /// <summary><see cref="ClusterOptions.MaxLiveSubjectLength"/>.</summary>
     public int MaxSubjectLength { get; }
+
+    /// <summary><see cref="ClusterOptions.LiveOutboxCapacity"/>.</summary>
+    public int OutboxCapacity { get; }
 
     public ValueTask DisposeAsync() => Nats.DisposeAsync();
 }
