@@ -195,6 +195,8 @@ internal static class OperationsEndpoints
         LimitKind.PendingAcknowledgements => "pending_acknowledgements",
         LimitKind.CloseLinger => "close_linger",
         LimitKind.ClusterCutOff => "cluster_cut_off",
+        LimitKind.ClusterLiveSubjectLength => "cluster_live_subject_length",
+        LimitKind.ClusterLiveOutbox => "cluster_live_outbox",
         _ => limit.ToString(),
     };
 

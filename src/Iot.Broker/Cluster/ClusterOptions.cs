@@ -44,6 +44,26 @@ public sealed class ClusterOptions
     [Range(1, 5)]
     public int Replicas { get; set; } = 3;
 
+    /// <summary>
+    /// The longest NATS subject a live message may travel on (<c>iot.m.t.</c> plus the escaped topic: a non-ASCII level grows
+    /// up to nine times). A message whose subject is longer is delivered on its own node only, and counted in
+    /// <c>iot_mqtt_limit_hits_total{limit="cluster_live_subject_length"}</c>: a subject over the NATS servers'
+    /// <c>max_control_line</c> would make them close the node's connection.
+    /// </summary>
+    /// <remarks>Default 4000 (the servers' default <c>max_control_line</c> is 4 KiB); range 64 - 1 048 576. Raise it only together
+    /// with <c>max_control_line</c> on every NATS server, leaving 100 bytes to spare.</remarks>
+    [Range(64, 1_048_576)]
+    public int MaxLiveSubjectLength { get; set; } = 4000;
+
+    /// <summary>
+    /// How many accepted messages may wait for the node's one NATS writer of live traffic (one writer, so that publishers
+    /// never contend inside the NATS client). A message that finds the queue full is delivered on its own node only, and
+    /// counted in <c>iot_mqtt_limit_hits_total{limit="cluster_live_outbox"}</c> (the live hop is at most once).
+    /// </summary>
+    /// <remarks>Default 16 384; range 256 - 1 048 576.</remarks>
+    [Range(256, 1_048_576)]
+    public int LiveOutboxCapacity { get; set; } = 16_384;
+
     /// <summary>Whether cluster mode is on.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Nats.Url);
 }

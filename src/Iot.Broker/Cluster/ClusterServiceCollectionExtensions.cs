@@ -1,5 +1,6 @@
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
+using Iot.Broker.Cluster.Live;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -22,6 +23,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddHostedService<ClusterStartup>();
         services.AddClusterNodes();
         services.AddClusterRetained();
+        services.AddClusterLive();
         return services;
     }
 }

@@ -36,11 +36,11 @@ public static class BrokerServiceCollectionExtensions
             return new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton<BrokerContext>();
-        services.AddSingleton<SubscriptionIndex>();
+        services.AddSingleton(sp => new SubscriptionIndex(sp.GetService<Iot.Broker.Cluster.Live.ISubscriptionObserver>()));
         services.AddSingleton<RetainedMessages>();
         services.AddSingleton(sp => new MessageDispatcher(
             sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
-            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>()));
+            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<Iot.Broker.Cluster.Live.ILiveLink>()));
         services.AddSingleton<Iot.Messaging.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);

@@ -26,6 +26,10 @@ internal enum BrokerCounter
     HeapCompactions,
     ClusterRetainedSubscribeRefused,
     ClusterRetainedWriteFailures,
+    ClusterLivePublished,
+    ClusterLiveReceived,
+    ClusterLiveDuplicates,
+    ClusterLiveLost,
 }
 
 /// <summary>The Prometheus name and help text of each <see cref="BrokerCounter"/>.</summary>
@@ -56,6 +60,10 @@ internal static class BrokerCounters
         BrokerCounter.HeapCompactions => ("iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections)."),
         BrokerCounter.ClusterRetainedSubscribeRefused => ("iot_cluster_retained_subscribe_refused_total", "SUBSCRIBEs refused (0x80) because the retained index could not catch up with the cluster within Iot:Cluster:RequestTimeout."),
         BrokerCounter.ClusterRetainedWriteFailures => ("iot_cluster_retained_write_failures_total", "Retained messages JetStream did not acknowledge in time (the publisher is not acknowledged)."),
+        BrokerCounter.ClusterLivePublished => ("iot_cluster_live_published_total", "Cluster mode: messages this node sent to the other nodes on core NATS."),
+        BrokerCounter.ClusterLiveReceived => ("iot_cluster_live_received_total", "Cluster mode: messages from other nodes (and shared-group messages) this node delivered to its sessions."),
+        BrokerCounter.ClusterLiveDuplicates => ("iot_cluster_live_duplicates_total", "Cluster mode: extra copies of a message that overlapping NATS subscriptions brought, dropped (one delivery per node)."),
+        BrokerCounter.ClusterLiveLost => ("iot_cluster_live_lost_total", "Cluster mode: live messages lost on the way between nodes (publish failed, unreadable, or a shared group's picked node had no member left)."),
         _ => throw new ArgumentOutOfRangeException(nameof(counter)),
     };
 }

@@ -69,4 +69,12 @@ internal enum LimitKind
     /// <summary><c>Iot:Cluster:CutOffTimeout</c>: a CONNECT was refused (Server unavailable) because this cluster node
     /// is cut off from NATS.</summary>
     ClusterCutOff,
+
+    /// <summary><see cref="Cluster.ClusterOptions.MaxLiveSubjectLength"/>: a message's NATS subject was too long to send to the
+    /// other nodes; it was delivered on its own node only.</summary>
+    ClusterLiveSubjectLength,
+
+    /// <summary><see cref="Cluster.ClusterOptions.LiveOutboxCapacity"/>: the queue to the NATS writer of live traffic was full;
+    /// the message was delivered on its own node only.</summary>
+    ClusterLiveOutbox,
 }
