@@ -42,9 +42,11 @@ internal sealed partial class NatsServerScope : IAsyncDisposable
         var server = ChildProcess.Start(program, ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", directory.Combine("js")]);
         try
         {
-            var line = await server.WaitForLineAsync(l => l.Contains("Listening for client connections on", StringComparison.Ordinal),
-                TimeSpan.FromSeconds(20), "nats-server listening").ConfigureAwait(false);
-            var port = int.Parse(PortPattern().Match(line).Groups[1].Value, CultureInfo.InvariantCulture);
+            // nats-server logs to stderr, which WaitForLineAsync does not read.
+            var match = await Eventually.WaitForAsync(
+                () => Task.FromResult(PortPattern().Match(server.StandardError)), static m => m.Success, TimeSpan.FromSeconds(20),
+                "nats-server listening").ConfigureAwait(false);
+            var port = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
             var scope = new NatsServerScope(directory, server, $"nats://127.0.0.1:{port}");
             await scope.Connection.ConnectAsync().ConfigureAwait(false);
             return scope;
@@ -72,6 +74,6 @@ internal sealed partial class NatsServerScope : IAsyncDisposable
         _directory.Dispose();
     }
 
-    [GeneratedRegex(@"127\.0\.0\.1:(\d+)")]
+    [GeneratedRegex(@"Listening for client connections on 127\.0\.0\.1:(\d+)")]
     private static partial Regex PortPattern();
 }
