@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Iot.Broker.Security.Identities;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
 
 namespace Iot.Broker.Cluster.Security;
@@ -14,6 +17,11 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
 {
     /// <summary>The bucket.</summary>
     public const string BucketName = "iot-identities";
+
+    /// <summary>How long opening the bucket keeps trying while JetStream does not answer (a NATS cluster starting up).</summary>
+    internal static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan OpenRetryDelay = TimeSpan.FromMilliseconds(250);
 
     private readonly INatsKVContext _kv;
     private readonly string _bucket;
@@ -179,16 +187,30 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
         await _openGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Idempotent: several nodes starting at once all create-or-update the same configuration.
-            _store ??= await _kv.CreateOrUpdateStoreAsync(
-                new NatsKVConfig(_bucket)
+            var config = new NatsKVConfig(_bucket)
+            {
+                Description = "Iot identities (devices, services, dashboards): one key per identity, secrets as hashes",
+                History = 1,
+                NumberOfReplicas = _replicas,
+                Storage = NatsKVStorageType.File,
+            };
+
+            // Idempotent: several nodes starting at once all create-or-update the same configuration. A NATS cluster
+            // that is still electing its JetStream leaders answers nothing or 503 for a while: try again, up to OpenTimeout.
+            var started = Stopwatch.GetTimestamp();
+            while (_store is null)
+            {
+                try
                 {
-                    Description = "Iot identities (devices, services, dashboards): one key per identity, secrets as hashes",
-                    History = 1,
-                    NumberOfReplicas = _replicas,
-                    Storage = NatsKVStorageType.File,
-                },
-                cancellationToken).ConfigureAwait(false);
+                    _store = await _kv.CreateOrUpdateStoreAsync(config, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsJSApiException { Error.Code: 503 } or NatsNoRespondersException
+                    && Stopwatch.GetElapsedTime(started) < OpenTimeout)
+                {
+                    await Task.Delay(OpenRetryDelay, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             return _store;
         }
         finally
