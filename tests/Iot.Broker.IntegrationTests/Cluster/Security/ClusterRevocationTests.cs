@@ -171,7 +171,7 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
                 apiA.PostAsJsonAsync(new Uri("api/devices", UriKind.Relative), new { id }),
                 apiB.PostAsJsonAsync(new Uri("api/devices", UriKind.Relative), new { id }));
 
-            Assert.Equal([HttpStatusCode.Conflict, HttpStatusCode.Created], responses.Select(r => r.StatusCode).Order());
+            Assert.Equal([HttpStatusCode.Created, HttpStatusCode.Conflict], responses.Select(r => r.StatusCode).Order());
             foreach (var response in responses)
             {
                 response.Dispose();
