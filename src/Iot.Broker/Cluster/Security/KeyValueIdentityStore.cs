@@ -148,8 +148,10 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
     public async IAsyncEnumerable<StoredIdentityChange> WatchAsync(long afterRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var store = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var opts = afterRevision > 0 ? new NatsKVWatchOpts { ResumeAtRevision = (ulong)afterRevision + 1 } : new NatsKVWatchOpts();
-        await foreach (var entry in store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        // The current value (or delete marker) of every key, then every change; what is not after afterRevision is
+        // skipped here. A restarted watch thus also sees the newest state of a key changed twice while it was down, at
+        // the cost of one small message per identity at each (re)start.
+        await foreach (var entry in store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts(), cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             var revision = (long)entry.Revision;
             if (revision <= afterRevision)

@@ -45,34 +45,62 @@ public sealed class KeyValueIdentityStoreTests : IdentityStoreContractTests
     }
 
     [Fact]
-    public async Task WatchAsync_AnotherInstancesWrites_ArriveInRevisionOrder()
+    public async Task WatchAsync_AnotherInstancesWrites_ArriveInRevisionOrderAfterTheCurrentValues()
     {
         using var writer = OpenKeyValueStore();
         using var follower = OpenKeyValueStore();
         var first = await writer.UpsertAsync(Device("dev"), 0, default);
+        await writer.UpsertAsync(Device("other"), 0, default);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var seen = new List<StoredIdentityChange>();
+        var live = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var watching = Task.Run(async () =>
         {
-            await foreach (var change in follower.WatchAsync(first, stop.Token))
+            // From 0: the current values come first (so the watch is live), then the changes.
+            await foreach (var change in follower.WatchAsync(0, stop.Token))
             {
                 seen.Add(change);
                 if (seen.Count == 2)
+                {
+                    live.TrySetResult();
+                }
+
+                if (change.Deleted)
                 {
                     return;
                 }
             }
         });
+        await live.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
         var second = await writer.UpsertAsync(Device("dev") with { Enabled = false }, first, default);
         Assert.True(await writer.DeleteAsync("dev", second, default));
-        await watching;
+        await watching.WaitAsync(TimeSpan.FromSeconds(20));
 
-        Assert.Equal("dev", seen[0].Id);
-        Assert.False(seen[0].Identity!.Enabled);
-        Assert.Equal(second, seen[0].Revision);
-        Assert.True(seen[1].Deleted);
-        Assert.True(seen[1].Revision > second);
+        Assert.Equal(["dev", "other", "dev", "dev"], seen.Select(c => c.Id));
+        Assert.Equal(first, seen[0].Revision);
+        Assert.False(seen[2].Identity!.Enabled);
+        Assert.Equal(second, seen[2].Revision);
+        Assert.True(seen[3].Deleted);
+        Assert.True(seen[3].Revision > second);
+        Assert.Equal(seen.Select(c => c.Revision).Order(), seen.Select(c => c.Revision));
+    }
+
+    [Fact]
+    public async Task WatchAsync_AfterARevision_SkipsWhatCameBefore()
+    {
+        using var writer = OpenKeyValueStore();
+        using var follower = OpenKeyValueStore();
+        var first = await writer.UpsertAsync(Device("a"), 0, default);
+        var second = await writer.UpsertAsync(Device("b"), 0, default);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        await foreach (var change in follower.WatchAsync(first, stop.Token))
+        {
+            Assert.Equal("b", change.Id);
+            Assert.Equal(second, change.Revision);
+            break;
+        }
     }
 
     [Fact]
