@@ -21,16 +21,16 @@ public static class DeviceEndpoints
         devices.MapGet("", List).WithName("ListDevices");
         devices.MapGet("/{id}", Get).WithName("GetDevice");
         devices.MapPost("/{id}/disable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            SetEnabled(id, false, http, registry, logger)).WithName("DisableDevice");
+            SetEnabledAsync(id, false, http, registry, logger)).WithName("DisableDevice");
         devices.MapPost("/{id}/enable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            SetEnabled(id, true, http, registry, logger)).WithName("EnableDevice");
-        devices.MapDelete("/{id}", Delete).WithName("DeleteDevice");
+            SetEnabledAsync(id, true, http, registry, logger)).WithName("EnableDevice");
+        devices.MapDelete("/{id}", DeleteAsync).WithName("DeleteDevice");
 
         // The id in the query: reaches an identity whose id no URL path can carry ('.' or '..', created before ids
         // were restricted to ResourceNames), so that it can still be deleted.
         devices.MapDelete("", ([FromQuery] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            Delete(id, http, registry, logger)).WithName("DeleteDeviceById");
-        devices.MapPost("/{id}/credentials", Rotate).WithName("RotateDeviceCredentials");
+            DeleteAsync(id, http, registry, logger)).WithName("DeleteDeviceById");
+        devices.MapPost("/{id}/credentials", RotateAsync).WithName("RotateDeviceCredentials");
         return api;
     }
 
@@ -67,10 +67,18 @@ public static class DeviceEndpoints
             return ApiProblems.BadRequest($"The role '{body.Role}' is not known: use device, service or dashboard.");
         }
 
-        if (!registry.TryCreate(body.Id!, role, out var identity, out var credentials))
+        var written = await WriteAsync(body.Id!, () => registry.TryCreateAsync(body.Id!, role, cancellationToken)).ConfigureAwait(false);
+        if (written.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        if (written.Value is not { } issued)
         {
             return ApiProblems.Conflict($"An identity with the id '{body.Id}' already exists.");
         }
+
+        var (identity, credentials) = issued;
 
         LogChange(logger, identity.Id, IdentityChangeKind.Created, http);
         var location = $"{http.Request.PathBase}{http.Request.Path.Value!.TrimEnd('/')}/{Uri.EscapeDataString(identity.Id)}";
@@ -83,9 +91,15 @@ public static class DeviceEndpoints
     private static IResult Get(string id, IdentityRegistry registry) =>
         registry.TryGet(id, out var identity) ? Results.Ok(DeviceResponse.From(identity)) : UnknownIdentity(id);
 
-    private static IResult SetEnabled(string id, bool enabled, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    private static async Task<IResult> SetEnabledAsync(string id, bool enabled, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
     {
-        if (!registry.TrySetEnabled(id, enabled, out var identity))
+        var written = await WriteAsync(id, () => registry.TrySetEnabledAsync(id, enabled, http.RequestAborted)).ConfigureAwait(false);
+        if (written.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        if (written.Value is not { } identity)
         {
             return UnknownIdentity(id);
         }
@@ -94,9 +108,15 @@ public static class DeviceEndpoints
         return Results.Ok(DeviceResponse.From(identity));
     }
 
-    private static IResult Delete(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
     {
-        if (!registry.TryDelete(id))
+        var written = await WriteAsync(id, () => registry.TryDeleteAsync(id, http.RequestAborted)).ConfigureAwait(false);
+        if (written.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        if (!written.Value)
         {
             return UnknownIdentity(id);
         }
@@ -105,15 +125,40 @@ public static class DeviceEndpoints
         return Results.NoContent();
     }
 
-    private static IResult Rotate(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
+    private static async Task<IResult> RotateAsync(string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger)
     {
-        if (!registry.TryRotateCredentials(id, out var identity, out var credentials))
+        var written = await WriteAsync(id, () => registry.TryRotateCredentialsAsync(id, http.RequestAborted)).ConfigureAwait(false);
+        if (written.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        if (written.Value is not { } issued)
         {
             return UnknownIdentity(id);
         }
 
+        var (identity, credentials) = issued;
+
         LogChange(logger, id, IdentityChangeKind.CredentialsChanged, http);
         return Results.Ok(DeviceCredentialsResponse.From(identity, credentials));
+    }
+
+    /// <summary>
+    /// Runs a registry write; a write that kept conflicting with writes of the same identity on other cluster nodes
+    /// becomes a 409 (nothing was changed by this request), never a lost update.
+    /// </summary>
+    private static async Task<(T? Value, IResult? Problem)> WriteAsync<T>(string id, Func<Task<T>> write)
+    {
+        try
+        {
+            return (await write().ConfigureAwait(false), null);
+        }
+        catch (IdentityStoreConflictException)
+        {
+            return (default, ApiProblems.Conflict(
+                $"The identity '{id}' was changed on another node at the same time, repeatedly; read it again and retry."));
+        }
     }
 
     private static IResult UnknownIdentity(string id) => ApiProblems.NotFound($"There is no identity with the id '{id}'.");

@@ -1,6 +1,7 @@
+using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
-using Iot.Broker.Cluster.Live;
+using Iot.Broker.Cluster.Security;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -24,6 +25,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterNodes();
         services.AddClusterRetained();
         services.AddClusterLive();
+        services.AddClusterSecurity();
         return services;
     }
 }

@@ -34,8 +34,12 @@ internal sealed class RegistryScope : IDisposable
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 
-    private IdentityRegistry Open() =>
-        new(new SqliteIdentityStore(Directory), Iterations, Clock, NullLogger<IdentityRegistry>.Instance);
+    private IdentityRegistry Open()
+    {
+        var registry = new IdentityRegistry(new SqliteIdentityStore(Directory), Iterations, Clock, NullLogger<IdentityRegistry>.Instance);
+        registry.LoadAsync().GetAwaiter().GetResult();
+        return registry;
+    }
 }
 
 /// <summary>A clock the test moves.</summary>

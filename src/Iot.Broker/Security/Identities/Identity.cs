@@ -22,6 +22,12 @@ internal sealed record Identity(
     /// even when it raced with the change. Not persisted.
     /// </summary>
     public long Stamp { get; init; }
+
+    /// <summary>
+    /// The store's revision of this version (<see cref="IIdentityStore.UpsertAsync"/>): in cluster mode the key-value
+    /// revision a compare-and-set expects; 0 in a store with a single writer. Not part of the stored value.
+    /// </summary>
+    public long Revision { get; init; }
 }
 
 /// <summary>A salted PBKDF2-SHA256 password hash with the iteration count it was made with.</summary>

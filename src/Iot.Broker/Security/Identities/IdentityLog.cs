@@ -51,6 +51,19 @@ internal static partial class IdentityLog
         }
     }
 
+    [LoggerMessage(EventId = 1155, Level = LogLevel.Information, Message = "Identity {IdentityId} was changed by another node during write attempt {Attempt}; applying its change and deciding again")]
+    private static partial void WriteConflictCore(ILogger logger, string identityId, int attempt);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void WriteConflict(ILogger logger, string identityId, int attempt)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            var safeIdentityId = LogSafe.Escape(identityId);
+            WriteConflictCore(logger, safeIdentityId, attempt);
+        }
+    }
+
     [LoggerMessage(EventId = 1168, Level = LogLevel.Warning, Message = "Identity registry {Path}: skipped the unreadable row of identity {IdentityId} ({Reason}); it cannot log in until it is rotated or created again")]
     public static partial void CorruptIdentitySkipped(ILogger logger, string path, string identityId, string reason);
 }

@@ -8,12 +8,14 @@ namespace Iot.Broker.Security.Identities;
 
 /// <summary>
 /// The device and identity registry: an in-memory copy for lock-free reads (MQTT CONNECT, every API request) in
-/// front of <see cref="SqliteIdentityStore"/>. Writes are serialised, made durable first, then published in memory,
-/// then announced through <see cref="IdentityChanged"/>.
+/// front of an <see cref="IIdentityStore"/>. Writes are serialised, made durable first, then published in memory,
+/// then announced through <see cref="IdentityChanged"/>. In cluster mode the store is shared by every node: a write
+/// expects the revision this node last saw, and the changes other nodes make arrive through
+/// <see cref="ApplyStoredAsync"/> and raise the same events here.
 /// </summary>
-internal sealed class IdentityRegistry : IDisposable
+internal sealed partial class IdentityRegistry : IDisposable
 {
-    private readonly SqliteIdentityStore _store;
+    private readonly IIdentityStore _store;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<IdentityRegistry> _logger;
     private readonly ConcurrentDictionary<string, Identity> _byId = new(StringComparer.Ordinal);
@@ -21,15 +23,17 @@ internal sealed class IdentityRegistry : IDisposable
     // SHA-256 of an API key (base64) -> identity id. The key is high-entropy, so looking its hash up in a hash table
     // leaks nothing an attacker can use; the final comparison is constant-time anyway.
     private readonly ConcurrentDictionary<string, string> _byApiKey = new(StringComparer.Ordinal);
-    private readonly Lock _writeGate = new();
+
+    /// <summary>Serialises writes, loading and replicated changes; never held while raising <see cref="IdentityChanged"/>.</summary>
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
     private long _lastStamp;
 
-    /// <summary>Loads every identity from <paramref name="store"/>, which the registry then owns.</summary>
+    /// <summary>Creates the registry on <paramref name="store"/>, which it then owns; <see cref="LoadAsync"/> reads it.</summary>
     /// <param name="store">The durable copy.</param>
     /// <param name="passwordIterations">PBKDF2 iterations for new password hashes.</param>
     /// <param name="timeProvider">The clock for created and updated times.</param>
     /// <param name="logger">The log.</param>
-    public IdentityRegistry(SqliteIdentityStore store, int passwordIterations, TimeProvider timeProvider, ILogger<IdentityRegistry> logger)
+    public IdentityRegistry(IIdentityStore store, int passwordIterations, TimeProvider timeProvider, ILogger<IdentityRegistry> logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentOutOfRangeException.ThrowIfLessThan(passwordIterations, 1);
@@ -39,24 +43,13 @@ internal sealed class IdentityRegistry : IDisposable
         PasswordIterations = passwordIterations;
         _timeProvider = timeProvider;
         _logger = logger;
-        var skipped = new List<(string Id, string Reason)>();
-        foreach (var identity in store.LoadAll(skipped))
-        {
-            Publish(null, identity with { Stamp = ++_lastStamp });
-        }
-
-        foreach (var (id, reason) in skipped)
-        {
-            IdentityLog.CorruptIdentitySkipped(logger, store.Path, LogSafe.Escape(id), reason);
-        }
-
-        IdentityLog.RegistryOpened(logger, store.Path, _byId.Count);
     }
 
     /// <summary>
-    /// Raised after an identity changed durably (outside the registry's lock). The MQTT side subscribes to close the
-    /// live connections of identities that were disabled, deleted, re-keyed or re-roled
-    /// (<see cref="IdentityChange.RevokesConnections"/>). Handlers must be quick; exceptions are logged and swallowed.
+    /// Raised after an identity changed durably (outside the registry's lock), whether through this node or, in
+    /// cluster mode, another one. The MQTT side subscribes to close the live connections of identities that were
+    /// disabled, deleted, re-keyed or re-roled (<see cref="IdentityChange.RevokesConnections"/>). Handlers must be
+    /// quick; exceptions are logged and swallowed.
     /// </summary>
     public event Action<IdentityChange>? IdentityChanged;
 
@@ -101,194 +94,151 @@ internal sealed class IdentityRegistry : IDisposable
 
     /// <summary>
     /// Creates an enabled identity with a new password, and a new API key for service and dashboard identities.
-    /// False when the id is taken.
+    /// Null when the id is taken (on any node).
     /// </summary>
     /// <exception cref="ArgumentException">The id is not valid (<see cref="IdentityIds.Validate"/>).</exception>
-    public bool TryCreate(string id, IdentityRole role, [NotNullWhen(true)] out Identity? identity, [NotNullWhen(true)] out IssuedCredentials? credentials)
+    public async Task<IssuedIdentity?> TryCreateAsync(string id, IdentityRole role, CancellationToken cancellationToken = default)
     {
         ThrowIfInvalid(id);
-        credentials = Issue(role);
+        var credentials = Issue(role);
         var passwordHash = SecretHasher.HashPassword(credentials.Password, PasswordIterations);
-        lock (_writeGate)
+        var apiKeyHash = HashApiKey(credentials.ApiKey);
+        var outcome = await WriteAsync(id, current =>
         {
-            if (_byId.ContainsKey(id))
+            if (current is not null)
             {
-                identity = null;
-                credentials = null;
-                return false;
+                return null;
             }
 
             var now = _timeProvider.GetUtcNow();
-            identity = Commit(null, new Identity(id, role, true, now, now, passwordHash, HashApiKey(credentials.ApiKey)));
-        }
-
-        Raise(new IdentityChange(id, IdentityChangeKind.Created));
-        return true;
+            return new IdentityWrite(new Identity(id, role, true, now, now, passwordHash, apiKeyHash), [IdentityChangeKind.Created]);
+        }, cancellationToken).ConfigureAwait(false);
+        return outcome.Committed is { } identity ? new IssuedIdentity(identity, credentials) : null;
     }
 
-    /// <summary>Enables or disables an identity; false when it does not exist. Setting the current state changes nothing.</summary>
-    public bool TrySetEnabled(string id, bool enabled, [NotNullWhen(true)] out Identity? identity)
+    /// <summary>Enables or disables an identity; null when it does not exist. Setting the current state changes nothing.</summary>
+    public async Task<Identity?> TrySetEnabledAsync(string id, bool enabled, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        lock (_writeGate)
-        {
-            if (!_byId.TryGetValue(id, out var current))
-            {
-                identity = null;
-                return false;
-            }
-
-            if (current.Enabled == enabled)
-            {
-                identity = current;
-                return true;
-            }
-
-            identity = Commit(current, current with { Enabled = enabled, UpdatedAt = _timeProvider.GetUtcNow() });
-        }
-
-        Raise(new IdentityChange(id, enabled ? IdentityChangeKind.Enabled : IdentityChangeKind.Disabled));
-        return true;
+        var outcome = await WriteAsync(id, current => current is null || current.Enabled == enabled
+            ? null
+            : new IdentityWrite(current with { Enabled = enabled, UpdatedAt = _timeProvider.GetUtcNow() },
+                [enabled ? IdentityChangeKind.Enabled : IdentityChangeKind.Disabled]), cancellationToken).ConfigureAwait(false);
+        return outcome.Committed ?? outcome.Current;
     }
 
     /// <summary>Deletes an identity; false when it does not exist.</summary>
-    public bool TryDelete(string id)
+    public async Task<bool> TryDeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        lock (_writeGate)
-        {
-            if (!_byId.TryGetValue(id, out var current))
-            {
-                return false;
-            }
-
-            _store.Delete(id);
-            Unpublish(current);
-        }
-
-        Raise(new IdentityChange(id, IdentityChangeKind.Deleted));
-        return true;
+        var outcome = await WriteAsync(id, current => current is null ? null : new IdentityWrite(null, [IdentityChangeKind.Deleted]), cancellationToken)
+            .ConfigureAwait(false);
+        return outcome.Written;
     }
 
     /// <summary>
     /// Replaces the identity's secrets: a new password, and a new API key for service and dashboard identities (a
-    /// device loses any configured key). The old ones stop working at once. False when it does not exist.
+    /// device loses any configured key). The old ones stop working at once. Null when it does not exist.
     /// </summary>
-    public bool TryRotateCredentials(string id, [NotNullWhen(true)] out Identity? identity, [NotNullWhen(true)] out IssuedCredentials? credentials)
+    public async Task<IssuedIdentity?> TryRotateCredentialsAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
         if (!_byId.TryGetValue(id, out var existing))
         {
-            identity = null;
-            credentials = null;
-            return false;
+            return null;
         }
 
-        credentials = Issue(existing.Role);
+        var role = existing.Role;
+        var credentials = Issue(role);
         var passwordHash = SecretHasher.HashPassword(credentials.Password, PasswordIterations);
-        lock (_writeGate)
+        var outcome = await WriteAsync(id, current =>
         {
-            if (!_byId.TryGetValue(id, out var current))
+            if (current is null)
             {
-                identity = null;
-                credentials = null;
-                return false;
+                return null;
             }
 
-            if (current.Role != existing.Role)
+            if (current.Role != role)
             {
-                // The role changed while hashing (seeding): issue for the role the identity has now.
-                credentials = Issue(current.Role);
+                // The role changed while hashing (seeding, another node): issue for the role the identity has now.
+                role = current.Role;
+                credentials = Issue(role);
                 passwordHash = SecretHasher.HashPassword(credentials.Password, PasswordIterations);
             }
 
-            identity = Commit(current, current with
-            {
-                Password = passwordHash,
-                ApiKeyHash = HashApiKey(credentials.ApiKey),
-                UpdatedAt = _timeProvider.GetUtcNow(),
-            });
-        }
-
-        Raise(new IdentityChange(id, IdentityChangeKind.CredentialsChanged));
-        return true;
+            return new IdentityWrite(
+                current with { Password = passwordHash, ApiKeyHash = HashApiKey(credentials.ApiKey), UpdatedAt = _timeProvider.GetUtcNow() },
+                [IdentityChangeKind.CredentialsChanged]);
+        }, cancellationToken).ConfigureAwait(false);
+        return outcome.Committed is { } identity ? new IssuedIdentity(identity, credentials) : null;
     }
 
     /// <summary>
     /// Applies one configured identity: creates it when missing, otherwise updates its role and any configured
     /// secret that differs from the stored one. Its enabled state is left as it is (an operator may have disabled it).
+    /// Idempotent, also when several cluster nodes apply the same configuration at once.
     /// </summary>
     /// <exception cref="InvalidOperationException">The configured API key already belongs to another identity.</exception>
-    public SeedResult Seed(string id, IdentityRole role, string? password, string? apiKey)
+    public async Task<SeedResult> SeedAsync(string id, IdentityRole role, string? password, string? apiKey, CancellationToken cancellationToken = default)
     {
         ThrowIfInvalid(id);
         var apiKeyHash = apiKey is null ? null : SecretHasher.HashApiKey(apiKey);
+        var outcome = await WriteAsync(id, current => PlanSeed(id, current, role, password, apiKeyHash), cancellationToken).ConfigureAwait(false);
+        return !outcome.Written ? SeedResult.Unchanged : outcome.Current is null ? SeedResult.Created : SeedResult.Updated;
+    }
+
+    /// <summary>What seeding <paramref name="id"/> writes, or null when it already matches. Under the write gate.</summary>
+    private IdentityWrite? PlanSeed(string id, Identity? current, IdentityRole role, string? password, byte[]? apiKeyHash)
+    {
+        if (apiKeyHash is not null && _byApiKey.TryGetValue(Convert.ToBase64String(apiKeyHash), out var owner) && owner != id)
+        {
+            throw new InvalidOperationException(
+                $"Iot:Security:Identities: the API key configured for '{id}' is already the API key of '{owner}'; give each identity its own key.");
+        }
+
+        var now = _timeProvider.GetUtcNow();
+        if (current is null)
+        {
+            var hash = password is null ? null : SecretHasher.HashPassword(password, PasswordIterations);
+            return new IdentityWrite(new Identity(id, role, true, now, now, hash, apiKeyHash), [IdentityChangeKind.Created]);
+        }
+
         var changes = new List<IdentityChangeKind>(2);
-        SeedResult result;
-        lock (_writeGate)
+        var updated = current;
+        if (current.Role != role)
         {
-            if (apiKeyHash is not null && _byApiKey.TryGetValue(Convert.ToBase64String(apiKeyHash), out var owner) && owner != id)
-            {
-                throw new InvalidOperationException(
-                    $"Iot:Security:Identities: the API key configured for '{id}' is already the API key of '{owner}'; give each identity its own key.");
-            }
-
-            var now = _timeProvider.GetUtcNow();
-            if (!_byId.TryGetValue(id, out var current))
-            {
-                var hash = password is null ? null : SecretHasher.HashPassword(password, PasswordIterations);
-                Commit(null, new Identity(id, role, true, now, now, hash, apiKeyHash));
-                changes.Add(IdentityChangeKind.Created);
-                result = SeedResult.Created;
-            }
-            else
-            {
-                var updated = current;
-                if (current.Role != role)
-                {
-                    updated = updated with { Role = role };
-                    changes.Add(IdentityChangeKind.RoleChanged);
-                }
-
-                var credentialsChanged = false;
-                if (password is not null
-                    && (current.Password is null || !SecretHasher.VerifyPassword(Encoding.UTF8.GetBytes(password), current.Password)))
-                {
-                    updated = updated with { Password = SecretHasher.HashPassword(password, PasswordIterations) };
-                    credentialsChanged = true;
-                }
-
-                if (apiKeyHash is not null && (current.ApiKeyHash is null || !CryptographicOperations.FixedTimeEquals(apiKeyHash, current.ApiKeyHash)))
-                {
-                    updated = updated with { ApiKeyHash = apiKeyHash };
-                    credentialsChanged = true;
-                }
-
-                if (credentialsChanged)
-                {
-                    changes.Add(IdentityChangeKind.CredentialsChanged);
-                }
-
-                if (changes.Count == 0)
-                {
-                    return SeedResult.Unchanged;
-                }
-
-                Commit(current, updated with { UpdatedAt = now });
-                result = SeedResult.Updated;
-            }
+            updated = updated with { Role = role };
+            changes.Add(IdentityChangeKind.RoleChanged);
         }
 
-        foreach (var kind in changes)
+        var credentialsChanged = false;
+        if (password is not null
+            && (current.Password is null || !SecretHasher.VerifyPassword(Encoding.UTF8.GetBytes(password), current.Password)))
         {
-            Raise(new IdentityChange(id, kind));
+            updated = updated with { Password = SecretHasher.HashPassword(password, PasswordIterations) };
+            credentialsChanged = true;
         }
 
-        return result;
+        if (apiKeyHash is not null && (current.ApiKeyHash is null || !CryptographicOperations.FixedTimeEquals(apiKeyHash, current.ApiKeyHash)))
+        {
+            updated = updated with { ApiKeyHash = apiKeyHash };
+            credentialsChanged = true;
+        }
+
+        if (credentialsChanged)
+        {
+            changes.Add(IdentityChangeKind.CredentialsChanged);
+        }
+
+        return changes.Count == 0 ? null : new IdentityWrite(updated with { UpdatedAt = now }, [.. changes]);
     }
 
     /// <summary>Closes the store.</summary>
-    public void Dispose() => _store.Dispose();
+    public void Dispose()
+    {
+        _store.Dispose();
+        _writeGate.Dispose();
+    }
 
     private static void ThrowIfInvalid(string id)
     {
@@ -302,63 +252,9 @@ internal sealed class IdentityRegistry : IDisposable
         new(SecretHasher.GeneratePassword(), role is IdentityRole.Service or IdentityRole.Dashboard ? SecretHasher.GenerateApiKey() : null);
 
     private static byte[]? HashApiKey(string? apiKey) => apiKey is null ? null : SecretHasher.HashApiKey(apiKey);
-
-    /// <summary>Writes <paramref name="updated"/> durably, then replaces <paramref name="current"/> in memory. Call under the write lock.</summary>
-    private Identity Commit(Identity? current, Identity updated)
-    {
-        updated = updated with { Stamp = ++_lastStamp };
-        _store.Upsert(updated);
-        Publish(current, updated);
-        return updated;
-    }
-
-    private void Publish(Identity? current, Identity updated)
-    {
-        if (current?.ApiKeyHash is { } oldKey)
-        {
-            _byApiKey.TryRemove(Convert.ToBase64String(oldKey), out _);
-        }
-
-        _byId[updated.Id] = updated;
-        if (updated.ApiKeyHash is { } newKey)
-        {
-            _byApiKey[Convert.ToBase64String(newKey)] = updated.Id;
-        }
-    }
-
-    private void Unpublish(Identity current)
-    {
-        _byId.TryRemove(current.Id, out _);
-        if (current.ApiKeyHash is { } key)
-        {
-            _byApiKey.TryRemove(Convert.ToBase64String(key), out _);
-        }
-    }
-
-    private void Raise(IdentityChange change)
-    {
-        if (IdentityChanged is not { } handlers)
-        {
-            return;
-        }
-
-        foreach (var handler in handlers.GetInvocationList().Cast<Action<IdentityChange>>())
-        {
-            try
-            {
-                handler(change);
-            }
-#pragma warning disable CA1031 // A subscriber's bug must not undo or fail a change that is already durable.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                IdentityLog.ChangeHandlerFailed(_logger, ex, change.IdentityId, change.Kind);
-            }
-        }
-    }
 }
 
-/// <summary>What <see cref="IdentityRegistry.Seed"/> did.</summary>
+/// <summary>What <see cref="IdentityRegistry.SeedAsync"/> did.</summary>
 internal enum SeedResult
 {
     /// <summary>The identity already matched the configuration.</summary>
@@ -370,3 +266,6 @@ internal enum SeedResult
     /// <summary>The identity's role or secrets were updated.</summary>
     Updated,
 }
+
+/// <summary>An identity with the secrets just issued to it (create, rotate): shown to the caller once.</summary>
+internal sealed record IssuedIdentity(Identity Identity, IssuedCredentials Credentials);

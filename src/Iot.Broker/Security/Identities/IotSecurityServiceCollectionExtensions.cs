@@ -2,6 +2,7 @@ using Iot.Broker.Api;
 using Iot.Broker.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Security.Identities;
@@ -20,11 +21,13 @@ public static class IotSecurityServiceCollectionExtensions
         services.AddOptions<IdentityRegistryOptions>().Bind(configuration.GetSection(IdentityRegistryOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<IdentityRegistryOptions>, IdentityRegistryOptionsValidator>();
 
+        // Cluster mode registers its shared store first (AddIotCluster runs before this); alone, identities.db.
+        services.TryAddSingleton<IIdentityStore>(sp =>
+            new SqliteIdentityStore(Path.GetFullPath(sp.GetRequiredService<IOptions<IotOptions>>().Value.DataDir)));
         services.AddSingleton(sp =>
         {
-            var dataDir = Path.GetFullPath(sp.GetRequiredService<IOptions<IotOptions>>().Value.DataDir);
             var options = sp.GetRequiredService<IOptions<IdentityRegistryOptions>>().Value;
-            return new IdentityRegistry(new SqliteIdentityStore(dataDir), options.PasswordIterations,
+            return new IdentityRegistry(sp.GetRequiredService<IIdentityStore>(), options.PasswordIterations,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<IdentityRegistry>>());
         });
         services.AddOptions<LoginProtectionOptions>().Bind(configuration.GetSection(LoginProtectionOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();

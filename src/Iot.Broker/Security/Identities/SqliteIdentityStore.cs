@@ -5,9 +5,10 @@ namespace Iot.Broker.Security.Identities;
 
 /// <summary>
 /// The identity registry's durable copy: <c>identities.db</c> (SQLite, WAL, <c>synchronous=FULL</c>). Identity
-/// changes are rare administrative writes, so each one is its own committed statement, serialised by a lock.
+/// changes are rare administrative writes, so each one is its own committed statement, serialised by a lock. It has one
+/// writer (this process), so it keeps no revisions: every revision it returns is 0 and expected revisions are not checked.
 /// </summary>
-internal sealed class SqliteIdentityStore : IDisposable
+internal sealed class SqliteIdentityStore : IIdentityStore
 {
     /// <summary>The file name inside the data directory.</summary>
     public const string FileName = "identities.db";
@@ -54,6 +55,31 @@ internal sealed class SqliteIdentityStore : IDisposable
 
     /// <summary>The full path of the database file.</summary>
     public string Path { get; }
+
+    /// <inheritdoc />
+    public string Location => Path;
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Identity>> LoadAllAsync(ICollection<(string Id, string Reason)>? skipped, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(LoadAll(skipped));
+
+    /// <inheritdoc />
+    public ValueTask<Identity?> LoadAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return ValueTask.FromResult(LoadAll().FirstOrDefault(identity => string.Equals(identity.Id, id, StringComparison.Ordinal)));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> UpsertAsync(Identity identity, long expectedRevision, CancellationToken cancellationToken)
+    {
+        Upsert(identity);
+        return ValueTask.FromResult(0L);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteAsync(string id, long expectedRevision, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Delete(id));
 
     /// <summary>Every stored identity that can be read.</summary>
     /// <param name="skipped">
