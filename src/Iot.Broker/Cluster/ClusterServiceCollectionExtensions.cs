@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -17,6 +18,7 @@ internal static class ClusterServiceCollectionExtensions
 
         services.AddSingleton<ClusterConnection>();
         services.AddHostedService<ClusterStartup>();
+        services.AddClusterSessions();
         return services;
     }
 }

@@ -9,7 +9,8 @@ namespace Iot.Broker.Mqtt;
 /// checked per message, any other costs a null test). Returns the durable writes the publisher's acknowledgement must
 /// wait for.
 /// </summary>
-internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null)
+internal sealed class MessageDispatcher(
+    SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null, IPersistentQueues? persistentQueues = null)
 {
     [ThreadStatic]
     private static List<IndexEntry>? t_matches;
@@ -61,6 +62,12 @@ internal sealed class MessageDispatcher(SubscriptionIndex subscriptions, Retaine
         finally
         {
             matches.Clear();
+        }
+
+        // Cluster mode: QoS 1/2 copies for persistent sessions (on any node) go to their JetStream queues before the PUBACK.
+        if (persistentQueues is not null && message.QualityOfService > 0)
+        {
+            durable.Add(persistentQueues.AppendAsync(message, publisherClientId));
         }
 
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.

@@ -9,12 +9,13 @@ namespace Iot.Broker.Mqtt;
 /// Owns the sessions by client id: connect (new, resumed, taken over), disconnect, expiry, pending wills, and the
 /// restore of persistent sessions at start-up. Connect and disconnect are serialized; publishing is not.
 /// </summary>
-internal sealed class SessionManager(
+internal sealed partial class SessionManager(
     BrokerContext context,
     SubscriptionIndex subscriptions,
     RetainedMessages retained,
     MessageDispatcher dispatcher,
-    ILogger<SessionManager> logger)
+    ILogger<SessionManager> logger,
+    IClusterSessions? cluster = null)
 {
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
@@ -50,6 +51,12 @@ internal sealed class SessionManager(
     /// <summary>Loads persistent sessions and retained messages; sessions that expired while the broker was down end now.</summary>
     public async Task RestoreAsync(CancellationToken cancellationToken)
     {
+        if (cluster is not null)
+        {
+            // Cluster mode loads a session at its CONNECT, from JetStream; only retained messages come from the store.
+            EnsureTakeoverHandler(cluster);
+        }
+
         var snapshot = await context.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
         var now = context.NowUnixMs;
         var messages = 0;
@@ -108,6 +115,11 @@ internal sealed class SessionManager(
     public async Task<SessionBinding> ConnectAsync(
         MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion)
     {
+        if (cluster is not null)
+        {
+            return await ConnectClusteredAsync(cluster, connection, clientId, identity, acl, cleanStart, sessionExpiry, protocolVersion).ConfigureAwait(false);
+        }
+
         MqttSession session;
         MqttConnection? takenOver = null;
         bool present;
@@ -261,6 +273,7 @@ internal sealed class SessionManager(
                 {
                     _ = context.Store.UpsertSessionAsync(new PersistedSession(
                         session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner));
+                    cluster?.Ended(session, deleteRecord: false);
                 }
             }
 
@@ -334,6 +347,7 @@ internal sealed class SessionManager(
     {
         subscriptions.RemoveAll(session);
         session.Clear();
+        cluster?.Ended(session, deleteRecord: true);
         if (session.Stored)
         {
             SetStoredLocked(session, false);
