@@ -158,8 +158,7 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
             await owner.ConnectAsync(Credentials(a, clientId, "svc-owner", "owner-secret-1"));
 
             using var intruder = new MqttClientFactory().CreateMqttClient();
-            var refused = await Assert.ThrowsAsync<MQTTnet.Adapter.MqttConnectingFailedException>(
-                () => intruder.ConnectAsync(Credentials(b, clientId, "svc-other", "other-secret-1")));
+            var refused = await intruder.ConnectAsync(Credentials(b, clientId, "svc-other", "other-secret-1"));
             Assert.Equal(MqttClientConnectResultCode.ClientIdentifierNotValid, refused.ResultCode);
             Assert.True(owner.IsConnected);
             await owner.PingAsync();

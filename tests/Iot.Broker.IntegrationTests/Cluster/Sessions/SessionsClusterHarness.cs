@@ -40,6 +40,13 @@ internal sealed class SessionsClusterHarness : IAsyncDisposable
                 harness.StartServer(i);
             }
 
+            foreach (var server in harness._servers)
+            {
+                // nats-server logs to stderr.
+                var process = server.Process!;
+                await Eventually.WaitUntilAsync(() => process.StandardError.Contains("Server is ready", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "nats-server is ready");
+            }
+
             await using var nats = new NatsConnection(new NatsOpts { Url = harness.Url });
             await nats.ConnectAsync();
             var js = new NatsJSContext(nats);
@@ -126,7 +133,7 @@ internal sealed class SessionsClusterHarness : IAsyncDisposable
             "--cluster_name", "iot-test", "--cluster", $"nats://127.0.0.1:{route}", "--routes", routes,
         ];
         var process = _servers.Count == 1
-            ? ChildProcess.Start("nats-server", args.Take(8))
+            ? ChildProcess.Start("nats-server", args.Take(9))
             : ChildProcess.Start("nats-server", args);
         _servers[i] = (name, client, route, process);
     }
