@@ -29,8 +29,28 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
 
     private INatsJSStream Stream => _stream ?? throw new InvalidOperationException("SessionStreams.EnsureAsync was not called");
 
-    /// <summary>Creates or updates the bucket and the stream (idempotent: several nodes start at once).</summary>
+    /// <summary>
+    /// Creates or updates the bucket and the stream (idempotent: several nodes start at once). A NATS cluster that is
+    /// still electing its metadata leader does not answer: retried until <see cref="ClusterOptions.RequestTimeout"/> x 6.
+    /// </summary>
     public async Task EnsureAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + (cluster.Options.RequestTimeout * 6);
+        while (true)
+        {
+            try
+            {
+                await CreateAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is NatsJSException or NatsNoRespondersException or NatsNoReplyException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task CreateAsync(CancellationToken cancellationToken)
     {
         var replicas = cluster.Options.Replicas;
         _bucket = await cluster.KeyValue.CreateOrUpdateStoreAsync(

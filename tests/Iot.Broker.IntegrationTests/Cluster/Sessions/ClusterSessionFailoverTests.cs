@@ -29,7 +29,7 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
         var b = await cluster.StartBrokerAsync("b");
         var c = await cluster.StartBrokerAsync("c");
         var run = TestIds.Topic("failover");
-        var clientId = TestIds.ClientId("persist");
+        var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
         var acknowledged = new ConcurrentDictionary<string, DateTime>(StringComparer.Ordinal);
         try
@@ -80,7 +80,7 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
         var a = await cluster.StartBrokerAsync("a");
         var b = await cluster.StartBrokerAsync("b");
         var run = TestIds.Topic("leader");
-        var clientId = TestIds.ClientId("persist");
+        var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
         var acknowledged = new ConcurrentDictionary<string, DateTime>(StringComparer.Ordinal);
         try
