@@ -52,6 +52,12 @@ internal sealed class ClusterConnection : IAsyncDisposable
             throw new InvalidOperationException(
                 $"cluster mode: could not connect to NATS at {_options.Nats.Url} (Iot:Cluster:Nats:Url) within {_options.RequestTimeout.TotalSeconds:0.#} s");
         }
+        catch (NatsException ex)
+        {
+            // Refused or unresolvable: the client gives up at once; name the setting, as for the time-out.
+            throw new InvalidOperationException(
+                $"cluster mode: could not connect to NATS at {_options.Nats.Url} (Iot:Cluster:Nats:Url): {ex.Message}", ex);
+        }
     }
 
     public ValueTask DisposeAsync() => Nats.DisposeAsync();

@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
 
@@ -18,6 +19,7 @@ internal static class ClusterServiceCollectionExtensions
 
         services.AddSingleton<ClusterConnection>();
         services.AddHostedService<ClusterStartup>();
+        services.AddClusterLive();
         services.AddClusterSessions();
         return services;
     }

@@ -38,11 +38,12 @@ public static class BrokerServiceCollectionExtensions
             return sp.GetService<Func<ISessionStore, ISessionStore>>() is { } wrap ? wrap(store) : store;
         });
         services.AddSingleton<BrokerContext>();
-        services.AddSingleton<SubscriptionIndex>();
+        services.AddSingleton(sp => new SubscriptionIndex(sp.GetService<Iot.Broker.Cluster.Live.ISubscriptionObserver>()));
         services.AddSingleton<RetainedMessages>();
         services.AddSingleton(sp => new MessageDispatcher(
             sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
-            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<IPersistentQueues>()));
+            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<Iot.Broker.Cluster.Live.ILiveLink>(),
+            sp.GetService<IPersistentQueues>()));
         services.AddSingleton<Iot.Messaging.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);

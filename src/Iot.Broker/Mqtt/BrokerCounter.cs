@@ -24,6 +24,10 @@ internal enum BrokerCounter
     PublishDenied,
     SubscribeDenied,
     HeapCompactions,
+    ClusterLivePublished,
+    ClusterLiveReceived,
+    ClusterLiveDuplicates,
+    ClusterLiveLost,
 }
 
 /// <summary>The Prometheus name and help text of each <see cref="BrokerCounter"/>.</summary>
@@ -52,6 +56,10 @@ internal static class BrokerCounters
         BrokerCounter.PublishDenied => ("iot_mqtt_publish_denied_total", "Publishes refused by the access-control rules."),
         BrokerCounter.SubscribeDenied => ("iot_mqtt_subscribe_denied_total", "Subscriptions refused by the access-control rules."),
         BrokerCounter.HeapCompactions => ("iot_heap_compactions_total", "Heap compactions after connection surges (Iot:Mqtt:CompactHeapAfterConnections)."),
+        BrokerCounter.ClusterLivePublished => ("iot_cluster_live_published_total", "Cluster mode: messages this node sent to the other nodes on core NATS."),
+        BrokerCounter.ClusterLiveReceived => ("iot_cluster_live_received_total", "Cluster mode: messages from other nodes (and shared-group messages) this node delivered to its sessions."),
+        BrokerCounter.ClusterLiveDuplicates => ("iot_cluster_live_duplicates_total", "Cluster mode: extra copies of a message that overlapping NATS subscriptions brought, dropped (one delivery per node)."),
+        BrokerCounter.ClusterLiveLost => ("iot_cluster_live_lost_total", "Cluster mode: live messages lost on the way between nodes (publish failed, unreadable, or a shared group's picked node had no member left)."),
         _ => throw new ArgumentOutOfRangeException(nameof(counter)),
     };
 }

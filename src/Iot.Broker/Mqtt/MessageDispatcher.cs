@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Live;
 using Iot.Messaging;
 
 namespace Iot.Broker.Mqtt;
@@ -9,8 +10,20 @@ namespace Iot.Broker.Mqtt;
 /// checked per message, any other costs a null test). Returns the durable writes the publisher's acknowledgement must
 /// wait for.
 /// </summary>
+/// <remarks>
+/// In cluster mode (<paramref name="live"/> set) a publish is then sent once to the other nodes, and shared groups are
+/// served only through NATS queue groups (one member across all nodes), never directly from here; messages from other
+/// nodes come back in through <see cref="DeliverFromCluster"/> and <see cref="DeliverToGroup"/>, to local sessions only.
+/// QoS 1/2 copies for persistent sessions are appended to their JetStream queues (<paramref name="persistentQueues"/>)
+/// by the node the message was published on, before its acknowledgement. Without either the only cost is a null test.
+/// </remarks>
 internal sealed class MessageDispatcher(
-    SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null, IPersistentQueues? persistentQueues = null)
+    SubscriptionIndex subscriptions,
+    RetainedMessages retained,
+    BrokerMetrics metrics,
+    IMessageRouter? router = null,
+    ILiveLink? live = null,
+    IPersistentQueues? persistentQueues = null)
 {
     [ThreadStatic]
     private static List<IndexEntry>? t_matches;
@@ -37,32 +50,8 @@ internal sealed class MessageDispatcher(
             return RetainedQuotaExceeded;
         }
 
-        var matches = t_matches ??= new List<IndexEntry>(16);
-        matches.Clear();
-        subscriptions.Match(message.Topic, matches);
-        try
-        {
-            if (matches.Count == 0)
-            {
-                metrics.Add(BrokerCounter.MessagesUnmatched);
-            }
-            else if (matches.Count == 1)
-            {
-                if (Resolve(matches[0], message.Topic) is { } only && !IsNoLocal(only, publisherClientId))
-                {
-                    Deliver(only.Session, message, GrantedQos(message, only), only.RetainAsPublished && message.Retain,
-                        only.SubscriptionIdentifier == 0 ? null : [only.SubscriptionIdentifier], ref durable);
-                }
-            }
-            else
-            {
-                DeliverMany(message, publisherClientId, matches, ref durable);
-            }
-        }
-        finally
-        {
-            matches.Clear();
-        }
+        DeliverLocal(message, publisherClientId, shareLocally: live is null, ref durable);
+        live?.Publish(message, publisherClientId);
 
         // Cluster mode: QoS 1/2 copies for persistent sessions (on any node) go to their JetStream queues before the PUBACK.
         if (persistentQueues is not null && message.QualityOfService > 0)
@@ -80,6 +69,37 @@ internal sealed class MessageDispatcher(
     }
 
     /// <summary>
+    /// Cluster mode: delivers a message another node accepted to this node's non-shared subscriptions (no retained update,
+    /// no routing, no sending on: the origin did those). Nothing waits for the durable writes of the sessions it reaches.
+    /// </summary>
+    public void DeliverFromCluster(BrokerMessage message, string? publisherClientId)
+    {
+        var durable = default(DurableWrites);
+        DeliverLocal(message, publisherClientId, shareLocally: false, ref durable);
+        _ = durable.ToTask();
+    }
+
+    /// <summary>
+    /// Cluster mode: delivers a message NATS handed this node for <paramref name="group"/> to one of its members here;
+    /// false when none may take it (the last one just left).
+    /// </summary>
+    public static bool DeliverToGroup(SharedGroup group, BrokerMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(message);
+        if (group.Pick(message.Topic) is not { } member)
+        {
+            return false;
+        }
+
+        var durable = default(DurableWrites);
+        Deliver(member.Session, message, GrantedQos(message, member), member.RetainAsPublished && message.Retain,
+            member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier], ref durable);
+        _ = durable.ToTask();
+        return true;
+    }
+
+    /// <summary>
     /// Starts sending the retained messages matching a new subscription (RETAIN set, as MQTT requires on subscribe):
     /// the session takes them from a cursor as its queue and in-flight window have room, so none is dropped for the
     /// queue bound, and the cursor ends with <paramref name="connection"/>.
@@ -92,13 +112,47 @@ internal sealed class MessageDispatcher(
         }
     }
 
-    private static void DeliverMany(BrokerMessage message, string? publisherClientId, List<IndexEntry> matches, ref DurableWrites durable)
+    /// <summary>
+    /// Delivers to the matching sessions of this node; a shared group's member only when <paramref name="shareLocally"/>
+    /// (single-process mode: in cluster mode shared groups are served through NATS queue groups).
+    /// </summary>
+    private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, ref DurableWrites durable)
+    {
+        var matches = t_matches ??= new List<IndexEntry>(16);
+        matches.Clear();
+        subscriptions.Match(message.Topic, matches);
+        try
+        {
+            if (matches.Count == 0)
+            {
+                metrics.Add(BrokerCounter.MessagesUnmatched);
+            }
+            else if (matches.Count == 1)
+            {
+                if (Resolve(matches[0], message.Topic, shareLocally) is { } only && !IsNoLocal(only, publisherClientId))
+                {
+                    Deliver(only.Session, message, GrantedQos(message, only), only.RetainAsPublished && message.Retain,
+                        only.SubscriptionIdentifier == 0 ? null : [only.SubscriptionIdentifier], ref durable);
+                }
+            }
+            else
+            {
+                DeliverMany(message, publisherClientId, matches, shareLocally, ref durable);
+            }
+        }
+        finally
+        {
+            matches.Clear();
+        }
+    }
+
+    private static void DeliverMany(BrokerMessage message, string? publisherClientId, List<IndexEntry> matches, bool shareLocally, ref DurableWrites durable)
     {
         var bySession = t_bySession ??= [];
         bySession.Clear();
         foreach (var entry in matches)
         {
-            if (Resolve(entry, message.Topic) is not { } subscription || IsNoLocal(subscription, publisherClientId))
+            if (Resolve(entry, message.Topic, shareLocally) is not { } subscription || IsNoLocal(subscription, publisherClientId))
             {
                 continue;
             }
@@ -139,10 +193,10 @@ internal sealed class MessageDispatcher(
         session.Enqueue(message, qos, retain, ids, ref durable);
 
     /// <summary>The subscription that delivers the message on <paramref name="topic"/> for this entry; null when none may.</summary>
-    private static Subscription? Resolve(IndexEntry entry, string topic) => entry switch
+    private static Subscription? Resolve(IndexEntry entry, string topic, bool shareLocally) => entry switch
     {
         Subscription s => s.MayDeliver(topic) ? s : null,
-        SharedGroup g => g.Pick(topic),
+        SharedGroup g => shareLocally ? g.Pick(topic) : null,
         _ => null,
     };
 

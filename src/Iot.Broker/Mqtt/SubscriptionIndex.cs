@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Live;
 using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
@@ -10,9 +11,10 @@ namespace Iot.Broker.Mqtt;
 /// Its lock guards the tree's changes and the shared groups; matching reads the tree without it. Each session owns its
 /// map of subscriptions under its own lock; the index changes a session's map only through the session, holding its
 /// own lock first (the lock order: index, then session, then <see cref="SharedGroup"/>'s), so that the tree and the
-/// maps change together.
+/// maps change together. In cluster mode an <see cref="ISubscriptionObserver"/> is told, under the lock, which filters the
+/// tree holds (its own lock is a leaf after the index's).
 /// </remarks>
-internal sealed class SubscriptionIndex
+internal sealed class SubscriptionIndex(ISubscriptionObserver? observer = null)
 {
     private readonly TopicTree<IndexEntry> _tree = new();
     private readonly Dictionary<(string Share, string Filter), SharedGroup> _groups = [];
@@ -41,6 +43,7 @@ internal sealed class SubscriptionIndex
                     group = new SharedGroup { ShareName = share, TopicFilter = subscription.TopicFilter };
                     _groups[key] = group;
                     _tree.Add(subscription.TopicFilter, group);
+                    observer?.GroupAdded(group);
                 }
 
                 group.AddOrReplace(subscription);
@@ -48,6 +51,7 @@ internal sealed class SubscriptionIndex
             else
             {
                 _tree.Add(subscription.TopicFilter, subscription);
+                observer?.FilterAdded(subscription.TopicFilter);
             }
 
             _count++;
@@ -95,11 +99,13 @@ internal sealed class SubscriptionIndex
             {
                 _groups.Remove(key);
                 _tree.Remove(subscription.TopicFilter, group);
+                observer?.GroupRemoved(group);
             }
         }
         else
         {
             _tree.Remove(subscription.TopicFilter, subscription);
+            observer?.FilterRemoved(subscription.TopicFilter);
         }
     }
 }

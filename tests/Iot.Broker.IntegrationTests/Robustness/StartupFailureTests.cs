@@ -92,7 +92,7 @@ public sealed class StartupFailureTests(ITestOutputHelper output)
     }
 
     /// <summary>Exit code 1 in time, no unhandled exception or stack trace, and one critical line; returns its message.</summary>
-    private static string AssertOneFailureLine(ProcessResult result)
+    internal static string AssertOneFailureLine(ProcessResult result)
     {
         Assert.False(result.TimedOut, "the broker did not exit: " + result);
         Assert.Equal(1, result.ExitCode);

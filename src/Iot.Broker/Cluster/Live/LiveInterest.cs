@@ -1,0 +1,145 @@
+using System.Threading.Channels;
+using Iot.Broker.Mqtt;
+
+namespace Iot.Broker.Cluster.Live;
+
+/// <summary>
+/// Which NATS subscriptions this node needs for its live traffic: a reference count per subject of its non-shared filters
+/// (two filters that map to one subject, such as <c>a</c> and <c>a/#</c>, share it) and the current object of each shared
+/// group. Fed by <see cref="SubscriptionIndex"/> (<see cref="ISubscriptionObserver"/>); <see cref="LiveReceiver"/> takes
+/// the changed keys and brings NATS in line.
+/// </summary>
+/// <remarks>
+/// Its lock is a leaf (taken under the index's lock, calls nothing). What it holds is bounded by the distinct filters of
+/// the node, so the change sets need no bound; a change is signalled through a one-slot channel that never blocks.
+/// </remarks>
+internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, int> _subjects = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Share, string Filter), SharedGroup> _groups = [];
+    private readonly HashSet<string> _changedSubjects = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Share, string Filter)> _changedGroups = [];
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    /// <summary>The subject prefix of live traffic (e.g. <c>iot.m</c>).</summary>
+    public string Prefix { get; } = prefix;
+
+    public void FilterAdded(string topicFilter)
+    {
+        var subjects = TopicSubjects.FilterSubjects(Prefix, topicFilter);
+        lock (_gate)
+        {
+            foreach (var subject in subjects)
+            {
+                _subjects.TryGetValue(subject, out var count);
+                _subjects[subject] = count + 1;
+                if (count == 0)
+                {
+                    _changedSubjects.Add(subject);
+                }
+            }
+        }
+
+        _signal.Writer.TryWrite(true);
+    }
+
+    public void FilterRemoved(string topicFilter)
+    {
+        var subjects = TopicSubjects.FilterSubjects(Prefix, topicFilter);
+        lock (_gate)
+        {
+            foreach (var subject in subjects)
+            {
+                if (!_subjects.TryGetValue(subject, out var count))
+                {
+                    continue;
+                }
+
+                if (count <= 1)
+                {
+                    _subjects.Remove(subject);
+                    _changedSubjects.Add(subject);
+                }
+                else
+                {
+                    _subjects[subject] = count - 1;
+                }
+            }
+        }
+
+        _signal.Writer.TryWrite(true);
+    }
+
+    public void GroupAdded(SharedGroup group)
+    {
+        lock (_gate)
+        {
+            _groups[(group.ShareName, group.TopicFilter)] = group;
+            _changedGroups.Add((group.ShareName, group.TopicFilter));
+        }
+
+        _signal.Writer.TryWrite(true);
+    }
+
+    public void GroupRemoved(SharedGroup group)
+    {
+        lock (_gate)
+        {
+            var key = (group.ShareName, group.TopicFilter);
+            if (_groups.TryGetValue(key, out var current) && ReferenceEquals(current, group))
+            {
+                _groups.Remove(key);
+                _changedGroups.Add(key);
+            }
+        }
+
+        _signal.Writer.TryWrite(true);
+    }
+
+    /// <summary>Waits until something changed since the last <see cref="TakeChanges"/>.</summary>
+    public ValueTask<bool> WaitForChangesAsync(CancellationToken cancellationToken) => _signal.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>
+    /// Moves the changed subjects (with whether each is wanted now) and shared groups (with the current group object, null
+    /// when gone) into the lists.
+    /// </summary>
+    public void TakeChanges(List<(string Subject, bool Wanted)> subjects, List<((string Share, string Filter) Key, SharedGroup? Group)> groups)
+    {
+        _signal.Reader.TryRead(out _);
+        lock (_gate)
+        {
+            foreach (var subject in _changedSubjects)
+            {
+                subjects.Add((subject, _subjects.ContainsKey(subject)));
+            }
+
+            foreach (var key in _changedGroups)
+            {
+                groups.Add((key, _groups.GetValueOrDefault(key)));
+            }
+
+            _changedSubjects.Clear();
+            _changedGroups.Clear();
+        }
+    }
+
+    /// <summary>Marks a subject or group again (a NATS call for it failed: the receiver retries it).</summary>
+    public void Retry(string? subject, (string Share, string Filter)? group)
+    {
+        lock (_gate)
+        {
+            if (subject is not null)
+            {
+                _changedSubjects.Add(subject);
+            }
+
+            if (group is { } key)
+            {
+                _changedGroups.Add(key);
+            }
+        }
+
+        _signal.Writer.TryWrite(true);
+    }
+}
