@@ -16,7 +16,7 @@ internal static class OperationsEndpoints
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
             Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>())
-                + RenderStreams(services) + RenderLoginProtection(services), "text/plain; version=0.0.4; charset=utf-8"));
+                + RenderStreams(services) + RenderLoginProtection(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services), "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
     }
 
@@ -194,6 +194,7 @@ internal static class OperationsEndpoints
         LimitKind.RetainedTotal => "retained_total",
         LimitKind.PendingAcknowledgements => "pending_acknowledgements",
         LimitKind.CloseLinger => "close_linger",
+        LimitKind.ClusterCutOff => "cluster_cut_off",
         _ => limit.ToString(),
     };
 

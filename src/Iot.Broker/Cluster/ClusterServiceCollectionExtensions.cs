@@ -1,4 +1,5 @@
 using Iot.Broker.Cluster.Live;
+using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
 
@@ -11,6 +12,7 @@ internal static class ClusterServiceCollectionExtensions
     public static IServiceCollection AddIotCluster(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ClusterOptions>().Bind(configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ClusterOptions>, ClusterOptionsValidator>();
         var options = configuration.GetSection(ClusterOptions.SectionName).Get<ClusterOptions>() ?? new ClusterOptions();
         if (!options.Enabled)
         {
@@ -19,6 +21,7 @@ internal static class ClusterServiceCollectionExtensions
 
         services.AddSingleton<ClusterConnection>();
         services.AddHostedService<ClusterStartup>();
+        services.AddClusterNodes();
         services.AddClusterLive();
         services.AddClusterSessions();
         return services;

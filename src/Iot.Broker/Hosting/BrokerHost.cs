@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Iot.Broker.Api;
 using Iot.Broker.Cluster;
+using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Dashboard;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
@@ -125,6 +126,7 @@ public static class BrokerHost
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
         api.MapDeviceApi();
         api.MapClientApi();
+        api.MapClusterApi();
         api.MapRoutingApi();
         api.MapStreamsApi();
     }

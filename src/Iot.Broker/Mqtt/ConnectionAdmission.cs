@@ -12,6 +12,17 @@ internal sealed class ConnectionAdmission(BrokerContext context, ConnectRateLimi
 {
     private readonly ConcurrentDictionary<string, int> _perIdentity = new(StringComparer.Ordinal);
     private int _clients;
+    private volatile bool _unavailable;
+
+    /// <summary>
+    /// While true every CONNECT is refused with Server unavailable (<see cref="LimitKind.ClusterCutOff"/>): cluster
+    /// mode sets it when this node is cut off from NATS (<c>Iot:Cluster:CutOffTimeout</c>). Always false otherwise.
+    /// </summary>
+    public bool Unavailable
+    {
+        get => _unavailable;
+        set => _unavailable = value;
+    }
 
     /// <summary>
     /// Whether a new connection from <paramref name="remote"/> is within <c>Iot:Mqtt:ConnectRatePerAddress</c>, and
@@ -45,6 +56,12 @@ internal sealed class ConnectionAdmission(BrokerContext context, ConnectRateLimi
     public bool TryAdmit(string? identity, out LimitKind refusedBy)
     {
         refusedBy = default;
+        if (_unavailable)
+        {
+            refusedBy = LimitKind.ClusterCutOff;
+            return false;
+        }
+
         if (Interlocked.Increment(ref _clients) > context.Options.MaxConnections)
         {
             Interlocked.Decrement(ref _clients);

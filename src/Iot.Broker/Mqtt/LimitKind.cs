@@ -65,4 +65,8 @@ internal enum LimitKind
     /// <summary><see cref="MqttOptions.CloseLingerMilliseconds"/>: a client the broker closed had not closed its side
     /// within the linger time (it kept sending, or is gone) and was closed then.</summary>
     CloseLinger,
+
+    /// <summary><c>Iot:Cluster:CutOffTimeout</c>: a CONNECT was refused (Server unavailable) because this cluster node
+    /// is cut off from NATS.</summary>
+    ClusterCutOff,
 }

@@ -115,7 +115,9 @@ internal sealed partial class MqttConnection
         if (!_broker.Admission.TryAdmit(_principal.Username, out var refusedBy))
         {
             Context.Metrics.LimitHit(refusedBy);
-            return Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota reached: " + refusedBy);
+            return refusedBy == LimitKind.ClusterCutOff
+                ? Refuse(MqttConnectReasonCode.ServerUnavailable, "this cluster node is cut off from NATS (Iot:Cluster:CutOffTimeout)")
+                : Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota reached: " + refusedBy);
         }
 
         _admitted = true;

@@ -465,6 +465,23 @@ function updateDeviceList() {
   $('device-ids').innerHTML = sorted.map((id) => `<option value="${escapeHtml(id)}"></option>`).join('');
 }
 
+// ------------------------------------------------------------------ cluster nodes
+
+async function refreshNodes() {
+  const cluster = await getJson('/api/cluster');
+  const alive = cluster.nodes.filter((n) => n.alive).length;
+  const nats = cluster.nats ? (cluster.nats.connected ? ` · NATS ${cluster.nats.server ?? ''}` : ` · NATS ${cluster.nats.state}`) : '';
+  $('nodes-summary').textContent = cluster.mode === 'single'
+    ? 'single process'
+    : `cluster · ${alive} of ${cluster.nodes.length} alive${nats}${cluster.cutOff ? ' · cut off from NATS' : ''}`;
+  $('nodes-table').tBodies[0].innerHTML = cluster.nodes.map((n) =>
+    `<tr data-node-id="${escapeHtml(n.nodeId)}"><td>${escapeHtml(n.nodeId)}${n.self ? ' <span class="muted">this node</span>' : ''}</td>` +
+    `<td>${n.alive ? 'alive' : '<span class="health bad">dead</span>'}</td><td>${escapeHtml(n.host ?? '')}</td>` +
+    `<td class="n">${n.mqttPort ?? ''}</td><td class="n">${n.httpPort ?? ''}</td><td class="n">${n.connections}</td>` +
+    `<td title="${escapeHtml(n.heartbeatAt ?? '')}">${age(n.heartbeatAt)}</td>` +
+    `<td title="${escapeHtml(n.startedAt ?? '')}">${n.startedAt ? age(n.startedAt) : ''}</td></tr>`).join('');
+}
+
 // ------------------------------------------------------------------ queues and subscriptions
 
 async function refreshQueues() {
@@ -648,6 +665,7 @@ async function poll() {
     await Promise.all([
       safely('metrics', refreshMetrics),
       safely('clients', refreshClients),
+      safely('nodes', refreshNodes),
       safely('queues', refreshQueues),
       safely('subscriptions', refreshSubscriptions),
       slow ? safely('devices', refreshDevices) : null,
@@ -669,6 +687,7 @@ function init() {
     clearAuth();
     safely('streams', refreshStreams);
     safely('clients', refreshClients);
+    safely('nodes', refreshNodes);
     safely('queues', refreshQueues);
     safely('subscriptions', refreshSubscriptions);
     safely('devices', refreshDevices);

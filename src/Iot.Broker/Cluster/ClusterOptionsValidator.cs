@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Cluster;
+
+/// <summary>Fails start-up when the cluster timings cannot work together, naming the settings.</summary>
+internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClusterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.NodeTimeout <= 2 * options.HeartbeatInterval)
+        {
+            // One late or lost heartbeat must not make a live node dead (and its wills published by another node).
+            return ValidateOptionsResult.Fail(
+                $"{ClusterOptions.SectionName}:NodeTimeout ({options.NodeTimeout}) must be more than twice {ClusterOptions.SectionName}:HeartbeatInterval ({options.HeartbeatInterval}).");
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+}
