@@ -16,9 +16,10 @@ internal interface IClusterSessions
 {
     /// <summary>
     /// Takes the client id for this node (a compare-and-set that bumps the session's epoch), asks the node that had it to
-    /// close its connection with 0x8E, and returns the stored session to resume, or why the CONNECT is refused.
+    /// close its connection with 0x8E, and returns the stored session to resume, or why the CONNECT is refused. The
+    /// <paramref name="will"/> is stored with the record: if this node dies, the node that claims it publishes it.
     /// </summary>
-    Task<ClusterClaim> ClaimAsync(string clientId, string? identity, bool cleanStart, uint sessionExpiry, byte protocolVersion);
+    Task<ClusterClaim> ClaimAsync(string clientId, string? identity, bool cleanStart, uint sessionExpiry, byte protocolVersion, ClientWill? will);
 
     /// <summary>The session is bound here: a persistent one starts reading its queue from JetStream.</summary>
     void Bound(MqttSession session);

@@ -15,10 +15,11 @@ internal sealed partial class SessionManager
     private bool _takeoverHandlerSet;
 
     private async Task<SessionBinding> ConnectClusteredAsync(
-        IClusterSessions cluster, MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+        IClusterSessions cluster, MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion,
+        ClientWill? will)
     {
         EnsureTakeoverHandler(cluster);
-        var claim = await cluster.ClaimAsync(clientId, identity, cleanStart, sessionExpiry, protocolVersion).ConfigureAwait(false);
+        var claim = await cluster.ClaimAsync(clientId, identity, cleanStart, sessionExpiry, protocolVersion, will).ConfigureAwait(false);
         if (claim.Refusal != SessionRefusal.None)
         {
             return new SessionBinding(null, false, claim.Refusal);

@@ -110,14 +110,16 @@ internal sealed partial class SessionManager(
     /// another identity or a new persistent session would exceed the identity's quota: then nothing changes (no
     /// takeover, no discard, the pending will stays) and the binding says why. A resumed session is brought within
     /// <paramref name="acl"/>: subscriptions and queued messages its owner may no longer read are dropped. A connection
-    /// that is taken over is closed with reason 0x8E.
+    /// that is taken over is closed with reason 0x8E. In cluster mode <paramref name="will"/> is stored with the session
+    /// record, so that the node that claims this one if it dies publishes it.
     /// </summary>
     public async Task<SessionBinding> ConnectAsync(
-        MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+        MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion,
+        ClientWill? will = null)
     {
         if (cluster is not null)
         {
-            return await ConnectClusteredAsync(cluster, connection, clientId, identity, acl, cleanStart, sessionExpiry, protocolVersion).ConfigureAwait(false);
+            return await ConnectClusteredAsync(cluster, connection, clientId, identity, acl, cleanStart, sessionExpiry, protocolVersion, will).ConfigureAwait(false);
         }
 
         MqttSession session;

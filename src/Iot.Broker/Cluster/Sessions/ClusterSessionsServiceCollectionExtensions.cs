@@ -17,6 +17,8 @@ internal static class ClusterSessionsServiceCollectionExtensions
         services.AddSingleton<IPersistentQueues>(sp => sp.GetRequiredService<PersistentSubscriptions>());
         services.AddSingleton<Func<ISessionStore, ISessionStore>>(sp => inner => new ClusterSessionStore(inner, sp.GetRequiredService<SessionDirectory>()));
         services.AddHostedService<ClusterSessionsStartup>();
+        services.AddSingleton<DeadNodeSessions>();
+        services.AddHostedService(sp => sp.GetRequiredService<DeadNodeSessions>());
         return services;
     }
 }

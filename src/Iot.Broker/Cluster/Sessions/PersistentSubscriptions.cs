@@ -19,11 +19,15 @@ internal sealed partial class PersistentSubscriptions(
 
     private readonly TopicTree<Entry> _tree = new();
     private readonly Dictionary<string, Entry[]> _byKey = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SessionRecord Record, ulong Revision)> _records = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes once the watch delivered every record that existed when it started.</summary>
     public Task CaughtUp => _caughtUp.Task;
+
+    /// <summary>Every session record as last seen by the watch, by key, with its revision (a snapshot for sweeps).</summary>
+    public IEnumerable<KeyValuePair<string, (SessionRecord Record, ulong Revision)>> Records => _records;
 
     public void Start() => _ = Task.Run(WatchAsync);
 
@@ -129,12 +133,18 @@ internal sealed partial class PersistentSubscriptions(
         if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
         {
             var record = SessionRecord.FromBytes(bytes);
+            _records[entry.Key] = (record, entry.Revision);
             if (record.ExpirySeconds > 0)
             {
                 next = [.. record.Subscriptions
                     .Where(static s => !TopicNames.IsSharedSubscription(s.Filter))
                     .Select(s => new Entry(entry.Key, record.ClientId, s))];
             }
+        }
+
+        else
+        {
+            _records.TryRemove(entry.Key, out _);
         }
 
         if (_byKey.Remove(entry.Key, out var previous))

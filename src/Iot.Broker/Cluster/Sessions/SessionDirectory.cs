@@ -33,7 +33,7 @@ internal sealed partial class SessionDirectory(
     /// <summary>Starts answering takeover requests addressed to this node.</summary>
     public void Start() => _ = Task.Run(AnswerTakeoversAsync);
 
-    public async Task<ClusterClaim> ClaimAsync(string clientId, string? identity, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+    public async Task<ClusterClaim> ClaimAsync(string clientId, string? identity, bool cleanStart, uint sessionExpiry, byte protocolVersion, ClientWill? will)
     {
         var key = SessionKey.Escape(clientId);
         var owner = identity ?? string.Empty;
@@ -53,7 +53,8 @@ internal sealed partial class SessionDirectory(
                 var previous = existing?.Record;
                 var record = new SessionRecord(
                     clientId, owner, sessionExpiry, protocolVersion, cluster.NodeId, (previous?.Epoch ?? 0) + 1, Connected: true, 0,
-                    resume ? previous!.Subscriptions : [], resume ? previous!.InboundQos2 : []);
+                    resume ? previous!.Subscriptions : [], resume ? previous!.InboundQos2 : [],
+                    will is null ? null : Mqtt.Persistence.BrokerMessageSerializer.Serialize(will.Message), will?.DelaySeconds ?? 0);
                 var revision = await streams.TryWriteAsync(key, record, existing?.Revision ?? 0, CancellationToken.None).ConfigureAwait(false);
                 if (revision is not { } written)
                 {
