@@ -22,6 +22,11 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
     public const string TakeoverSubjectPrefix = "iot.takeover.";
     private const string SubscriptionIdsHeader = "Iot-Sub-Ids";
 
+    /// <summary>How long one append attempt waits for JetStream's acknowledgement before it is sent again.</summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
+
     private INatsKVStore? _bucket;
     private INatsJSStream? _stream;
 
@@ -66,6 +71,8 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
                 Discard = StreamConfigDiscard.New,
                 DiscardNewPerSubject = true,
                 AllowDirect = true,
+                // Appends are retried with the same message id only within the request timeout (AppendAsync).
+                DuplicateWindow = cluster.Options.RequestTimeout * 2,
             },
             cancellationToken).ConfigureAwait(false);
     }
@@ -138,6 +145,12 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
     /// Appends a message queued for the session <paramref name="key"/>; completes with its stream sequence once JetStream
     /// acknowledged it (replicated), or with 0 when the session's queue is full (the message is dropped for it).
     /// </summary>
+    /// <remarks>
+    /// While the stream elects a new leader (its leader was lost) a publish gets no answer: each attempt waits at most
+    /// <see cref="AttemptTimeout"/> and is sent again with the same <c>Nats-Msg-Id</c> (so JetStream stores it once) until
+    /// <see cref="ClusterOptions.RequestTimeout"/> has passed; then the task faults and the publisher gets no acknowledgement.
+    /// The publisher's connection stays open through a leader election, so it resumes as soon as the stream does.
+    /// </remarks>
     public async Task<ulong> AppendAsync(string key, BrokerMessage message, uint[]? subscriptionIds, CancellationToken cancellationToken)
     {
         NatsHeaders? headers = null;
@@ -146,26 +159,49 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
             headers = new NatsHeaders { [SubscriptionIdsHeader] = string.Join(',', subscriptionIds) };
         }
 
-        var ack = await cluster.JetStream.TryPublishAsync(
-            SessionKey.QueueSubject(key), BrokerMessageSerializer.Serialize(message), headers: headers, cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (!ack.Success)
+        var subject = SessionKey.QueueSubject(key);
+        var data = BrokerMessageSerializer.Serialize(message);
+        var opts = new NatsJSPubOpts { MsgId = Guid.NewGuid().ToString("N") };
+        var deadline = DateTime.UtcNow + cluster.Options.RequestTimeout;
+        while (true)
         {
-            throw ack.Error;
-        }
-
-        var response = ack.Value;
-        if (response.Error is { } error)
-        {
-            // Discard-new-per-subject: the session's queue bound (Iot:Mqtt:MaxQueuedMessages) is reached.
-            if (error.Description?.Contains("maximum messages per subject", StringComparison.OrdinalIgnoreCase) == true)
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(AttemptTimeout);
+            NatsResult<PubAckResponse> ack;
+            try
             {
-                return 0;
+                ack = await cluster.JetStream.TryPublishAsync(subject, data, opts: opts, headers: headers, cancellationToken: attempt.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && DateTime.UtcNow < deadline)
+            {
+                continue;
             }
 
-            throw new NatsJSApiException(error);
-        }
+            if (!ack.Success)
+            {
+                if (ack.Error is NatsNoRespondersException or NatsJSPublishNoResponseException or NatsNoReplyException && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(RetryPause, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-        return response.Seq;
+                throw ack.Error;
+            }
+
+            var response = ack.Value;
+            if (response.Error is { } error)
+            {
+                // Discard-new-per-subject: the session's queue bound (Iot:Mqtt:MaxQueuedMessages) is reached.
+                if (error.Description?.Contains("maximum messages per subject", StringComparison.OrdinalIgnoreCase) == true)
+                {
+                    return 0;
+                }
+
+                throw new NatsJSApiException(error);
+            }
+
+            return response.Seq;
+        }
     }
 
     /// <summary>The first message queued for <paramref name="key"/> at or after <paramref name="fromSequence"/>; null when none.</summary>

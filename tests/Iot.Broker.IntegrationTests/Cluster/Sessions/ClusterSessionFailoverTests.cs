@@ -21,13 +21,19 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
     private const int PerTopic = 2500;
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// The session's queue bound must hold the whole run: the publishers outpace one subscriber, and a full queue drops
+    /// new messages by design (Iot:Mqtt:MaxQueuedMessages, default 1000, as in single-process mode).
+    /// </summary>
+    private static readonly string QueueBound = $"--Iot:Mqtt:MaxQueuedMessages={Topics * PerTopic * 2}";
+
     [Fact]
     public async Task PersistentSubscriber_ItsBrokerKilledMidRun_ResumesOnAThirdBroker_WithEveryAcknowledgedIdInOrderPerTopic()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync();
-        var a = await cluster.StartBrokerAsync("a");
-        var b = await cluster.StartBrokerAsync("b");
-        var c = await cluster.StartBrokerAsync("c");
+        var a = await cluster.StartBrokerAsync("a", QueueBound);
+        var b = await cluster.StartBrokerAsync("b", QueueBound);
+        var c = await cluster.StartBrokerAsync("c", QueueBound);
         var run = TestIds.Topic("failover");
         var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
@@ -77,8 +83,8 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
     public async Task SessionStreamLeaderKilledMidRun_NothingAcknowledgedIsLost_AndPublishingResumesWithinTenSeconds()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync();
-        var a = await cluster.StartBrokerAsync("a");
-        var b = await cluster.StartBrokerAsync("b");
+        var a = await cluster.StartBrokerAsync("a", QueueBound);
+        var b = await cluster.StartBrokerAsync("b", QueueBound);
         var run = TestIds.Topic("leader");
         var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
