@@ -58,6 +58,9 @@ internal sealed class ClusterSessionStore(ISessionStore inner, SessionDirectory 
 
     public Task DeleteMessageAsync(string clientId, long sequence) => directory.AcknowledgedAsync(clientId, sequence);
 
+    public Task SetInboundQos2Async(string clientId, ushort[] packetIds) =>
+        directory.WriteAsync(clientId, record => record with { InboundQos2 = packetIds });
+
     public Task SetRetainedAsync(BrokerMessage message, string? owner = null) => inner.SetRetainedAsync(message, owner);
 
     public Task DeleteRetainedAsync(string topic) => inner.DeleteRetainedAsync(topic);
