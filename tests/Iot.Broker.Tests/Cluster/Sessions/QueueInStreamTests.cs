@@ -23,9 +23,9 @@ public sealed class QueueInStreamTests
         Assert.True(session.Attach(target, 8));
 
         var durable = default(DurableWrites);
-        session.Enqueue(new BrokerMessage { Topic = "live/1", Payload = [], QualityOfService = 1 }, 1, retain: false, subscriptionIds: null, ref durable);
-        session.Enqueue(new BrokerMessage { Topic = "live/0", Payload = [], QualityOfService = 0 }, 0, retain: false, subscriptionIds: null, ref durable);
-        session.EnqueueQueued(new BrokerMessage { Topic = "stream/1", Payload = [], QualityOfService = 1 }, 42, [7]);
+        session.Enqueue(new BrokerMessage { Topic = "live/1", Payload = Array.Empty<byte>(), QualityOfService = 1 }, 1, retain: false, subscriptionIds: null, ref durable);
+        session.Enqueue(new BrokerMessage { Topic = "live/0", Payload = Array.Empty<byte>(), QualityOfService = 0 }, 0, retain: false, subscriptionIds: null, ref durable);
+        session.EnqueueQueued(new BrokerMessage { Topic = "stream/1", Payload = Array.Empty<byte>(), QualityOfService = 1 }, 42, [7]);
 
         Assert.Equal(["live/0", "stream/1"], target.Topics);
         Assert.True(durable.ToTask().IsCompletedSuccessfully);
@@ -40,6 +40,6 @@ public sealed class QueueInStreamTests
 
         Assert.False(session.TryBeginInboundQos2(5));
         Assert.True(session.TryBeginInboundQos2(6));
-        Assert.Equal([5, 6, 9], session.SnapshotInboundQos2().Order());
+        Assert.Equal(new ushort[] { 5, 6, 9 }, session.SnapshotInboundQos2().Order().ToArray());
     }
 }

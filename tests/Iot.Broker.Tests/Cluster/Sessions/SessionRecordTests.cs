@@ -10,7 +10,7 @@ public sealed class SessionRecordTests
     [Fact]
     public void ToBytes_FromBytes_KeepsEveryField()
     {
-        var will = BrokerMessageSerializer.Serialize(new BrokerMessage { Topic = "w/1", Payload = [1, 2], QualityOfService = 1 });
+        var will = BrokerMessageSerializer.Serialize(new BrokerMessage { Topic = "w/1", Payload = new byte[] { 1, 2 }, QualityOfService = 1 });
         var record = new SessionRecord(
             "c.1", "svc", 3600, 5, "node-a", 7, Connected: true, 0,
             [new PersistedSubscription("a/#", 1, NoLocal: true, RetainAsPublished: false, RetainHandling: 2, SubscriptionIdentifier: 9)],
