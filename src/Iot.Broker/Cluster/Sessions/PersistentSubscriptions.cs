@@ -147,17 +147,25 @@ internal sealed partial class PersistentSubscriptions(
             _records.TryRemove(entry.Key, out _);
         }
 
-        if (_byKey.Remove(entry.Key, out var previous))
+        // Add before removing, and leave unchanged entries alone: most writes of a record (a claim, a disconnect, inbound
+        // QoS 2 ids) keep its subscriptions, and a publish matched in between must still find them, or it would be
+        // acknowledged without being queued for the session.
+        _byKey.Remove(entry.Key, out var previous);
+        previous ??= [];
+        foreach (var e in next)
         {
-            foreach (var old in previous)
+            if (!previous.Contains(e))
             {
-                _tree.Remove(old.Subscription.Filter, old);
+                _tree.Add(e.Subscription.Filter, e);
             }
         }
 
-        foreach (var e in next)
+        foreach (var old in previous)
         {
-            _tree.Add(e.Subscription.Filter, e);
+            if (!next.Contains(old))
+            {
+                _tree.Remove(old.Subscription.Filter, old);
+            }
         }
 
         if (next.Length > 0)

@@ -12,7 +12,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Sessions;
 /// persistent session survives the <c>kill -9</c> of the broker it was on, and of the JetStream leader of the session
 /// stream, losing nothing a publisher had acknowledged, in order per topic.
 /// </summary>
-[Collection("Cluster")]
+[Collection(ClusterCollectionDefinition.Name)]
 [Trait("Category", "Integration")]
 [Trait("Category", "Slow")]
 public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
@@ -31,9 +31,8 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
     public async Task PersistentSubscriber_ItsBrokerKilledMidRun_ResumesOnAThirdBroker_WithEveryAcknowledgedIdInOrderPerTopic()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync();
-        var a = await cluster.StartBrokerAsync("a", QueueBound);
-        var b = await cluster.StartBrokerAsync("b", QueueBound);
-        var c = await cluster.StartBrokerAsync("c", QueueBound);
+        var nodes = await cluster.StartBrokersAsync(3, QueueBound);
+        var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
         var run = TestIds.Topic("failover");
         var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
@@ -51,7 +50,7 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
                 .ToArray();
 
             await Eventually.WaitUntilAsync(() => acknowledged.Count >= Topics * PerTopic / 3, RunTimeout, "a third of the messages acknowledged");
-            await b.KillAsync();
+            await cluster.KillBrokerAsync(1);
             output.WriteLine($"killed b after {acknowledged.Count} acknowledged, {received.Count} received");
 
             using var onC = ClusterSessionClients.Recording(received);
@@ -74,7 +73,7 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"acknowledged {acknowledged.Count}, received {received.Count}\n--- a\n{a.Output}\n--- c\n{c.Output}");
+            output.WriteLine($"acknowledged {acknowledged.Count}, received {received.Count}\n{cluster.Diagnostics()}");
             throw;
         }
     }
@@ -83,8 +82,8 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
     public async Task SessionStreamLeaderKilledMidRun_NothingAcknowledgedIsLost_AndPublishingResumesWithinTenSeconds()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync();
-        var a = await cluster.StartBrokerAsync("a", QueueBound);
-        var b = await cluster.StartBrokerAsync("b", QueueBound);
+        var nodes = await cluster.StartBrokersAsync(2, QueueBound);
+        var (a, b) = (nodes[0], nodes[1]);
         var run = TestIds.Topic("leader");
         var clientId = TestIds.ClientId("sess");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
@@ -102,9 +101,8 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
                 .ToArray();
 
             await Eventually.WaitUntilAsync(() => acknowledged.Count >= Topics * PerTopic / 3, RunTimeout, "a third of the messages acknowledged");
-            var leader = await cluster.StreamLeaderAsync("IOT_SESSIONS");
             var killedAt = DateTime.UtcNow;
-            await cluster.KillServerAsync(leader);
+            var leader = await cluster.KillStreamLeaderAsync("IOT_SESSIONS");
             output.WriteLine($"killed the stream leader {leader} after {acknowledged.Count} acknowledged");
 
             await Task.WhenAll(publishers);
@@ -142,7 +140,7 @@ public sealed class ClusterSessionFailoverTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"acknowledged {acknowledged.Count}, received {received.Count}\n--- a\n{a.Output}\n--- b\n{b.Output}");
+            output.WriteLine($"acknowledged {acknowledged.Count}, received {received.Count}\n{cluster.Diagnostics()}");
             throw;
         }
     }

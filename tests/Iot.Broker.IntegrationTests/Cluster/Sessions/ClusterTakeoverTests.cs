@@ -13,7 +13,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Sessions;
 /// concurrent CONNECTs with one client id on both nodes leave exactly one live connection, and another identity's
 /// CONNECT is refused with 0x85 whatever node it reaches.
 /// </summary>
-[Collection("Cluster")]
+[Collection(ClusterCollectionDefinition.Name)]
 [Trait("Category", "Integration")]
 [Trait("Category", "Slow")]
 public sealed class ClusterTakeoverTests(ITestOutputHelper output)
@@ -22,8 +22,8 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
     public async Task ConnectOnAnotherNode_ClosesTheOldConnectionWith0x8EWithinOneSecond_ResumesTheSession_AndPublishesNoWill()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync(servers: 1);
-        var a = await cluster.StartBrokerAsync("a");
-        var b = await cluster.StartBrokerAsync("b");
+        var nodes = await cluster.StartBrokersAsync(2);
+        var (a, b) = (nodes[0], nodes[1]);
         var run = TestIds.Topic("takeover");
         var clientId = TestIds.ClientId("moving");
         var received = new ConcurrentQueue<(string Topic, string Payload)>();
@@ -75,7 +75,7 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"--- a\n{a.Output}\n--- b\n{b.Output}");
+            output.WriteLine(cluster.Diagnostics());
             throw;
         }
     }
@@ -84,8 +84,8 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
     public async Task HundredConcurrentConnects_OneClientIdOnTwoNodes_EndWithExactlyOneLiveConnection()
     {
         await using var cluster = await SessionsClusterHarness.StartAsync(servers: 1);
-        var a = await cluster.StartBrokerAsync("a");
-        var b = await cluster.StartBrokerAsync("b");
+        var nodes = await cluster.StartBrokersAsync(2);
+        var (a, b) = (nodes[0], nodes[1]);
         var run = TestIds.Topic("race");
         var clientId = TestIds.ClientId("racer");
         var clients = new List<(IMqttClient Client, ConcurrentQueue<(string Topic, string Payload)> Received)>();
@@ -127,7 +127,7 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"--- a\n{a.Output}\n--- b\n{b.Output}");
+            output.WriteLine(cluster.Diagnostics());
             throw;
         }
         finally
@@ -149,8 +149,8 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
             "--Iot:Security:Identities:0:Id=svc-owner", "--Iot:Security:Identities:0:Role=Service", "--Iot:Security:Identities:0:Password=owner-secret-1",
             "--Iot:Security:Identities:1:Id=svc-other", "--Iot:Security:Identities:1:Role=Service", "--Iot:Security:Identities:1:Password=other-secret-1",
         ];
-        var a = await cluster.StartBrokerAsync("a", identities);
-        var b = await cluster.StartBrokerAsync("b", identities);
+        var nodes = await cluster.StartBrokersAsync(2, identities);
+        var (a, b) = (nodes[0], nodes[1]);
         var clientId = TestIds.ClientId("owned");
         try
         {
@@ -165,7 +165,7 @@ public sealed class ClusterTakeoverTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"--- a\n{a.Output}\n--- b\n{b.Output}");
+            output.WriteLine(cluster.Diagnostics());
             throw;
         }
     }

@@ -12,7 +12,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Sessions;
 /// clients connected to a node killed with <c>kill -9</c> are published by the node that claims it, once each, within
 /// the node timeout plus the will delay.
 /// </summary>
-[Collection("Cluster")]
+[Collection(ClusterCollectionDefinition.Name)]
 [Trait("Category", "Integration")]
 [Trait("Category", "Slow")]
 public sealed class ClusterWillTests(ITestOutputHelper output)
@@ -27,8 +27,8 @@ public sealed class ClusterWillTests(ITestOutputHelper output)
     {
         await using var cluster = await SessionsClusterHarness.StartAsync(servers: 1);
         string[] timing = ["--Iot:Cluster:HeartbeatInterval=00:00:01", "--Iot:Cluster:NodeTimeout=00:00:03"];
-        var a = await cluster.StartBrokerAsync("a", timing);
-        var b = await cluster.StartBrokerAsync("b", timing);
+        var nodes = await cluster.StartBrokersAsync(2, timing);
+        var (a, b) = (nodes[0], nodes[1]);
         var run = TestIds.Topic("wills");
         var received = new ConcurrentQueue<(string Topic, string Payload, TimeSpan At)>();
         var clock = new Stopwatch();
@@ -50,7 +50,7 @@ public sealed class ClusterWillTests(ITestOutputHelper output)
             await delayed.ConnectAsync(WithWill(a, TestIds.ClientId("later"), run + "/delayed", expiry: 600, delay: 2));
 
             clock.Start();
-            await a.KillAsync();
+            await cluster.KillBrokerAsync(0);
 
             await Eventually.WaitUntilAsync(() => received.Any(m => m.Payload == "plain-will") && received.Any(m => m.Payload == "delayed-will"),
                 TimeSpan.FromSeconds(30), "both wills are published");
@@ -73,7 +73,7 @@ public sealed class ClusterWillTests(ITestOutputHelper output)
         }
         catch
         {
-            output.WriteLine($"--- b\n{b.Output}");
+            output.WriteLine(cluster.Diagnostics());
             throw;
         }
     }
