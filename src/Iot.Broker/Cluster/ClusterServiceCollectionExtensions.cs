@@ -2,6 +2,7 @@ using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
 using Iot.Broker.Cluster.Security;
+using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -26,6 +27,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterRetained();
         services.AddClusterLive();
         services.AddClusterSecurity();
+        services.AddClusterSessions();
         return services;
     }
 }

@@ -33,14 +33,17 @@ public static class BrokerServiceCollectionExtensions
                 HostingLog.AnonymousEnabled(logger);
             }
 
-            return new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
+            var store = new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
+            // Cluster mode keeps sessions in JetStream: its store wraps this one (retained messages stay here).
+            return sp.GetService<Func<ISessionStore, ISessionStore>>() is { } wrap ? wrap(store) : store;
         });
         services.AddSingleton<BrokerContext>();
         services.AddSingleton(sp => new SubscriptionIndex(sp.GetService<Iot.Broker.Cluster.Live.ISubscriptionObserver>()));
         services.AddSingleton<RetainedMessages>();
         services.AddSingleton(sp => new MessageDispatcher(
             sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
-            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<Iot.Broker.Cluster.Live.ILiveLink>()));
+            sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<Iot.Broker.Cluster.Live.ILiveLink>(),
+            sp.GetService<IPersistentQueues>()));
         services.AddSingleton<Iot.Messaging.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);

@@ -14,10 +14,16 @@ namespace Iot.Broker.Mqtt;
 /// In cluster mode (<paramref name="live"/> set) a publish is then sent once to the other nodes, and shared groups are
 /// served only through NATS queue groups (one member across all nodes), never directly from here; messages from other
 /// nodes come back in through <see cref="DeliverFromCluster"/> and <see cref="DeliverToGroup"/>, to local sessions only.
-/// Without it the only cost is a null test.
+/// QoS 1/2 copies for persistent sessions are appended to their JetStream queues (<paramref name="persistentQueues"/>)
+/// by the node the message was published on, before its acknowledgement. Without either the only cost is a null test.
 /// </remarks>
 internal sealed class MessageDispatcher(
-    SubscriptionIndex subscriptions, RetainedMessages retained, BrokerMetrics metrics, IMessageRouter? router = null, ILiveLink? live = null)
+    SubscriptionIndex subscriptions,
+    RetainedMessages retained,
+    BrokerMetrics metrics,
+    IMessageRouter? router = null,
+    ILiveLink? live = null,
+    IPersistentQueues? persistentQueues = null)
 {
     [ThreadStatic]
     private static List<IndexEntry>? t_matches;
@@ -46,6 +52,12 @@ internal sealed class MessageDispatcher(
 
         DeliverLocal(message, publisherClientId, shareLocally: live is null, ref durable);
         live?.Publish(message, publisherClientId);
+
+        // Cluster mode: QoS 1/2 copies for persistent sessions (on any node) go to their JetStream queues before the PUBACK.
+        if (persistentQueues is not null && message.QualityOfService > 0)
+        {
+            durable.Add(persistentQueues.AppendAsync(message, publisherClientId));
+        }
 
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
         if (router is not null && message.SourceClientId is not null)

@@ -158,7 +158,7 @@ internal sealed partial class MqttConnection
         }
 
         var binding = await _broker.Sessions.ConnectAsync(
-            this, clientId, _principal.Username, acl, connect.CleanSession, sessionExpiry, (byte)ProtocolVersion).ConfigureAwait(false);
+            this, clientId, _principal.Username, acl, connect.CleanSession, sessionExpiry, (byte)ProtocolVersion, _will).ConfigureAwait(false);
         switch (binding.Refusal)
         {
             case SessionRefusal.OwnedByAnotherIdentity:

@@ -156,6 +156,12 @@ internal sealed partial class MqttConnection
             return true;
         }
 
+        if (qos == 2 && session.QueueInStream)
+        {
+            // Cluster mode: the packet id is in the session record before PUBREC, so a resend after a node loss is not forwarded twice.
+            durable = Task.WhenAll(durable, Context.Store.SetInboundQos2Async(session.ClientId, session.SnapshotInboundQos2()));
+        }
+
         if (qos > 0)
         {
             EnqueueAck(new PendingAck(packetId, qos, durable));
@@ -182,6 +188,10 @@ internal sealed partial class MqttConnection
         if (found)
         {
             _guard.Acknowledged();
+            if (_session.QueueInStream)
+            {
+                _ = Context.Store.SetInboundQos2Async(_session.ClientId, _session.SnapshotInboundQos2());
+            }
         }
 
         if (found || !IsV5)

@@ -114,6 +114,12 @@ internal sealed partial class MqttSession
                 return;
             }
 
+            if (QueueInStream)
+            {
+                // Cluster mode: the publishing node appended it to this session's JetStream queue (EnqueueQueued).
+                return;
+            }
+
             if (_pending.Count >= _context.Options.MaxQueuedMessages)
             {
                 _context.Metrics.MessageDropped(DropReason.QueueFull);

@@ -9,12 +9,13 @@ namespace Iot.Broker.Mqtt;
 /// Owns the sessions by client id: connect (new, resumed, taken over), disconnect, expiry, pending wills, and the
 /// restore of persistent sessions at start-up. Connect and disconnect are serialized; publishing is not.
 /// </summary>
-internal sealed class SessionManager(
+internal sealed partial class SessionManager(
     BrokerContext context,
     SubscriptionIndex subscriptions,
     RetainedMessages retained,
     MessageDispatcher dispatcher,
-    ILogger<SessionManager> logger)
+    ILogger<SessionManager> logger,
+    IClusterSessions? cluster = null)
 {
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new();
@@ -50,6 +51,12 @@ internal sealed class SessionManager(
     /// <summary>Loads persistent sessions and retained messages; sessions that expired while the broker was down end now.</summary>
     public async Task RestoreAsync(CancellationToken cancellationToken)
     {
+        if (cluster is not null)
+        {
+            // Cluster mode loads a session at its CONNECT, from JetStream; only retained messages come from the store.
+            EnsureTakeoverHandler(cluster);
+        }
+
         var snapshot = await context.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
         var now = context.NowUnixMs;
         var messages = 0;
@@ -103,11 +110,18 @@ internal sealed class SessionManager(
     /// another identity or a new persistent session would exceed the identity's quota: then nothing changes (no
     /// takeover, no discard, the pending will stays) and the binding says why. A resumed session is brought within
     /// <paramref name="acl"/>: subscriptions and queued messages its owner may no longer read are dropped. A connection
-    /// that is taken over is closed with reason 0x8E.
+    /// that is taken over is closed with reason 0x8E. In cluster mode <paramref name="will"/> is stored with the session
+    /// record, so that the node that claims this one if it dies publishes it.
     /// </summary>
     public async Task<SessionBinding> ConnectAsync(
-        MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion)
+        MqttConnection connection, string clientId, string? identity, IPrincipalAcl? acl, bool cleanStart, uint sessionExpiry, byte protocolVersion,
+        ClientWill? will = null)
     {
+        if (cluster is not null)
+        {
+            return await ConnectClusteredAsync(cluster, connection, clientId, identity, acl, cleanStart, sessionExpiry, protocolVersion, will).ConfigureAwait(false);
+        }
+
         MqttSession session;
         MqttConnection? takenOver = null;
         bool present;
@@ -261,6 +275,7 @@ internal sealed class SessionManager(
                 {
                     _ = context.Store.UpsertSessionAsync(new PersistedSession(
                         session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner));
+                    cluster?.Ended(session, deleteRecord: false);
                 }
             }
 
@@ -334,6 +349,7 @@ internal sealed class SessionManager(
     {
         subscriptions.RemoveAll(session);
         session.Clear();
+        cluster?.Ended(session, deleteRecord: true);
         if (session.Stored)
         {
             SetStoredLocked(session, false);

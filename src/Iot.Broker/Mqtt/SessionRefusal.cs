@@ -11,4 +11,8 @@ internal enum SessionRefusal
 
     /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/> (0x97 Quota exceeded).</summary>
     PersistentSessionQuota,
+
+    /// <summary>Cluster mode: a newer CONNECT with the client id, on this or another node, took the session first; or the
+    /// cluster could not store the claim (0x88 Server unavailable; the client retries).</summary>
+    ClusterUnavailable,
 }

@@ -33,6 +33,12 @@ internal interface ISessionStore : IAsyncDisposable
 
     Task DeleteMessageAsync(string clientId, long sequence);
 
+    /// <summary>
+    /// Records the inbound QoS 2 packet ids awaiting PUBREL (cluster mode, so that they survive the loss of the node).
+    /// The SQLite store keeps them in memory only, as before: nothing to do.
+    /// </summary>
+    Task SetInboundQos2Async(string clientId, ushort[] packetIds) => Task.CompletedTask;
+
     /// <summary>Sets (or replaces) the retained message of <see cref="BrokerMessage.Topic"/>, charged to the identity
     /// <paramref name="owner"/> (null: the broker's own).</summary>
     Task SetRetainedAsync(BrokerMessage message, string? owner = null);

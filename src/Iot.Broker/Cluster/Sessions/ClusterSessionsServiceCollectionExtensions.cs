@@ -1,0 +1,45 @@
+using Iot.Broker.Mqtt;
+using Iot.Broker.Mqtt.Persistence;
+using Microsoft.Extensions.Options;
+
+namespace Iot.Broker.Cluster.Sessions;
+
+/// <summary>Registers persistent sessions on JetStream (cluster mode only; docs/adr/0009-cluster-sessions.md).</summary>
+internal static class ClusterSessionsServiceCollectionExtensions
+{
+    public static IServiceCollection AddClusterSessions(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new SessionStreams(
+            sp.GetRequiredService<ClusterConnection>(), sp.GetRequiredService<IOptions<MqttOptions>>().Value.MaxQueuedMessages));
+        services.AddSingleton<SessionDirectory>();
+        services.AddSingleton<IClusterSessions>(sp => sp.GetRequiredService<SessionDirectory>());
+        services.AddSingleton<PersistentSubscriptions>();
+        services.AddSingleton<IPersistentQueues>(sp => sp.GetRequiredService<PersistentSubscriptions>());
+        services.AddSingleton<Func<ISessionStore, ISessionStore>>(sp => inner => new ClusterSessionStore(inner, sp.GetRequiredService<SessionDirectory>()));
+        services.AddHostedService<ClusterSessionsStartup>();
+        services.AddSingleton<DeadNodeSessions>();
+        services.AddHostedService(sp => sp.GetRequiredService<DeadNodeSessions>());
+        return services;
+    }
+}
+
+/// <summary>Creates the session bucket and stream, then starts the takeover responder and the subscription watch.</summary>
+internal sealed class ClusterSessionsStartup(SessionStreams streams, SessionDirectory directory, PersistentSubscriptions subscriptions) : IHostedService
+{
+    /// <summary>How long start-up waits for the watch to deliver the existing records before the listeners open.</summary>
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await streams.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        directory.Start();
+        subscriptions.Start();
+        if (await streams.HasRecordsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Publishes accepted before the index knows the persistent sessions would miss their queues.
+            await subscriptions.CaughtUp.WaitAsync(CatchUpTimeout, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

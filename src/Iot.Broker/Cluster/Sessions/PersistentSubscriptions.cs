@@ -1,0 +1,202 @@
+using Iot.Broker.Mqtt;
+using Iot.Broker.Mqtt.Persistence;
+using Iot.Messaging.Topics;
+using NATS.Client.KeyValueStore;
+
+namespace Iot.Broker.Cluster.Sessions;
+
+/// <summary>
+/// The subscriptions of every persistent session in the cluster, fed by a watch of the <c>iot-sessions</c> bucket (one
+/// per node), and the append of a published QoS 1/2 message to the queue of each persistent session it matches
+/// (<see cref="IPersistentQueues"/>), whatever node the session is bound to, or none. Owns the topic tree and the
+/// current entries per session; the watch loop is its only writer, publishers read without a lock.
+/// </summary>
+internal sealed partial class PersistentSubscriptions(
+    SessionStreams streams, BrokerMetrics metrics, ILogger<PersistentSubscriptions> logger) : IPersistentQueues, IAsyncDisposable
+{
+    [ThreadStatic]
+    private static List<Entry>? t_matches;
+
+    private readonly TopicTree<Entry> _tree = new();
+    private readonly Dictionary<string, Entry[]> _byKey = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SessionRecord Record, ulong Revision)> _records = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the watch delivered every record that existed when it started.</summary>
+    public Task CaughtUp => _caughtUp.Task;
+
+    /// <summary>Every session record as last seen by the watch, by key, with its revision (a snapshot for sweeps).</summary>
+    public IEnumerable<KeyValuePair<string, (SessionRecord Record, ulong Revision)>> Records => _records;
+
+    public void Start() => _ = Task.Run(WatchAsync);
+
+    public Task AppendAsync(BrokerMessage message, string? publisherClientId)
+    {
+        var matches = t_matches ??= new List<Entry>(8);
+        matches.Clear();
+        _tree.Match(message.Topic, matches);
+        if (matches.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        // One copy per session, with the highest granted QoS and every subscription identifier (MQTT 5 §3.3.4).
+        var bySession = new Dictionary<string, (Entry First, byte Qos, bool Retain, List<uint>? Ids)>(StringComparer.Ordinal);
+        foreach (var entry in matches)
+        {
+            var s = entry.Subscription;
+            if (s.NoLocal && string.Equals(entry.ClientId, publisherClientId, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var qos = Math.Min(message.QualityOfService, s.QualityOfService);
+            var retain = s.RetainAsPublished && message.Retain;
+            bySession.TryGetValue(entry.Key, out var aggregate);
+            aggregate.First ??= entry;
+            aggregate.Qos = Math.Max(aggregate.Qos, (byte)qos);
+            aggregate.Retain |= retain;
+            if (s.SubscriptionIdentifier != 0)
+            {
+                (aggregate.Ids ??= []).Add(s.SubscriptionIdentifier);
+            }
+
+            bySession[entry.Key] = aggregate;
+        }
+
+        matches.Clear();
+        List<Task>? appends = null;
+        foreach (var (key, aggregate) in bySession)
+        {
+            if (aggregate.Qos == 0)
+            {
+                // QoS 0 copies go the live way only.
+                continue;
+            }
+
+            (appends ??= []).Add(AppendOneAsync(key, StoredForm(message, aggregate.Qos, aggregate.Retain), aggregate.Ids?.ToArray()));
+        }
+
+        return appends switch
+        {
+            null => Task.CompletedTask,
+            [var only] => only,
+            _ => Task.WhenAll(appends),
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task AppendOneAsync(string key, BrokerMessage message, uint[]? ids)
+    {
+        if (await streams.AppendAsync(key, message, ids, CancellationToken.None).ConfigureAwait(false) == 0)
+        {
+            metrics.MessageDropped(DropReason.QueueFull);
+        }
+    }
+
+    private async Task WatchAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var entry in streams.WatchAsync(_stop.Token).ConfigureAwait(false))
+                {
+                    Apply(entry);
+                    if (entry.Delta == 0)
+                    {
+                        _caughtUp.TrySetResult();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NATS.Client.Core.NatsException or InvalidDataException or System.Text.Json.JsonException)
+            {
+                LogWatchFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private void Apply(NatsKVEntry<byte[]> entry)
+    {
+        Entry[] next = [];
+        if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
+        {
+            var record = SessionRecord.FromBytes(bytes);
+            _records[entry.Key] = (record, entry.Revision);
+            if (record.ExpirySeconds > 0)
+            {
+                next = [.. record.Subscriptions
+                    .Where(static s => !TopicNames.IsSharedSubscription(s.Filter))
+                    .Select(s => new Entry(entry.Key, record.ClientId, s))];
+            }
+        }
+
+        else
+        {
+            _records.TryRemove(entry.Key, out _);
+        }
+
+        // Add before removing, and leave unchanged entries alone: most writes of a record (a claim, a disconnect, inbound
+        // QoS 2 ids) keep its subscriptions, and a publish matched in between must still find them, or it would be
+        // acknowledged without being queued for the session.
+        _byKey.Remove(entry.Key, out var previous);
+        previous ??= [];
+        foreach (var e in next)
+        {
+            if (!previous.Contains(e))
+            {
+                _tree.Add(e.Subscription.Filter, e);
+            }
+        }
+
+        foreach (var old in previous)
+        {
+            if (!next.Contains(old))
+            {
+                _tree.Remove(old.Subscription.Filter, old);
+            }
+        }
+
+        if (next.Length > 0)
+        {
+            _byKey[entry.Key] = next;
+        }
+    }
+
+    /// <summary>The copy a session's queue keeps: the delivery's QoS and RETAIN flag, so a reader sends it the same way.</summary>
+    private static BrokerMessage StoredForm(BrokerMessage m, byte qos, bool retain) =>
+        m.QualityOfService == qos && m.Retain == retain
+            ? m
+            : new BrokerMessage
+            {
+                Topic = m.Topic,
+                Payload = m.Payload,
+                QualityOfService = qos,
+                Retain = retain,
+                ExpiresAtUnixMs = m.ExpiresAtUnixMs,
+                ContentType = m.ContentType,
+                ResponseTopic = m.ResponseTopic,
+                CorrelationData = m.CorrelationData,
+                PayloadFormatIndicator = m.PayloadFormatIndicator,
+                UserProperties = m.UserProperties,
+                SourceClientId = m.SourceClientId,
+                ReceivedAtUnixMs = m.ReceivedAtUnixMs,
+            };
+
+    [LoggerMessage(EventId = 1958, Level = LogLevel.Warning, Message = "Cluster: the watch of the session records failed; restarting it")]
+    private static partial void LogWatchFailed(ILogger logger, Exception exception);
+
+    /// <summary>One subscription of one persistent session in the cluster-wide tree.</summary>
+    private sealed record Entry(string Key, string ClientId, PersistedSubscription Subscription);
+}

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Iot.Broker.Mqtt;
+using NATS.Client.Core;
+
+namespace Iot.Broker.Cluster.Sessions;
+
+/// <summary>
+/// Which sessions this node holds, cluster-wide (docs/adr/0009-cluster-sessions.md). A CONNECT claims the client id
+/// with a compare-and-set of its record that bumps the epoch; the node that had it is asked over core NATS
+/// (<c>iot.takeover.&lt;node&gt;</c>) to close its connection with 0x8E; every later write of that node fails, since the
+/// revision it holds is gone (fencing). Owns the <see cref="OwnedSession"/>s by client id and their readers.
+/// </summary>
+/// <remarks>No lock of its own beyond the concurrent dictionary; each <see cref="OwnedSession"/> has a leaf lock.</remarks>
+internal sealed partial class SessionDirectory(
+    ClusterConnection cluster, SessionStreams streams, TimeProvider time, ILogger<SessionDirectory> logger) : IClusterSessions, IAsyncDisposable
+{
+    /// <summary>How often a claim is retried when concurrent CONNECTs with the same client id race.</summary>
+    private const int ClaimAttempts = 8;
+
+    /// <summary>How long a CONNECT waits for the previous node to close its connection (the issue asks for 0x8E within 1 s).</summary>
+    private static readonly TimeSpan TakeoverTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, OwnedSession> _owned = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private Func<string, long, bool, bool>? _takeover;
+
+    public string NodeId => cluster.NodeId;
+
+    public void SetTakeoverHandler(Func<string, long, bool, bool> takenOver) => _takeover = takenOver;
+
+    /// <summary>Starts answering takeover requests addressed to this node.</summary>
+    public void Start() => _ = Task.Run(AnswerTakeoversAsync);
+
+    public async Task<ClusterClaim> ClaimAsync(string clientId, string? identity, bool cleanStart, uint sessionExpiry, byte protocolVersion, ClientWill? will)
+    {
+        var key = SessionKey.Escape(clientId);
+        var owner = identity ?? string.Empty;
+        try
+        {
+            for (var attempt = 0; attempt < ClaimAttempts; attempt++)
+            {
+                var existing = await streams.TryGetAsync(key, CancellationToken.None).ConfigureAwait(false);
+                var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+                var live = existing is { } e && !e.Record.IsExpired(now);
+                if (live && !string.Equals(existing!.Value.Record.Owner, owner, StringComparison.Ordinal))
+                {
+                    return ClusterClaim.Refused(SessionRefusal.OwnedByAnotherIdentity);
+                }
+
+                var resume = live && !cleanStart;
+                var previous = existing?.Record;
+                var record = new SessionRecord(
+                    clientId, owner, sessionExpiry, protocolVersion, cluster.NodeId, (previous?.Epoch ?? 0) + 1, Connected: true, 0,
+                    resume ? previous!.Subscriptions : [], resume ? previous!.InboundQos2 : [],
+                    will is null ? null : Mqtt.Persistence.BrokerMessageSerializer.Serialize(will.Message), will?.DelaySeconds ?? 0);
+                var revision = await streams.TryWriteAsync(key, record, existing?.Revision ?? 0, CancellationToken.None).ConfigureAwait(false);
+                if (revision is not { } written)
+                {
+                    continue;
+                }
+
+                var owned = new OwnedSession(key, record, written);
+                _owned.AddOrUpdate(clientId, owned, (_, old) =>
+                {
+                    if (old.Epoch > owned.Epoch)
+                    {
+                        return old;
+                    }
+
+                    old.Reader?.Dispose();
+                    return owned;
+                });
+                if (previous?.Node is { } node && !string.Equals(node, cluster.NodeId, StringComparison.Ordinal))
+                {
+                    await RequestTakeoverAsync(node, clientId, record.Epoch, cleanStart).ConfigureAwait(false);
+                }
+
+                if (existing is not null && !resume)
+                {
+                    // A clean start (or an expired session): the previous session's queue goes with it.
+                    await streams.PurgeQueueAsync(key, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                LogClaimed(logger, clientId, record.Epoch, previous?.Node ?? "-", resume);
+                return new ClusterClaim(SessionRefusal.None, resume, record.Epoch, record.Subscriptions, record.InboundQos2);
+            }
+
+            LogClaimContended(logger, clientId, ClaimAttempts);
+        }
+        catch (Exception ex) when (ex is NatsException or TimeoutException or OperationCanceledException or InvalidDataException)
+        {
+            LogClaimFailed(logger, clientId, ex);
+        }
+
+        return ClusterClaim.Refused(SessionRefusal.ClusterUnavailable);
+    }
+
+    public void Bound(MqttSession session)
+    {
+        if (!session.QueueInStream || !TryGetCurrent(session, out var owned))
+        {
+            return;
+        }
+
+        owned.Reader?.Dispose();
+        owned.Reader = new SessionQueueReader(cluster, streams, session, owned.Key, logger);
+    }
+
+    public void Ended(MqttSession session, bool deleteRecord)
+    {
+        if (!TryGetCurrent(session, out var owned))
+        {
+            return;
+        }
+
+        owned.Reader?.Dispose();
+        owned.Reader = null;
+        if (deleteRecord && _owned.TryRemove(new KeyValuePair<string, OwnedSession>(session.ClientId, owned)))
+        {
+            _ = LogFailureAsync(owned.DeleteAsync(streams), session.ClientId);
+        }
+    }
+
+    /// <summary>Changes the record of a session this node holds; completes once stored. Fails when fenced or not held.</summary>
+    public Task WriteAsync(string clientId, Func<SessionRecord, SessionRecord> change) =>
+        _owned.TryGetValue(clientId, out var owned)
+            ? owned.WriteAsync(streams, change)
+            : Task.FromException(new SessionFencedException(clientId));
+
+    /// <summary>Deletes the record of a session this node holds (it ended); nothing when it is not held.</summary>
+    public Task DeleteAsync(string clientId) =>
+        _owned.TryRemove(clientId, out var owned) ? owned.DeleteAsync(streams) : Task.CompletedTask;
+
+    /// <summary>The client acknowledged the queued message <paramref name="sequence"/>: delete it and let the reader go on.</summary>
+    public Task AcknowledgedAsync(string clientId, long sequence)
+    {
+        if (_owned.TryGetValue(clientId, out var owned))
+        {
+            owned.Reader?.Signal();
+        }
+
+        return streams.DeleteMessageAsync((ulong)sequence, CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var owned in _owned.Values)
+        {
+            owned.Reader?.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+
+    private bool TryGetCurrent(MqttSession session, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OwnedSession? owned) =>
+        _owned.TryGetValue(session.ClientId, out owned) && owned.Epoch == session.ClusterEpoch;
+
+    private async Task RequestTakeoverAsync(string node, string clientId, long epoch, bool cleanStart)
+    {
+        var payload = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{epoch}\n{(cleanStart ? 1 : 0)}\n{clientId}"));
+        try
+        {
+            await cluster.Nats.RequestAsync<byte[], byte[]>(
+                SessionStreams.TakeoverSubjectPrefix + node, payload, replyOpts: new NatsSubOpts { Timeout = TakeoverTimeout }).ConfigureAwait(false);
+        }
+        catch (NatsNoRespondersException)
+        {
+            // The node is gone: nobody holds a connection to close; its late writes are fenced by the revision.
+        }
+        catch (Exception ex) when (ex is NatsNoReplyException or NatsException or TimeoutException or OperationCanceledException)
+        {
+            LogTakeoverUnanswered(logger, clientId, node, ex);
+        }
+    }
+
+    private async Task AnswerTakeoversAsync()
+    {
+        try
+        {
+            await foreach (var request in cluster.Nats.SubscribeAsync<byte[]>(SessionStreams.TakeoverSubjectPrefix + cluster.NodeId, cancellationToken: _stop.Token).ConfigureAwait(false))
+            {
+                var parts = Encoding.UTF8.GetString(request.Data ?? []).Split('\n', 3);
+                if (parts.Length == 3 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
+                {
+                    var clientId = parts[2];
+                    if (_owned.TryGetValue(clientId, out var owned) && owned.Epoch < epoch)
+                    {
+                        owned.Reader?.Dispose();
+                        _owned.TryRemove(new KeyValuePair<string, OwnedSession>(clientId, owned));
+                    }
+
+                    var closed = _takeover?.Invoke(clientId, epoch, parts[1] == "1") ?? false;
+                    LogTakenOver(logger, clientId, epoch, closed);
+                }
+
+                await request.ReplyAsync(Array.Empty<byte>()).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task LogFailureAsync(Task write, string clientId)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or SessionFencedException or TimeoutException)
+        {
+            LogWriteFailed(logger, clientId, ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 1950, Level = LogLevel.Debug, Message = "Cluster: claimed the session of {ClientId} (epoch {Epoch}, previously on {PreviousNode}, resumed {Resumed})")]
+    private static partial void LogClaimed(ILogger logger, string clientId, long epoch, string previousNode, bool resumed);
+
+    [LoggerMessage(EventId = 1951, Level = LogLevel.Warning, Message = "Cluster: the session of {ClientId} could not be claimed after {Attempts} attempts (concurrent CONNECTs); refused with 0x88")]
+    private static partial void LogClaimContended(ILogger logger, string clientId, int attempts);
+
+    [LoggerMessage(EventId = 1952, Level = LogLevel.Warning, Message = "Cluster: claiming the session of {ClientId} failed (JetStream unavailable?); refused with 0x88")]
+    private static partial void LogClaimFailed(ILogger logger, string clientId, Exception exception);
+
+    [LoggerMessage(EventId = 1953, Level = LogLevel.Warning, Message = "Cluster: node {Node} did not confirm the takeover of {ClientId}; its writes are fenced")]
+    private static partial void LogTakeoverUnanswered(ILogger logger, string clientId, string node, Exception exception);
+
+    [LoggerMessage(EventId = 1954, Level = LogLevel.Information, Message = "Cluster: the session of {ClientId} was taken by another node (epoch {Epoch}); local connection closed: {Closed}")]
+    private static partial void LogTakenOver(ILogger logger, string clientId, long epoch, bool closed);
+
+    [LoggerMessage(EventId = 1957, Level = LogLevel.Warning, Message = "Cluster: a write of the session record of {ClientId} failed")]
+    private static partial void LogWriteFailed(ILogger logger, string clientId, Exception exception);
+}

@@ -1,0 +1,66 @@
+namespace Iot.Broker.Mqtt;
+
+/// <summary>Cluster mode: a persistent session whose queued QoS 1/2 messages live in JetStream (docs/adr/0009-cluster-sessions.md).</summary>
+internal sealed partial class MqttSession
+{
+    /// <summary>The epoch of the cluster claim this session object was built from; 0 in single-process mode.</summary>
+    public long ClusterEpoch { get; init; }
+
+    /// <summary>
+    /// Cluster mode, persistent session: its QoS 1/2 messages are appended to its JetStream subject by the publishing
+    /// node and read back by <see cref="EnqueueQueued"/>, so <see cref="Enqueue"/> ignores QoS 1/2 deliveries (they
+    /// would arrive twice) and the session never writes them to its store itself.
+    /// </summary>
+    public bool QueueInStream { get; init; }
+
+    /// <summary>
+    /// Hands over a message read from the session's JetStream queue; <paramref name="sequence"/> is its stream sequence,
+    /// which the acknowledgement deletes (through <see cref="Persistence.ISessionStore.DeleteMessageAsync"/>).
+    /// </summary>
+    public void EnqueueQueued(BrokerMessage message, long sequence, uint[]? subscriptionIds)
+    {
+        lock (_gate)
+        {
+            var delivery = new Delivery
+            {
+                Message = message,
+                QualityOfService = message.QualityOfService,
+                Retain = message.Retain,
+                SubscriptionIdentifiers = subscriptionIds,
+                Sequence = sequence,
+            };
+            _lastSequence = Math.Max(_lastSequence, sequence);
+            if (_target is not null && _pending.IsEmpty && _inflight.HasRoom)
+            {
+                SendOrDropLocked(delivery, _context.NowUnixMs);
+            }
+            else
+            {
+                _pending.Add(delivery);
+            }
+        }
+    }
+
+    /// <summary>Restores the inbound QoS 2 packet ids awaiting PUBREL of a resumed session.</summary>
+    public void RestoreInboundQos2(IReadOnlyList<ushort> packetIds)
+    {
+        if (packetIds.Count == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            (_inboundQos2 ??= []).UnionWith(packetIds);
+        }
+    }
+
+    /// <summary>The inbound QoS 2 packet ids awaiting PUBREL, for the session record.</summary>
+    public ushort[] SnapshotInboundQos2()
+    {
+        lock (_gate)
+        {
+            return _inboundQos2 is { Count: > 0 } ids ? [.. ids] : [];
+        }
+    }
+}
