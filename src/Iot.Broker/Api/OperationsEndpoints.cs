@@ -15,12 +15,15 @@ internal static class OperationsEndpoints
     {
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
-            Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>())
+            Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>(), services.GetService<Cluster.ClusterConnection>() is not null)
                 + RenderStreams(services) + RenderLoginProtection(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services), "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
     }
 
-    internal static string Render(BrokerMetrics m, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, RoutingMetrics? routing = null)
+    /// <summary>The broker's own lines; the <c>iot_cluster_*</c> counters only in cluster mode (<paramref name="clusterMode"/>).</summary>
+    internal static string Render(
+        BrokerMetrics m, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, RoutingMetrics? routing = null,
+        bool clusterMode = false)
     {
         long queued = 0;
         foreach (var session in sessions.Sessions)
@@ -33,7 +36,10 @@ internal static class OperationsEndpoints
         foreach (var counter in BrokerCounters.All)
         {
             var (name, help) = BrokerCounters.Describe(counter);
-            Counter(text, name, help, m.Read(counter));
+            if (clusterMode || !name.StartsWith("iot_cluster_", StringComparison.Ordinal))
+            {
+                Counter(text, name, help, m.Read(counter));
+            }
         }
 
         Gauge(text, "iot_mqtt_sessions", "Sessions, connected or persistent.", sessions.SessionCount);

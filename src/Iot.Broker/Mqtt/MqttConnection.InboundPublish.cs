@@ -219,9 +219,10 @@ internal sealed partial class MqttConnection
         if (failed)
         {
             BrokerLog.DurableWriteFailed(_broker.Logger, ClientId, ack.Durable.Exception?.GetBaseException() ?? new OperationCanceledException());
-            if (!IsV5)
+            if (!IsV5 || Context.CloseOnFailedWrite)
             {
-                // MQTT 3.1.1 has no negative acknowledgement: close so that the client resends.
+                // MQTT 3.1.1 has no negative acknowledgement, and in cluster mode a JetStream error or timeout must not
+                // end the message either: close, acknowledging nothing, so that the client resends.
                 Close(MqttDisconnectReasonCode.UnspecifiedError);
                 return;
             }
