@@ -80,6 +80,10 @@ internal sealed class ClusterConnection : IAsyncDisposable
             RequestTimeout = options.RequestTimeout,
             CommandTimeout = options.RequestTimeout,
             MaxReconnectRetry = -1,
+            // Another server of the cluster is usually up: try again soon (the client's default first wait is 2 s,
+            // which was the whole pause of live traffic when a node's NATS server was killed; docs/benchmarks.md).
+            ReconnectWaitMin = TimeSpan.FromMilliseconds(100),
+            ReconnectWaitMax = TimeSpan.FromSeconds(2),
             SubPendingChannelFullMode = System.Threading.Channels.BoundedChannelFullMode.Wait,
         };
     }
