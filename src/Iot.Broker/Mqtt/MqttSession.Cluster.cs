@@ -14,6 +14,13 @@ internal sealed partial class MqttSession
     public bool QueueInStream { get; init; }
 
     /// <summary>
+    /// Cluster mode: a session resumed by a connection whose Session Expiry Interval is 0 (it ends with the connection)
+    /// still gets what was queued for it in JetStream while it was away; its new messages come live (no publisher
+    /// appends for a session that is not persistent), so <see cref="QueueInStream"/> is off and only the backlog is read.
+    /// </summary>
+    public bool ReadsStreamBacklog { get; init; }
+
+    /// <summary>
     /// Hands over a message read from the session's JetStream queue; <paramref name="sequence"/> is its stream sequence,
     /// which the acknowledgement deletes (through <see cref="Persistence.ISessionStore.DeleteMessageAsync"/>).
     /// </summary>

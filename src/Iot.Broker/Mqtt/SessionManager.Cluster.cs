@@ -59,6 +59,7 @@ internal sealed partial class SessionManager
                 ProtocolVersion = protocolVersion,
                 ClusterEpoch = claim.Epoch,
                 QueueInStream = sessionExpiry > 0,
+                ReadsStreamBacklog = sessionExpiry == 0 && claim.Resumed,
             };
             foreach (var stored in claim.Subscriptions)
             {

@@ -68,6 +68,11 @@ internal sealed class RetainedStream : IRetainedReplication
     /// <summary>How far this node's index agrees with the stream (advanced by <see cref="RetainedFeed"/>).</summary>
     public RetainedWatermark Watermark { get; }
 
+    /// <summary>How long start-up keeps trying to create the stream while JetStream does not answer.</summary>
+    private static readonly TimeSpan SetupWindow = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan SetupRetryPause = TimeSpan.FromMilliseconds(500);
+
     private TimeSpan Timeout => _cluster.Options.RequestTimeout;
 
     /// <summary>The stream's subject for <paramref name="topic"/>.</summary>
@@ -86,6 +91,9 @@ internal sealed class RetainedStream : IRetainedReplication
             Description = "Iot retained messages: one per MQTT topic (docs/cluster.md)",
         };
 
+        // A NATS cluster that starts with the brokers (every process restarted at once) may take tens of seconds to
+        // elect its metadata leader: until then JetStream's API does not answer, so keep trying for a while.
+        var deadline = DateTime.UtcNow + SetupWindow;
         for (var attempt = 1; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -95,10 +103,12 @@ internal sealed class RetainedStream : IRetainedReplication
                 await _cluster.JetStream.CreateOrUpdateStreamAsync(config, timeout.Token).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (attempt < 3 && !cancellationToken.IsCancellationRequested && ex is NatsJSException or NatsException or OperationCanceledException)
+            catch (Exception ex) when (DateTime.UtcNow < deadline && !cancellationToken.IsCancellationRequested
+                && ex is NatsJSException or NatsException or OperationCanceledException)
             {
                 // Another node created it in the same instant, or the meta leader is being elected: try again.
                 ClusterRetainedLog.StreamSetupRetry(_logger, StreamName, attempt, ex);
+                await Task.Delay(SetupRetryPause, cancellationToken).ConfigureAwait(false);
             }
         }
     }

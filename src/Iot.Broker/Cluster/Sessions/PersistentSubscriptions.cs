@@ -21,6 +21,7 @@ internal sealed partial class PersistentSubscriptions(
     private readonly Dictionary<string, Entry[]> _byKey = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SessionRecord Record, ulong Revision)> _records = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes once the watch delivered every record that existed when it started.</summary>
@@ -88,6 +89,12 @@ internal sealed partial class PersistentSubscriptions(
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice when start-up failed (the host, then the container): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         _stop.Dispose();
     }

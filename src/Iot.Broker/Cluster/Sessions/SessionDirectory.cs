@@ -24,6 +24,7 @@ internal sealed partial class SessionDirectory(
 
     private readonly ConcurrentDictionary<string, OwnedSession> _owned = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private Func<string, long, bool, bool>? _takeover;
 
     public string NodeId => cluster.NodeId;
@@ -99,7 +100,7 @@ internal sealed partial class SessionDirectory(
 
     public void Bound(MqttSession session)
     {
-        if (!session.QueueInStream || !TryGetCurrent(session, out var owned))
+        if (!(session.QueueInStream || session.ReadsStreamBacklog) || !TryGetCurrent(session, out var owned))
         {
             return;
         }
@@ -146,6 +147,12 @@ internal sealed partial class SessionDirectory(
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice when start-up failed (the host, then the container): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         foreach (var owned in _owned.Values)
         {
