@@ -78,9 +78,11 @@ internal sealed partial class SessionDirectory(
                     await RequestTakeoverAsync(node, clientId, record.Epoch, cleanStart).ConfigureAwait(false);
                 }
 
-                if (existing is not null && !resume)
+                if (!resume)
                 {
-                    // A clean start (or an expired session): the previous session's queue goes with it.
+                    // A clean start (or an expired or ended session): the previous session's queue goes with it. Also
+                    // when there was no record: a publisher that had not yet seen an ended session's record go may have
+                    // appended after that session's purge, and the new session must not read those messages.
                     await streams.PurgeQueueAsync(key, CancellationToken.None).ConfigureAwait(false);
                 }
 
