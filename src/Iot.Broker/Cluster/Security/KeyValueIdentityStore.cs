@@ -45,6 +45,32 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Identity>> LoadAllAsync(ICollection<(string Id, string Reason)>? skipped, CancellationToken cancellationToken)
     {
+        // Reading needs a consumer on the bucket's stream; while that stream elects a new leader (a NATS server was
+        // lost, as when a broker restarts beside a dead server) its API does not answer: try again, up to OpenTimeout.
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var attempt = new List<(string Id, string Reason)>();
+            try
+            {
+                var loaded = await LoadAllOnceAsync(attempt, cancellationToken).ConfigureAwait(false);
+                foreach (var item in attempt)
+                {
+                    skipped?.Add(item);
+                }
+
+                return loaded;
+            }
+            catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsJSApiException { Error.Code: 503 } or NatsNoRespondersException
+                && Stopwatch.GetElapsedTime(started) < OpenTimeout)
+            {
+                await Task.Delay(OpenRetryDelay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<Identity>> LoadAllOnceAsync(List<(string Id, string Reason)> skipped, CancellationToken cancellationToken)
+    {
         var store = await OpenAsync(cancellationToken).ConfigureAwait(false);
         var identities = new List<Identity>();
 
@@ -62,7 +88,7 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
                 }
                 else
                 {
-                    skipped?.Add((read.Id, read.Error!));
+                    skipped.Add((read.Id, read.Error!));
                 }
             }
 

@@ -31,10 +31,10 @@ internal sealed class ClusterSessionsStartup(SessionStreams streams, SessionDire
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await streams.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var hasRecords = await streams.EnsureAsync(cancellationToken).ConfigureAwait(false);
         directory.Start();
         subscriptions.Start();
-        if (await streams.HasRecordsAsync(cancellationToken).ConfigureAwait(false))
+        if (hasRecords)
         {
             // Publishes accepted before the index knows the persistent sessions would miss their queues.
             await subscriptions.CaughtUp.WaitAsync(CatchUpTimeout, cancellationToken).ConfigureAwait(false);

@@ -35,20 +35,23 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
     private INatsJSStream Stream => _stream ?? throw new InvalidOperationException("SessionStreams.EnsureAsync was not called");
 
     /// <summary>
-    /// Creates or updates the bucket and the stream (idempotent: several nodes start at once). A NATS cluster that is
-    /// still electing its metadata leader does not answer: retried until <see cref="ClusterOptions.RequestTimeout"/> x 6.
+    /// Creates or updates the bucket and the stream (idempotent: several nodes start at once) and says whether the bucket
+    /// holds any record. A NATS cluster that is still electing its metadata leader does not answer: retried for
+    /// <see cref="ClusterOptions.RequestTimeout"/> x 6, at least a minute.
     /// </summary>
-    public async Task EnsureAsync(CancellationToken cancellationToken)
+    public async Task<bool> EnsureAsync(CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + (cluster.Options.RequestTimeout * 6);
+        // At least a minute: a NATS cluster whose servers restart with the brokers (or lost one) elects its metadata
+        // leader first, and until then the JetStream API does not answer.
+        var deadline = DateTime.UtcNow + TimeSpan.FromTicks(Math.Max(cluster.Options.RequestTimeout.Ticks * 6, TimeSpan.FromMinutes(1).Ticks));
         while (true)
         {
             try
             {
                 await CreateAsync(cancellationToken).ConfigureAwait(false);
-                return;
+                return await HasRecordsAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is NatsJSException or NatsNoRespondersException or NatsNoReplyException && DateTime.UtcNow < deadline)
+            catch (Exception ex) when (ex is NatsException or TimeoutException && !cancellationToken.IsCancellationRequested && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
             }
