@@ -78,11 +78,13 @@ internal sealed partial class SessionDirectory(
                     await RequestTakeoverAsync(node, clientId, record.Epoch, cleanStart).ConfigureAwait(false);
                 }
 
-                if (!resume)
+                if (!resume && (existing is not null || sessionExpiry > 0))
                 {
                     // A clean start (or an expired or ended session): the previous session's queue goes with it. Also
-                    // when there was no record: a publisher that had not yet seen an ended session's record go may have
-                    // appended after that session's purge, and the new session must not read those messages.
+                    // when there was no record but the new session will read its queue (persistent): a publisher that
+                    // had not yet seen an ended session's record go may have appended after that session's purge. A
+                    // session that ends with its connection never reads the queue, and its CONNECT (every clean
+                    // publisher's) costs no JetStream request more.
                     await streams.PurgeQueueAsync(key, CancellationToken.None).ConfigureAwait(false);
                 }
 
