@@ -115,6 +115,23 @@ elif [ "$status" != 0 ] && [ "$failed" = 0 ]; then
   say "dotnet test exited with $status although no test failed (a build error or a crashed test host?)"
 fi
 
+# The failed tests' names and error messages last, right above the count: a CI log that keeps only its tail still
+# says what failed (the test output before it can be long).
+if [ "$failed" != 0 ] && command -v python3 >/dev/null 2>&1; then
+  python3 - "$RESULTS" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for result in ET.parse(trx).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") in ("Passed", "NotExecuted"):
+            continue
+        message = result.findtext(".//t:ErrorInfo/t:Message", "", ns).strip()
+        stack = result.findtext(".//t:ErrorInfo/t:StackTrace", "", ns).strip().splitlines()
+        print(f"FAILED {result.get('testName')} ({result.get('duration')})")
+        print("  " + "\n  ".join((message[:2000].splitlines() or ["(no message)"]) + stack[:8]))
+PY
+fi
+
 line="$passed passed, $failed failed"
 [ "$skipped" = 0 ] || line="$line, $skipped skipped"
 echo "$line"

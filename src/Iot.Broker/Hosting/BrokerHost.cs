@@ -161,7 +161,14 @@ public static class BrokerHost
         using var fallback = app is null ? LoggerFactory.Create(logging => logging.AddSimpleConsole()) : null;
         var factory = app?.Services.GetService<ILoggerFactory>() ?? fallback!;
         var logger = factory.CreateLogger(typeof(BrokerHost).FullName!);
-        HostingLog.StartupFailed(logger, description);
+        if (StartupFailure.IsDiagnosed(exception))
+        {
+            HostingLog.StartupFailed(logger, description);
+        }
+        else
+        {
+            HostingLog.StartupFailedUnexpectedly(logger, description, exception);
+        }
         if (app is null)
         {
             return;

@@ -18,4 +18,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventId = 1170, Level = LogLevel.Critical, Message = "The broker could not start: {Cause}")]
     public static partial void StartupFailed(ILogger logger, string cause);
+
+    [LoggerMessage(EventId = 1174, Level = LogLevel.Critical, Message = "The broker could not start: {Cause}")]
+    public static partial void StartupFailedUnexpectedly(ILogger logger, string cause, Exception exception);
 }

@@ -58,6 +58,19 @@ public static class StartupFailure
         return $"{OneLine(root.Message)} ({root.GetType().Name})";
     }
 
+    /// <summary>
+    /// Whether <see cref="Describe"/> names a known cause (a setting, a port, a store file, the data directory, or a
+    /// message written for the operator that names the setting to change, as "(Iot:...)"); for any other exception
+    /// the broker logs the exception with its stack trace too (event 1174), since its one line cannot say where it
+    /// came from.
+    /// </summary>
+    public static bool IsDiagnosed(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return Chain(exception).Any(e => e is OptionsValidationException or SqliteException or IOException or UnauthorizedAccessException
+            || IsAddressInUse(e) || e.Message.Contains("(Iot:", StringComparison.Ordinal));
+    }
+
     private static bool IsAddressInUse(Exception e) =>
         e is AddressInUseException || e is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse };
 

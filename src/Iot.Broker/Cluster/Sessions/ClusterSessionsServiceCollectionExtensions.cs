@@ -26,8 +26,11 @@ internal static class ClusterSessionsServiceCollectionExtensions
 /// <summary>Creates the session bucket and stream, then starts the takeover responder and the subscription watch.</summary>
 internal sealed class ClusterSessionsStartup(SessionStreams streams, SessionDirectory directory, PersistentSubscriptions subscriptions) : IHostedService
 {
-    /// <summary>How long start-up waits for the watch to deliver the existing records before the listeners open.</summary>
-    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long start-up waits for the watch to deliver the existing records before the listeners open: long enough
+    /// for JetStream to elect new leaders after a NATS server died (the watch is retried every second meanwhile).
+    /// </summary>
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(45);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -37,7 +40,15 @@ internal sealed class ClusterSessionsStartup(SessionStreams streams, SessionDire
         if (hasRecords)
         {
             // Publishes accepted before the index knows the persistent sessions would miss their queues.
-            await subscriptions.CaughtUp.WaitAsync(CatchUpTimeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await subscriptions.CaughtUp.WaitAsync(CatchUpTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new InvalidOperationException(
+                    $"cluster mode: the persistent sessions' records could not be read from NATS JetStream (Iot:Cluster:Nats:Url) within {CatchUpTimeout.TotalSeconds:0} s", ex);
+            }
         }
     }
 

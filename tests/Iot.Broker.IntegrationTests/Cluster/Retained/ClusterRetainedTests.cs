@@ -118,27 +118,47 @@ public sealed class ClusterRetainedTests(ITestOutputHelper output)
     /// <summary>A new subscriber on node <paramref name="node"/> gets exactly <paramref name="expected"/> (retrying while the NATS cluster elects a leader).</summary>
     private async Task AssertServedAsync(ClusterBrokers brokers, int node, string prefix, Dictionary<string, string> expected)
     {
-        await Eventually.WaitUntilAsync(async () =>
+        var last = "no attempt finished";
+        try
         {
-            await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "crchek");
-            var code = await client.SubscribeAsync(prefix + "/#");
-            if (code != MqttClientSubscribeResultCode.GrantedQoS1)
+            await Eventually.WaitUntilAsync(async () =>
             {
-                // 0x80: the index could not catch up within the request timeout; that is the refusal, never a stale read.
-                output.WriteLine($"node {node}: SUBACK {code}, trying again");
-                return false;
-            }
+                try
+                {
+                    await using var client = await ClusterMqttClient.ConnectAsync(brokers.MqttPort(node), "crchek");
+                    var code = await client.SubscribeAsync(prefix + "/#");
+                    if (code != MqttClientSubscribeResultCode.GrantedQoS1)
+                    {
+                        // 0x80: the index could not catch up within the request timeout; that is the refusal, never a stale read.
+                        last = $"SUBACK {code}";
+                        output.WriteLine($"node {node}: {last}, trying again");
+                        return false;
+                    }
 
-            var got = new Dictionary<string, string>();
-            while (got.Count < expected.Count)
-            {
-                var message = await client.ReceiveRetainedAsync(Receive);
-                got[message.Topic] = message.ConvertPayloadToString();
-            }
+                    var got = new Dictionary<string, string>();
+                    while (got.Count < expected.Count)
+                    {
+                        var message = await client.ReceiveRetainedAsync(Receive);
+                        got[message.Topic] = message.ConvertPayloadToString();
+                    }
 
-            Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal), got.OrderBy(p => p.Key, StringComparer.Ordinal));
-            return true;
-        }, TimeSpan.FromSeconds(40), $"node {node} serves every retained value");
+                    Assert.Equal(expected.OrderBy(p => p.Key, StringComparer.Ordinal), got.OrderBy(p => p.Key, StringComparer.Ordinal));
+                    return true;
+                }
+                catch (Exception ex) when (ex is MqttCommunicationException or OperationCanceledException)
+                {
+                    // A restarted broker still joining (CONNACK refused while it is cut off from NATS, or no answer in
+                    // time): ask again. A SUBACK followed by a missing (TimeoutException) or stale value fails at once.
+                    last = $"{ex.GetType().Name}: {ex.Message}";
+                    output.WriteLine($"node {node}: {last}, trying again");
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(60), $"node {node} serves every retained value");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}; last attempt: {last}", ex);
+        }
     }
 
     /// <summary>Publishes through node <paramref name="node"/> until it is acknowledged (a new stream leader takes seconds).</summary>
