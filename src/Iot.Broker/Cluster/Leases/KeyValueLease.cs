@@ -16,6 +16,7 @@ internal sealed class KeyValueLease : ISingletonLease
     private readonly INatsKVStore _store;
     private readonly string _key;
     private readonly CancellationTokenSource _lost;
+    private readonly CancellationToken _lostToken;
     private readonly CancellationTokenRegistration _onLost;
     private LeaseRecord _record;
     private ulong _revision;
@@ -34,14 +35,15 @@ internal sealed class KeyValueLease : ISingletonLease
         FencingToken = token;
         var schedule = owner.Schedule;
         _lost = new CancellationTokenSource(Remaining(schedule, owner.Time, sentAt), owner.Time);
-        _onLost = _lost.Token.Register(OnEnded);
+        _lostToken = _lost.Token;
+        _onLost = _lostToken.Register(OnEnded);
     }
 
     public string Name { get; }
 
     public long FencingToken { get; }
 
-    public CancellationToken Lost => _lost.Token;
+    public CancellationToken Lost => _lostToken;
 
     public bool IsHeld => !_lost.IsCancellationRequested;
 
@@ -91,7 +93,7 @@ internal sealed class KeyValueLease : ISingletonLease
     {
         var schedule = _owner.Schedule;
         var time = _owner.Time;
-        var token = _lost.Token;
+        var token = _lostToken;
         var wait = schedule.RenewInterval;
         try
         {
@@ -107,8 +109,10 @@ internal sealed class KeyValueLease : ISingletonLease
                 {
                     result = await _store.TryUpdateAsync(_key, record.ToJson(), _revision, cancellationToken: timeout.Token).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (KeyValueSingletonLeases.IsTransient(ex, token))
+                catch (Exception ex) when (!token.IsCancellationRequested)
                 {
+                    // Whatever failed (NATS unreachable, a timeout, the connection disposed), the lease is kept only until
+                    // the give-up timer fires: this loop must not end before it, nor crash unobserved.
                     RenewFailed(ex.Message);
                     wait = schedule.RetryInterval;
                     continue;
