@@ -9,9 +9,10 @@ namespace Iot.Broker.Cluster.Leases;
 /// <summary>
 /// <see cref="ISingletonLeases"/> of cluster mode on the key-value bucket <see cref="BucketName"/>: one key per lease
 /// (<see cref="LeaseRecord.Key"/>) holding the holder's <see cref="LeaseRecord"/>. A create takes a free lease; a
-/// compare-and-set on the revision read takes an expired one (<see cref="LeaseSchedule.IsExpired"/>, judged with the
-/// holder's timestamp and this node's clock), so of two nodes only one wins; the revision written is the fencing token.
-/// Each held lease renews itself (<see cref="KeyValueLease"/>). Owns the bucket handle and the table of held leases.
+/// compare-and-set on the revision read takes an expired one (<see cref="LeaseSchedule.IsExpired"/>: this node has seen
+/// the same revision for the lease duration on its own clock), so of two nodes only one wins; the revision written is
+/// the fencing token. Each held lease renews itself (<see cref="KeyValueLease"/>). Owns the bucket handle, the table of
+/// held leases and the table of revisions seen of leases held elsewhere (concurrent dictionaries; no lock).
 /// </summary>
 internal sealed class KeyValueSingletonLeases : ISingletonLeases, IAsyncDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class KeyValueSingletonLeases : ISingletonLeases, IAsyncDisposab
     private readonly string _bucket;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly ConcurrentDictionary<string, KeyValueLease> _held = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ulong Revision, long SeenAt)> _seen = new(StringComparer.Ordinal);
     private INatsKVStore? _store;
 
     public KeyValueSingletonLeases(INatsKVContext kv, string nodeId, int replicas, LeaseSchedule schedule, TimeSpan requestTimeout,
@@ -128,12 +130,22 @@ internal sealed class KeyValueSingletonLeases : ISingletonLeases, IAsyncDisposab
         {
             revision = current.Value.Revision;
             previous = current.Value.Value is { } json ? LeaseRecord.FromJson(json) : null;
-            var now = Time.GetUtcNow();
-            if (previous is not null && previous.Instance != Instance && previous.Holder != NodeId
-                && !LeaseSchedule.IsExpired(previous.RenewedAt, previous.Duration, now))
+            if (previous is null || (previous.Instance != Instance && previous.Holder != NodeId))
             {
-                LeasesLog.HeldElsewhere(Logger, name, previous.Holder, previous.RenewedAt);
-                return (null, Schedule.NextLook(previous.RenewedAt, previous.Duration, now));
+                // Held elsewhere (or unreadable): expired once this node has seen the same revision for the duration.
+                var seen = _seen.AddOrUpdate(name, static (_, arg) => arg, static (_, old, arg) => old.Revision == arg.Revision ? old : arg,
+                    (Revision: revision, SeenAt: Time.GetTimestamp()));
+                var unchangedFor = Time.GetElapsedTime(seen.SeenAt);
+                var duration = previous?.Duration ?? Schedule.Duration;
+                if (!LeaseSchedule.IsExpired(unchangedFor, duration))
+                {
+                    if (previous is not null)
+                    {
+                        LeasesLog.HeldElsewhere(Logger, name, previous.Holder, previous.RenewedAt);
+                    }
+
+                    return (null, Schedule.NextLook(unchangedFor, duration));
+                }
             }
         }
         else if (current.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
@@ -154,6 +166,7 @@ internal sealed class KeyValueSingletonLeases : ISingletonLeases, IAsyncDisposab
         }
 
         var token = (long)written.Value;
+        _seen.TryRemove(name, out _);
         var lease = new KeyValueLease(this, store, name, key, token, record, sentAt);
         _held[name] = lease;
         var takeover = previous is not null && previous.Holder != NodeId;

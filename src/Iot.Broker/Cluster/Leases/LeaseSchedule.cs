@@ -20,15 +20,15 @@ internal sealed record LeaseSchedule(TimeSpan Duration, TimeSpan SafetyMargin)
     /// <summary>How long after sending a renewal that succeeded the holder still holds the lease by its own clock.</summary>
     public TimeSpan GiveUpAfter => Duration - SafetyMargin;
 
-    /// <summary>Whether a lease whose holder last renewed it at <paramref name="renewedAt"/> (the holder's clock) for
-    /// <paramref name="duration"/> has expired at <paramref name="now"/> (the reader's clock).</summary>
-    public static bool IsExpired(DateTimeOffset renewedAt, TimeSpan duration, DateTimeOffset now) => now >= renewedAt + duration;
+    /// <summary>Whether a lease of <paramref name="duration"/> (the holder's) whose record this node has seen unchanged
+    /// for <paramref name="unchangedFor"/> (this node's clock) has expired.</summary>
+    public static bool IsExpired(TimeSpan unchangedFor, TimeSpan duration) => unchangedFor >= duration;
 
     /// <summary>How long a reader waits before looking again at a lease held elsewhere: until it would expire, at most
     /// <see cref="RenewInterval"/> (the holder may release it sooner), at least 50 ms.</summary>
-    public TimeSpan NextLook(DateTimeOffset renewedAt, TimeSpan duration, DateTimeOffset now)
+    public TimeSpan NextLook(TimeSpan unchangedFor, TimeSpan duration)
     {
-        var untilExpiry = renewedAt + duration - now;
+        var untilExpiry = duration - unchangedFor;
         return TimeSpan.FromTicks(Math.Clamp(untilExpiry.Ticks + TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerMillisecond * 50, RenewInterval.Ticks));
     }
 }

@@ -6,7 +6,7 @@ internal static partial class LeasesLog
     [LoggerMessage(EventId = 1990, Level = LogLevel.Information, Message = "Cluster lease {Lease} acquired by this node (fencing token {Token})")]
     public static partial void Acquired(ILogger logger, string lease, long token);
 
-    [LoggerMessage(EventId = 1991, Level = LogLevel.Warning, Message = "Cluster lease {Lease} taken over from node {Holder}: its last renewal at {RenewedAt:O} expired (fencing token {Token})")]
+    [LoggerMessage(EventId = 1991, Level = LogLevel.Warning, Message = "Cluster lease {Lease} taken over from node {Holder}: not renewed for the lease duration (its last renewal at {RenewedAt:O} by its clock; fencing token {Token})")]
     public static partial void TakenOver(ILogger logger, string lease, string holder, DateTimeOffset renewedAt, long token);
 
     [LoggerMessage(EventId = 1992, Level = LogLevel.Warning, Message = "Cluster lease {Lease} lost ({Reason}): its work stops here")]

@@ -120,6 +120,7 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
         var b = await NodeAsync("b", time);
         var lease = (await a.Leases.TryAcquireAsync("paused"))!;
         var lost = Signal(lease.Lost);
+        Assert.Null(await b.Leases.TryAcquireAsync("paused")); // B sees the record from the start
 
         // The holder's renewal is due at 3.3 s but cannot finish before its give-up timer at 8 s fires (one jump of the
         // clock, as after a pause): the work stops at 8 s, while the others must wait until 10 s.
@@ -166,8 +167,12 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
         var stale = (await a.Leases.TryAcquireAsync("fenced"))!;
         var lost = Signal(stale.Lost);
 
-        // A is paused (its clock stands still, it renews nothing); B's clock passes the duration: B takes the lease over.
-        timeB.Advance(Schedule.Duration);
+        // A is paused (its clock stands still, it renews nothing); B sees the same revision for the duration on its own
+        // clock, and takes the lease over.
+        Assert.Null(await b.Leases.TryAcquireAsync("fenced"));
+        timeB.Advance(Schedule.Duration - TimeSpan.FromMilliseconds(1));
+        Assert.Null(await b.Leases.TryAcquireAsync("fenced"));
+        timeB.Advance(TimeSpan.FromMilliseconds(1));
         var current = await b.Leases.TryAcquireAsync("fenced");
         Assert.NotNull(current);
         Assert.True(current.FencingToken > stale.FencingToken);
@@ -183,6 +188,21 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
 
         // And A cannot take it back while B renews.
         Assert.Null(await a.Leases.TryAcquireAsync("fenced"));
+    }
+
+    [Fact]
+    public async Task TryAcquireAsync_ReaderClockAnHourAhead_DoesNotTakeALiveLease()
+    {
+        var a = await NodeAsync("a", new FakeTimeProvider(T0));
+        var timeB = new FakeTimeProvider(T0.AddHours(1));
+        var b = await NodeAsync("b", timeB);
+        var held = (await a.Leases.TryAcquireAsync("skewed"))!;
+
+        // Expiry is judged on B's clock from when B saw the record, never by comparing A's timestamp with B's clock.
+        Assert.Null(await b.Leases.TryAcquireAsync("skewed"));
+        timeB.Advance(Schedule.Duration - TimeSpan.FromMilliseconds(1));
+        Assert.Null(await b.Leases.TryAcquireAsync("skewed"));
+        Assert.True(held.IsHeld);
     }
 
     [Fact]
