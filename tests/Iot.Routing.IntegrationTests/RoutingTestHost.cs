@@ -37,7 +37,7 @@ internal sealed class RoutingTestHost : IAsyncDisposable
 
     public RoutingMetrics Metrics => _app.Services.GetRequiredService<RoutingMetrics>();
 
-    public static async Task<RoutingTestHost> StartAsync(string dataDir, IDictionary<string, string?>? settings = null)
+    public static async Task<RoutingTestHost> StartAsync(string dataDir, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -61,6 +61,7 @@ internal sealed class RoutingTestHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(configuration);
         var mqtt = new RecordingMqttPublisher();
         builder.Services.AddSingleton<IMqttPublisher>(mqtt);
+        services?.Invoke(builder.Services);
         builder.Services.AddIotRouting(builder.Configuration);
         var app = builder.Build();
         app.MapGroup("/api").MapRoutingApi();

@@ -64,6 +64,25 @@ public sealed class ClusterOptions
     [Range(256, 1_048_576)]
     public int LiveOutboxCapacity { get; set; } = 16_384;
 
+    /// <summary>
+    /// How long a singleton lease (an aggregation window over a partition, an InfluxDB sink partition, a webhook delivery
+    /// loop) stays with its node after the node's last renewal: when the node dies, another takes the work over after
+    /// this long. The holder renews every third of it and stops the work after <see cref="LeaseDuration"/> minus
+    /// <see cref="LeaseSafetyMargin"/> without a renewal (docs/cluster.md, Singletons).
+    /// </summary>
+    /// <remarks>Default 10 seconds; range 1 second - 5 minutes.</remarks>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How much sooner than <see cref="LeaseDuration"/> a holder whose renewals fail stops its work, so that it has stopped
+    /// before another node may take the lease. Covers the difference between the nodes' clocks (the others judge expiry by
+    /// the holder's timestamp and their own clock) and the time a renewal takes to be stored.
+    /// </summary>
+    /// <remarks>Default 2 seconds; range 0 - 1 minute; at most half of <see cref="LeaseDuration"/>.</remarks>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan LeaseSafetyMargin { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Whether cluster mode is on.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Nats.Url);
 }

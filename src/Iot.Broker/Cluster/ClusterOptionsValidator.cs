@@ -15,6 +15,13 @@ internal sealed class ClusterOptionsValidator : IValidateOptions<ClusterOptions>
                 $"{ClusterOptions.SectionName}:NodeTimeout ({options.NodeTimeout}) must be more than twice {ClusterOptions.SectionName}:HeartbeatInterval ({options.HeartbeatInterval}).");
         }
 
+        if (options.LeaseSafetyMargin * 2 > options.LeaseDuration)
+        {
+            // The holder gives up at LeaseDuration - margin and renews every LeaseDuration / 3: at least one retry must fit.
+            return ValidateOptionsResult.Fail(
+                $"{ClusterOptions.SectionName}:LeaseSafetyMargin ({options.LeaseSafetyMargin}) must be at most half of {ClusterOptions.SectionName}:LeaseDuration ({options.LeaseDuration}).");
+        }
+
         return ValidateOptionsResult.Success;
     }
 }

@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Leases;
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
@@ -28,6 +29,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLive();
         services.AddClusterSecurity();
         services.AddClusterSessions();
+        services.AddClusterLeases();
         return services;
     }
 }

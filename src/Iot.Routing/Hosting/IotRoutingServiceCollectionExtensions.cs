@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Iot.Messaging;
+using Iot.Messaging.Leases;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;
@@ -76,6 +77,7 @@ public static class IotRoutingServiceCollectionExtensions
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<WebhookConnector>().CreateHandler())
             .RemoveAllLoggers();
         services.AddHostedService<RoutingStartup>();
+        services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         services.AddHostedService<WebhookDeliveryService>();
         services.AddIotQueuesAndCommands(configuration);
         return services;

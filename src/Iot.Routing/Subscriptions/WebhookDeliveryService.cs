@@ -1,3 +1,4 @@
+using Iot.Messaging.Leases;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Microsoft.Extensions.Hosting;
@@ -9,7 +10,9 @@ namespace Iot.Routing.Subscriptions;
 /// <summary>
 /// Runs one <see cref="PushDeliveryLoop"/> per webhook subscription, started at host start for the stored
 /// subscriptions (so pending deliveries resume after a restart) and restarted or stopped as subscriptions change.
-/// Requests in flight over all loops are bounded by <see cref="RoutingOptions.MaxConcurrentDeliveries"/>.
+/// Requests in flight over all loops are bounded by <see cref="RoutingOptions.MaxConcurrentDeliveries"/>. Each loop
+/// is a singleton (<see cref="ISingletonLeases"/>, lease <c>webhooks.{subscription}</c>): in a cluster it delivers on
+/// the node that holds its lease, and another node resumes the pending deliveries when that node dies.
 /// </summary>
 internal sealed class WebhookDeliveryService : BackgroundService
 {
@@ -21,6 +24,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private readonly RoutingOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<WebhookDeliveryService> _logger;
+    private readonly ISingletonLeases _leases;
     private readonly RetrySchedule _schedule;
     private readonly SemaphoreSlim _concurrency;
     private readonly Lock _lock = new();
@@ -29,8 +33,9 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private bool _started;
 
     public WebhookDeliveryService(EventSubscriptionRegistry registry, IEventDeliveryStore store, WebhookSender sender, DeliverySignals signals,
-        RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ILogger<WebhookDeliveryService> logger)
+        RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ISingletonLeases leases, ILogger<WebhookDeliveryService> logger)
     {
+        _leases = leases;
         _registry = registry;
         _store = store;
         _sender = sender;
@@ -141,6 +146,9 @@ internal sealed class WebhookDeliveryService : BackgroundService
         _loops[subscription.Name] = (loop, stop, RunAsync(loop, stop));
     }
 
+    /// <summary>The lease of a subscription's delivery loop.</summary>
+    internal static string LeaseName(string subscription) => "webhooks." + subscription;
+
     // The loop boundary: a failure (the store, a bug) is logged and the loop starts over after a pause.
     private async Task RunAsync(PushDeliveryLoop loop, CancellationTokenSource stop)
     {
@@ -151,7 +159,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
             {
                 try
                 {
-                    await loop.RunAsync(stop.Token).ConfigureAwait(false);
+                    await _leases.RunWhileHeldAsync(LeaseName(loop.Subscription.Name), (_, ct) => loop.RunAsync(ct), null, stop.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {

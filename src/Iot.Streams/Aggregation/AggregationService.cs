@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reactive.Concurrency;
+using Iot.Messaging.Leases;
 using Iot.Streams.Hosting;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -13,15 +14,17 @@ namespace Iot.Streams.Aggregation;
 /// Runs every configured window over every partition of its stream, each as the consumer group
 /// <c>aggregate.{window}</c>: read a batch, feed it to the Rx pipeline, publish the windows it closed, then commit
 /// the lowest offset open windows still need together with the watermark. A restart replays from that offset and the
-/// stored watermark keeps windows that were already published from being published again.
+/// stored watermark keeps windows that were already published from being published again. Each window x partition is
+/// a singleton (<see cref="ISingletonLeases"/>): in a cluster it runs on the node that holds its lease, and the node
+/// that takes the lease over resumes from the committed offset the same way.
 /// </summary>
 internal sealed class AggregationService(IStreamStore store, AggregatePublisher publisher, IOptions<StreamsOptions> options,
-    IScheduler scheduler, TimeProvider timeProvider, ILogger<AggregationService> logger) : BackgroundService
+    IScheduler scheduler, TimeProvider timeProvider, ISingletonLeases leases, ILogger<AggregationService> logger) : BackgroundService
 {
     private const int BatchSize = 512;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Window, int Partition), PartitionAggregator> _running = new();
 
-    /// <summary>The state of every running window and partition of <paramref name="stream"/>.</summary>
+    /// <summary>The state of every window and partition of <paramref name="stream"/> running on this node.</summary>
     public IReadOnlyList<AggregationStatus> Status(string stream) =>
         [.. _running.Where(r => r.Value.Definition.Stream == stream).OrderBy(r => r.Key.Window, StringComparer.Ordinal).ThenBy(r => r.Key.Partition)
             .Select(r => r.Value.Status(r.Key.Partition))];
@@ -44,11 +47,13 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
 
     private async Task SuperviseAsync(WindowDefinition definition, int partition, CancellationToken stoppingToken)
     {
+        var lease = FencedCommit.LeaseName(definition.Stream, definition.GroupName, partition);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await RunAsync(definition, partition, stoppingToken).ConfigureAwait(false);
+                await leases.RunWhileHeldAsync(lease, (held, ct) => RunAsync(definition, partition, held, ct),
+                    _ => _running.TryRemove((definition.Name, partition), out var _), stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -64,7 +69,7 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
         }
     }
 
-    internal async Task RunAsync(WindowDefinition definition, int partition, CancellationToken cancellationToken)
+    internal async Task RunAsync(WindowDefinition definition, int partition, ISingletonLease lease, CancellationToken cancellationToken)
     {
         var log = store.GetPartition(definition.Stream, partition);
         var groups = store.GetGroups(definition.Stream);
@@ -112,7 +117,7 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
                 ? stored.ToString(CultureInfo.InvariantCulture) : null);
             if (commit != lastCommit)
             {
-                await groups.CommitAsync(definition.GroupName, partition, commit, cancellationToken).ConfigureAwait(false);
+                await groups.CommitAsync(definition.GroupName, partition, commit, lease, cancellationToken).ConfigureAwait(false);
                 lastCommit = commit;
             }
         }

@@ -1,5 +1,6 @@
 using System.Reactive.Concurrency;
 using Iot.Messaging;
+using Iot.Messaging.Leases;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -52,6 +53,7 @@ public static class IotStreamsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StreamsOptions>, StreamsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IScheduler>(TaskPoolScheduler.Default);
+        services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         services.TryAddSingleton<IPartitionMapper, HashPartitionMapper>();
         services.TryAddSingleton(sp => OpenStore(sp.GetRequiredService<IOptions<StreamsOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileStreamStore>>()));

@@ -32,4 +32,28 @@ public sealed class ClusterOptionsValidatorTests
             HeartbeatInterval = TimeSpan.FromSeconds(1),
             NodeTimeout = TimeSpan.FromMilliseconds(2001),
         }).Succeeded);
+
+    [Theory]
+    [InlineData(10_000, 5_001)]
+    [InlineData(1_000, 600)]
+    public void Validate_LeaseSafetyMarginOverHalfTheDuration_FailsNamingBoth(int durationMs, int marginMs)
+    {
+        var result = new ClusterOptionsValidator().Validate(null, new ClusterOptions
+        {
+            LeaseDuration = TimeSpan.FromMilliseconds(durationMs),
+            LeaseSafetyMargin = TimeSpan.FromMilliseconds(marginMs),
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Iot:Cluster:LeaseSafetyMargin", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Iot:Cluster:LeaseDuration", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_LeaseSafetyMarginHalfTheDuration_Succeeds() =>
+        Assert.True(new ClusterOptionsValidator().Validate(null, new ClusterOptions
+        {
+            LeaseDuration = TimeSpan.FromSeconds(4),
+            LeaseSafetyMargin = TimeSpan.FromSeconds(2),
+        }).Succeeded);
 }

@@ -32,7 +32,7 @@ internal sealed class StreamsHost : IAsyncDisposable
 
     public IMessageRouter Router => App.Services.GetRequiredService<IMessageRouter>();
 
-    public static async Task<StreamsHost> StartAsync(string dataDir, Dictionary<string, string?>? settings = null)
+    public static async Task<StreamsHost> StartAsync(string dataDir, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -40,6 +40,7 @@ internal sealed class StreamsHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings ?? []) { ["Iot:DataDir"] = dataDir });
         var publisher = new RecordingPublisher();
         builder.Services.AddSingleton<IMqttPublisher>(publisher);
+        services?.Invoke(builder.Services);
         builder.Services.AddIotRouting(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);

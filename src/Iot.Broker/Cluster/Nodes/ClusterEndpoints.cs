@@ -65,6 +65,14 @@ internal static class ClusterEndpoints
         Metric(text, "iot_cluster_cut_offs_total", "Times this node was cut off from NATS for longer than Iot:Cluster:CutOffTimeout.", "counter", metrics.CutOffs);
         Metric(text, "iot_cluster_cut_off_closed_total", "MQTT connections closed because this node was cut off from NATS.", "counter", metrics.CutOffClosed);
         Metric(text, "iot_cluster_node_claims_total", "Dead node incarnations this node claimed (it took over their wills and session expiry).", "counter", metrics.Claims);
+        if (services.GetService<Leases.LeaseMetrics>() is { } leases)
+        {
+            Metric(text, "iot_cluster_leases_held", "Singleton leases this node holds now (aggregation windows x partitions, InfluxDB sink partitions, webhook loops).", "gauge", leases.Held);
+            Metric(text, "iot_cluster_lease_takeovers_total", "Singleton leases this node took over from a node that stopped renewing them.", "counter", leases.Takeovers);
+            Metric(text, "iot_cluster_leases_lost_total", "Singleton leases this node lost while its work ran (renewal refused or not stored within Iot:Cluster:LeaseDuration minus Iot:Cluster:LeaseSafetyMargin).", "counter", leases.Lost);
+            Metric(text, "iot_cluster_lease_renew_failures_total", "Lease renewals NATS did not store in time (the lease is kept until the give-up time).", "counter", leases.RenewFailures);
+        }
+
         return text.ToString();
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Iot.Messaging.Leases;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
 using Microsoft.Extensions.Hosting;
@@ -12,10 +13,12 @@ namespace Iot.Streams.Sinks.Influx;
 /// offset, batch by size (<see cref="InfluxSinkOptions.BatchSize"/>) and time (<see cref="InfluxSinkOptions.FlushInterval"/>),
 /// write, and commit only after InfluxDB accepted the batch. Failed writes are retried with exponential backoff for as
 /// long as it takes, so an outage delays points and loses none; a batch InfluxDB rejects as bad data (400/422, for
-/// example a field type conflict) is counted, logged and skipped.
+/// example a field type conflict) is counted, logged and skipped. Each partition is a singleton
+/// (<see cref="ISingletonLeases"/>): in a cluster one node writes it, and the node that takes its lease over resumes
+/// from the committed offset (a batch written but not committed is written again: points overwrite by key and time).
 /// </summary>
 internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer, IOptions<InfluxSinkOptions> options,
-    TimeProvider timeProvider, ILogger<InfluxSinkService> logger) : BackgroundService
+    TimeProvider timeProvider, ISingletonLeases leases, ILogger<InfluxSinkService> logger) : BackgroundService
 {
     /// <summary>The consumer group of the sink in each captured stream.</summary>
     public const string GroupName = "influx";
@@ -62,11 +65,12 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
 
     private async Task SuperviseAsync(string stream, int partition, CancellationToken stoppingToken)
     {
+        var lease = FencedCommit.LeaseName(stream, GroupName, partition);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await RunAsync(stream, partition, stoppingToken).ConfigureAwait(false);
+                await leases.RunWhileHeldAsync(lease, (held, ct) => RunAsync(stream, partition, held, ct), null, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -82,7 +86,7 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
         }
     }
 
-    internal async Task RunAsync(string stream, int partition, CancellationToken cancellationToken)
+    internal async Task RunAsync(string stream, int partition, ISingletonLease lease, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var log = store.GetPartition(stream, partition);
@@ -148,7 +152,7 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
 
             if (end != next)
             {
-                await groups.CommitAsync(GroupName, partition, new CommittedOffset(end, null), cancellationToken).ConfigureAwait(false);
+                await groups.CommitAsync(GroupName, partition, new CommittedOffset(end, null), lease, cancellationToken).ConfigureAwait(false);
                 next = end;
             }
         }

@@ -1,3 +1,4 @@
+using Iot.Messaging.Leases;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -28,6 +29,7 @@ public static class InfluxSinkServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InfluxSinkOptions>, Validator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         // Timeouts are per request (RequestTimeout); the client's own would cut retries of slow writes short.
         services.AddHttpClient(InfluxWriter.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         services.TryAddSingleton(sp => new InfluxWriter(sp.GetRequiredService<IHttpClientFactory>().CreateClient(InfluxWriter.ClientName),

@@ -1,0 +1,131 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Iot.Messaging.Leases;
+using Iot.Streams.Log;
+using Iot.Streams.Tests.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Iot.Streams.Tests.Aggregation;
+
+/// <summary>
+/// Aggregation windows as singletons: a window x partition runs only while its lease is held, stops when the lease is
+/// lost, runs again when it is granted again; a commit under a lost lease is refused. The leases are granted by hand
+/// (<see cref="ManualLeases"/>) as the cluster's would be.
+/// </summary>
+public sealed class SingletonAggregationTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Aggregation_RunsOnlyWhileItsLeaseIsHeld_AndAgainWhenRegranted()
+    {
+        var leases = new ManualLeases();
+        await using var host = await StreamsHost.StartAsync(_dir.Path, new()
+        {
+            ["Iot:Streams:Windows:0:Name"] = "t10s",
+            ["Iot:Streams:Windows:0:Kind"] = "Tumbling",
+            ["Iot:Streams:Windows:0:Size"] = "00:00:10",
+            ["Iot:Streams:Windows:0:Fields:0"] = "temperature",
+        }, services => services.AddSingleton<ISingletonLeases>(leases));
+
+        // Every partition of the default stream (4) asks for its lease; none is granted: nothing runs.
+        await Poll.UntilAsync(() => Task.FromResult(leases.Waiting.Count == 4), Wait, "four partitions wait for their lease");
+        Assert.Equal(
+            ["streams.telemetry.aggregate.t10s.0", "streams.telemetry.aggregate.t10s.1", "streams.telemetry.aggregate.t10s.2", "streams.telemetry.aggregate.t10s.3"],
+            leases.Waiting.Keys.Order(StringComparer.Ordinal));
+        Assert.Empty(await RunningAsync(host));
+
+        var lease = leases.Grant("streams.telemetry.aggregate.t10s.2", token: 7);
+        await Poll.UntilAsync(async () => await RunningAsync(host) is [2], Wait, "partition 2 runs");
+
+        // Lost: the partition stops and waits for its lease again.
+        lease.Lose();
+        await Poll.UntilAsync(async () => await RunningAsync(host) is [] && leases.Waiting.ContainsKey("streams.telemetry.aggregate.t10s.2"),
+            Wait, "partition 2 stopped and waits again");
+
+        leases.Grant("streams.telemetry.aggregate.t10s.2", token: 9);
+        await Poll.UntilAsync(async () => await RunningAsync(host) is [2], Wait, "partition 2 runs again");
+    }
+
+    [Fact]
+    public async Task FencedCommit_LeaseLost_RefusedAndTheCommittedOffsetKept()
+    {
+        var groups = new ConsumerGroupStore(_dir.Combine("groups"));
+        var lease = new ManualLease("streams.s.aggregate.w.0", 1);
+        await groups.CommitAsync("aggregate.w", 0, new CommittedOffset(5, null), lease, CancellationToken.None);
+
+        lease.Lose();
+
+        await Assert.ThrowsAsync<LeaseLostException>(() => groups.CommitAsync("aggregate.w", 0, new CommittedOffset(9, null), lease, CancellationToken.None).AsTask());
+        Assert.Equal(new CommittedOffset(5, null), groups.GetCommitted("aggregate.w", 0));
+    }
+
+    [Fact]
+    public async Task LocalLeases_AlwaysHeldNeverLost()
+    {
+        var lease = await LocalSingletonLeases.Instance.AcquireAsync("anything", CancellationToken.None);
+        var again = await LocalSingletonLeases.Instance.TryAcquireAsync("anything");
+
+        Assert.True(lease.IsHeld);
+        Assert.NotNull(again);
+        Assert.False(lease.Lost.CanBeCanceled);
+        Assert.Equal(LocalSingletonLeases.FencingToken, lease.FencingToken);
+        Assert.False(LocalSingletonLeases.Instance.IsClustered);
+    }
+
+    private static async Task<int[]> RunningAsync(StreamsHost host)
+    {
+        using var json = await host.Http.GetFromJsonAsync<JsonDocument>("/api/streams/telemetry/aggregations");
+        return [.. json!.RootElement.EnumerateArray().Select(s => s.GetProperty("partition").GetInt32()).Order()];
+    }
+
+    /// <summary>Leases granted by the test: <see cref="AcquireAsync"/> waits until <see cref="Grant"/>.</summary>
+    private sealed class ManualLeases : ISingletonLeases
+    {
+        public ConcurrentDictionary<string, TaskCompletionSource<ISingletonLease>> Waiting { get; } = new(StringComparer.Ordinal);
+
+        public bool IsClustered => true;
+
+        public ManualLease Grant(string name, long token)
+        {
+            var lease = new ManualLease(name, token);
+            Assert.True(Waiting.TryRemove(name, out var waiter), name + " was not waiting");
+            waiter.SetResult(lease);
+            return lease;
+        }
+
+        public ValueTask<ISingletonLease?> TryAcquireAsync(string name, CancellationToken cancellationToken = default) => new((ISingletonLease?)null);
+
+        public Task<ISingletonLease> AcquireAsync(string name, CancellationToken cancellationToken)
+        {
+            var waiter = new TaskCompletionSource<ISingletonLease>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Assert.True(Waiting.TryAdd(name, waiter), name + " asked twice at once");
+            return waiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private sealed class ManualLease(string name, long token) : ISingletonLease
+    {
+        private readonly CancellationTokenSource _lost = new();
+
+        public string Name => name;
+
+        public long FencingToken => token;
+
+        public CancellationToken Lost => _lost.Token;
+
+        public bool IsHeld => !_lost.IsCancellationRequested;
+
+        public void Lose() => _lost.Cancel();
+
+        public ValueTask DisposeAsync()
+        {
+            _lost.Cancel();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
