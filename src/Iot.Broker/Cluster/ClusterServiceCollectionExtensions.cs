@@ -1,6 +1,7 @@
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
+using Iot.Broker.Cluster.Routing;
 using Iot.Broker.Cluster.Security;
 using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLive();
         services.AddClusterSecurity();
         services.AddClusterSessions();
+        services.AddClusterRouting();
         return services;
     }
 }

@@ -1,0 +1,467 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using NATS.Client.KeyValueStore;
+
+namespace Iot.Routing.Internal.JetStream;
+
+/// <summary>
+/// The routing layer's durable state in cluster mode, shared by every node: definitions in the key-value bucket
+/// <c>{prefix}</c> (keys <c>routes.&lt;name&gt;</c> and <c>subscriptions.&lt;name&gt;</c>), deliveries in
+/// <c>{prefix}-deliveries</c> (one key per delivery, <c>&lt;subscription&gt;.&lt;id&gt;</c>, its value a
+/// <see cref="StoredDelivery"/>). Both with the cluster's replicas and file storage, created or updated at open.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every change is one key-value write that completes when JetStream acknowledged it; every change of an existing
+/// delivery is a compare-and-set on the revision it was read at, so two nodes acting on one delivery cannot both win:
+/// the loser's task sees no change (a lock token fails, a delete counts 0) and its view is refreshed. Reads (due
+/// deliveries, counts, dead letters, quota) come from this node's <see cref="DeliveryIndex"/>, fed by its own writes
+/// and by a watch of the bucket. Settling by lock token reads the key itself, so a token taken on one node settles on
+/// any other, however far behind that node's watch is.
+/// </para>
+/// <para>
+/// Deleting a subscription is two steps, as JetStream has no transaction over keys: the definition first (from then on
+/// no node records new deliveries for it, and the API no longer shows it), then one purge of its deliveries' subjects.
+/// A crash in between leaves deliveries of a subscription that does not exist, which nothing shows or delivers;
+/// <see cref="RoutingDefinitionFollower"/> purges them when a node starts, and every node purges once more when it
+/// applies the deletion (deliveries a node recorded in the instant before it learned of it).
+/// </para>
+/// <para>
+/// The quota (<see cref="MaxPendingEvents"/>, <see cref="MaxPendingBytes"/>) is checked against this node's view: two
+/// nodes enqueueing for one subscription in the same milliseconds can each take the last room, so a subscription may
+/// exceed it by what the other nodes recorded in that time.
+/// </para>
+/// </remarks>
+internal sealed partial class JetStreamRoutingStore : IRoutingStore
+{
+    /// <summary>The definitions bucket in production; deliveries are in this name plus <c>-deliveries</c>.</summary>
+    public const string DefaultBucket = "iot-routing";
+
+    /// <summary>How long opening keeps trying while JetStream does not answer (a NATS cluster starting up).</summary>
+    internal static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly string[] Tables = ["routes", "subscriptions"];
+
+    private readonly INatsJSContext _js;
+    private readonly INatsKVContext _kv;
+    private readonly int _replicas;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Action<string, int>? _deadLettersEvicted;
+    private readonly SemaphoreSlim _openGate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly DeliveryIndex _index = new();
+    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _definitionsLock = new();
+    private readonly Dictionary<string, SortedDictionary<string, string>> _definitions = new(StringComparer.Ordinal)
+    {
+        ["routes"] = new(StringComparer.Ordinal),
+        ["subscriptions"] = new(StringComparer.Ordinal),
+    };
+
+    // The newest revision of each definition key this node wrote: older changes the watch brings are superseded.
+    private readonly ConcurrentDictionary<string, ulong> _written = new(StringComparer.Ordinal);
+    private INatsKVStore? _definitionsStore;
+    private INatsKVStore? _deliveries;
+    private Task? _watch;
+
+    /// <summary>
+    /// Uses the buckets <paramref name="bucket"/> and <paramref name="bucket"/><c>-deliveries</c>, created (or updated)
+    /// with <paramref name="replicas"/> when first used. Limits and the eviction callback as <see cref="SqliteRoutingStore"/>.
+    /// </summary>
+    public JetStreamRoutingStore(INatsJSContext js, INatsKVContext kv, int replicas, TimeProvider timeProvider, int maxPendingEvents = int.MaxValue,
+        long maxPendingBytes = long.MaxValue, int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null,
+        string bucket = DefaultBucket, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(js);
+        ArgumentNullException.ThrowIfNull(kv);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingEvents, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxDeadLetteredEvents, 1);
+        _js = js;
+        _kv = kv;
+        _replicas = replicas;
+        _time = timeProvider;
+        _logger = logger ?? NullLogger.Instance;
+        MaxPendingEvents = maxPendingEvents;
+        MaxPendingBytes = maxPendingBytes;
+        MaxDeadLetteredEvents = maxDeadLetteredEvents;
+        _deadLettersEvicted = deadLettersEvicted;
+        DefinitionsBucket = bucket;
+        DeliveriesBucket = bucket + "-deliveries";
+    }
+
+    /// <summary>The definitions bucket.</summary>
+    public string DefinitionsBucket { get; }
+
+    /// <summary>The deliveries bucket.</summary>
+    public string DeliveriesBucket { get; }
+
+    /// <inheritdoc/>
+    public string Path => $"NATS key-value buckets {DefinitionsBucket} and {DeliveriesBucket}";
+
+    /// <inheritdoc/>
+    public ConcurrentQueue<(string Table, string Name, string Reason)> SkippedDefinitions { get; } = new();
+
+    /// <inheritdoc/>
+    public int MaxPendingEvents { get; }
+
+    /// <inheritdoc/>
+    public long MaxPendingBytes { get; }
+
+    /// <inheritdoc/>
+    public int MaxDeadLetteredEvents { get; }
+
+    /// <summary>
+    /// The definitions as loaded when the store opened, with this node's writes since: in cluster mode the tables
+    /// follow the other nodes' writes through <see cref="WatchDefinitionsAsync"/>, not through this. Empty before
+    /// <see cref="OpenAsync"/> completed.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Definition)> ReadDefinitions(string table)
+    {
+        CheckTable(table);
+        lock (_definitionsLock)
+        {
+            return [.. _definitions[table].Select(d => (d.Key, d.Value))];
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> SaveDefinitionAsync(string table, string name, string definition)
+    {
+        CheckTable(table);
+        ArgumentNullException.ThrowIfNull(definition);
+        await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        var key = DefinitionKey(table, name);
+        var revision = await _definitionsStore!.PutAsync(key, Encoding.UTF8.GetBytes(definition)).ConfigureAwait(false);
+        _written.AddOrUpdate(key, revision, (_, held) => Math.Max(held, revision));
+        lock (_definitionsLock)
+        {
+            _definitions[table][name] = definition;
+        }
+
+        return 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> DeleteDefinitionAsync(string table, string name)
+    {
+        CheckTable(table);
+        await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        var key = DefinitionKey(table, name);
+        int deleted = 0;
+        var existing = await _definitionsStore!.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
+        if (existing.Success)
+        {
+            // Compared with the revision read, so a definition saved again in between (on any node) is not lost.
+            var revision = existing.Value.Revision;
+            var result = await _definitionsStore.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }).ConfigureAwait(false);
+            if (!result.Success)
+            {
+                throw result.Error;
+            }
+
+            _written.AddOrUpdate(key, revision, (_, held) => Math.Max(held, revision));
+            deleted = 1;
+        }
+        else if (existing.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
+        {
+            throw existing.Error;
+        }
+
+        lock (_definitionsLock)
+        {
+            _definitions[table].Remove(name);
+        }
+
+        if (table == "subscriptions")
+        {
+            // After the definition: a crash here leaves deliveries nothing shows, purged at the next start.
+            await PurgeDeliveriesAsync(name, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
+    /// <summary>
+    /// Every definition (the current ones, then each change as it is stored, on any node), until cancelled; a change
+    /// with <see cref="RoutingDefinitionChange.Loaded"/> set is the last of the definitions that existed when it started.
+    /// </summary>
+    public async IAsyncEnumerable<RoutingDefinitionChange> WatchDefinitionsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var loaded = false;
+        var empty = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var opts = new NatsKVWatchOpts
+        {
+            OnNoData = _ =>
+            {
+                empty.TrySetResult();
+                return ValueTask.FromResult(false);
+            },
+        };
+        await using var entries = _definitionsStore!.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken)
+            .GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            var next = entries.MoveNextAsync().AsTask();
+            if (!loaded && await Task.WhenAny(next, empty.Task).ConfigureAwait(false) == empty.Task)
+            {
+                // An empty bucket: nothing to load, say so at once.
+                loaded = true;
+                yield return new RoutingDefinitionChange("", "", null, 0, Loaded: true);
+            }
+
+            if (!await next.ConfigureAwait(false))
+            {
+                yield break;
+            }
+
+            var entry = entries.Current;
+            int dot = entry.Key.IndexOf('.', StringComparison.Ordinal);
+            var table = dot > 0 ? entry.Key[..dot] : "";
+            var name = dot > 0 ? KeyNames.Unescape(entry.Key[(dot + 1)..]) : null;
+            bool last = !loaded && entry.Delta == 0;
+            loaded |= last;
+            if (name is null || !Tables.Contains(table))
+            {
+                if (last)
+                {
+                    yield return new RoutingDefinitionChange("", "", null, entry.Revision, Loaded: true);
+                }
+
+                continue;
+            }
+
+            var definition = entry.Operation == NatsKVOperation.Put && entry.Value is { } value ? Encoding.UTF8.GetString(value) : null;
+            yield return new RoutingDefinitionChange(table, name, definition, entry.Revision, last);
+        }
+    }
+
+    /// <summary>Whether this node wrote the definition at <paramref name="change"/>'s revision or later (it applied that itself).</summary>
+    public bool IsSuperseded(RoutingDefinitionChange change) =>
+        _written.TryGetValue(DefinitionKey(change.Table, change.Name), out var written) && written >= change.Revision;
+
+    /// <summary>Whether a definition exists now (read from the bucket, not from what this node has seen).</summary>
+    public async Task<bool> DefinitionExistsAsync(string table, string name, CancellationToken cancellationToken)
+    {
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var entry = await _definitionsStore!.TryGetEntryAsync<byte[]>(DefinitionKey(table, name), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return entry.Success || (entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? false : throw entry.Error);
+    }
+
+    /// <summary>The subscriptions this node sees deliveries (pending or dead-lettered) of.</summary>
+    public async Task<IReadOnlyList<string>> SubscriptionsWithDeliveriesAsync(CancellationToken cancellationToken)
+    {
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return _index.Subscriptions();
+    }
+
+    /// <summary>
+    /// Deletes every delivery of a subscription (one purge of its keys' subjects), and forgets them here, including what
+    /// the watch still brings of them from before the purge.
+    /// </summary>
+    public async Task PurgeDeliveriesAsync(string subscription, CancellationToken cancellationToken)
+    {
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var stream = "KV_" + DeliveriesBucket;
+        await _js.PurgeStreamAsync(stream, new StreamPurgeRequest { Filter = $"$KV.{DeliveriesBucket}.{KeyNames.Escape(subscription)}.>" }, cancellationToken)
+            .ConfigureAwait(false);
+        var info = await _js.GetStreamAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+        _index.Forget(subscription, info.Info.State.LastSeq);
+    }
+
+    /// <summary>
+    /// Creates or updates both buckets, loads the definitions and this node's view of the deliveries (and starts
+    /// following them). Every operation calls it; it does its work once.
+    /// </summary>
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _watch) is null)
+        {
+            await _openGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (_watch is null)
+                {
+                    _definitionsStore = await RetryAsync(() => _kv.CreateOrUpdateStoreAsync(Config(DefinitionsBucket,
+                        "Iot routes and event subscriptions: one key per definition (docs/cluster.md)"), cancellationToken).AsTask(), cancellationToken).ConfigureAwait(false);
+                    _deliveries = await RetryAsync(() => _kv.CreateOrUpdateStoreAsync(Config(DeliveriesBucket,
+                        "Iot event deliveries: one key per pending or dead-lettered event (docs/cluster.md)"), cancellationToken).AsTask(), cancellationToken).ConfigureAwait(false);
+                    await RetryAsync(async () =>
+                    {
+                        await LoadDefinitionsAsync(cancellationToken).ConfigureAwait(false);
+                        return true;
+                    }, cancellationToken).ConfigureAwait(false);
+                    Volatile.Write(ref _watch, Task.Run(() => FollowDeliveriesAsync(_stopping.Token), CancellationToken.None));
+                }
+            }
+            finally
+            {
+                _openGate.Release();
+            }
+        }
+
+        await _loaded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_watch is { } watch)
+        {
+            await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _loaded.TrySetCanceled();
+        _stopping.Dispose();
+        _openGate.Dispose();
+    }
+
+    private NatsKVConfig Config(string bucket, string description) => new(bucket)
+    {
+        Description = description,
+        History = 1,
+        NumberOfReplicas = _replicas,
+        Storage = NatsKVStorageType.File,
+    };
+
+    private async Task LoadDefinitionsAsync(CancellationToken cancellationToken)
+    {
+        var opts = new NatsKVWatchOpts { OnNoData = static _ => ValueTask.FromResult(true) };
+        var loaded = Tables.ToDictionary(t => t, _ => new SortedDictionary<string, string>(StringComparer.Ordinal), StringComparer.Ordinal);
+        await foreach (var entry in _definitionsStore!.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            int dot = entry.Key.IndexOf('.', StringComparison.Ordinal);
+            if (entry.Operation == NatsKVOperation.Put && dot > 0 && loaded.TryGetValue(entry.Key[..dot], out var table)
+                && KeyNames.Unescape(entry.Key[(dot + 1)..]) is { } name && entry.Value is { } value)
+            {
+                table[name] = Encoding.UTF8.GetString(value);
+            }
+
+            if (entry.Delta == 0)
+            {
+                break;
+            }
+        }
+
+        lock (_definitionsLock)
+        {
+            foreach (var (table, rows) in loaded)
+            {
+                _definitions[table] = rows;
+            }
+        }
+    }
+
+    // The deliveries bucket from its start (the newest value of every key), then every change, into the index; after a
+    // failure, again from the first revision not yet seen.
+    private async Task FollowDeliveriesAsync(CancellationToken cancellationToken)
+    {
+        ulong resumeAt = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var opts = new NatsKVWatchOpts
+                {
+                    ResumeAtRevision = resumeAt,
+                    OnNoData = _ =>
+                    {
+                        _loaded.TrySetResult();
+                        return ValueTask.FromResult(false);
+                    },
+                };
+                await foreach (var entry in _deliveries!.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    ApplyWatched(entry);
+                    resumeAt = entry.Revision + 1;
+                    if (entry.Delta == 0)
+                    {
+                        _loaded.TrySetResult();
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The watch must outlive a NATS outage: log, wait, resume from the first revision not applied.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                JetStreamRoutingLog.WatchFailed(_logger, DeliveriesBucket, resumeAt, ex);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void ApplyWatched(NatsKVEntry<byte[]> entry)
+    {
+        if (ParseDeliveryKey(entry.Key) is not { } subscription)
+        {
+            return;
+        }
+
+        var value = entry.Operation == NatsKVOperation.Put && entry.Value is { } bytes ? StoredDelivery.Read(bytes) : null;
+        _index.Apply(entry.Key, subscription, value, entry.Revision, fromWatch: true);
+    }
+
+    private static string? ParseDeliveryKey(string key)
+    {
+        int dot = key.IndexOf('.', StringComparison.Ordinal);
+        return dot > 0 ? KeyNames.Unescape(key[..dot]) : null;
+    }
+
+    private static string DefinitionKey(string table, string name) => table + "." + KeyNames.Escape(name);
+
+    private static void CheckTable(string table)
+    {
+        if (table is not ("routes" or "subscriptions"))
+        {
+            throw new ArgumentOutOfRangeException(nameof(table));
+        }
+    }
+
+    // A NATS cluster that is still electing its JetStream leaders answers nothing or 503 for a while: try again, up to OpenTimeout.
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> operation, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await operation().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsJSApiNoResponseException or NatsJSApiException { Error.Code: 503 } or NatsNoRespondersException
+                && Stopwatch.GetElapsedTime(started) < OpenTimeout)
+            {
+                await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// One definition as stored (null: deleted) at a revision of the definitions bucket; <paramref name="Loaded"/> marks
+/// the last of those that existed when the watch started (then <paramref name="Table"/> may be empty: nothing to apply).
+/// </summary>
+internal readonly record struct RoutingDefinitionChange(string Table, string Name, string? Definition, ulong Revision, bool Loaded);
