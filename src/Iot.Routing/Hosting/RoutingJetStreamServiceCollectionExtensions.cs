@@ -36,7 +36,7 @@ public static class RoutingJetStreamServiceCollectionExtensions
             var evictions = new DeadLetterEvictions(sp.GetRequiredService<RoutingMetrics>(), time, logger, options.MaxDeadLetteredEventsPerSubscription);
             return new JetStreamRoutingStore(jetStream.JetStream, jetStream.KeyValue, jetStream.Replicas, time,
                 options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription, options.MaxDeadLetteredEventsPerSubscription,
-                evictions.Report, logger: logger);
+                evictions.Report, logger: logger, deliveriesAvailable: sp.GetRequiredService<DeliverySignals>().Set);
         });
         services.AddSingleton<IRoutingDefinitionStore>(sp => sp.GetRequiredService<JetStreamRoutingStore>());
         services.AddSingleton<IEventDeliveryStore>(sp => sp.GetRequiredService<JetStreamRoutingStore>());

@@ -56,6 +56,7 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<string, int>? _deadLettersEvicted;
+    private readonly Action<string>? _deliveriesAvailable;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly DeliveryIndex _index = new();
@@ -75,11 +76,13 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
 
     /// <summary>
     /// Uses the buckets <paramref name="bucket"/> and <paramref name="bucket"/><c>-deliveries</c>, created (or updated)
-    /// with <paramref name="replicas"/> when first used. Limits and the eviction callback as <see cref="SqliteRoutingStore"/>.
+    /// with <paramref name="replicas"/> when first used. Limits and the eviction callback as <see cref="SqliteRoutingStore"/>;
+    /// <paramref name="deliveriesAvailable"/> is told of a subscription whose deliveries another node recorded or released
+    /// (so this node's pull receivers and delivery loop wake up as they do for its own enqueues).
     /// </summary>
     public JetStreamRoutingStore(INatsJSContext js, INatsKVContext kv, int replicas, TimeProvider timeProvider, int maxPendingEvents = int.MaxValue,
         long maxPendingBytes = long.MaxValue, int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null,
-        string bucket = DefaultBucket, ILogger? logger = null)
+        string bucket = DefaultBucket, ILogger? logger = null, Action<string>? deliveriesAvailable = null)
     {
         ArgumentNullException.ThrowIfNull(js);
         ArgumentNullException.ThrowIfNull(kv);
@@ -97,6 +100,7 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
         MaxPendingBytes = maxPendingBytes;
         MaxDeadLetteredEvents = maxDeadLetteredEvents;
         _deadLettersEvicted = deadLettersEvicted;
+        _deliveriesAvailable = deliveriesAvailable;
         DefinitionsBucket = bucket;
         DeliveriesBucket = bucket + "-deliveries";
     }
@@ -423,6 +427,10 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
 
         var value = entry.Operation == NatsKVOperation.Put && entry.Value is { } bytes ? StoredDelivery.Read(bytes) : null;
         _index.Apply(entry.Key, subscription, value, entry.Revision, fromWatch: true);
+        if (value is { DeadLettered: false, LockToken: null } && _loaded.Task.IsCompleted)
+        {
+            _deliveriesAvailable?.Invoke(subscription);
+        }
     }
 
     private static string? ParseDeliveryKey(string key)
