@@ -159,7 +159,7 @@ public sealed class ClusterRoutingTests(ITestOutputHelper output) : IAsyncLifeti
     {
         using var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", Brokers.MqttPort(node))
-            .WithClientId(TestIds.ClientId("crt-pub")).Build());
+            .WithClientId(TestIds.ClientId("crtpub")).Build());
         foreach (var (topic, payload) in messages)
         {
             var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload)
