@@ -219,6 +219,33 @@ public sealed class JetStreamRoutingStoreTests : RoutingStoreContractTests, ICla
         }
     }
 
+    [Fact]
+    public async Task SweepDeleteMarkers_TwoSweeps_DeliveredEventsLeaveNothing_ALongLivedDeadLetterStays()
+    {
+        await using var store = OpenNode();
+        await store.EnqueueAsync([Delivery("s", "e1"), Delivery("s", "e2"), Delivery("s", "e3")]);
+        var due = await store.GetDueAsync("s", 1000, 10);
+        await store.DeadLetterAsync([due[2]], 1, DeadLetterReasons.DestinationRejected, "HTTP 400", 2000);
+        Assert.Equal(2, await store.DeleteAsync([due[0], due[1]]));
+        var (js, _) = Connect();
+        var stream = "KV_" + store.DeliveriesBucket;
+        var last = (await js.GetStreamAsync(stream)).Info.State.LastSeq;
+        await Eventually.WaitUntilAsync(() => store.WatchedRevision >= last, Deadline, "the watch has seen every write");
+        Assert.Equal(3L, (await js.GetStreamAsync(stream)).Info.State.Messages);
+
+        // The first sweep marks; what was written before it goes at the second.
+        await store.SweepDeleteMarkersAsync(CancellationToken.None);
+        await store.EnqueueAsync([Delivery("s", "e4")]);
+        await store.SweepDeleteMarkersAsync(CancellationToken.None);
+
+        // The dead letter (written again) and the pending e4 are all that is left.
+        Assert.Equal(2L, (await js.GetStreamAsync(stream)).Info.State.Messages);
+        await using var another = OpenNode();
+        Assert.Equal((1L, 1L), await another.CountAsync("s"));
+        Assert.Equal(("e3", DeadLetterReasons.DestinationRejected), Assert.Single(await another.ListDeadLettersAsync("s", 10)) is var d ? (d.EventId, d.Reason) : default);
+        Assert.Equal("e4", Assert.Single(await another.GetDueAsync("s", 1000, 10)).EventId);
+    }
+
     private static string Subscription(string name, string filter = "devices/#") =>
         $$$"""{"name":"{{{name}}}","filter":{"topicFilter":"{{{filter}}}"},"destination":{"kind":"pull"}}""";
 

@@ -205,6 +205,50 @@ internal sealed class DeliveryIndex
         }
     }
 
+    /// <summary>The highest revision the watch has applied: every change up to it is in this view.</summary>
+    public ulong Watched
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _watched;
+            }
+        }
+    }
+
+    /// <summary>Every subscription this view has held deliveries of (their markers may still be in the bucket).</summary>
+    public List<string> KnownSubscriptions()
+    {
+        lock (_lock)
+        {
+            return [.. _subscriptions.Keys];
+        }
+    }
+
+    /// <summary>A subscription's deliveries whose newest revision is below <paramref name="revision"/>, and the lowest revision it holds.</summary>
+    public (List<Entry> Older, ulong? Lowest) Revisions(string subscription, ulong revision)
+    {
+        var older = new List<Entry>();
+        ulong? lowest = null;
+        lock (_lock)
+        {
+            if (_subscriptions.TryGetValue(subscription, out var counts))
+            {
+                foreach (var entry in counts.Pending.Values.Concat(counts.Dead))
+                {
+                    lowest = Math.Min(lowest ?? ulong.MaxValue, entry.Revision);
+                    if (entry.Revision < revision)
+                    {
+                        older.Add(entry);
+                    }
+                }
+            }
+        }
+
+        return (older, lowest);
+    }
+
     /// <summary>The subscriptions that hold deliveries.</summary>
     public List<string> Subscriptions()
     {

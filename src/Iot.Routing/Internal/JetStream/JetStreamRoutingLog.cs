@@ -38,4 +38,7 @@ internal static partial class JetStreamRoutingLog
             OrphansPurgedCore(logger, LogSafe.Escape(subscription) ?? "");
         }
     }
+
+    [LoggerMessage(2935, LogLevel.Warning, "Sweeping the delete markers of delivered events from {Bucket} failed; trying again at the next sweep")]
+    public static partial void SweepFailed(ILogger logger, string bucket, Exception exception);
 }

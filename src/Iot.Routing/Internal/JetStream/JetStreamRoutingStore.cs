@@ -70,6 +70,8 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
 
     // The newest revision of each definition key this node wrote: older changes the watch brings are superseded.
     private readonly ConcurrentDictionary<string, ulong> _written = new(StringComparer.Ordinal);
+    private ulong _previousSweep;
+    private int _disposed;
     private INatsKVStore? _definitionsStore;
     private INatsKVStore? _deliveries;
     private Task? _watch;
@@ -104,6 +106,9 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
         DefinitionsBucket = bucket;
         DeliveriesBucket = bucket + "-deliveries";
     }
+
+    /// <summary>How often the delete markers of delivered events are swept from the deliveries bucket (<see cref="SweepDeleteMarkersAsync"/>).</summary>
+    internal static readonly TimeSpan SweepInterval = TimeSpan.FromHours(1);
 
     /// <summary>The definitions bucket.</summary>
     public string DefinitionsBucket { get; }
@@ -307,7 +312,9 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
                         await LoadDefinitionsAsync(cancellationToken).ConfigureAwait(false);
                         return true;
                     }, cancellationToken).ConfigureAwait(false);
-                    Volatile.Write(ref _watch, Task.Run(() => FollowDeliveriesAsync(_stopping.Token), CancellationToken.None));
+                    var follow = Task.Run(() => FollowDeliveriesAsync(_stopping.Token), CancellationToken.None);
+                    var sweep = Task.Run(() => SweepLoopAsync(_stopping.Token), CancellationToken.None);
+                    Volatile.Write(ref _watch, Task.WhenAll(follow, sweep));
                 }
             }
             finally
@@ -320,8 +327,14 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>Idempotent: the host disposes it once per role it is registered under.</remarks>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_watch is { } watch)
         {
