@@ -11,7 +11,7 @@ internal sealed partial class JetStreamRoutingStore
     /// Removes from the deliveries bucket's stream what delivered, dropped and evicted events left behind: a key-value
     /// delete leaves a marker message, and a key is never used again, so without this the stream would grow by one
     /// marker per event for ever. Per subscription one purge removes its subjects' messages below the lowest revision it
-    /// still holds, and never at or above the revision this node's watch had reached at the previous sweep, so a node
+    /// still holds, and never at or above the first revision this node's watch had not applied at the previous sweep, so a node
     /// whose watch is behind by less than a sweep interval still sees every delete. Deliveries older than that are
     /// written again unchanged first (one compare-and-set each), so a long-lived dead letter does not pin the markers
     /// recorded after it. The first call only marks where the next one may purge to.
@@ -20,7 +20,8 @@ internal sealed partial class JetStreamRoutingStore
     {
         await OpenAsync(cancellationToken).ConfigureAwait(false);
         ulong floor = _previousSweep;
-        _previousSweep = _index.Watched;
+        // The first revision the watch had not applied: everything below it had reached this node by now.
+        _previousSweep = _index.Watched + 1;
         if (floor == 0)
         {
             return;
