@@ -97,7 +97,9 @@ internal sealed class RoutingDefinitionFollower(JetStreamRoutingStore store, Rou
             JetStreamRoutingLog.DefinitionRejected(logger, store.DefinitionsBucket, change.Table, change.Name, error);
         }
 
-        if (purge && change.Table == "subscriptions" && change.Definition is null && !subscriptions.TryGet(change.Name, out _))
+        // Not when the subscription was created again meanwhile (checked in the bucket): its new deliveries stay.
+        if (purge && change.Table == "subscriptions" && change.Definition is null && !subscriptions.TryGet(change.Name, out _)
+            && !await store.DefinitionExistsAsync("subscriptions", change.Name, CancellationToken.None).ConfigureAwait(false))
         {
             await store.PurgeDeliveriesAsync(change.Name, CancellationToken.None).ConfigureAwait(false);
         }
