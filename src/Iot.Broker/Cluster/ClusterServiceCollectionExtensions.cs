@@ -2,6 +2,7 @@ using Iot.Broker.Cluster.Leases;
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
+using Iot.Broker.Cluster.Routing;
 using Iot.Broker.Cluster.Security;
 using Iot.Broker.Cluster.Sessions;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterSecurity();
         services.AddClusterSessions();
         services.AddClusterLeases();
+        services.AddClusterRouting();
         return services;
     }
 }

@@ -28,4 +28,10 @@ internal sealed class DeliveryRecord
     public string? LastOutcome { get; init; }
 
     public long? DeadLetteredAt { get; init; }
+
+    /// <summary>
+    /// The store's version of the record when it was read (JetStream: its key's revision), compared when the record is
+    /// changed through it, so a change based on an outdated read fails; 0 when the store keeps no versions (SQLite).
+    /// </summary>
+    public long Version { get; set; }
 }

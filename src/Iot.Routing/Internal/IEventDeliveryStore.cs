@@ -34,6 +34,14 @@ internal interface IEventDeliveryStore
     /// <summary>The earliest next attempt time among the pending deliveries of a subscription; null when none.</summary>
     Task<long?> GetNextDueAsync(string subscription);
 
+    /// <summary>
+    /// Claims due deliveries (from <see cref="GetDueAsync"/>) for one push attempt, for <paramref name="claimDuration"/> ms:
+    /// those returned are this caller's to send, and are not due for anyone else until the claim ends or the outcome is
+    /// recorded. A delivery changed since it was read (claimed, delivered or dead-lettered by another node) is left out.
+    /// In one process there is only one delivery loop per subscription, so a store may return the deliveries unchanged.
+    /// </summary>
+    Task<List<DeliveryRecord>> ClaimAsync(IReadOnlyList<DeliveryRecord> deliveries, long now, long claimDuration);
+
     /// <summary>Removes pending deliveries (delivered, or dropped without dead-lettering); the number removed.</summary>
     Task<int> DeleteAsync(IReadOnlyCollection<DeliveryRecord> deliveries);
 

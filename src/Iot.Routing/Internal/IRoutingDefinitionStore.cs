@@ -2,7 +2,8 @@ namespace Iot.Routing.Internal;
 
 /// <summary>
 /// The durable definitions of the routing layer: routes (table <c>routes</c>) and event subscriptions (table
-/// <c>subscriptions</c>), each a name and its JSON definition. Read once at start-up, written by the HTTP API.
+/// <c>subscriptions</c>), each a name and its JSON definition. Read once at start-up, written by the HTTP API; in
+/// cluster mode the tables also follow what the other nodes write (<see cref="JetStream.RoutingDefinitionFollower"/>).
 /// </summary>
 /// <remarks>
 /// A table name other than <c>routes</c> or <c>subscriptions</c> throws <see cref="ArgumentOutOfRangeException"/>.
@@ -27,7 +28,9 @@ internal interface IRoutingDefinitionStore
 
     /// <summary>
     /// Deletes a definition; the number deleted (0 when there was none). Deleting a subscription deletes its pending
-    /// deliveries and dead letters too (<see cref="IEventDeliveryStore"/>), in the same transaction.
+    /// deliveries and dead letters too (<see cref="IEventDeliveryStore"/>): in the same transaction (SQLite), or the
+    /// definition first and then the deliveries, with what a crash in between leaves purged at the next start
+    /// (JetStream, which has no transaction over keys).
     /// </summary>
     Task<int> DeleteDefinitionAsync(string table, string name);
 }

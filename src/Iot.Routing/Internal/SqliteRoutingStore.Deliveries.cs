@@ -51,6 +51,11 @@ internal sealed partial class SqliteRoutingStore
     });
 
     /// <inheritdoc/>
+    /// <remarks>One process runs one delivery loop per subscription: there is no one to fence, so nothing is written.</remarks>
+    public Task<List<DeliveryRecord>> ClaimAsync(IReadOnlyList<DeliveryRecord> deliveries, long now, long claimDuration) =>
+        Task.FromResult<List<DeliveryRecord>>([.. deliveries]);
+
+    /// <inheritdoc/>
     public Task<int> DeleteAsync(IReadOnlyCollection<DeliveryRecord> deliveries) => ExecuteAsync(connection =>
     {
         // One prepared statement run per row (in the batch's transaction), not SQL text that differs with every list.

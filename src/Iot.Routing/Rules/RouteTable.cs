@@ -160,6 +160,69 @@ internal sealed partial class RouteTable : IDisposable
         }
     }
 
+    /// <summary>
+    /// Applies a route as another node stored it (cluster mode; <paramref name="definition"/> null: deleted), under the
+    /// write lock, so it cannot overtake this node's own write of the same route: <paramref name="isSuperseded"/> (a
+    /// lookup, called under the lock) says this node stored that route at the same revision or later, which is then in
+    /// force already. Routes from configuration and built-in ones stay as they are. The error when it cannot be applied.
+    /// </summary>
+    public async Task<string?> ApplyStoredAsync(string name, string? definition, Func<bool> isSuperseded)
+    {
+        ArgumentNullException.ThrowIfNull(isSuperseded);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (isSuperseded() || _readOnly.Contains(name))
+            {
+                return null;
+            }
+
+            _routes.TryGetValue(name, out var previous);
+            if (definition is null)
+            {
+                if (previous is not null)
+                {
+                    _routes.TryRemove(name, out _);
+                    _tree.Remove(previous.Definition.Source, previous);
+                }
+
+                return null;
+            }
+
+            RouteDefinition? parsed;
+            try
+            {
+                parsed = JsonSerializer.Deserialize<RouteDefinition>(definition, RoutingJson.Options);
+            }
+            catch (JsonException ex)
+            {
+                return ex.Message;
+            }
+
+            if (parsed is not null && parsed.Name != name)
+            {
+                return $"the definition's name '{parsed.Name}' differs from its key's '{name}'";
+            }
+
+            if (!TryCompile(parsed, isBuiltIn: false, out var route, out var error))
+            {
+                return error;
+            }
+
+            // The same definition again (this node's own write coming back, or a reload): nothing changes.
+            if (previous is null || JsonSerializer.Serialize(previous.Definition, RoutingJson.Options) != JsonSerializer.Serialize(route.Definition, RoutingJson.Options))
+            {
+                Apply(previous, route);
+            }
+
+            return null;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     /// <summary>Checks a definition and compiles its conditions; the error names the offending field.</summary>
     public bool TryCompile(RouteDefinition? definition, bool isBuiltIn, [NotNullWhen(true)] out CompiledRoute? route,
         [NotNullWhen(false)] out string? error)

@@ -116,6 +116,80 @@ internal sealed class EventSubscriptionRegistry : IDisposable
         return (ChangeOutcome.Deleted, null);
     }
 
+    /// <summary>
+    /// Applies a subscription as another node stored it (cluster mode; <paramref name="definition"/> null: deleted),
+    /// under the write lock and with <see cref="Changed"/> raised as for a local change, so the delivery service follows
+    /// it. <paramref name="isSuperseded"/> (a lookup, called under the lock) says this node stored that subscription at
+    /// the same revision or later, which is then in force already. The error when it cannot be applied.
+    /// </summary>
+    public async Task<string?> ApplyStoredAsync(string name, string? definition, Func<bool> isSuperseded)
+    {
+        ArgumentNullException.ThrowIfNull(isSuperseded);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (isSuperseded())
+            {
+                return null;
+            }
+
+            _subscriptions.TryGetValue(name, out var previous);
+            if (definition is null)
+            {
+                if (previous is not null)
+                {
+                    _tree.Remove(previous.Definition.Filter.TopicFilter, previous);
+                    _subscriptions.TryRemove(name, out _);
+                    Changed?.Invoke(previous, null);
+                }
+
+                return null;
+            }
+
+            string? error;
+            try
+            {
+                var parsed = JsonSerializer.Deserialize<EventSubscriptionDefinition>(definition, RoutingJson.Options);
+                if (parsed is not null && parsed.Name != name)
+                {
+                    return $"the definition's name '{parsed.Name}' differs from its key's '{name}'";
+                }
+
+                if (!TryCompile(parsed, out var subscription, out error))
+                {
+                    return error;
+                }
+
+                // The same definition again (this node's own write coming back, or a reload): nothing changes.
+                if (previous is not null && JsonSerializer.Serialize(previous.Definition, RoutingJson.Options)
+                    == JsonSerializer.Serialize(subscription.Definition, RoutingJson.Options))
+                {
+                    return null;
+                }
+
+                _tree.Add(subscription.Definition.Filter.TopicFilter, subscription);
+                _subscriptions[name] = subscription;
+                if (previous is not null)
+                {
+                    _tree.Remove(previous.Definition.Filter.TopicFilter, previous);
+                }
+
+                Changed?.Invoke(previous, subscription);
+                return null;
+            }
+            catch (JsonException ex)
+            {
+                error = ex.Message;
+            }
+
+            return error;
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public void Dispose() => _writeLock.Dispose();
 
     /// <summary>Checks a definition; the error names the offending field and its allowed range.</summary>
