@@ -29,6 +29,7 @@ internal sealed partial class JetStreamLog : IStreamLog
     private Task _follower = Task.CompletedTask;
     private long _firstSeq;
     private long _lastSeq;
+    private int _disposed;
     private TaskCompletionSource _appended = NewSignal();
 
     public JetStreamLog(INatsJSContext js, JetStreamPublisher publisher, string streamName, string subject, JetStreamLogOptions options, ILogger logger)
@@ -123,6 +124,11 @@ internal sealed partial class JetStreamLog : IStreamLog
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _appends.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -32,7 +32,8 @@ internal sealed class JetStreamPublisher : IAsyncDisposable
         _nats = nats;
         _timeout = timeout;
         _time = time;
-        _inbox = nats.NewInbox();
+        // Not under NewInbox(): the client's own request muxer takes every reply below its prefix.
+        _inbox = "_INBOX.iot-" + Guid.NewGuid().ToString("N");
     }
 
     /// <summary>Publishes not yet answered (for tests and metrics).</summary>
