@@ -242,7 +242,7 @@ internal sealed partial class JetStreamLog : IStreamLog
                     HeadersOnly = true,
                 };
                 var consumer = await _js.CreateOrderedConsumerAsync(StreamName, options, token).ConfigureAwait(false);
-                await foreach (var msg in consumer.ConsumeAsync<byte[]>(cancellationToken: token).ConfigureAwait(false))
+                await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: FollowOptions, cancellationToken: token).ConfigureAwait(false))
                 {
                     if (msg.Metadata is { } metadata)
                     {
@@ -268,6 +268,15 @@ internal sealed partial class JetStreamLog : IStreamLog
             }
         }
     }
+
+    // A lost consumer (its server died) shows within about two heartbeats; the client then makes it again from the
+    // next sequence.
+    private static readonly NatsJSConsumeOpts FollowOptions = new()
+    {
+        MaxMsgs = 1000,
+        Expires = TimeSpan.FromSeconds(10),
+        IdleHeartbeat = TimeSpan.FromSeconds(1),
+    };
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -53,6 +53,8 @@ internal sealed class KeyValueFollower : IAsyncDisposable
         var token = _stop.Token;
         var opts = new NatsKVWatchOpts
         {
+            // A watch whose server died shows within about two heartbeats, and is made again.
+            IdleHeartbeat = TimeSpan.FromSeconds(1),
             OnNoData = _ =>
             {
                 _caughtUp.TrySetResult();

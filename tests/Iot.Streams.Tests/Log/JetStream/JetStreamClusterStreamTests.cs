@@ -58,7 +58,7 @@ public sealed class JetStreamClusterStreamTests(NatsClusterFixture nats) : IClas
 
         // Read everything back on B: offsets 0..n-1 without a gap, each acknowledged one with its own payload.
         var onB = b.Store.GetPartition("telemetry", 0);
-        await Eventually.WaitUntilAsync(() => onB.NextOffset > acked.Keys.Max(), TimeSpan.FromSeconds(10), "B knows the end");
+        await Eventually.WaitUntilAsync(() => onB.NextOffset > acked.Keys.Max(), TimeSpan.FromSeconds(20), "B knows the end");
         var records = new List<StreamRecord>();
         while (records.Count < onB.NextOffset)
         {
@@ -73,8 +73,9 @@ public sealed class JetStreamClusterStreamTests(NatsClusterFixture nats) : IClas
 
         // One cursor cluster-wide: a commit made on A is B's committed offset.
         await a.Store.GetGroups("telemetry").CommitAsync("influx", 0, new CommittedOffset(records.Count, null));
+        Assert.Equal(records.Count, (await b.Store.GetGroups("telemetry").ReadCommittedAsync("influx", 0))!.Value.Offset.Offset);
         await Eventually.WaitUntilAsync(() => b.Store.GetGroups("telemetry").GetCommitted("influx", 0)?.Offset == records.Count,
-            TimeSpan.FromSeconds(10), "A's commit seen on B");
+            TimeSpan.FromSeconds(20), "A's commit seen on B");
         Assert.True(acked.Count > 1200, $"acknowledged {acked.Count}, failed {failures}");
     }
 }
