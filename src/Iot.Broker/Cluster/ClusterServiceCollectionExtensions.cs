@@ -3,6 +3,7 @@ using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Cluster.Retained;
 using Iot.Broker.Cluster.Security;
 using Iot.Broker.Cluster.Sessions;
+using Iot.Broker.Cluster.Streams;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -28,6 +29,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLive();
         services.AddClusterSecurity();
         services.AddClusterSessions();
+        services.AddClusterStreams();
         return services;
     }
 }
