@@ -33,4 +33,36 @@ internal static class JetStreamRetry
             }
         }
     }
+
+    /// <summary>
+    /// Runs a key-value write again while JetStream does not answer (a bucket leader being elected), until the request
+    /// time-out ends; a create that failed for that reason reports "key not found" (the client looks for a deleted key
+    /// after the failed write), which is retried too. Any other outcome is returned as it is.
+    /// </summary>
+    public static async Task<NatsResult<ulong>> WriteAsync(
+        Func<CancellationToken, ValueTask<NatsResult<ulong>>> write, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            NatsResult<ulong> result;
+            try
+            {
+                result = await write(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (JetStreamRetry.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(RetryPause, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (result.Success || !(result.Error is NATS.Client.KeyValueStore.NatsKVKeyNotFoundException || JetStreamRetry.IsTransient(result.Error)) || cancellationToken.IsCancellationRequested)
+            {
+                return result;
+            }
+
+            await Task.Delay(RetryPause, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
 }

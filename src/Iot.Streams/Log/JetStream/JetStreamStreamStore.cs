@@ -101,7 +101,8 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
         var key = JetStreamNames.Escape(definition.Name);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.RequestTimeout);
-        var created = await _definitions.Store.TryCreateAsync(key, JsonSerializer.SerializeToUtf8Bytes(definition), cancellationToken: timeout.Token).ConfigureAwait(false);
+        var value = JsonSerializer.SerializeToUtf8Bytes(definition);
+        var created = await JetStreamRetry.WriteAsync(ct => _definitions.Store.TryCreateAsync(key, value, cancellationToken: ct), timeout.Token).ConfigureAwait(false);
         if (created.Success)
         {
             await OpenAsync(definition, discovered: false, cancellationToken).ConfigureAwait(false);

@@ -39,7 +39,8 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
     {
         Validate(group);
         using var timeout = Timeout(cancellationToken);
-        var result = await Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: timeout.Token).ConfigureAwait(false);
+        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: ct), timeout.Token)
+            .ConfigureAwait(false);
         if (result.Success)
         {
             ApplyGroup(group, true, (long)result.Value);
@@ -96,9 +97,15 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
         ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
         using var timeout = Timeout(cancellationToken);
         await EnsureGroupAsync(group, timeout.Token).ConfigureAwait(false);
-        var revision = await Store.PutAsync(KeyValueConsumerGroups.OffsetKey(_stream, group, partition), KeyValueConsumerGroups.Serialize(offset),
-            cancellationToken: timeout.Token).ConfigureAwait(false);
-        ApplyOffset(group, partition, offset, (long)revision);
+        var value = KeyValueConsumerGroups.Serialize(offset);
+        var result = await JetStreamRetry.WriteAsync(ct => Store.TryPutAsync(KeyValueConsumerGroups.OffsetKey(_stream, group, partition), value, cancellationToken: ct), timeout.Token)
+            .ConfigureAwait(false);
+        if (!result.Success)
+        {
+            throw result.Error;
+        }
+
+        ApplyOffset(group, partition, offset, (long)result.Value);
     }
 
     /// <inheritdoc/>
@@ -127,9 +134,9 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
         await EnsureGroupAsync(group, timeout.Token).ConfigureAwait(false);
         var key = KeyValueConsumerGroups.OffsetKey(_stream, group, partition);
         var value = KeyValueConsumerGroups.Serialize(offset);
-        var result = expectedRevision == 0
-            ? await Store.TryCreateAsync(key, value, cancellationToken: timeout.Token).ConfigureAwait(false)
-            : await Store.TryUpdateAsync(key, value, (ulong)expectedRevision, cancellationToken: timeout.Token).ConfigureAwait(false);
+        var result = await JetStreamRetry.WriteAsync(ct => expectedRevision == 0
+            ? Store.TryCreateAsync(key, value, cancellationToken: ct)
+            : Store.TryUpdateAsync(key, value, (ulong)expectedRevision, cancellationToken: ct), timeout.Token).ConfigureAwait(false);
         if (result.Success)
         {
             ApplyOffset(group, partition, offset, (long)result.Value);
@@ -194,7 +201,8 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
         }
 
         Validate(group);
-        var result = await Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: ct),
+            cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
             ApplyGroup(group, true, (long)result.Value);
