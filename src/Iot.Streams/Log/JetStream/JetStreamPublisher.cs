@@ -22,6 +22,7 @@ internal sealed class JetStreamPublisher : IAsyncDisposable
     private readonly string _inbox;
     private readonly ConcurrentDictionary<long, Pending> _pending = new();
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private INatsSub<byte[]>? _subscription;
     private Task _reader = Task.CompletedTask;
     private ITimer? _sweeper;
@@ -72,6 +73,12 @@ internal sealed class JetStreamPublisher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The host may dispose twice (a failed start): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_sweeper is not null)
         {

@@ -29,6 +29,7 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
     private readonly JetStreamPublisher _publisher;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private readonly ConcurrentQueue<Task> _opening = new();
     private volatile bool _started;
 
@@ -141,6 +142,12 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        // The host may dispose twice (a failed start): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _definitions.DisposeAsync().ConfigureAwait(false);
         await _groups.DisposeAsync().ConfigureAwait(false);

@@ -16,6 +16,7 @@ internal sealed class KeyValueFollower : IAsyncDisposable
     private readonly Action<NatsKVEntry<byte[]>> _apply;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private int _disposed;
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _watch = Task.CompletedTask;
     private INatsKVStore? _store;
@@ -43,6 +44,12 @@ internal sealed class KeyValueFollower : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The host may dispose twice (a failed start): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _watch.ConfigureAwait(false);
         _stop.Dispose();
