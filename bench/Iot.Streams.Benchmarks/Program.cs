@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 // Durable append throughput of the partition log and, when INFLUXDB_URL names a running influxd (Debian's influxdb),
-// sink throughput into influxd. A macro benchmark: appends are fsync-bound, so BenchmarkDotNet's iteration model
-// adds nothing. Usage: dotnet run -c Release --project bench/Iot.Streams.Benchmarks [-- seconds]
+// sink throughput into influxd; when NATS_URL names NATS servers with JetStream (cluster mode), append throughput of
+// the JetStream partitions (NATS_REPLICAS replicas, default 1). A macro benchmark: appends are fsync-bound, so
+// BenchmarkDotNet's iteration model adds nothing. Usage: dotnet run -c Release --project bench/Iot.Streams.Benchmarks [-- seconds]
 var seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 5;
 var payload = new byte[200];
 Random.Shared.NextBytes(payload);
@@ -21,6 +22,15 @@ foreach (var (fsync, partitions, inFlight) in new[]
 })
 {
     await AppendCaseAsync(fsync, partitions, inFlight);
+}
+
+if (Environment.GetEnvironmentVariable("NATS_URL") is { Length: > 0 } natsUrl)
+{
+    var replicas = int.Parse(Environment.GetEnvironmentVariable("NATS_REPLICAS") ?? "1", CultureInfo.InvariantCulture);
+    foreach (var (partitions, inFlight) in new[] { (1, 1), (1, 256), (1, 1024), (4, 1024) })
+    {
+        await JetStreamCaseAsync(natsUrl, replicas, partitions, inFlight);
+    }
 }
 
 if (Environment.GetEnvironmentVariable("INFLUXDB_URL") is { Length: > 0 } influxUrl)
@@ -63,6 +73,43 @@ async Task AppendCaseAsync(FsyncPolicy fsync, int partitions, int inFlight)
         }
 
         Directory.Delete(dir, recursive: true);
+    }
+}
+
+async Task JetStreamCaseAsync(string urls, int replicas, int partitions, int inFlight)
+{
+    await using var nats = new NATS.Client.Core.NatsConnection(NATS.Client.Core.NatsOpts.Default with { Url = urls });
+    await nats.ConnectAsync();
+    var js = new NATS.Client.JetStream.NatsJSContext(nats);
+    var id = Guid.NewGuid().ToString("N")[..8];
+    var options = new Iot.Streams.Log.JetStream.JetStreamLogOptions
+    {
+        Replicas = replicas, StreamPrefix = $"BENCH{id}_", SubjectPrefix = $"bench{id}", DefinitionsBucket = $"bench-s-{id}", GroupsBucket = $"bench-g-{id}",
+    };
+    await using var store = new Iot.Streams.Log.JetStream.JetStreamStreamStore(js, new NATS.Client.KeyValueStore.NatsKVContext(js), options,
+        [new StreamDefinition { Name = "bench", Partitions = partitions }], NullLogger.Instance);
+    await store.StartAsync(CancellationToken.None);
+    var latencies = new List<double>[inFlight];
+    var stop = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, inFlight).Select(w => Task.Run(async () =>
+    {
+        var mine = latencies[w] = [];
+        var log = store.GetPartition("bench", w % partitions);
+        while (stop.Elapsed.TotalSeconds < seconds)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await log.AppendAsync(new AppendRecord(DateTimeOffset.UtcNow, "dev", "devices/dev/telemetry", payload));
+            mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    })));
+    var elapsed = stop.Elapsed.TotalSeconds;
+    var all = latencies.SelectMany(l => l).Order().ToArray();
+    var rate = all.Length / elapsed;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| jetstream R{replicas} | (raft) | {partitions} | {inFlight} | {rate:N0} | {rate * (payload.Length + 60) / 1e6:N1} | {all[all.Length / 2]:N2} | {all[(int)(all.Length * 0.99)]:N2} |"));
+    for (var p = 0; p < partitions; p++)
+    {
+        await js.DeleteStreamAsync(Iot.Streams.Log.JetStream.JetStreamNames.PartitionStream(options.StreamPrefix, "bench", p));
     }
 }
 

@@ -5,6 +5,7 @@ using Iot.Broker.Cluster.Retained;
 using Iot.Broker.Cluster.Routing;
 using Iot.Broker.Cluster.Security;
 using Iot.Broker.Cluster.Sessions;
+using Iot.Broker.Cluster.Streams;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Cluster;
@@ -32,6 +33,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterSessions();
         services.AddClusterLeases();
         services.AddClusterRouting();
+        services.AddClusterStreams();
         return services;
     }
 }

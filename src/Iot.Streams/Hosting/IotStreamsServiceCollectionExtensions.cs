@@ -57,6 +57,7 @@ public static class IotStreamsServiceCollectionExtensions
         services.TryAddSingleton<IPartitionMapper, HashPartitionMapper>();
         services.TryAddSingleton(sp => OpenStore(sp.GetRequiredService<IOptions<StreamsOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileStreamStore>>()));
+        // Cluster mode registers its JetStream store first (AddIotCluster runs before this): then this one is never opened.
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<FileStreamStore>());
         services.TryAddSingleton<StreamRouteDestination>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteDestination, StreamRouteDestination>(

@@ -53,7 +53,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         }),
     };
 
-    private static async Task<IResult> CreateStreamAsync(string name, HttpRequest request, IStreamStore store)
+    private static async Task<IResult> CreateStreamAsync(string name, HttpRequest request, IStreamStore store, CancellationToken cancellationToken)
     {
         if (request.ContentLength is not 0 && !request.HasJsonContentType())
         {
@@ -63,7 +63,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         CreateStreamRequest? body;
         try
         {
-            body = request.ContentLength is 0 ? new CreateStreamRequest() : await request.ReadFromJsonAsync<CreateStreamRequest>(StreamsJson.Options);
+            body = request.ContentLength is 0 ? new CreateStreamRequest() : await request.ReadFromJsonAsync<CreateStreamRequest>(StreamsJson.Options, cancellationToken);
         }
         catch (JsonException ex)
         {
@@ -89,7 +89,8 @@ public static partial class StreamsEndpointRouteBuilderExtensions
                 "partitions must be 1-256, retention at least 00:01:00 and retentionBytes at least 8192.");
         }
 
-        if (store.TryCreate(definition, out var existing))
+        var (created, existing) = await store.TryCreateAsync(definition, cancellationToken);
+        if (created)
         {
             return Results.Json(Describe(store, definition), StreamsJson.Options, statusCode: StatusCodes.Status201Created);
         }

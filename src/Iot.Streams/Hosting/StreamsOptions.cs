@@ -55,4 +55,11 @@ public sealed class StreamsOptions
     /// <summary>How often an idle aggregation advances its watermark with processing time.</summary>
     /// <remarks>Default 1 second; range 10 ms - 1 hour.</remarks>
     public TimeSpan IdleTick { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Cluster mode: appends per partition published to JetStream and not yet acknowledged (pipelined); further appends
+    /// wait in the partition's queue (<see cref="MaxPendingAppends"/>).
+    /// </summary>
+    /// <remarks>Default 256; range 1-65 536. Ignored by the single-process file log.</remarks>
+    public int MaxInFlightAppends { get; set; } = 256;
 }

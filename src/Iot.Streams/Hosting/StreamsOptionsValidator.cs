@@ -30,6 +30,11 @@ internal sealed class StreamsOptionsValidator : IValidateOptions<StreamsOptions>
             errors.Add("Iot:Streams:MaxPendingAppends must be between 1 and 1000000.");
         }
 
+        if (options.MaxInFlightAppends is < 1 or > 65_536)
+        {
+            errors.Add("Iot:Streams:MaxInFlightAppends must be between 1 and 65536.");
+        }
+
         if (options.MaxLatestAggregates is < 0 or > 10_000_000)
         {
             errors.Add("Iot:Streams:MaxLatestAggregates must be between 0 and 10 000 000.");

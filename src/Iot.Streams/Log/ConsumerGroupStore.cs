@@ -5,12 +5,14 @@ namespace Iot.Streams.Log;
 /// <summary>
 /// Committed offsets of one stream's consumer groups: one JSON file per group (<c>groups/{group}.json</c>), replaced
 /// atomically (write a temporary file, flush it to disk, rename) on each commit. Commits of one group are serialised.
+/// Each (group, partition) keeps a revision, raised by every commit and stored with it, for fenced commits
+/// (<see cref="TryCommitAsync"/>); entries written before revisions existed read as revision 1.
 /// </summary>
 internal sealed class ConsumerGroupStore : IConsumerGroupStore
 {
     private readonly string _directory;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Dictionary<int, CommittedOffset>> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<int, RevisedOffset>> _groups = new(StringComparer.Ordinal);
 
     public ConsumerGroupStore(string directory)
     {
@@ -22,7 +24,7 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
             try
             {
                 var entries = JsonSerializer.Deserialize<List<Entry>>(File.ReadAllBytes(file)) ?? [];
-                _groups[Path.GetFileNameWithoutExtension(file)] = entries.ToDictionary(e => e.Partition, e => new CommittedOffset(e.Offset, e.Metadata));
+                _groups[Path.GetFileNameWithoutExtension(file)] = entries.ToDictionary(e => e.Partition, e => new RevisedOffset(new CommittedOffset(e.Offset, e.Metadata), Math.Max(1, e.Revision)));
             }
             catch (Exception ex) when (ex is JsonException or ArgumentException)
             {
@@ -87,7 +89,29 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
     {
         lock (_lock)
         {
-            return _groups.TryGetValue(group, out var offsets) && offsets.TryGetValue(partition, out var offset) ? offset : null;
+            return _groups.TryGetValue(group, out var offsets) && offsets.TryGetValue(partition, out var offset) ? offset.Offset : null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<RevisedOffset?> ReadCommittedAsync(string group, int partition, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return new(_groups.TryGetValue(group, out var offsets) && offsets.TryGetValue(partition, out var offset) ? offset : null);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<long?> TryCommitAsync(string group, int partition, CommittedOffset offset, long expectedRevision,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedRevision);
+        lock (_lock)
+        {
+            var current = _groups.TryGetValue(group, out var offsets) && offsets.TryGetValue(partition, out var stored) ? stored.Revision : 0;
+            return current != expectedRevision ? new((long?)null) : new(CommitLocked(group, partition, offset));
         }
     }
 
@@ -97,18 +121,25 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
         ArgumentOutOfRangeException.ThrowIfNegative(offset.Offset);
         lock (_lock)
         {
-            if (!_groups.TryGetValue(group, out var offsets))
-            {
-                // Only a new group is checked: one stored under an earlier, looser rule keeps working.
-                Validate(group);
-                _groups[group] = offsets = [];
-            }
-
-            offsets[partition] = offset;
-            Save(group, offsets);
+            CommitLocked(group, partition, offset);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private long CommitLocked(string group, int partition, CommittedOffset offset)
+    {
+        if (!_groups.TryGetValue(group, out var offsets))
+        {
+            // Only a new group is checked: one stored under an earlier, looser rule keeps working.
+            Validate(group);
+            _groups[group] = offsets = [];
+        }
+
+        var revision = (offsets.TryGetValue(partition, out var stored) ? stored.Revision : 0) + 1;
+        offsets[partition] = new RevisedOffset(offset, revision);
+        Save(group, offsets);
+        return revision;
     }
 
     private static void Validate(string group)
@@ -121,11 +152,11 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
 
     private string PathOf(string group) => Path.Combine(_directory, group + ".json");
 
-    private void Save(string group, Dictionary<int, CommittedOffset> offsets)
+    private void Save(string group, Dictionary<int, RevisedOffset> offsets)
     {
         var path = PathOf(group);
         var temp = path + ".tmp";
-        var entries = offsets.OrderBy(p => p.Key).Select(p => new Entry(p.Key, p.Value.Offset, p.Value.Metadata)).ToList();
+        var entries = offsets.OrderBy(p => p.Key).Select(p => new Entry(p.Key, p.Value.Offset.Offset, p.Value.Offset.Metadata, p.Value.Revision)).ToList();
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             JsonSerializer.Serialize(stream, entries);
@@ -136,5 +167,5 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
         Internal.DirectorySync.Flush(_directory);
     }
 
-    private sealed record Entry(int Partition, long Offset, string? Metadata);
+    private sealed record Entry(int Partition, long Offset, string? Metadata, long Revision = 0);
 }

@@ -48,6 +48,10 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
     public IReadOnlyCollection<StreamDefinition> Streams => [.. _streams.Values.Select(s => s.Definition).OrderBy(d => d.Name, StringComparer.Ordinal)];
 
     /// <inheritdoc/>
+    public ValueTask<StreamCreateResult> TryCreateAsync(StreamDefinition definition, CancellationToken cancellationToken = default) =>
+        new(new StreamCreateResult(TryCreate(definition, out var existing), existing));
+
+    /// <summary>Creates a stream, or returns false with the existing definition when one with that name exists (synchronous: files only).</summary>
     public bool TryCreate(StreamDefinition definition, out StreamDefinition existing)
     {
         ArgumentNullException.ThrowIfNull(definition);

@@ -2,43 +2,30 @@ using Iot.Streams.Log;
 
 namespace Iot.Streams.Tests.Log;
 
-public sealed class ConsumerGroupStoreTests : IDisposable
+/// <summary>The consumer group contract on the file store, and what only the file store does.</summary>
+public sealed class ConsumerGroupStoreTests : ConsumerGroupStoreContractTests, IDisposable
 {
     private readonly TempDir _dir = new();
+    private int _stores;
 
     public void Dispose() => _dir.Dispose();
 
+    protected override Task<IConsumerGroupStore> CreateStoreAsync() => Task.FromResult<IConsumerGroupStore>(new ConsumerGroupStore(_dir.Combine($"g{++_stores}")));
+
+    protected override Task<IConsumerGroupStore> ReopenStoreAsync() => Task.FromResult<IConsumerGroupStore>(new ConsumerGroupStore(_dir.Combine($"g{_stores}")));
+
     [Fact]
-    public async Task CommitAsync_Reopen_OffsetsAndMetadataPerGroupAndPartitionSurvive()
+    public async Task Open_EntryWrittenBeforeRevisions_ReadsAsRevisionOne()
     {
-        var store = new ConsumerGroupStore(_dir.Path);
-        Assert.True(await store.CreateAsync("dashboards"));
-        Assert.False(await store.CreateAsync("dashboards"));
-        await store.CommitAsync("dashboards", 0, new CommittedOffset(10, null));
-        await store.CommitAsync("dashboards", 1, new CommittedOffset(3, "wm"));
-        await store.CommitAsync("archive", 0, new CommittedOffset(99, null));
+        var directory = _dir.Combine("old");
+        Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "g.json"), "[{\"Partition\":0,\"Offset\":4,\"Metadata\":null}]");
 
-        var reopened = new ConsumerGroupStore(_dir.Path);
-        Assert.Equal(["archive", "dashboards"], reopened.Groups);
-        Assert.Equal(new CommittedOffset(10, null), reopened.GetCommitted("dashboards", 0));
-        Assert.Equal(new CommittedOffset(3, "wm"), reopened.GetCommitted("dashboards", 1));
-        Assert.Equal(99, reopened.GetCommitted("archive", 0)?.Offset);
-        Assert.Null(reopened.GetCommitted("archive", 1));
+        var store = new ConsumerGroupStore(directory);
+        Assert.Equal(new RevisedOffset(new CommittedOffset(4, null), 1), await store.ReadCommittedAsync("g", 0));
+        Assert.Null(await store.TryCommitAsync("g", 0, new CommittedOffset(5, null), 0));
+        Assert.Equal(2, await store.TryCommitAsync("g", 0, new CommittedOffset(5, null), 1));
     }
-
-    [Fact]
-    public async Task DeleteAsync_RemovesGroupDurably()
-    {
-        var store = new ConsumerGroupStore(_dir.Path);
-        await store.CommitAsync("g", 0, new CommittedOffset(1, null));
-        Assert.True(await store.DeleteAsync("g"));
-        Assert.False(await store.DeleteAsync("g"));
-        Assert.Empty(new ConsumerGroupStore(_dir.Path).Groups);
-    }
-
-    [Fact]
-    public async Task CommitAsync_InvalidName_Throws() =>
-        await Assert.ThrowsAsync<ArgumentException>(async () => await new ConsumerGroupStore(_dir.Path).CommitAsync("../x", 0, new CommittedOffset(0, null)));
 
     [Fact]
     public async Task TwoGroups_ReadTheSamePartitionIndependently()

@@ -10,7 +10,7 @@ public sealed class SegmentLogTests : StreamLogContractTests, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    protected override IStreamLog CreateLog() => SegmentLog.Open(_dir.Combine($"log{_logs++}"), SmallSegments());
+    protected override Task<IStreamLog> CreateLogAsync() => Task.FromResult<IStreamLog>(SegmentLog.Open(_dir.Combine($"log{_logs++}"), SmallSegments()));
 
     private static SegmentLogOptions SmallSegments(TimeProvider? time = null, long? retentionBytes = null) => new()
     {

@@ -3,13 +3,13 @@ using Iot.Streams.Log;
 
 namespace Iot.Streams.Tests.Log;
 
-/// <summary>The <see cref="IStreamLog"/> contract; every implementation inherits these tests with its own <see cref="CreateLog"/>.</summary>
+/// <summary>The <see cref="IStreamLog"/> contract; every implementation inherits these tests with its own <see cref="CreateLogAsync"/>.</summary>
 public abstract class StreamLogContractTests
 {
     protected static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>A new, empty log.</summary>
-    protected abstract IStreamLog CreateLog();
+    protected abstract Task<IStreamLog> CreateLogAsync();
 
     protected static AppendRecord Record(int i, DateTimeOffset? at = null, string? key = "dev-1") =>
         new(at ?? T0.AddSeconds(i), key, "devices/dev-1/telemetry", Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"));
@@ -17,7 +17,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task AppendAsync_Sequential_AssignsGapFreeOffsetsFromZero()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         for (int i = 0; i < 10; i++)
         {
             Assert.Equal(i, await log.AppendAsync(Record(i)));
@@ -30,7 +30,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task AppendAsync_Concurrent_EveryOffsetOnceAndReadBackInOrder()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         var offsets = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => log.AppendAsync(Record(i)).AsTask()));
         Assert.Equal(Enumerable.Range(0, 500).Select(i => (long)i), offsets.Order());
 
@@ -42,7 +42,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task ReadAsync_FromOffset_ReturnsRecordFieldsAndHonoursMax()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         for (int i = 0; i < 20; i++)
         {
             await log.AppendAsync(Record(i));
@@ -60,7 +60,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task AppendAsync_NullKeyAndTopic_RoundTrip()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         await log.AppendAsync(new AppendRecord(T0, null, null, ReadOnlyMemory<byte>.Empty));
         var record = Assert.Single(await log.ReadAsync(0, 10));
         Assert.Null(record.Key);
@@ -71,7 +71,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task FindOffsetAsync_Time_FirstRecordAtOrAfter()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         for (int i = 0; i < 100; i++)
         {
             await log.AppendAsync(Record(i));
@@ -86,7 +86,7 @@ public abstract class StreamLogContractTests
     [Fact]
     public async Task WaitForRecordsAsync_CompletesWhenARecordIsAppended()
     {
-        await using var log = CreateLog();
+        await using var log = await CreateLogAsync();
         var wait = log.WaitForRecordsAsync(0).AsTask();
         Assert.False(wait.IsCompleted);
         await log.AppendAsync(Record(0));
