@@ -14,6 +14,9 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
     TimeProvider timeProvider, ILogger logger)
 {
     private const int FetchSize = 256;
+
+    /// <summary>How long a claimed batch stays this loop's: the validation handshake and the POST, each within the webhook timeout.</summary>
+    private long ClaimDuration => (long)(2 * options.WebhookTimeout.TotalMilliseconds) + 1000;
     private readonly List<Task> _deletes = [];
     private long _backoffUntil;
     private bool _validated = !options.WebhookValidation;
@@ -57,7 +60,15 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
             int index = 0;
             while (index < remaining.Count && !cancellationToken.IsCancellationRequested)
             {
-                var batch = TakeBatch(remaining, ref index);
+                // The batch is claimed before it is sent (in a cluster one compare-and-set per delivery; one process
+                // returns it unchanged): a former holder of this loop's lease that resumes late finds the deliveries
+                // claimed or settled and sends nothing, and its settling writes fail on the claim's revision.
+                var batch = await store.ClaimAsync(TakeBatch(remaining, ref index), Now(), ClaimDuration).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
                 if (!await DeliverAsync(batch, cancellationToken).ConfigureAwait(false))
                 {
                     break;

@@ -47,7 +47,7 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
 
     private async Task SuperviseAsync(WindowDefinition definition, int partition, CancellationToken stoppingToken)
     {
-        var lease = FencedCommit.LeaseName(definition.Stream, definition.GroupName, partition);
+        var lease = FencedCursor.LeaseName(definition.Stream, definition.GroupName, partition);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -73,7 +73,8 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
     {
         var log = store.GetPartition(definition.Stream, partition);
         var groups = store.GetGroups(definition.Stream);
-        var committed = groups.GetCommitted(definition.GroupName, partition);
+        var cursor = await FencedCursor.OpenAsync(groups, definition.GroupName, partition, lease, cancellationToken).ConfigureAwait(false);
+        var committed = cursor.Committed;
         var next = committed?.Offset ?? log.StartOffset;
         var suppress = committed?.Metadata is { } metadata ? long.Parse(metadata, CultureInfo.InvariantCulture) : long.MinValue;
         StreamsLog.AggregationResumed(logger, definition.Name, definition.Stream, partition, next,
@@ -117,7 +118,7 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
                 ? stored.ToString(CultureInfo.InvariantCulture) : null);
             if (commit != lastCommit)
             {
-                await groups.CommitAsync(definition.GroupName, partition, commit, lease, cancellationToken).ConfigureAwait(false);
+                await cursor.CommitAsync(commit, cancellationToken).ConfigureAwait(false);
                 lastCommit = commit;
             }
         }

@@ -52,16 +52,34 @@ public sealed class SingletonAggregationTests : IDisposable
     }
 
     [Fact]
-    public async Task FencedCommit_LeaseLost_RefusedAndTheCommittedOffsetKept()
+    public async Task FencedCursor_LeaseLost_RefusedAndTheCommittedOffsetKept()
     {
         var groups = new ConsumerGroupStore(_dir.Combine("groups"));
         var lease = new ManualLease("streams.s.aggregate.w.0", 1);
-        await groups.CommitAsync("aggregate.w", 0, new CommittedOffset(5, null), lease, CancellationToken.None);
+        var cursor = await FencedCursor.OpenAsync(groups, "aggregate.w", 0, lease, CancellationToken.None);
+        await cursor.CommitAsync(new CommittedOffset(5, null), CancellationToken.None);
 
         lease.Lose();
 
-        await Assert.ThrowsAsync<LeaseLostException>(() => groups.CommitAsync("aggregate.w", 0, new CommittedOffset(9, null), lease, CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<LeaseLostException>(() => cursor.CommitAsync(new CommittedOffset(9, null), CancellationToken.None).AsTask());
         Assert.Equal(new CommittedOffset(5, null), groups.GetCommitted("aggregate.w", 0));
+    }
+
+    [Fact]
+    public async Task FencedCursor_PausedFormerOwnerStillHoldingItsLease_RefusedOnceTheNewOwnerOpened()
+    {
+        // The former owner believes it still holds its lease (a paused process that has not noticed yet); the new
+        // owner's OpenAsync re-commits the stored position, so the former owner's next commit finds a newer revision.
+        var groups = new ConsumerGroupStore(_dir.Combine("groups"));
+        var former = await FencedCursor.OpenAsync(groups, "aggregate.w", 0, new ManualLease("streams.s.aggregate.w.0", 1), CancellationToken.None);
+        await former.CommitAsync(new CommittedOffset(5, "100"), CancellationToken.None);
+
+        var successor = await FencedCursor.OpenAsync(groups, "aggregate.w", 0, new ManualLease("streams.s.aggregate.w.0", 2), CancellationToken.None);
+
+        Assert.Equal(new CommittedOffset(5, "100"), successor.Committed);
+        await Assert.ThrowsAsync<LeaseLostException>(() => former.CommitAsync(new CommittedOffset(7, "200"), CancellationToken.None).AsTask());
+        await successor.CommitAsync(new CommittedOffset(6, "150"), CancellationToken.None);
+        Assert.Equal(new CommittedOffset(6, "150"), groups.GetCommitted("aggregate.w", 0));
     }
 
     [Fact]

@@ -65,7 +65,7 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
 
     private async Task SuperviseAsync(string stream, int partition, CancellationToken stoppingToken)
     {
-        var lease = FencedCommit.LeaseName(stream, GroupName, partition);
+        var lease = FencedCursor.LeaseName(stream, GroupName, partition);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -91,7 +91,8 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
         var settings = options.Value;
         var log = store.GetPartition(stream, partition);
         var groups = store.GetGroups(stream);
-        var next = groups.GetCommitted(GroupName, partition)?.Offset ?? log.StartOffset;
+        var cursor = await FencedCursor.OpenAsync(groups, GroupName, partition, lease, cancellationToken).ConfigureAwait(false);
+        var next = cursor.Committed?.Offset ?? log.StartOffset;
         var lines = new StringBuilder();
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -152,7 +153,7 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
 
             if (end != next)
             {
-                await groups.CommitAsync(GroupName, partition, new CommittedOffset(end, null), lease, cancellationToken).ConfigureAwait(false);
+                await cursor.CommitAsync(new CommittedOffset(end, null), cancellationToken).ConfigureAwait(false);
                 next = end;
             }
         }
