@@ -1,5 +1,6 @@
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
+using Iot.Broker.Cluster.Queues;
 using Iot.Broker.Cluster.Retained;
 using Iot.Broker.Cluster.Security;
 using Iot.Broker.Cluster.Sessions;
@@ -28,6 +29,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLive();
         services.AddClusterSecurity();
         services.AddClusterSessions();
+        services.AddClusterQueues();
         return services;
     }
 }
