@@ -48,6 +48,7 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lazy<Task> _started;
     private INatsKVStore? _definitions;
+    private int _disposed;
 
     /// <summary>Uses the buckets named after <paramref name="prefix"/> on <paramref name="kv"/>, created with <paramref name="replicas"/> when missing.</summary>
     /// <param name="kv">The key-value context of this node's NATS connection.</param>
@@ -194,6 +195,12 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        // A host that failed to start disposes its services more than once.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         foreach (var queue in _queues.Values)
         {
