@@ -35,16 +35,21 @@ internal sealed partial class JetStreamQueueStore
                 break;
             }
 
-            foreach (var candidate in candidates)
+            try
             {
-                try
+                foreach (var candidate in candidates)
                 {
                     if (await TakeAsync(index, properties, candidate, request, now, lockUntil, cancellationToken).ConfigureAwait(false) is { } message)
                     {
                         received.Add(message);
                     }
                 }
-                finally
+            }
+            finally
+            {
+                // Every candidate, also those after one whose write failed (JetStream unreachable): else this node
+                // would never offer them again.
+                foreach (var candidate in candidates)
                 {
                     index.Release(candidate.Key);
                 }
