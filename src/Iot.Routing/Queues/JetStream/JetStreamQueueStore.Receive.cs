@@ -5,7 +5,11 @@ namespace Iot.Routing.Queues.JetStream;
 internal sealed partial class JetStreamQueueStore
 {
     /// <inheritdoc/>
-    /// <remarks>Each message taken is one compare-and-set of its key (the lock, with the delivery count); an expired message met on the way one more.</remarks>
+    /// <remarks>
+    /// Each message taken is one compare-and-set of its key (the lock, with the delivery count), those of one call sent
+    /// together; an expired message met on the way is one instead. When one of them fails (JetStream unreachable) the
+    /// call throws, and the messages locked by the others are delivered again when their locks expire.
+    /// </remarks>
     public async Task<IReadOnlyList<ReceivedQueueMessage>> ReceiveAsync(string queue, ReceiveRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -37,13 +41,10 @@ internal sealed partial class JetStreamQueueStore
 
             try
             {
-                foreach (var candidate in candidates)
-                {
-                    if (await TakeAsync(index, properties, candidate, request, now, lockUntil, cancellationToken).ConfigureAwait(false) is { } message)
-                    {
-                        received.Add(message);
-                    }
-                }
+                // The candidates' writes go out together (each its own compare-and-set) and are kept in the order chosen.
+                var taken = await Task.WhenAll(candidates.Select(candidate =>
+                    TakeAsync(index, properties, candidate, request, now, lockUntil, cancellationToken))).ConfigureAwait(false);
+                received.AddRange(taken.OfType<ReceivedQueueMessage>());
             }
             finally
             {
