@@ -90,18 +90,26 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
                         continue;
                     }
 
-                    foreach (var (id, lockToken) in batch)
+                    // Checked as the batch arrives, before this consumer completes anything: a message handed out
+                    // before another consumer's completion and processed late here is not one that came back.
+                    foreach (var (id, _) in batch)
                     {
                         received.AddOrUpdate(id, 1, (_, n) => n + 1);
                         if (completed.ContainsKey(id))
                         {
                             cameBack.Add(id);
                         }
+                    }
 
-                        if (await TryCompleteAsync(brokers, target, queue, lockToken))
-                        {
-                            completed[id] = true;
-                        }
+                    if (batch.Count == 0)
+                    {
+                        continue;
+                    }
+
+                    var ids = batch.ToDictionary(m => m.LockToken, m => m.Id, StringComparer.Ordinal);
+                    foreach (var lockToken in await TryCompleteAsync(brokers, target, queue, [.. ids.Keys]))
+                    {
+                        completed[ids[lockToken]] = true;
                     }
                 }
             }
@@ -128,7 +136,7 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
 
             Assert.Equal(Messages, acknowledged.Count);
             Assert.Empty(lost);
-            Assert.Empty(cameBack);
+            Assert.True(cameBack.IsEmpty, $"completed, then received again: {string.Join(", ", cameBack)}");
             Assert.Equal(Messages, completed.Count);
         }
         catch
@@ -168,23 +176,24 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
         return [.. value.EnumerateArray().Select(m => (m.GetProperty("messageId").GetString()!, m.GetProperty("lockToken").GetString()!))];
     }
 
-    private static async Task<bool> TryCompleteAsync(ClusterBrokers brokers, int node, string queue, string lockToken)
+    /// <summary>Completes a batch in one call; the lock tokens whose completion was acknowledged.</summary>
+    private static async Task<List<string>> TryCompleteAsync(ClusterBrokers brokers, int node, string queue, string[] lockTokens)
     {
         try
         {
             using var http = Http(brokers, node);
-            using var response = await http.PostAsJsonAsync(new Uri($"api/queues/{queue}/messages:complete", UriKind.Relative), new { lockTokens = new[] { lockToken } });
+            using var response = await http.PostAsJsonAsync(new Uri($"api/queues/{queue}/messages:complete", UriKind.Relative), new { lockTokens });
             if (!response.IsSuccessStatusCode)
             {
-                return false;
+                return [];
             }
 
             var result = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return result.GetProperty("succeededLockTokens").GetArrayLength() == 1;
+            return [.. result.GetProperty("succeededLockTokens").EnumerateArray().Select(t => t.GetString()!)];
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or InvalidOperationException or JsonException)
         {
-            return false;
+            return [];
         }
     }
 }
