@@ -101,8 +101,14 @@ internal sealed partial class JetStreamQueueStore
     private static async Task<SendResult> SendTrackedAsync(QueueIndex index, MessageHeader header, byte[] body, long now, long window, CancellationToken cancellationToken)
     {
         var key = QueueKeys.DuplicateKey(header.MessageId);
-        while (true)
+        for (var attempt = 1; ; attempt++)
         {
+            if (attempt > 20)
+            {
+                // Reads keep disagreeing with the writes (a replica far behind): the caller gets an error and sends again.
+                throw new TimeoutException($"The message id's record in {index.Bucket.Bucket} did not settle; the send may be retried with the same message id.");
+            }
+
             var seen = await index.Bucket.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!seen.Success && seen.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
             {
@@ -168,13 +174,17 @@ internal sealed partial class JetStreamQueueStore
         return seq > 0 ? seq : throw new InvalidOperationException($"The message key {key} of {index.Bucket.Bucket} exists already.");
     }
 
-    /// <summary>Creates a message key; its revision is the sequence number; 0 when the key exists.</summary>
+    /// <summary>
+    /// Creates a message key that never held anything; its revision is the sequence number; 0 when the key has any
+    /// entry, also a delete marker. (The client's create would write over the marker of a completed message: a retried
+    /// send that read a lagging replica would bring a completed message back.)
+    /// </summary>
     private static async Task<long> TryWriteNewAsync(QueueIndex index, string key, MessageHeader header, byte[] body, CancellationToken cancellationToken)
     {
-        var created = await index.Bucket.TryCreateAsync(key, header.Encode(body), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var created = await index.Bucket.TryUpdateAsync(key, header.Encode(body), revision: 0, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!created.Success)
         {
-            return created.Error is NatsKVCreateException ? 0 : throw created.Error;
+            return created.Error is NatsKVWrongLastRevisionException or NatsKVCreateException ? 0 : throw created.Error;
         }
 
         var seq = (long)created.Value;
