@@ -295,7 +295,7 @@ internal sealed partial class JetStreamQueueStore
         return true;
     }
 
-    /// <summary>Reads a message key from the bucket into the index; null when the message is gone.</summary>
+    /// <summary>Reads a message key from the bucket into the index; null when the read found no message.</summary>
     private static async Task<IndexedMessage?> RefreshAsync(QueueIndex index, string key, CancellationToken cancellationToken)
     {
         var entry = await index.Bucket.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -305,13 +305,10 @@ internal sealed partial class JetStreamQueueStore
             return index.Find(key);
         }
 
-        if (entry.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
-        {
-            throw entry.Error;
-        }
-
-        index.Forget(key);
-        return null;
+        // Gone, or not yet there: a direct get may be answered by a replica that lags behind. The index keeps what it
+        // knows (forgetting a message here lost it for this node until it changed again); the watch brings the
+        // delete marker when the message is really gone.
+        return entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? null : throw entry.Error;
     }
 
     private static MessageHeader Locked(IndexedMessage message, long now, long lockUntil) =>

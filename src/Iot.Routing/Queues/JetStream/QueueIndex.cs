@@ -135,20 +135,6 @@ internal sealed class QueueIndex
         }
     }
 
-    /// <summary>Drops what is known of <paramref name="key"/> (read as gone from the bucket).</summary>
-    public void Forget(string key)
-    {
-        lock (_gate)
-        {
-            if (_messages.Remove(key, out var known))
-            {
-                _bySeq.Remove(known.Seq);
-            }
-
-            _sessions.Remove(key);
-        }
-    }
-
     /// <summary>Wakes the waiters (a send of this node committed).</summary>
     public void NotifyArrival()
     {
