@@ -3,6 +3,7 @@ using Iot.QueueBench;
 // Durable queue throughput: send, then receive-and-complete, with concurrent senders and competing consumers.
 //   dotnet run -c Release --project bench/Iot.QueueBench -- iot  [messages] [senders] [consumers]
 //   dotnet run -c Release --project bench/Iot.QueueBench -- nats [messages] [senders] [consumers] [url]
+//   dotnet run -c Release --project bench/Iot.QueueBench -- jetstream [messages] [senders] [consumers] [url] [replicas]
 //   dotnet run -c Release --project bench/Iot.QueueBench -- commands [devices] [commands] [httpBase] [mqttPort] [concurrency]
 // bench/queue-compare.sh runs the first two against a fresh data directory and a fresh nats-server.
 var mode = args.Length > 0 ? args[0] : "iot";
@@ -18,6 +19,13 @@ switch (mode)
         break;
     case "nats":
         await using (var target = await NatsQueueTarget.CreateAsync(args.Length > 4 ? args[4] : "nats://127.0.0.1:4222"))
+        {
+            await QueueWorkload.RunAsync(target, Arg(1, 20_000), Arg(2, 16), Arg(3, 8));
+        }
+
+        break;
+    case "jetstream":
+        await using (var target = await JetStreamQueueTarget.CreateAsync(args.Length > 4 ? args[4] : "nats://127.0.0.1:4222", Arg(5, 1)))
         {
             await QueueWorkload.RunAsync(target, Arg(1, 20_000), Arg(2, 16), Arg(3, 8));
         }

@@ -78,3 +78,39 @@ internal sealed class NatsQueueTarget : IQueueTarget, IAsyncDisposable
 
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 }
+
+/// <summary>The platform's cluster-mode queue: <see cref="Iot.Routing.Queues.JetStream.JetStreamQueueStore"/> on the NATS at the url.</summary>
+internal sealed class JetStreamQueueTarget : IQueueTarget, IAsyncDisposable
+{
+    private readonly NatsClient _client;
+    private readonly Iot.Routing.Queues.JetStream.JetStreamQueueStore _store;
+
+    private JetStreamQueueTarget(string url, int replicas)
+    {
+        _client = new NatsClient(url);
+        _store = new Iot.Routing.Queues.JetStream.JetStreamQueueStore(_client.CreateJetStreamContext().CreateKeyValueStoreContext(), replicas, TimeProvider.System,
+            prefix: "bench" + Guid.NewGuid().ToString("N")[..6]);
+    }
+
+    public string Name => "Iot JetStreamQueueStore";
+
+    public static async Task<JetStreamQueueTarget> CreateAsync(string url, int replicas)
+    {
+        var target = new JetStreamQueueTarget(url, replicas);
+        await target._store.CreateOrUpdateQueueAsync(new QueueProperties { Name = "bench" });
+        return target;
+    }
+
+    public Task SendAsync(byte[] body) => _store.SendAsync("bench", [new QueueMessage { Body = body }]);
+
+    public async Task<IReadOnlyList<object>> ReceiveAsync(int max) =>
+        [.. await _store.ReceiveAsync("bench", new ReceiveRequest { MaxMessages = max })];
+
+    public Task CompleteAsync(object message) => _store.CompleteAsync("bench", ((ReceivedQueueMessage)message).LockToken!);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _store.DisposeAsync();
+        await _client.DisposeAsync();
+    }
+}

@@ -1,6 +1,7 @@
 using Iot.Broker.Cluster.Leases;
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
+using Iot.Broker.Cluster.Queues;
 using Iot.Broker.Cluster.Retained;
 using Iot.Broker.Cluster.Routing;
 using Iot.Broker.Cluster.Security;
@@ -34,6 +35,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLeases();
         services.AddClusterRouting();
         services.AddClusterStreams();
+        services.AddClusterQueues();
         return services;
     }
 }

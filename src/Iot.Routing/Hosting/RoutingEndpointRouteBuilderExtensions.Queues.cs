@@ -225,6 +225,12 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 _ => Problem(StatusCodes.Status400BadRequest, "Invalid queue operation", ex.Message),
             };
         }
+        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException)
+        {
+            // Cluster mode: JetStream did not confirm the change in time (e.g. while it elects a leader).
+            return Problem(StatusCodes.Status503ServiceUnavailable, "Queue store unavailable",
+                $"The queue store did not confirm the operation ({ex.Message}); it may or may not have happened: try again (a send with the same messageId is stored once).");
+        }
     }
 
     private static IQueueStore Store(HttpContext context) => context.RequestServices.GetRequiredService<IQueueStore>();
