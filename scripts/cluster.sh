@@ -168,6 +168,12 @@ EOF
         >"$DIR/logs/node-$i.log" 2>&1 </dev/null &
       echo $! >"$DIR/pids/node-$i.pid"
     )
+    # node-0 first: it creates the streams and buckets, and the others, started together after it, find them
+    # (nats-server 2.9.10 answers one of two concurrent creates of a stream only after the request's time-out).
+    if [ "$i" = 0 ]; then
+      wait_for 120 node_started 0 \
+        || die "node-0 did not start; see $DIR/logs/node-0.log (scripts/cluster.sh stop ends the others)"
+    fi
   done
 
   for ((i = 0; i < NODES; i++)); do

@@ -38,6 +38,9 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
 
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long a start-up watch may bring nothing (not even "no data") before it is started again.</summary>
+    private static readonly TimeSpan StartWatchTimeout = TimeSpan.FromSeconds(5);
+
     private readonly INatsKVContext _kv;
     private readonly int _replicas;
     private readonly string _prefix;
@@ -333,10 +336,14 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
         };
         while (!token.IsCancellationRequested)
         {
+            // Until the watch delivered the stored definitions, an attempt that brings nothing within StartWatchTimeout
+            // is started again: a watch created while JetStream still elects the bucket's leaders can stay silent.
+            using var attempt = StartAttempt(ready.Task, token);
             try
             {
-                await foreach (var entry in _definitions!.WatchAsync<byte[]>(opts: opts, cancellationToken: token).ConfigureAwait(false))
+                await foreach (var entry in _definitions!.WatchAsync<byte[]>(opts: opts, cancellationToken: attempt.Token).ConfigureAwait(false))
                 {
+
                     string name;
                     try
                     {
@@ -387,7 +394,8 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
             }
             catch (Exception ex)
             {
-                JetStreamQueueLog.WatchFailed(_logger, QueueKeys.DefinitionsBucket(_prefix), ex);
+                JetStreamQueueLog.WatchFailed(_logger, QueueKeys.DefinitionsBucket(_prefix),
+                    ex is OperationCanceledException ? new TimeoutException($"the watch brought nothing within {StartWatchTimeout.TotalSeconds:0} s; starting it again", ex) : ex);
                 await Task.Delay(RetryPause, _timeProvider, CancellationToken.None).ConfigureAwait(false);
             }
         }
@@ -408,9 +416,10 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
         };
         while (!token.IsCancellationRequested)
         {
+            using var attempt = StartAttempt(index.Ready, token);
             try
             {
-                await foreach (var entry in index.Bucket.WatchAsync<byte[]>(opts: opts, cancellationToken: token).ConfigureAwait(false))
+                await foreach (var entry in index.Bucket.WatchAsync<byte[]>(opts: opts, cancellationToken: attempt.Token).ConfigureAwait(false))
                 {
                     index.Apply(entry.Key, entry.Revision, entry.Operation, entry.Value, fromWatch: true);
                     if (entry.Delta == 0)
@@ -425,7 +434,8 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
             }
             catch (Exception ex)
             {
-                JetStreamQueueLog.WatchFailed(_logger, index.Bucket.Bucket, ex);
+                JetStreamQueueLog.WatchFailed(_logger, index.Bucket.Bucket,
+                    ex is OperationCanceledException ? new TimeoutException($"the watch brought nothing within {StartWatchTimeout.TotalSeconds:0} s; starting it again", ex) : ex);
                 try
                 {
                     await Task.Delay(RetryPause, token).ConfigureAwait(false);
@@ -436,6 +446,33 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The token of one watch attempt: until <paramref name="ready"/> completed (the watch delivered what is stored, or
+    /// "no data"), an attempt that brings nothing within <see cref="StartWatchTimeout"/> is cancelled and started again:
+    /// a watch created while JetStream still elects the bucket's leaders can stay silent (a start-up hung without it).
+    /// </summary>
+    private static CancellationTokenSource StartAttempt(Task ready, CancellationToken token)
+    {
+        var attempt = CancellationTokenSource.CreateLinkedTokenSource(token);
+        if (!ready.IsCompleted)
+        {
+            attempt.CancelAfter(StartWatchTimeout);
+            _ = ready.ContinueWith(static (_, state) =>
+            {
+                try
+                {
+                    ((CancellationTokenSource)state!).CancelAfter(Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // That attempt ended already.
+                }
+            }, attempt, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return attempt;
     }
 
     private long Now() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
