@@ -156,23 +156,9 @@ internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         foreach (var message in messages)
         {
             ArgumentNullException.ThrowIfNull(message);
-            var sessionId = properties.RequiresSession ? message.SessionId : null;
-            if (properties.RequiresSession && string.IsNullOrEmpty(sessionId))
-            {
-                throw new QueueException(QueueError.SessionRequired, $"The queue '{queue}' requires a sessionId on every message.");
-            }
-
-            if (message.TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
-            {
-                throw new QueueException(QueueError.Invalid, "ttl must be positive.");
-            }
-
-            var visibleAt = message.ScheduledEnqueueTime is { } scheduled ? Math.Max(now, scheduled.ToUnixTimeMilliseconds()) : now;
-            var timeToLive = message.TimeToLive is { } own && own < properties.DefaultMessageTimeToLive ? own : properties.DefaultMessageTimeToLive;
-            // Only ids the sender chose can repeat: generated ones are not remembered for duplicate detection.
-            var tracked = !string.IsNullOrEmpty(message.MessageId);
-            rows.Add(new PreparedRow(message, tracked ? message.MessageId! : Guid.NewGuid().ToString("N"), tracked && detectDuplicates,
-                sessionId, visibleAt, AddMilliseconds(visibleAt, timeToLive), StoredProperties.Serialize(message)));
+            var rules = SendRules.For(queue, properties, message, now);
+            rows.Add(new PreparedRow(message, rules.MessageId, rules.Tracked && detectDuplicates,
+                rules.SessionId, rules.VisibleAt, rules.ExpiresAt, StoredProperties.Serialize(message)));
         }
 
         return new PreparedSend(queue, now, detectDuplicates ? (long)properties.DuplicateDetectionWindow.TotalMilliseconds : 0, rows);
@@ -310,9 +296,6 @@ internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
         FindQueue(queue) ?? throw new QueueException(QueueError.NotFound, $"There is no queue named '{queue}'.");
 
     private long Now() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static long AddMilliseconds(long at, TimeSpan span) =>
-        span == TimeSpan.MaxValue || span.TotalMilliseconds >= Never - at ? Never : at + (long)span.TotalMilliseconds;
 
     private static DateTimeOffset FromMs(long ms) => ms == Never ? DateTimeOffset.MaxValue : DateTimeOffset.FromUnixTimeMilliseconds(ms);
 }

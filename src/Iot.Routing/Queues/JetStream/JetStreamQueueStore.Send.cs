@@ -20,29 +20,15 @@ internal sealed partial class JetStreamQueueStore
         foreach (var message in messages)
         {
             ArgumentNullException.ThrowIfNull(message);
-            var sessionId = properties.RequiresSession ? message.SessionId : null;
-            if (properties.RequiresSession && string.IsNullOrEmpty(sessionId))
-            {
-                throw new QueueException(QueueError.SessionRequired, $"The queue '{queue}' requires a sessionId on every message.");
-            }
-
-            if (message.TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
-            {
-                throw new QueueException(QueueError.Invalid, "ttl must be positive.");
-            }
-
-            var visibleAt = message.ScheduledEnqueueTime is { } scheduled ? Math.Max(now, scheduled.ToUnixTimeMilliseconds()) : now;
-            var timeToLive = message.TimeToLive is { } own && own < properties.DefaultMessageTimeToLive ? own : properties.DefaultMessageTimeToLive;
-            // Only ids the sender chose can repeat: generated ones are not remembered for duplicate detection.
-            var tracked = !string.IsNullOrEmpty(message.MessageId);
+            var rules = SendRules.For(queue, properties, message, now);
             var header = new MessageHeader
             {
-                MessageId = tracked ? message.MessageId! : Guid.NewGuid().ToString("N"),
-                SessionId = sessionId,
+                MessageId = rules.MessageId,
+                SessionId = rules.SessionId,
                 Priority = message.Priority,
                 EnqueuedAt = now,
-                VisibleAt = visibleAt,
-                ExpiresAt = AddMilliseconds(visibleAt, timeToLive),
+                VisibleAt = rules.VisibleAt,
+                ExpiresAt = rules.ExpiresAt,
                 Subject = message.Subject,
                 ContentType = message.ContentType,
                 CorrelationId = message.CorrelationId,
@@ -50,7 +36,7 @@ internal sealed partial class JetStreamQueueStore
                 ReplyToSessionId = message.ReplyToSessionId,
                 Properties = message.ApplicationProperties is { Count: > 0 } applicationProperties ? new(applicationProperties, StringComparer.Ordinal) : null,
             };
-            prepared.Add((header, message.Body.ToArray(), tracked));
+            prepared.Add((header, message.Body.ToArray(), rules.Tracked));
         }
 
         var window = (long)properties.DuplicateDetectionWindow.TotalMilliseconds;

@@ -477,8 +477,5 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
 
     private long Now() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private static long AddMilliseconds(long at, TimeSpan span) =>
-        span == TimeSpan.MaxValue || span.TotalMilliseconds >= Never - at ? Never : at + (long)span.TotalMilliseconds;
-
     private static DateTimeOffset FromMs(long ms) => ms == Never ? DateTimeOffset.MaxValue : DateTimeOffset.FromUnixTimeMilliseconds(ms);
 }
