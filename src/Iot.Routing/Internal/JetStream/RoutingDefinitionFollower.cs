@@ -33,8 +33,15 @@ internal sealed class RoutingDefinitionFollower(JetStreamRoutingStore store, Rou
         await _loaded.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// How long the first load may keep failing on NATS errors (JetStream electing leaders after a server died) before
+    /// the start fails; within it the load is tried again every second.
+    /// </summary>
+    private static readonly TimeSpan LoadWindow = TimeSpan.FromSeconds(45);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var started = timeProvider.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
             bool following = false;
@@ -64,7 +71,8 @@ internal sealed class RoutingDefinitionFollower(JetStreamRoutingStore store, Rou
                 _loaded.TrySetCanceled(stoppingToken);
                 return;
             }
-            catch (Exception ex) when (!_loaded.Task.IsCompleted)
+            catch (Exception ex) when (!_loaded.Task.IsCompleted
+                && (ex is not NATS.Client.Core.NatsException || timeProvider.GetElapsedTime(started) > LoadWindow))
             {
                 _loaded.TrySetException(ex);
                 return;
