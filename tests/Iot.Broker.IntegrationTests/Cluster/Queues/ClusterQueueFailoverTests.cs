@@ -25,7 +25,7 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
     // Known liveness bug (issue 19, left open): after kill -9 of the queue bucket's leader, a few messages (2 of 1000 in
     // one run of three) can stay in the queue without any node's receive offering them again. Nothing acknowledged is
     // lost and nothing completed comes back in any run; the test prints the queue's remaining messages when it fails.
-    [Fact(Skip = "Known issue 19 bug: after a NATS leader kill a few queue messages can stay unoffered; see docs/cluster.md, Queues (part 2)")]
+    [Fact]
     public async Task ThousandMessages_BrokerAndNatsLeaderKilledMidway_NothingAcknowledgedLostNothingCompletedBack()
     {
         await using var nats = await NatsClusterFixture.StartAsync(servers: 3);
