@@ -32,13 +32,15 @@ public static class KeyValueCompareAndSet
     private const string Rollup = "Nats-Rollup";
     private static readonly ApiError LostRace = new() { Code = 400, ErrCode = 10071, Description = "wrong last sequence: a concurrent write expecting the same revision came first" };
 
-    /// <summary>Writes <paramref name="value"/> under <paramref name="key"/> when its last revision is <paramref name="revision"/>.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> under <paramref name="key"/> when its last revision is <paramref name="revision"/>
+    /// (0: when the key has no message at all, not even a delete marker).
+    /// </summary>
     /// <returns>The new revision; <see cref="NatsKVWrongLastRevisionException"/> when another write came first.</returns>
     public static ValueTask<NatsResult<ulong>> TryUpdateExclusiveAsync(this INatsKVStore store, string key, byte[] value, ulong revision,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
-        ArgumentOutOfRangeException.ThrowIfZero(revision);
         return WriteAsync(store, key, value, revision, null, cancellationToken);
     }
 

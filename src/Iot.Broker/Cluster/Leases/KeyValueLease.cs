@@ -1,5 +1,6 @@
 using Iot.Messaging.Leases;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Leases;
 
@@ -69,7 +70,7 @@ internal sealed class KeyValueLease : ISingletonLease
             try
             {
                 using var timeout = new CancellationTokenSource(_owner.RequestTimeout);
-                await _store.TryDeleteAsync(_key, new NatsKVDeleteOpts { Revision = Revision }, timeout.Token).ConfigureAwait(false);
+                await _store.TryDeleteExclusiveAsync(_key, Revision, cancellationToken: timeout.Token).ConfigureAwait(false);
                 LeasesLog.Released(_owner.Logger, Name);
             }
             catch (Exception ex) when (KeyValueSingletonLeases.IsTransient(ex, CancellationToken.None))
@@ -107,7 +108,7 @@ internal sealed class KeyValueLease : ISingletonLease
                 NATS.Client.Core.NatsResult<ulong> result;
                 try
                 {
-                    result = await _store.TryUpdateAsync(_key, record.ToJson(), _revision, cancellationToken: timeout.Token).ConfigureAwait(false);
+                    result = await _store.TryUpdateExclusiveAsync(_key, record.ToJson(), _revision, timeout.Token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!token.IsCancellationRequested)
                 {

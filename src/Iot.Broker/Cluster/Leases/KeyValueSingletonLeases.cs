@@ -3,6 +3,7 @@ using Iot.Messaging.Leases;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Leases;
 
@@ -157,8 +158,8 @@ internal sealed class KeyValueSingletonLeases : ISingletonLeases, IAsyncDisposab
         var sentAt = Time.GetTimestamp();
         var record = new LeaseRecord(NodeId, Instance, Time.GetUtcNow(), Time.GetUtcNow(), (long)Schedule.Duration.TotalMilliseconds);
         var written = revision == 0
-            ? await store.TryCreateAsync(key, record.ToJson(), cancellationToken: timeout.Token).ConfigureAwait(false)
-            : await store.TryUpdateAsync(key, record.ToJson(), revision, cancellationToken: timeout.Token).ConfigureAwait(false);
+            ? await store.TryCreateExclusiveAsync(key, record.ToJson(), timeout.Token).ConfigureAwait(false)
+            : await store.TryUpdateExclusiveAsync(key, record.ToJson(), revision, timeout.Token).ConfigureAwait(false);
         if (!written.Success)
         {
             // Another node was faster: it holds the lease now.

@@ -4,6 +4,7 @@ using Iot.Broker.Hosting;
 using Iot.Broker.Mqtt;
 using NATS.Client.Core;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Nodes;
 
@@ -239,7 +240,7 @@ internal sealed class NodeRegistry : BackgroundService, IClusterMembership
         {
             try
             {
-                var created = await store.TryCreateAsync(key, claim.ToJson(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                var created = await store.TryCreateExclusiveAsync(key, claim.ToJson(), cancellationToken).ConfigureAwait(false);
                 if (created.Success)
                 {
                     return true;

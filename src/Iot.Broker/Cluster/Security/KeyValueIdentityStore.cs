@@ -4,6 +4,7 @@ using Iot.Broker.Security.Identities;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Security;
 
@@ -126,8 +127,8 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
         var key = IdentityRecord.Key(identity.Id);
         var value = IdentityRecord.Write(identity);
         var result = expectedRevision == 0
-            ? await store.TryCreateAsync(key, value, cancellationToken: cancellationToken).ConfigureAwait(false)
-            : await store.TryUpdateAsync(key, value, (ulong)expectedRevision, cancellationToken: cancellationToken).ConfigureAwait(false);
+            ? await store.TryCreateExclusiveAsync(key, value, cancellationToken).ConfigureAwait(false)
+            : await store.TryUpdateExclusiveAsync(key, value, (ulong)expectedRevision, cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
             return (long)result.Value;
@@ -156,7 +157,7 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
             expectedRevision = (long)existing.Value.Revision;
         }
 
-        var result = await store.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = (ulong)expectedRevision }, cancellationToken).ConfigureAwait(false);
+        var result = await store.TryDeleteExclusiveAsync(key, (ulong)expectedRevision, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
             return true;

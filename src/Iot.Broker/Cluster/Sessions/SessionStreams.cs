@@ -5,6 +5,7 @@ using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Sessions;
 
@@ -100,8 +101,8 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
     {
         var bytes = record.ToBytes();
         var result = revision == 0
-            ? await Bucket.TryCreateAsync(key, bytes, cancellationToken: cancellationToken).ConfigureAwait(false)
-            : await Bucket.TryUpdateAsync(key, bytes, revision, cancellationToken: cancellationToken).ConfigureAwait(false);
+            ? await Bucket.TryCreateExclusiveAsync(key, bytes, cancellationToken).ConfigureAwait(false)
+            : await Bucket.TryUpdateExclusiveAsync(key, bytes, revision, cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
             return result.Value;
@@ -118,7 +119,7 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
     /// <summary>Deletes the record if still at <paramref name="revision"/>, and the session's queue; false when fenced.</summary>
     public async Task<bool> TryDeleteAsync(string key, ulong revision, CancellationToken cancellationToken)
     {
-        var result = await Bucket.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision, Purge = true }, cancellationToken).ConfigureAwait(false);
+        var result = await Bucket.TryDeleteExclusiveAsync(key, revision, purge: true, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!result.Success)
         {
             if (result.Error is NatsKVWrongLastRevisionException)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Internal.JetStream;
 
@@ -49,7 +50,7 @@ internal sealed partial class JetStreamRoutingStore
         {
             // Compared with the revision read, so a definition saved again in between (on any node) is not lost.
             var revision = existing.Value.Revision;
-            var result = await _definitionsStore.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = revision }).ConfigureAwait(false);
+            var result = await _definitionsStore.TryDeleteExclusiveAsync(key, revision).ConfigureAwait(false);
             if (!result.Success)
             {
                 throw result.Error;

@@ -1,4 +1,5 @@
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Internal.JetStream;
 
@@ -238,7 +239,7 @@ internal sealed partial class JetStreamRoutingStore
     private async Task<ulong?> TryUpdateAsync(DeliveryIndex.Entry entry, StoredDelivery value, ulong revision)
     {
         value = value with { Seq = entry.Seq };
-        var result = await _deliveries!.TryUpdateAsync(entry.Key, value.Serialize(), revision).ConfigureAwait(false);
+        var result = await _deliveries!.TryUpdateExclusiveAsync(entry.Key, value.Serialize(), revision).ConfigureAwait(false);
         if (result.Success)
         {
             _index.Apply(entry.Key, entry.Subscription, value, result.Value, fromWatch: false);
@@ -256,7 +257,7 @@ internal sealed partial class JetStreamRoutingStore
 
     private async Task<bool> TryDeleteAsync(DeliveryIndex.Entry entry, ulong revision)
     {
-        var result = await _deliveries!.TryDeleteAsync(entry.Key, new NatsKVDeleteOpts { Revision = revision }).ConfigureAwait(false);
+        var result = await _deliveries!.TryDeleteExclusiveAsync(entry.Key, revision).ConfigureAwait(false);
         if (result.Success)
         {
             _index.Apply(entry.Key, entry.Subscription, null, revision, fromWatch: false);

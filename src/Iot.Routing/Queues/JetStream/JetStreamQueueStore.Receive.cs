@@ -1,4 +1,5 @@
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Queues.JetStream;
 
@@ -271,7 +272,7 @@ internal sealed partial class JetStreamQueueStore
     private static async Task<bool> TryUpdateAsync(QueueIndex index, IndexedMessage message, MessageHeader header, CancellationToken cancellationToken)
     {
         header = header with { Seq = message.Seq };
-        var updated = await index.Bucket.TryUpdateAsync(message.Key, header.Encode(message.Body), message.Revision, cancellationToken: cancellationToken)
+        var updated = await index.Bucket.TryUpdateExclusiveAsync(message.Key, header.Encode(message.Body), message.Revision, cancellationToken)
             .ConfigureAwait(false);
         if (!updated.Success)
         {
@@ -285,7 +286,7 @@ internal sealed partial class JetStreamQueueStore
     /// <summary>Deletes <paramref name="message"/> if its key is still at the revision read; false when it is not.</summary>
     private static async Task<bool> TryDeleteAsync(QueueIndex index, IndexedMessage message, CancellationToken cancellationToken)
     {
-        var deleted = await index.Bucket.TryDeleteAsync(message.Key, new NatsKVDeleteOpts { Revision = message.Revision }, cancellationToken).ConfigureAwait(false);
+        var deleted = await index.Bucket.TryDeleteExclusiveAsync(message.Key, message.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!deleted.Success)
         {
             return deleted.Error is NatsKVWrongLastRevisionException ? false : throw deleted.Error;

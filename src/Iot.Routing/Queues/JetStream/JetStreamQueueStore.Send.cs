@@ -1,4 +1,5 @@
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Queues.JetStream;
 
@@ -137,8 +138,8 @@ internal sealed partial class JetStreamQueueStore
 
             var claim = new DuplicateRecord(QueueKeys.NewMessageKey(), now).Encode();
             var claimed = seen.Success
-                ? await index.Bucket.TryUpdateAsync(key, claim, seen.Value.Revision, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await index.Bucket.TryCreateAsync(key, claim, cancellationToken: cancellationToken).ConfigureAwait(false);
+                ? await index.Bucket.TryUpdateExclusiveAsync(key, claim, seen.Value.Revision, cancellationToken).ConfigureAwait(false)
+                : await index.Bucket.TryCreateExclusiveAsync(key, claim, cancellationToken).ConfigureAwait(false);
             if (claimed.Success)
             {
                 var messageKey = DuplicateRecord.Decode(claim)!.Key;
@@ -167,7 +168,7 @@ internal sealed partial class JetStreamQueueStore
     /// </summary>
     private static async Task<long> TryWriteNewAsync(QueueIndex index, string key, MessageHeader header, byte[] body, CancellationToken cancellationToken)
     {
-        var created = await index.Bucket.TryUpdateAsync(key, header.Encode(body), revision: 0, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var created = await index.Bucket.TryUpdateExclusiveAsync(key, header.Encode(body), revision: 0, cancellationToken).ConfigureAwait(false);
         if (!created.Success)
         {
             return created.Error is NatsKVWrongLastRevisionException or NatsKVCreateException ? 0 : throw created.Error;

@@ -1,4 +1,5 @@
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Queues.JetStream;
 
@@ -131,8 +132,8 @@ internal sealed partial class JetStreamQueueStore
 
             var record = new SessionRecord { LockToken = Guid.NewGuid().ToString("N"), LockedUntil = until, State = current?.Record.State };
             var written = current is { } previous
-                ? await index.Bucket.TryUpdateAsync(key, record.Encode(), previous.Revision, cancellationToken: cancellationToken).ConfigureAwait(false)
-                : await index.Bucket.TryCreateAsync(key, record.Encode(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                ? await index.Bucket.TryUpdateExclusiveAsync(key, record.Encode(), previous.Revision, cancellationToken).ConfigureAwait(false)
+                : await index.Bucket.TryCreateExclusiveAsync(key, record.Encode(), cancellationToken).ConfigureAwait(false);
             if (written.Success)
             {
                 index.SessionWritten(key, written.Value, record);
@@ -165,7 +166,7 @@ internal sealed partial class JetStreamQueueStore
 
             if (change(current.Record) is { } changed)
             {
-                var updated = await index.Bucket.TryUpdateAsync(key, changed.Encode(), current.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var updated = await index.Bucket.TryUpdateExclusiveAsync(key, changed.Encode(), current.Revision, cancellationToken).ConfigureAwait(false);
                 if (updated.Success)
                 {
                     index.SessionWritten(key, updated.Value, changed);
@@ -179,7 +180,7 @@ internal sealed partial class JetStreamQueueStore
             }
             else
             {
-                var deleted = await index.Bucket.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = current.Revision }, cancellationToken).ConfigureAwait(false);
+                var deleted = await index.Bucket.TryDeleteExclusiveAsync(key, current.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
                 if (deleted.Success)
                 {
                     index.Deleted(key, current.Revision);

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Routing.Queues.JetStream;
 
@@ -109,7 +110,7 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
         bool created;
         while (true)
         {
-            var create = await _definitions!.TryCreateAsync(key, value, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var create = await _definitions!.TryCreateExclusiveAsync(key, value, cancellationToken).ConfigureAwait(false);
             if (create.Success)
             {
                 created = true;
@@ -121,7 +122,7 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
                 throw create.Error;
             }
 
-            var current = await _definitions.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var current = await _definitions!.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!current.Success)
             {
                 continue;
@@ -132,7 +133,7 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
                 throw RequiresSessionChanged();
             }
 
-            var update = await _definitions.TryUpdateAsync(key, value, current.Value.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var update = await _definitions.TryUpdateExclusiveAsync(key, value, current.Value.Revision, cancellationToken).ConfigureAwait(false);
             if (update.Success)
             {
                 created = false;
@@ -160,7 +161,7 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
                 return current.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? false : throw current.Error;
             }
 
-            var deleted = await _definitions.TryDeleteAsync(key, new NatsKVDeleteOpts { Revision = current.Value.Revision }, cancellationToken).ConfigureAwait(false);
+            var deleted = await _definitions.TryDeleteExclusiveAsync(key, current.Value.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (deleted.Success)
             {
                 break;

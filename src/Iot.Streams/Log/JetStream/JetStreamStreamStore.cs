@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Streams.Log.JetStream;
 
@@ -103,7 +104,7 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.RequestTimeout);
         var value = JsonSerializer.SerializeToUtf8Bytes(definition);
-        var created = await JetStreamRetry.WriteAsync(ct => _definitions.Store.TryCreateAsync(key, value, cancellationToken: ct), timeout.Token).ConfigureAwait(false);
+        var created = await JetStreamRetry.WriteAsync(ct => _definitions.Store.TryCreateExclusiveAsync(key, value, ct), timeout.Token).ConfigureAwait(false);
         if (created.Success)
         {
             await OpenAsync(definition, discovered: false, cancellationToken).ConfigureAwait(false);

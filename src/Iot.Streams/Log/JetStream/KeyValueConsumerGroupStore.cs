@@ -1,4 +1,5 @@
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Streams.Log.JetStream;
 
@@ -39,7 +40,7 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
     {
         Validate(group);
         using var timeout = Timeout(cancellationToken);
-        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: ct), timeout.Token)
+        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateExclusiveAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), ct), timeout.Token)
             .ConfigureAwait(false);
         if (result.Success)
         {
@@ -135,8 +136,8 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
         var key = KeyValueConsumerGroups.OffsetKey(_stream, group, partition);
         var value = KeyValueConsumerGroups.Serialize(offset);
         var result = await JetStreamRetry.WriteAsync(ct => expectedRevision == 0
-            ? Store.TryCreateAsync(key, value, cancellationToken: ct)
-            : Store.TryUpdateAsync(key, value, (ulong)expectedRevision, cancellationToken: ct), timeout.Token).ConfigureAwait(false);
+            ? Store.TryCreateExclusiveAsync(key, value, ct)
+            : Store.TryUpdateExclusiveAsync(key, value, (ulong)expectedRevision, ct), timeout.Token).ConfigureAwait(false);
         if (result.Success)
         {
             ApplyOffset(group, partition, offset, (long)result.Value);
@@ -201,7 +202,7 @@ internal sealed class KeyValueConsumerGroupStore : IConsumerGroupStore
         }
 
         Validate(group);
-        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), cancellationToken: ct),
+        var result = await JetStreamRetry.WriteAsync(ct => Store.TryCreateExclusiveAsync(KeyValueConsumerGroups.GroupKey(_stream, group), "{}"u8.ToArray(), ct),
             cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
