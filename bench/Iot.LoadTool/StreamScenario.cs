@@ -6,18 +6,21 @@ namespace Iot.LoadTool;
 /// Telemetry at QoS 1: N devices publish JSON on <c>devices/{id}/telemetry</c>, each with at most <c>window</c>
 /// PUBLISH packets un-acknowledged; the figure is PUBACKs per second. On the Iot broker the default route sends that
 /// topic to the durable stream <c>telemetry</c> and the PUBACK waits for the append; on Mosquitto (no subscriber) it
-/// is the in-memory QoS 1 acceptance rate of the same topics.
+/// is the in-memory QoS 1 acceptance rate of the same topics. <c>--ports a,b,c</c> spreads the devices round-robin
+/// over several brokers (the nodes of a cluster).
 /// </summary>
 internal static class StreamScenario
 {
     public const string Usage =
-        "usage: Iot.LoadTool stream --port N [--host 127.0.0.1] [--devices 50] [--window 20] [--payload 64] [--seconds 10] [--warmup 2] [--broker-pid N]";
+        "usage: Iot.LoadTool stream --port N [--host 127.0.0.1] [--devices 50] [--window 20] [--payload 64] [--seconds 10] [--warmup 2] [--broker-pid N] [--ports N,N,...]";
 
     public static async Task<int> RunAsync(string[] args)
     {
         var arguments = new ScenarioArguments(args);
         var host = arguments.Text("host", "127.0.0.1");
         var port = arguments.Int("port", 1883);
+        var ports = arguments.Text("ports", port.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var devices = arguments.Int("devices", 50);
         var window = arguments.Int("window", 20);
         var payloadSize = arguments.Int("payload", 64);
@@ -36,7 +39,7 @@ internal static class StreamScenario
             for (var i = 0; i < devices; i++)
             {
                 var device = $"{prefix}-d{i}";
-                var connection = await MqttConnection.ConnectAsync(host, port, device, stop.Token);
+                var connection = await MqttConnection.ConnectAsync(host, ports[i % ports.Length], device, stop.Token);
                 connections.Add(connection);
                 var acks = new PubAckSink();
                 sinks.Add(acks);
@@ -55,7 +58,7 @@ internal static class StreamScenario
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start.Timestamp, end.Timestamp).TotalSeconds;
 
             var line = new ResultLine("stream")
-                .Add("qos", 1).Add("devices", devices).Add("window", window).Add("payload", payloadSize)
+                .Add("qos", 1).Add("brokers", ports.Length).Add("devices", devices).Add("window", window).Add("payload", payloadSize)
                 .Add("seconds", elapsed, "F2").Add("acked", acked).Add("msgs_per_s", acked / elapsed, "F0")
                 .AddCpu(start, end, acked)
                 .Add("errors", loops.Errors).Add("malformed", 0);

@@ -11,24 +11,28 @@ namespace Iot.QueueBench;
 /// <summary>
 /// Commands per second to connected devices through a running broker: N MQTT 5 devices that answer every command at
 /// once, and HTTP callers that send commands round-robin with <c>wait</c>, so each call's latency is the full round
-/// trip (enqueue, delivery, PUBACK, answer, 200).
+/// trip (enqueue, delivery, PUBACK, answer, 200). With several brokers of a cluster, devices connect round-robin to
+/// the MQTT ports and callers post round-robin to the HTTP addresses, so most commands are posted on one node and
+/// delivered by another.
 /// </summary>
 internal static class CommandWorkload
 {
-    public static async Task RunAsync(int devices, int commands, Uri httpBase, int mqttPort, int concurrency)
+    public static async Task RunAsync(int devices, int commands, string httpBases, string mqttPorts, int concurrency)
     {
+        var ports = mqttPorts.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var bases = httpBases.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(b => new Uri(b.TrimEnd('/') + "/")).ToArray();
         var runId = Guid.NewGuid().ToString("N")[..6];
         var clients = new List<IMqttClient>(devices);
         var factory = new MqttClientFactory();
         var connect = Stopwatch.StartNew();
         for (int i = 0; i < devices; i += 100)
         {
-            clients.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(100, devices - i)).Select(n => ConnectDeviceAsync(factory, $"bench-{runId}-{n}", mqttPort))));
+            clients.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(100, devices - i)).Select(n => ConnectDeviceAsync(factory, $"bench-{runId}-{n}", ports[n % ports.Length]))));
         }
 
         Console.WriteLine($"{devices} devices connected and subscribed in {connect.Elapsed.TotalSeconds:N1} s");
 
-        using var http = new HttpClient { BaseAddress = httpBase, Timeout = TimeSpan.FromSeconds(60) };
+        var http = bases.Select(b => new HttpClient { BaseAddress = b, Timeout = TimeSpan.FromSeconds(60) }).ToArray();
         var latencies = new double[commands];
         var failures = 0;
         var next = -1;
@@ -40,7 +44,7 @@ internal static class CommandWorkload
             {
                 var started = Stopwatch.GetTimestamp();
                 using var content = new StringContent($$"""{"n":{{i}}}""", Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync(new Uri($"api/devices/bench-{runId}-{i % devices}/commands/ping?wait=30", UriKind.Relative), content);
+                using var response = await http[(i + 1) % http.Length].PostAsync(new Uri($"api/devices/bench-{runId}-{i % devices}/commands/ping?wait=30", UriKind.Relative), content);
                 latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 if (!response.IsSuccessStatusCode
                     || (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString() != "Completed")
@@ -50,8 +54,13 @@ internal static class CommandWorkload
             }
         })));
         var seconds = clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"commands: {commands} to {devices} devices, {concurrency} HTTP callers: {commands / seconds:N0} commands/s, " +
+        Console.WriteLine($"commands: {commands} to {devices} devices on {ports.Length} broker(s), {concurrency} HTTP callers on {bases.Length}: {commands / seconds:N0} commands/s, " +
             $"round trip p50 {QueueWorkload.Percentile(latencies, 0.5):N1} ms, p99 {QueueWorkload.Percentile(latencies, 0.99):N1} ms, {failures} not completed");
+
+        foreach (var caller in http)
+        {
+            caller.Dispose();
+        }
 
         foreach (var client in clients)
         {
