@@ -1,3 +1,4 @@
+using Iot.Messaging.Leases;
 using Iot.Routing.Queues;
 using Iot.Routing.Queues.JetStream;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,8 @@ public static class JetStreamQueueServiceCollectionExtensions
     /// <summary>
     /// Makes the queue store the shared JetStream one (docs/cluster.md, "Queues (part 2)"): call before
     /// <see cref="IotRoutingServiceCollectionExtensions.AddIotRouting"/>, which then keeps it. Start-up waits until every
-    /// queue's index is current. Device commands keep their SQLite queue on each node (their records share its
+    /// queue's index is current. One node at a time (a singleton lease) sweeps what completed messages leave in the
+    /// buckets once their duplicate detection window has passed. Device commands keep their SQLite queue on each node (their records share its
     /// transaction) until commands have a JetStream store.
     /// </summary>
     /// <param name="services">The services.</param>
@@ -29,6 +31,9 @@ public static class JetStreamQueueServiceCollectionExtensions
             sp.GetRequiredService<ILogger<JetStreamQueueStore>>()));
         services.AddSingleton<IQueueStore>(sp => sp.GetRequiredService<JetStreamQueueStore>());
         services.AddHostedService(sp => new JetStreamQueueStartup(sp.GetRequiredService<JetStreamQueueStore>()));
+        services.AddHostedService(sp => new JetStreamQueueSweeper(sp.GetRequiredService<JetStreamQueueStore>(),
+            sp.GetService<ISingletonLeases>() ?? LocalSingletonLeases.Instance, sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILogger<JetStreamQueueStore>>()));
         return services;
     }
 

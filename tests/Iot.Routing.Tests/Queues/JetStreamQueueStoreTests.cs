@@ -165,6 +165,35 @@ public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFi
         Assert.True((await fresh.SendAsync("q", [Message("again", "m-done")]))[0].Duplicate);
     }
 
+    [Fact]
+    public async Task Sweep_AfterTheDuplicateWindow_PurgesWhatCompletedMessagesLeft_KeepsPendingMessagesAndRecentOnes()
+    {
+        // The server stamps entries with its own clock: bring the test clock to it first.
+        Time.SetUtcNow(DateTimeOffset.UtcNow);
+        var store = (JetStreamQueueStore)Store;
+        await Store.SendAsync("q", [Message("done-with-id", "a"), Message("done-without-id"), Message("pending", "c")]);
+        var received = await Store.ReceiveAsync("q", new ReceiveRequest { MaxMessages = 3 });
+        foreach (var message in received.Where(m => Text(m).StartsWith("done", StringComparison.Ordinal)))
+        {
+            Assert.Equal(SettleResult.Success, await Store.CompleteAsync("q", message.LockToken!));
+        }
+
+        // Within the window nothing goes.
+        Assert.Equal((0, 0), await store.SweepAsync(CancellationToken.None));
+        Assert.True((await Store.SendAsync("q", [Message("again", "a")]))[0].Duplicate);
+
+        // After the window and the margin: the two completions' markers and both message-id records go.
+        Time.Advance(Store.FindQueue("q")!.DuplicateDetectionWindow + JetStreamQueueStore.SweepMargin + TimeSpan.FromMinutes(1));
+        Assert.Equal((2, 2), await store.SweepAsync(CancellationToken.None));
+        Assert.Equal((0, 0), await store.SweepAsync(CancellationToken.None));
+
+        // The pending message is still there (its lock expired meanwhile), and its id is new again after the window.
+        Assert.Equal(["pending"], (await Store.ReceiveAsync("q", new ReceiveRequest { MaxMessages = 10 })).Select(Text));
+        Assert.False((await Store.SendAsync("q", [Message("new", "a")]))[0].Duplicate);
+        var fresh = await SecondNodeAsync();
+        Assert.Equal(2, (await fresh.GetStatisticsAsync("q")).Active);
+    }
+
     /// <summary>Another node: its own connection and store on the same buckets, started (knows every queue).</summary>
     private async Task<JetStreamQueueStore> SecondNodeAsync()
     {

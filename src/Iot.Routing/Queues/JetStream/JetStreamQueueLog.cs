@@ -13,4 +13,10 @@ internal static partial class JetStreamQueueLog
 
     [LoggerMessage(2902, LogLevel.Warning, "Skipped the unreadable definition of queue {Queue}")]
     public static partial void DefinitionSkipped(ILogger logger, string queue);
+
+    [LoggerMessage(2903, LogLevel.Information, "Queue sweep purged {Markers} delete markers of completed messages and {MessageIds} expired message-id records")]
+    public static partial void Swept(ILogger logger, int markers, int messageIds);
+
+    [LoggerMessage(2904, LogLevel.Warning, "Queue sweep failed; it runs again after its interval")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
 }
