@@ -27,6 +27,13 @@ internal interface IClusterSessions
     /// <summary>The session ended (or was taken over): stop reading, and delete its record if this node still owns it.</summary>
     void Ended(MqttSession session, bool deleteRecord);
 
+    /// <summary>
+    /// The delayed will of a disconnected session held here is due: removes it from the record first (so a node that
+    /// claims this one after it dies does not publish it again); true when the caller is to publish it, false when
+    /// another node took the session meanwhile (the client came back there).
+    /// </summary>
+    Task<bool> TakeWillAsync(string clientId);
+
     /// <summary>Registers who closes a local session taken over by another node (the session manager).</summary>
     void SetTakeoverHandler(Func<string, long, bool, bool> takenOver);
 }

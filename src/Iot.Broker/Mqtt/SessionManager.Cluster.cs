@@ -150,4 +150,13 @@ internal sealed partial class SessionManager
         cluster.SetTakeoverHandler(TakenOverRemotely);
         Volatile.Write(ref _takeoverHandlerSet, true);
     }
+
+    /// <summary>A delayed will that came due here: published once the session's record no longer holds it (see <see cref="IClusterSessions.TakeWillAsync"/>).</summary>
+    private async Task PublishClusteredWillAsync(IClusterSessions clustered, string clientId, BrokerMessage will)
+    {
+        if (await clustered.TakeWillAsync(clientId).ConfigureAwait(false))
+        {
+            PublishWill(clientId, will);
+        }
+    }
 }

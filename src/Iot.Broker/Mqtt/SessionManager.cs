@@ -273,8 +273,9 @@ internal sealed partial class SessionManager(
                 }
                 else
                 {
+                    var willPending = will is not null && Math.Min(willDelay, session.SessionExpiryInterval) > 0;
                     _ = context.Store.UpsertSessionAsync(new PersistedSession(
-                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner));
+                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner, willPending));
                     cluster?.Ended(session, deleteRecord: false);
                 }
             }
@@ -325,7 +326,18 @@ internal sealed partial class SessionManager(
                 }
             }
 
+            var expired = due?.Count ?? 0;
             _wills.TakeDue(now, ref due);
+            if (cluster is not null && due is not null)
+            {
+                // A delayed will in cluster mode is taken off the session's record before it is published.
+                foreach (var (clientId, will) in due.Skip(expired))
+                {
+                    _ = PublishClusteredWillAsync(cluster, clientId, will);
+                }
+
+                due.RemoveRange(expired, due.Count - expired);
+            }
         }
 
         if (due is not null)

@@ -26,7 +26,8 @@ internal sealed class ClusterSessionStore(ISessionStore inner, SessionDirectory 
             ProtocolVersion = session.ProtocolVersion,
             Connected = session.DisconnectedAtUnixMs is null,
             DisconnectedAtUnixMs = session.DisconnectedAtUnixMs ?? 0,
-            Will = session.DisconnectedAtUnixMs is null ? record.Will : null,
+            // A will waiting for its delay stays: if this node dies first, the node that claims it publishes it in time.
+            Will = session.DisconnectedAtUnixMs is null || session.WillPending ? record.Will : null,
         });
     }
 

@@ -82,7 +82,9 @@ internal sealed partial class DeadNodeSessions(
 
         var (record, revision) = current;
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var will = record.Connected ? record.Will : null;
+
+        // The will of a client connected there, or one that was waiting for its delay there after the client left.
+        var will = record.Will;
         if (record.ExpirySeconds == 0)
         {
             if (!await streams.TryDeleteAsync(key, revision, cancellationToken).ConfigureAwait(false))
@@ -94,43 +96,68 @@ internal sealed partial class DeadNodeSessions(
             return true;
         }
 
+        var disconnectedAt = record.Connected ? now : record.DisconnectedAtUnixMs;
+        var dueAt = disconnectedAt + (Math.Min(record.WillDelaySeconds, record.ExpirySeconds) * 1000L);
+        var waits = will is not null && dueAt > now;
+
+        // A will due now is taken off the record before it is published; one still waiting stays in it, bound to this
+        // node, so that if this node dies too, the node that claims it publishes it in time.
         var adopted = record with
         {
             Node = membership.NodeId,
             Epoch = record.Epoch + 1,
             Connected = false,
-            DisconnectedAtUnixMs = record.Connected ? now : record.DisconnectedAtUnixMs,
-            Will = null,
-            WillDelaySeconds = 0,
+            DisconnectedAtUnixMs = disconnectedAt,
+            Will = waits ? will : null,
+            WillDelaySeconds = waits ? record.WillDelaySeconds : 0,
         };
-        if (await streams.TryWriteAsync(key, adopted, revision, cancellationToken).ConfigureAwait(false) is null)
+        if (await streams.TryWriteAsync(key, adopted, revision, cancellationToken).ConfigureAwait(false) is not { } written)
         {
             return false;
         }
 
-        var delay = Math.Min(record.WillDelaySeconds, record.ExpirySeconds);
-        if (will is not null && delay == 0)
+        if (waits)
+        {
+            _ = PublishWillLaterAsync(key, record.ClientId, will!, adopted.Epoch, TimeSpan.FromMilliseconds(dueAt - now));
+        }
+        else
         {
             PublishWill(record.ClientId, will);
-        }
-        else if (will is not null)
-        {
-            _ = PublishWillLaterAsync(key, record.ClientId, will, adopted.Epoch, TimeSpan.FromSeconds(delay));
         }
 
         return true;
     }
 
-    /// <summary>A delayed will: published when its delay passed unless the client connected again (the epoch moved on).</summary>
+    /// <summary>
+    /// A delayed will: when its delay passed, taken off the record by a compare-and-set and then published, unless the
+    /// client connected again (the epoch moved on); published also when the session ended meanwhile (record gone).
+    /// </summary>
     private async Task PublishWillLaterAsync(string key, string clientId, byte[] will, long epoch, TimeSpan delay)
     {
         try
         {
             await Task.Delay(delay, time, _stop.Token).ConfigureAwait(false);
-            var current = await streams.TryGetAsync(key, _stop.Token).ConfigureAwait(false);
-            if (current is null || current.Value.Record.Epoch == epoch)
+            for (var attempt = 0; attempt < 3; attempt++)
             {
-                PublishWill(clientId, will);
+                var current = await streams.TryGetAsync(key, _stop.Token).ConfigureAwait(false);
+                if (current is not { } found)
+                {
+                    // The session ended (expired) meanwhile: its end publishes the will.
+                    PublishWill(clientId, will);
+                    return;
+                }
+
+                var (record, revision) = found;
+                if (record.Epoch != epoch || record.Will is null)
+                {
+                    return;
+                }
+
+                if (await streams.TryWriteAsync(key, record with { Will = null, WillDelaySeconds = 0 }, revision, _stop.Token).ConfigureAwait(false) is not null)
+                {
+                    PublishWill(clientId, will);
+                    return;
+                }
             }
         }
         catch (OperationCanceledException)

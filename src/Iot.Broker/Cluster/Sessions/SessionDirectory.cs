@@ -128,6 +128,25 @@ internal sealed partial class SessionDirectory(
         }
     }
 
+    public async Task<bool> TakeWillAsync(string clientId)
+    {
+        try
+        {
+            await WriteAsync(clientId, record => record with { Will = null }).ConfigureAwait(false);
+            return true;
+        }
+        catch (SessionFencedException)
+        {
+            return false;
+        }
+        catch (Exception ex) when (ex is NatsException or TimeoutException or OperationCanceledException or InvalidDataException)
+        {
+            // Not removed from the record: publish anyway (a node that claims this one if it dies may publish it again).
+            LogClaimFailed(logger, clientId, ex);
+            return true;
+        }
+    }
+
     /// <summary>Changes the record of a session this node holds; completes once stored. Fails when fenced or not held.</summary>
     public Task WriteAsync(string clientId, Func<SessionRecord, SessionRecord> change) =>
         _owned.TryGetValue(clientId, out var owned)

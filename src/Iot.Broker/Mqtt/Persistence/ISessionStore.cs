@@ -55,7 +55,12 @@ internal interface ISessionStore : IAsyncDisposable
 /// The identity that owns the session (docs/security.md); empty for anonymous sessions; null for sessions
 /// stored before owners were recorded.
 /// </param>
-internal sealed record PersistedSession(string ClientId, uint SessionExpiryInterval, long? DisconnectedAtUnixMs, byte ProtocolVersion, string? Owner = null);
+/// <param name="WillPending">
+/// The connection that ended left a will waiting for its delay: cluster mode keeps it in the session's record, so that
+/// the node that claims this one after it dies publishes it in time.
+/// </param>
+internal sealed record PersistedSession(string ClientId, uint SessionExpiryInterval, long? DisconnectedAtUnixMs, byte ProtocolVersion, string? Owner = null,
+    bool WillPending = false);
 
 /// <summary>A subscription of a persistent session, with its MQTT 5 options.</summary>
 internal sealed record PersistedSubscription(

@@ -78,6 +78,60 @@ public sealed class ClusterWillTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task NodeKilledWhileAWillWaitsForItsDelay_TheClaimingNodePublishesItOnceWhenDue()
+    {
+        await using var cluster = await SessionsClusterHarness.StartAsync(servers: 1);
+        string[] timing = ["--Iot:Cluster:HeartbeatInterval=00:00:01", "--Iot:Cluster:NodeTimeout=00:00:03"];
+        var nodes = await cluster.StartBrokersAsync(2, timing);
+        var (a, b) = (nodes[0], nodes[1]);
+        var run = TestIds.Topic("delayed-will");
+        var received = new ConcurrentQueue<(string Payload, TimeSpan At)>();
+        var clock = new Stopwatch();
+        try
+        {
+            using var watcher = new MqttClientFactory().CreateMqttClient();
+            watcher.ApplicationMessageReceivedAsync += e =>
+            {
+                received.Enqueue((e.ApplicationMessage.ConvertPayloadToString(), clock.Elapsed));
+                return Task.CompletedTask;
+            };
+            await watcher.ConnectAsync(ClusterSessionClients.Options(b, TestIds.ClientId("watch"), cleanStart: true, expiry: 0));
+            await ClusterSessionClients.SubscribeAsync(watcher, run + "/#");
+
+            // The client leaves node A asking for its will, which waits 6 s; node A dies while it waits.
+            const int Delay = 6;
+            var clientId = TestIds.ClientId("leaves");
+            using var leaving = new MqttClientFactory().CreateMqttClient();
+            await leaving.ConnectAsync(WithWill(a, clientId, run + "/delayed", expiry: 600, delay: Delay));
+            await leaving.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.DisconnectWithWillMessage).Build());
+            clock.Start();
+            await Eventually.WaitUntilAsync(async () => await cluster.ReadRecordAsync(clientId) is { Connected: false, Will: not null },
+                TimeSpan.FromSeconds(10), "node A recorded the disconnected session with its waiting will");
+            await cluster.KillBrokerAsync(0);
+
+            await Eventually.WaitUntilAsync(() => received.Any(m => m.Payload == "delayed-will"), TimeSpan.FromSeconds(30), "the will is published");
+            var at = received.First(m => m.Payload == "delayed-will").At;
+            output.WriteLine($"will after {at.TotalSeconds:F1} s");
+            Assert.True(at >= TimeSpan.FromSeconds(Delay) - TimeSpan.FromMilliseconds(500), $"the will came after {at.TotalSeconds:F1} s, before its delay");
+            Assert.True(at <= TimeSpan.FromSeconds(Delay) + NodeTimeout + Margin, $"the will came after {at.TotalSeconds:F1} s");
+            await Eventually.WaitUntilAsync(async () => await cluster.ReadRecordAsync(clientId) is { Will: null }, TimeSpan.FromSeconds(10),
+                "the published will is gone from the record");
+
+            using var publisher = new MqttClientFactory().CreateMqttClient();
+            await publisher.ConnectAsync(ClusterSessionClients.Options(b, TestIds.ClientId("pub"), cleanStart: true, expiry: 0));
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(run + "/marker").WithPayload("marker")
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            await Eventually.WaitUntilAsync(() => received.Any(m => m.Payload == "marker"), TimeSpan.FromSeconds(10), "the marker arrives");
+            Assert.Equal(1, received.Count(m => m.Payload == "delayed-will"));
+        }
+        catch
+        {
+            output.WriteLine(cluster.Diagnostics());
+            throw;
+        }
+    }
+
     private static MqttClientOptions WithWill(BrokerProcess broker, string clientId, string topic, uint expiry, uint delay) =>
         new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", broker.MqttPort).WithClientId(clientId).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)

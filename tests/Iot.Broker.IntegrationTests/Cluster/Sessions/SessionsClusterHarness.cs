@@ -39,6 +39,16 @@ internal sealed class SessionsClusterHarness : IAsyncDisposable
         return _nats.ServerName(leader);
     }
 
+    /// <summary>The session record of <paramref name="clientId"/> in <c>iot-sessions</c>, read directly; null when there is none.</summary>
+    public async Task<Iot.Broker.Cluster.Sessions.SessionRecord?> ReadRecordAsync(string clientId)
+    {
+        await using var connection = _nats.CreateConnection();
+        var bucket = await new NATS.Client.KeyValueStore.NatsKVContext(new NATS.Client.JetStream.NatsJSContext(connection))
+            .GetStoreAsync(Iot.Broker.Cluster.Sessions.SessionStreams.BucketName);
+        var entry = await bucket.TryGetEntryAsync<byte[]>(Iot.Broker.Cluster.Sessions.SessionKey.Escape(clientId));
+        return entry.Success && entry.Value.Value is { Length: > 0 } bytes ? Iot.Broker.Cluster.Sessions.SessionRecord.FromBytes(bytes) : null;
+    }
+
     /// <summary>Everything the brokers and the NATS servers printed, for a failure message.</summary>
     public string Diagnostics() => _brokers?.Diagnostics() ?? _nats.Diagnostics();
 
