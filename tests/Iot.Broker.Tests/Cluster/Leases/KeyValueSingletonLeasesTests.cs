@@ -213,13 +213,19 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
         var (connection, kv) = await fixture.Nats.ConnectAgainAsync();
         var a = Node("a", TimeProvider.System, kv, schedule);
         var b = await NodeAsync("b", TimeProvider.System, schedule);
-        var held = (await a.Leases.TryAcquireAsync("dies"))!;
+        var held = (KeyValueLease)(await a.Leases.TryAcquireAsync("dies"))!;
         var lostAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         held.Lost.Register(() => lostAt.TrySetResult(Stopwatch.GetTimestamp()));
         using var stop = new CancellationTokenSource(Wait);
         var waiting = b.Leases.AcquireAsync("dies", stop.Token);
-        await Task.Delay(schedule.RenewInterval * 2, stop.Token);
-        Assert.False(waiting.IsCompleted, "taken while the holder renewed");
+
+        // Four renewals by the holder (more than the duration of lease time) while B waits: B must not take it.
+        for (int i = 0; i < 4; i++)
+        {
+            var before = held.Revision;
+            await Eventually.WaitUntilAsync(() => held.Revision > before || waiting.IsCompleted, Wait, "renewal " + i);
+            Assert.False(waiting.IsCompleted, "taken while the holder renewed");
+        }
 
         var died = Stopwatch.GetTimestamp();
         await connection.DisposeAsync();
