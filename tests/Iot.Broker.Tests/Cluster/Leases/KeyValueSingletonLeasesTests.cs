@@ -132,6 +132,29 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Lost_WorkReleasesTheLeaseFromInsideTheCancellation_ForgottenCountedAndAcquiredAgain()
+    {
+        // A singleton's loop usually ends, and releases its lease, inside the cancellation that lost it (its await's
+        // continuation runs inline): the lease must still end as lost, and this node must be able to take it again.
+        var time = new FakeTimeProvider(T0);
+        var a = await NodeAsync("a", time);
+        var lease = (await a.Leases.TryAcquireAsync("inline"))!;
+        Task? released = null;
+        lease.Lost.Register(() => released = lease.DisposeAsync().AsTask());
+
+        time.Advance(Schedule.GiveUpAfter);
+        Assert.NotNull(released);
+        await released.WaitAsync(Wait);
+
+        Assert.Equal(1, a.Metrics.Lost);
+        Assert.Equal(0, a.Metrics.Held);
+        Assert.DoesNotContain("inline", a.Leases.Held);
+        var again = await a.Leases.TryAcquireAsync("inline");
+        Assert.NotNull(again);
+        Assert.True(again.FencingToken > lease.FencingToken);
+    }
+
+    [Fact]
     public async Task RenewalsFail_HolderGivesUpAtDurationMinusMarginSinceItsLastRenewal()
     {
         var time = new FakeTimeProvider(T0);
