@@ -26,6 +26,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Leases;
 public sealed class AggregationFailoverTests(ITestOutputHelper output)
 {
     private const int Partitions = 4; // the default stream telemetry
+    private const int Singletons = (Partitions * 2) + 2; // the window's and the sink's of telemetry, the sink's of agg (2 partitions)
     private const int Devices = 8;
     private const string Window = "w1";
     private const string Output = "agg";
@@ -35,7 +36,20 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     [Fact]
-    public async Task KillTheAggregatingNode_EveryWindowPublishedWithItsValues_NoneTwiceDifferently_InfluxHasEveryPoint()
+    public Task KillTheAggregatingNode_EveryWindowPublishedWithItsValues_NoneTwiceDifferently_InfluxHasEveryPoint() =>
+        RunAsync(pause: false);
+
+    /// <summary>
+    /// The former owner is not dead but frozen (SIGSTOP, as in a long GC pause or a suspended VM) until the survivor took its
+    /// work over, then goes on (SIGCONT) believing for a moment that it still holds its leases: whatever it publishes late
+    /// has the same values, its commits are refused, it stops, and nothing is lost. Then the survivor is killed and the
+    /// former owner takes every singleton back (a node that lost a lease can hold it again).
+    /// </summary>
+    [Fact]
+    public Task PauseTheAggregatingNodePastItsLeases_ItResumesAndStops_NoWindowTwiceDifferently_InfluxHasEveryPoint() =>
+        RunAsync(pause: true);
+
+    private async Task RunAsync(bool pause)
     {
         var influx = new InfluxFixture();
         await influx.InitializeAsync();
@@ -45,7 +59,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
             await using var brokers = await ClusterBrokers.StartAsync(nats, 2, Args(influx.Url));
             try
             {
-                await RunAsync(brokers, influx);
+                await RunAsync(brokers, influx, pause);
             }
             catch
             {
@@ -86,7 +100,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         "--Iot:Influx:MaxRetryDelay=00:00:01",
     ];
 
-    private async Task RunAsync(ClusterBrokers brokers, InfluxFixture influx)
+    private async Task RunAsync(ClusterBrokers brokers, InfluxFixture influx, bool pause)
     {
         var prefix = "af-" + Guid.NewGuid().ToString("N")[..6];
         var devices = Enumerable.Range(0, Devices).Select(d => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{d}")).ToArray();
@@ -128,22 +142,54 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         await Task.WhenAll(victimLoops);
         output.WriteLine($"node-{victim} aggregates [{string.Join(",", running[victim])}], node-{survivor} [{string.Join(",", running[survivor])}]; " +
             $"leases held: {await LeasesHeldAsync(brokers, victim)} / {await LeasesHeldAsync(brokers, survivor)}; killing node-{victim} after {published.Count} messages");
-        await brokers.KillAsync(victim);
+        var frozen = brokers[victim].Id;
+        if (pause)
+        {
+            await SignalAsync(frozen, "STOP");
+        }
+        else
+        {
+            await brokers.KillAsync(victim);
+        }
+
         var sinceKill = Stopwatch.StartNew();
 
         // The victim's devices move to the survivor and keep publishing; the survivor takes every partition over.
         var movedLoops = onVictim.Select(d => PublishAsync(brokers.MqttPort(survivor), d, d + "-moved", published, stopAll.Token)).ToList();
         await Eventually.WaitUntilAsync(async () => (await RunningOnAsync(brokers, survivor)).Count == Partitions,
             LeaseDuration + TimeSpan.FromSeconds(5), $"node-{survivor} takes over every partition");
-        output.WriteLine($"node-{survivor} aggregates every partition {sinceKill.ElapsedMilliseconds} ms after kill -9");
+        output.WriteLine($"node-{survivor} aggregates every partition {sinceKill.ElapsedMilliseconds} ms after {(pause ? "SIGSTOP" : "kill -9")}");
         await Task.Delay(TimeSpan.FromSeconds(2));
+        if (pause)
+        {
+            // The former owner goes on: it finds its leases lost (its own give-up timer, a refused renewal or a refused
+            // commit) and stops every partition; the survivor keeps them.
+            await SignalAsync(frozen, "CONT");
+            await Eventually.WaitUntilAsync(async () => (await RunningOnAsync(brokers, victim)).Count == 0, TimeSpan.FromSeconds(15),
+                $"node-{victim} stops aggregating after SIGCONT");
+            Assert.True(await Cluster.Nodes.ClusterApi.MetricAsync(brokers.HttpBaseAddress(victim), "iot_cluster_leases_lost_total") > 0);
+            Assert.Equal(0, await LeasesHeldAsync(brokers, victim));
+            Assert.Equal(Partitions, (await RunningOnAsync(brokers, survivor)).Count);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
         await stopAll.CancelAsync();
         await Task.WhenAll(survivorLoops.Concat(movedLoops));
         var samples = published.ToList();
         output.WriteLine($"{samples.Count} messages acknowledged");
+        var reader = survivor;
+        if (pause)
+        {
+            // The node that lost its leases must be able to take them again: kill -9 of the survivor moves every
+            // singleton back to it.
+            await brokers.KillAsync(survivor);
+            await Eventually.WaitUntilAsync(async () => (await RunningOnAsync(brokers, victim)).Count == Partitions
+                && await LeasesHeldAsync(brokers, victim) == Singletons, LeaseDuration + TimeSpan.FromSeconds(5), $"node-{victim} takes every singleton back");
+            reader = victim;
+        }
 
         // 1. Dense offsets in every partition, every acknowledged message there once.
-        var telemetry = await ReadStreamAsync(brokers.HttpBaseAddress(survivor), "telemetry",
+        var telemetry = await ReadStreamAsync(brokers.HttpBaseAddress(reader), "telemetry",
             rows => rows.Count(r => r.Key is { } k && k.StartsWith(prefix, StringComparison.Ordinal)) >= samples.Count);
         foreach (var (partition, rows) in telemetry)
         {
@@ -160,7 +206,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         var expected = samples.GroupBy(s => (s.Device, Start: s.Ts - (s.Ts % WindowMs)))
             .ToDictionary(g => g.Key, g => new Aggregate(g.Key.Device, g.Key.Start, g.Count(), g.Sum(s => s.Temperature),
                 g.Min(s => s.Temperature), g.Max(s => s.Temperature)));
-        var results = await ReadStreamAsync(brokers.HttpBaseAddress(survivor), Output,
+        var results = await ReadStreamAsync(brokers.HttpBaseAddress(reader), Output,
             rows => rows.Select(r => Aggregate.Parse(r.Payload)).Where(a => expected.ContainsKey((a.Key, a.Start))).Select(a => (a.Key, a.Start))
                 .Distinct().Count() == expected.Count, TimeSpan.FromSeconds(30));
         var aggregates = results.Values.SelectMany(rows => rows).Select(r => Aggregate.Parse(r.Payload))
@@ -197,6 +243,13 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
             $"SELECT \"temperature_count\", \"temperature_sum\", \"temperature_min\", \"temperature_max\", \"key\" FROM \"{Output}\" WHERE \"key\" =~ /^{prefix}/");
         Assert.Equal(expected.Values.Select(a => (a.Key, a.Start + WindowMs, a.Count, a.Sum, a.Min, a.Max)).Order(),
             windows.Select(w => (w[5].GetString()!, w[0].GetInt64(), (long)w[1].GetDouble(), (long)w[2].GetDouble(), (long)w[3].GetDouble(), (long)w[4].GetDouble())).Order());
+    }
+
+    /// <summary>Sends a signal (STOP, CONT) to a process with <c>kill</c>.</summary>
+    private static async Task SignalAsync(int pid, string signal)
+    {
+        var result = await ChildProcess.RunAsync("kill", ["-" + signal, pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
+        Assert.True(result.ExitCode == 0, $"kill -{signal} {pid}: {result}");
     }
 
     private static async Task<IMqttClient> ConnectAsync(int port, string clientId)
