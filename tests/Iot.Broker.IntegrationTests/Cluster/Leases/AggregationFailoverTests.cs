@@ -141,7 +141,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         await stopVictims.CancelAsync();
         await Task.WhenAll(victimLoops);
         output.WriteLine($"node-{victim} aggregates [{string.Join(",", running[victim])}], node-{survivor} [{string.Join(",", running[survivor])}]; " +
-            $"leases held: {await LeasesHeldAsync(brokers, victim)} / {await LeasesHeldAsync(brokers, survivor)}; killing node-{victim} after {published.Count} messages");
+            $"leases held: {await LeasesHeldAsync(brokers, victim)} / {await LeasesHeldAsync(brokers, survivor)}; {(pause ? "freezing" : "killing")} node-{victim} after {published.Count} messages");
         var frozen = brokers[victim].Id;
         if (pause)
         {

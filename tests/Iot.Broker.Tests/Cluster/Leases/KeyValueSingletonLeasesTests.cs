@@ -132,7 +132,7 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
     }
 
     [Fact]
-    public async Task Lost_WorkReleasesTheLeaseFromInsideTheCancellation_ForgottenCountedAndAcquiredAgain()
+    public async Task Lost_WorkReleasesTheLeaseFromInsideTheCancellation_ForgottenAndCounted()
     {
         // A singleton's loop usually ends, and releases its lease, inside the cancellation that lost it (its await's
         // continuation runs inline): the lease must still end as lost, and this node must be able to take it again.
