@@ -52,8 +52,8 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
         {
             try
             {
-                await leases.RunWhileHeldAsync(lease, (held, ct) => RunAsync(definition, partition, held, ct),
-                    _ => _running.TryRemove((definition.Name, partition), out var _), stoppingToken).ConfigureAwait(false);
+                await leases.RunWhileHeldAsync(lease, (held, ct) => RunAsync(definition, partition, held, ct), null, stoppingToken)
+                    .ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -82,7 +82,21 @@ internal sealed class AggregationService(IStreamStore store, AggregatePublisher 
 
         using var aggregator = new PartitionAggregator(definition, suppress, scheduler, options.Value.IdleTick);
         _running[(definition.Name, partition)] = aggregator;
-        var lastCommit = committed ?? new CommittedOffset(next, null);
+        try
+        {
+            await AggregateAsync(definition, partition, log, cursor, aggregator, next, suppress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // However the run ends (lease lost, a refused commit, a failed read): this node no longer runs the partition.
+            _running.TryRemove(new KeyValuePair<(string, int), PartitionAggregator>((definition.Name, partition), aggregator));
+        }
+    }
+
+    private async Task AggregateAsync(WindowDefinition definition, int partition, IStreamLog log, FencedCursor cursor, PartitionAggregator aggregator,
+        long next, long suppress, CancellationToken cancellationToken)
+    {
+        var lastCommit = cursor.Committed ?? new CommittedOffset(next, null);
         while (!cancellationToken.IsCancellationRequested)
         {
             var records = await log.ReadAsync(next, BatchSize, cancellationToken).ConfigureAwait(false);

@@ -52,6 +52,35 @@ public sealed class SingletonAggregationTests : IDisposable
     }
 
     [Fact]
+    public async Task Aggregation_CommitRefusedWhileItsLeaseIsHeld_ReleasesIt_AndIsNoLongerListedAsRunning()
+    {
+        // Another commit of the group's position (an operator's, or a node that took over) refuses this owner's next
+        // commit while its lease still looks held: the run fails, the lease is released, and the partition must not stay
+        // listed as running here (another node may run it now).
+        var leases = new ManualLeases();
+        await using var host = await StreamsHost.StartAsync(_dir.Path, new()
+        {
+            ["Iot:Streams:Windows:0:Name"] = "t10s",
+            ["Iot:Streams:Windows:0:Kind"] = "Tumbling",
+            ["Iot:Streams:Windows:0:Size"] = "00:00:10",
+            ["Iot:Streams:Windows:0:Fields:0"] = "temperature",
+        }, services => services.AddSingleton<ISingletonLeases>(leases));
+        const string Lease = "streams.telemetry.aggregate.t10s.2";
+        await Poll.UntilAsync(() => Task.FromResult(leases.Waiting.ContainsKey(Lease)), Wait, "partition 2 waits for its lease");
+        var lease = leases.Grant(Lease, token: 3);
+        await Poll.UntilAsync(async () => await RunningAsync(host) is [2], Wait, "partition 2 runs");
+
+        var store = host.App.Services.GetRequiredService<IStreamStore>();
+        await store.GetGroups("telemetry").CommitAsync("aggregate.t10s", 2, new CommittedOffset(0, null));
+        await store.GetPartition("telemetry", 2).AppendAsync(new AppendRecord(DateTimeOffset.UtcNow, "dev-1", "devices/dev-1/telemetry",
+            """{"temperature":21}"""u8.ToArray()));
+
+        await Poll.UntilAsync(() => Task.FromResult(leases.Waiting.ContainsKey(Lease)), Wait, "partition 2 released its lease and waits again");
+        Assert.False(lease.IsHeld);
+        Assert.Empty(await RunningAsync(host));
+    }
+
+    [Fact]
     public async Task FencedCursor_LeaseLost_RefusedAndTheCommittedOffsetKept()
     {
         var groups = new ConsumerGroupStore(_dir.Combine("groups"));

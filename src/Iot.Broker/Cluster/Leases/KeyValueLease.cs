@@ -23,6 +23,8 @@ internal sealed class KeyValueLease : ISingletonLease
     private ulong _revision;
     private Task _renewing = Task.CompletedTask;
     private int _released;
+    private int _releasedWhileHeld;
+    private int _ended;
     private string _lostReason = "not renewed in time";
 
     public KeyValueLease(KeyValueSingletonLeases owner, INatsKVStore store, string name, string key, long token, LeaseRecord record, long sentAt)
@@ -63,6 +65,11 @@ internal sealed class KeyValueLease : ISingletonLease
         }
 
         var wasHeld = IsHeld;
+        if (wasHeld)
+        {
+            Volatile.Write(ref _releasedWhileHeld, 1);
+        }
+
         await _lost.CancelAsync().ConfigureAwait(false);
         await _renewing.ConfigureAwait(false);
         if (wasHeld)
@@ -81,6 +88,10 @@ internal sealed class KeyValueLease : ISingletonLease
         }
 
         await _onLost.DisposeAsync().ConfigureAwait(false);
+
+        // The work's loop usually releases the lease from inside the cancellation that lost it (its continuation runs
+        // inline): disposing the registration then removes OnEnded before it ran, so end here (at most once).
+        OnEnded();
         _lost.Dispose();
     }
 
@@ -157,9 +168,15 @@ internal sealed class KeyValueLease : ISingletonLease
         _lost.Cancel();
     }
 
+    /// <summary>Ends the lease once: forgotten by its owner, counted, and logged when it was lost rather than released.</summary>
     private void OnEnded()
     {
-        var lost = Volatile.Read(ref _released) == 0;
+        if (Interlocked.Exchange(ref _ended, 1) == 1)
+        {
+            return;
+        }
+
+        var lost = Volatile.Read(ref _releasedWhileHeld) == 0;
         _owner.Forget(this);
         _owner.Metrics.OnEnded(lost);
         if (lost)

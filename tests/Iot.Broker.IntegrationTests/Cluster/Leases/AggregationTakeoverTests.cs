@@ -4,6 +4,8 @@ using System.Text.Json;
 using Iot.Broker.IntegrationTests.Cluster.Nodes;
 using Iot.TestUtilities;
 using Iot.TestUtilities.Nats;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
 using Xunit.Abstractions;
 
 namespace Iot.Broker.IntegrationTests.Cluster.Leases;
@@ -11,7 +13,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Leases;
 /// <summary>
 /// Singletons across broker child processes (issue 19, done-when 5): with two nodes, each aggregation window x partition
 /// runs on exactly one of them (seen in <c>GET /api/streams/telemetry/aggregations</c>, which lists what runs on the node
-/// asked, and in <c>iot_cluster_leases_held</c>); after <c>kill -9</c> of a node, the other takes its partitions over
+/// asked, in <c>iot_cluster_leases_held</c>, and in every write of its lease in <c>iot-leases</c> over four renewals); after <c>kill -9</c> of a node, the other takes its partitions over
 /// within the lease duration plus 5 s.
 /// </summary>
 [Collection(ClusterCollectionDefinition.Name)]
@@ -46,16 +48,17 @@ public sealed class AggregationTakeoverTests(ITestOutputHelper output)
             Assert.Empty(running[0].Intersect(running[1]));
             Assert.Equal(Partitions, running[0].Union(running[1]).Count());
 
-            // It stays so while the leases are renewed (several renewals: a third of the duration each).
-            var steady = Stopwatch.StartNew();
-            while (steady.Elapsed < LeaseDuration * 2)
+            // It stays so while the leases are renewed: every write of every partition's lease, watched in the bucket
+            // until each was renewed four times (more than the duration), comes from the node that runs the partition.
+            var writers = await LeaseWritersAsync(nats, renewals: 4);
+            foreach (var (partition, holders) in writers)
             {
-                var now = await RunningAsync(brokers);
-                Assert.Equal(running[0], now[0]);
-                Assert.Equal(running[1], now[1]);
-                await Task.Delay(250);
+                Assert.Equal([ClusterBrokers.NodeId(running[0].Contains(partition) ? 0 : 1)], holders.Distinct());
             }
 
+            Assert.Equal(running, await RunningAsync(brokers));
+            Assert.Equal(0, await ClusterApi.MetricAsync(brokers.HttpBaseAddress(0), "iot_cluster_lease_takeovers_total"));
+            Assert.Equal(0, await ClusterApi.MetricAsync(brokers.HttpBaseAddress(1), "iot_cluster_lease_takeovers_total"));
             Assert.Equal(Partitions, (await LeasesHeldAsync(brokers, 0)) + (await LeasesHeldAsync(brokers, 1)));
 
             var victim = running[0].Count > 0 ? 0 : 1;
@@ -83,6 +86,40 @@ public sealed class AggregationTakeoverTests(ITestOutputHelper output)
             output.WriteLine(brokers.Diagnostics());
             throw;
         }
+    }
+
+    /// <summary>
+    /// Watches the bucket <c>iot-leases</c> until the lease of every partition of t10 was written <paramref name="renewals"/>
+    /// times after the first write seen; returns, per partition, the holder named by each write.
+    /// </summary>
+    private static async Task<Dictionary<int, List<string>>> LeaseWritersAsync(NatsClusterFixture nats, int renewals)
+    {
+        await using var connection = nats.CreateConnection();
+        var store = await new NatsKVContext(new NatsJSContext(connection)).GetStoreAsync("iot-leases");
+        var writers = Enumerable.Range(0, Partitions).ToDictionary(p => p, _ => new List<string>());
+        using var deadline = new CancellationTokenSource(LeaseDuration * (renewals + 2));
+        try
+        {
+            await foreach (var entry in store.WatchAsync<byte[]>("streams.telemetry.aggregate.t10.*", cancellationToken: deadline.Token))
+            {
+                if (entry.Operation == NatsKVOperation.Put && entry.Value is { } value
+                    && int.TryParse(entry.Key.AsSpan(entry.Key.LastIndexOf('.') + 1), System.Globalization.CultureInfo.InvariantCulture, out var partition))
+                {
+                    using var record = JsonDocument.Parse(value);
+                    writers[partition].Add(record.RootElement.GetProperty("holder").GetString()!);
+                    if (writers.Values.All(w => w.Count > renewals))
+                    {
+                        return writers;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+        }
+
+        throw new TimeoutException($"not every lease of t10 was renewed {renewals} times: " +
+            string.Join(", ", writers.Select(w => $"{w.Key}: {w.Value.Count}")));
     }
 
     private static async Task<List<int>[]> RunningAsync(ClusterBrokers brokers) =>

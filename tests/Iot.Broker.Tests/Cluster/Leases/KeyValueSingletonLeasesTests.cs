@@ -132,6 +132,30 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
     }
 
     [Fact]
+    public async Task Lost_WorkReleasesTheLeaseFromInsideTheCancellation_ForgottenAndCounted()
+    {
+        // A singleton's loop usually ends, and releases its lease, inside the cancellation that lost it (its await's
+        // continuation runs inline): the lease must still end as lost, and this node must be able to take it again.
+        // Its renewals fail (NATS is gone), so the give-up timer ends it; a node whose held map kept it would never
+        // try to acquire it again.
+        var time = new FakeTimeProvider(T0);
+        var (connection, kv) = await fixture.Nats.ConnectAgainAsync();
+        var a = Node("a", time, kv);
+        var lease = (await a.Leases.TryAcquireAsync("inline"))!;
+        Task? released = null;
+        lease.Lost.Register(() => released = lease.DisposeAsync().AsTask());
+        await connection.DisposeAsync();
+
+        time.Advance(Schedule.GiveUpAfter);
+        Assert.NotNull(released);
+        await released.WaitAsync(Wait);
+
+        Assert.Equal(1, a.Metrics.Lost);
+        Assert.Equal(0, a.Metrics.Held);
+        Assert.DoesNotContain("inline", a.Leases.Held);
+    }
+
+    [Fact]
     public async Task RenewalsFail_HolderGivesUpAtDurationMinusMarginSinceItsLastRenewal()
     {
         var time = new FakeTimeProvider(T0);
@@ -213,13 +237,19 @@ public sealed class KeyValueSingletonLeasesTests(LeaseNatsFixture fixture) : ICl
         var (connection, kv) = await fixture.Nats.ConnectAgainAsync();
         var a = Node("a", TimeProvider.System, kv, schedule);
         var b = await NodeAsync("b", TimeProvider.System, schedule);
-        var held = (await a.Leases.TryAcquireAsync("dies"))!;
+        var held = (KeyValueLease)(await a.Leases.TryAcquireAsync("dies"))!;
         var lostAt = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         held.Lost.Register(() => lostAt.TrySetResult(Stopwatch.GetTimestamp()));
         using var stop = new CancellationTokenSource(Wait);
         var waiting = b.Leases.AcquireAsync("dies", stop.Token);
-        await Task.Delay(schedule.RenewInterval * 2, stop.Token);
-        Assert.False(waiting.IsCompleted, "taken while the holder renewed");
+
+        // Four renewals by the holder (more than the duration of lease time) while B waits: B must not take it.
+        for (int i = 0; i < 4; i++)
+        {
+            var before = held.Revision;
+            await Eventually.WaitUntilAsync(() => held.Revision > before || waiting.IsCompleted, Wait, "renewal " + i);
+            Assert.False(waiting.IsCompleted, "taken while the holder renewed");
+        }
 
         var died = Stopwatch.GetTimestamp();
         await connection.DisposeAsync();
