@@ -7,31 +7,13 @@ using NATS.Client.KeyValueStore;
 
 namespace Iot.Messaging.Tests.JetStream;
 
-/// <summary>Three real nats-servers for the compare-and-set tests (each test uses its own bucket).</summary>
-public sealed class CompareAndSetNatsFixture : IAsyncLifetime
-{
-    private NatsClusterFixture? _nats;
-
-    public NatsClusterFixture Nats => _nats ?? throw new InvalidOperationException("not started");
-
-    public async Task InitializeAsync() => _nats = await NatsClusterFixture.StartAsync(servers: 3);
-
-    public async Task DisposeAsync()
-    {
-        if (_nats is not null)
-        {
-            await _nats.DisposeAsync();
-        }
-    }
-}
-
 /// <summary>
 /// <see cref="KeyValueCompareAndSet"/> on a bucket with three replicas: of writers that expect the same revision of a
 /// key, exactly one succeeds, even when they all reach the stream leader before any of them is applied (which the
 /// plain key-value update of nats-server 2.9 lets through more than once); a writer's own retry counts as written.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class KeyValueCompareAndSetTests(CompareAndSetNatsFixture fixture) : IClassFixture<CompareAndSetNatsFixture>, IAsyncLifetime
+public sealed class KeyValueCompareAndSetTests(ThreeNatsServers fixture) : IClassFixture<ThreeNatsServers>, IAsyncLifetime
 {
     private const int Writers = 4;
     private const int Rounds = 150;

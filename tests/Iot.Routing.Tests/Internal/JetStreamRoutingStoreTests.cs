@@ -12,24 +12,6 @@ using NATS.Client.KeyValueStore;
 
 namespace Iot.Routing.Tests.Internal;
 
-/// <summary>One real nats-server (JetStream) for a test class.</summary>
-public sealed class OneNatsServer : IAsyncLifetime
-{
-    private NatsClusterFixture? _nats;
-
-    public NatsClusterFixture Nats => _nats ?? throw new InvalidOperationException("not started");
-
-    public async Task InitializeAsync() => _nats = await NatsClusterFixture.StartAsync(servers: 1);
-
-    public async Task DisposeAsync()
-    {
-        if (_nats is not null)
-        {
-            await _nats.DisposeAsync();
-        }
-    }
-}
-
 /// <summary>
 /// The routing store contract on JetStream key-value buckets of a real nats-server (fresh buckets per test), and what
 /// only a store shared by nodes must do: two store instances on two connections stand for two nodes.

@@ -14,24 +14,24 @@ namespace Iot.Routing.Tests.Queues;
 /// queue at once still lock each message once.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class JetStreamQueueStoreReplicatedTests : IClassFixture<JetStreamQueueStoreReplicatedTests.NatsServers>, IAsyncLifetime
+public sealed class JetStreamQueueStoreReplicatedTests : IClassFixture<ThreeNatsServers>, IAsyncLifetime
 {
     private const int Nodes = 4;
     private const int Messages = 200;
-    private readonly NatsServers _servers;
+    private readonly ThreeNatsServers _servers;
     private readonly string _prefix = "r" + Guid.NewGuid().ToString("N")[..8];
     private readonly List<NatsConnection> _connections = [];
     private readonly List<JetStreamQueueStore> _nodes = [];
 
-    public JetStreamQueueStoreReplicatedTests(NatsServers servers) => _servers = servers;
+    public JetStreamQueueStoreReplicatedTests(ThreeNatsServers servers) => _servers = servers;
 
     public async Task InitializeAsync()
     {
         for (var i = 0; i < Nodes; i++)
         {
-            var connection = _servers.Cluster.CreateConnection(i % _servers.Cluster.ServerCount);
+            var connection = _servers.Nats.CreateConnection(i % _servers.Nats.ServerCount);
             _connections.Add(connection);
-            var node = new JetStreamQueueStore(new NatsKVContext(new NatsJSContext(connection)), _servers.Cluster.Replicas, TimeProvider.System, prefix: _prefix);
+            var node = new JetStreamQueueStore(new NatsKVContext(new NatsJSContext(connection)), _servers.Nats.Replicas, TimeProvider.System, prefix: _prefix);
             _nodes.Add(node);
             if (i == 0)
             {
@@ -93,24 +93,6 @@ public sealed class JetStreamQueueStoreReplicatedTests : IClassFixture<JetStream
             }
 
             received.AddRange(batch);
-        }
-    }
-
-    /// <summary>Three nats-servers for the class; each test uses its own bucket prefix.</summary>
-    public sealed class NatsServers : IAsyncLifetime
-    {
-        private NatsClusterFixture? _cluster;
-
-        public NatsClusterFixture Cluster => _cluster ?? throw new InvalidOperationException("not started");
-
-        public async Task InitializeAsync() => _cluster = await NatsClusterFixture.StartAsync(servers: 3);
-
-        public async Task DisposeAsync()
-        {
-            if (_cluster is not null)
-            {
-                await _cluster.DisposeAsync();
-            }
         }
     }
 }

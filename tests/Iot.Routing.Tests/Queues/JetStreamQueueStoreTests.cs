@@ -13,14 +13,14 @@ namespace Iot.Routing.Tests.Queues;
 /// stores on two connections are two nodes.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFixture<JetStreamQueueStoreTests.NatsServer>
+public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFixture<OneNatsServer>
 {
-    private readonly NatsServer _server;
+    private readonly OneNatsServer _server;
     private readonly string _prefix = "t" + Guid.NewGuid().ToString("N")[..8];
     private readonly List<NatsConnection> _connections = [];
     private readonly List<JetStreamQueueStore> _others = [];
 
-    public JetStreamQueueStoreTests(NatsServer server) => _server = server;
+    public JetStreamQueueStoreTests(OneNatsServer server) => _server = server;
 
     protected override IQueueStore CreateStore() => NewNode(Time);
 
@@ -205,26 +205,8 @@ public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFi
 
     private JetStreamQueueStore NewNode(TimeProvider time)
     {
-        var connection = _server.Cluster.CreateConnection(0);
+        var connection = _server.Nats.CreateConnection(0);
         _connections.Add(connection);
         return new JetStreamQueueStore(new NatsKVContext(new NatsJSContext(connection)), replicas: 1, time, prefix: _prefix);
-    }
-
-    /// <summary>One nats-server for the class; each test uses its own bucket prefix.</summary>
-    public sealed class NatsServer : IAsyncLifetime
-    {
-        private NatsClusterFixture? _cluster;
-
-        public NatsClusterFixture Cluster => _cluster ?? throw new InvalidOperationException("not started");
-
-        public async Task InitializeAsync() => _cluster = await NatsClusterFixture.StartAsync(servers: 1);
-
-        public async Task DisposeAsync()
-        {
-            if (_cluster is not null)
-            {
-                await _cluster.DisposeAsync();
-            }
-        }
     }
 }

@@ -9,30 +9,12 @@ using NATS.Client.KeyValueStore;
 
 namespace Iot.Broker.Tests.Cluster.Leases;
 
-/// <summary>Three real nats-servers for <see cref="LeaseRaceTests"/>.</summary>
-public sealed class LeaseRaceNatsFixture : IAsyncLifetime
-{
-    private NatsClusterFixture? _nats;
-
-    public NatsClusterFixture Nats => _nats ?? throw new InvalidOperationException("not started");
-
-    public async Task InitializeAsync() => _nats = await NatsClusterFixture.StartAsync(servers: 3);
-
-    public async Task DisposeAsync()
-    {
-        if (_nats is not null)
-        {
-            await _nats.DisposeAsync();
-        }
-    }
-}
-
 /// <summary>
 /// Several nodes taking one expired lease at the same moment, on a bucket with three replicas (where nats-server 2.9
 /// alone lets concurrent compare-and-sets of one revision all succeed): exactly one node gets it, every time.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class LeaseRaceTests(LeaseRaceNatsFixture fixture) : IClassFixture<LeaseRaceNatsFixture>, IAsyncLifetime
+public sealed class LeaseRaceTests(ThreeNatsServers fixture) : IClassFixture<ThreeNatsServers>, IAsyncLifetime
 {
     private const int Nodes = 4;
     private const int Rounds = 40;
