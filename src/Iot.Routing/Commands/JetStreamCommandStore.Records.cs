@@ -171,7 +171,17 @@ internal sealed partial class JetStreamCommandStore
 
     private static async Task<NatsKVEntry<byte[]>?> TryGetAsync(INatsKVStore bucket, string key)
     {
-        var entry = await bucket.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
+        NATS.Client.Core.NatsResult<NatsKVEntry<byte[]>> entry;
+        try
+        {
+            entry = await bucket.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
+        }
+        catch (NATS.Client.JetStream.NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            // The leader's get API (direct gets are off) answers a missing key with an error rather than a result.
+            return null;
+        }
+
         if (entry.Success)
         {
             return entry.Value;

@@ -31,7 +31,7 @@ public sealed class ClusterCommandTests(ITestOutputHelper output)
         try
         {
             using var a = Http(brokers, 0);
-            var deviceId = TestIds.ClientId("cmd-dev");
+            var deviceId = TestIds.ClientId("cmddev");
 
             // 1. The device on B answers a command posted on A with wait: A learns of the answer from the shared record.
             await using (var onB = await Device.ConnectAsync(brokers.MqttPort(1), deviceId))
