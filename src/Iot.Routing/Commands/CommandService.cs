@@ -163,7 +163,14 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             await elsewhere.ConfigureAwait(false);
         }
 
-        return await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        var outcome = await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        if (outcome is null || outcome.IsFinal)
+        {
+            // Answered on another node: nothing here completes the entry.
+            _finished.TryRemove(new KeyValuePair<string, TaskCompletionSource>(commandId, finished));
+        }
+
+        return outcome;
     }
 
     /// <inheritdoc/>
