@@ -1,3 +1,4 @@
+using Iot.Messaging.JetStream;
 using Iot.Routing.Queues;
 using NATS.Client.KeyValueStore;
 
@@ -71,7 +72,7 @@ internal sealed partial class JetStreamCommandStore
     /// </summary>
     private async Task<CommandRecord> CreateOrMergeAsync(INatsKVStore bucket, CommandRecord record)
     {
-        var created = await bucket.TryCreateAsync(RecordKey(record.CommandId), Encode(record)).ConfigureAwait(false);
+        var created = await bucket.TryCreateExclusiveAsync(RecordKey(record.CommandId), Encode(record)).ConfigureAwait(false);
         if (created.Success)
         {
             return record;
@@ -138,7 +139,7 @@ internal sealed partial class JetStreamCommandStore
                 return null;
             }
 
-            var updated = await bucket.TryUpdateAsync(key, Encode(changed), read.Revision).ConfigureAwait(false);
+            var updated = await bucket.TryUpdateExclusiveAsync(key, Encode(changed), read.Revision).ConfigureAwait(false);
             if (updated.Success)
             {
                 return changed;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Iot.Messaging.JetStream;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;
 using Iot.Routing.Queues.JetStream;
@@ -94,8 +95,8 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
 
             var value = new MessageIdClaim(record.CommandId, record.CreatedAt).Encode();
             var claimed = seen is { } stale
-                ? await bucket.TryUpdateAsync(idKey, value, stale.Revision).ConfigureAwait(false)
-                : await bucket.TryCreateAsync(idKey, value).ConfigureAwait(false);
+                ? await bucket.TryUpdateExclusiveAsync(idKey, value, stale.Revision).ConfigureAwait(false)
+                : await bucket.TryCreateExclusiveAsync(idKey, value).ConfigureAwait(false);
             if (!claimed.Success)
             {
                 if (claimed.Error is NatsKVCreateException or NatsKVWrongLastRevisionException)
@@ -159,7 +160,7 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
     {
         ArgumentNullException.ThrowIfNull(record);
         var bucket = await BucketAsync().ConfigureAwait(false);
-        var created = await bucket.TryCreateAsync(RecordKey(record.CommandId), Encode(record)).ConfigureAwait(false);
+        var created = await bucket.TryCreateExclusiveAsync(RecordKey(record.CommandId), Encode(record)).ConfigureAwait(false);
         if (!created.Success)
         {
             if (created.Error is not NatsKVCreateException)
@@ -172,7 +173,7 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
         }
 
         // Its message id now names it, so a retry with that id finds it (a message id claimed already stays).
-        var claim = await bucket.TryCreateAsync(MessageIdKey(record.DeviceId, record.MessageId), new MessageIdClaim(record.CommandId, record.CreatedAt).Encode())
+        var claim = await bucket.TryCreateExclusiveAsync(MessageIdKey(record.DeviceId, record.MessageId), new MessageIdClaim(record.CommandId, record.CreatedAt).Encode())
             .ConfigureAwait(false);
         if (!claim.Success && claim.Error is not NatsKVCreateException)
         {
