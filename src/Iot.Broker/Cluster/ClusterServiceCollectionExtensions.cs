@@ -1,3 +1,4 @@
+using Iot.Broker.Cluster.Commands;
 using Iot.Broker.Cluster.Leases;
 using Iot.Broker.Cluster.Live;
 using Iot.Broker.Cluster.Nodes;
@@ -36,6 +37,7 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterRouting();
         services.AddClusterStreams();
         services.AddClusterQueues();
+        services.AddClusterCommands();
         return services;
     }
 }

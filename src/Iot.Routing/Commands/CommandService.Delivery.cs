@@ -86,6 +86,14 @@ internal sealed partial class CommandService
         {
             var messages = await _queues.ReceiveAsync(QueueName,
                 new ReceiveRequest { SessionId = deviceId, SessionLockToken = session.LockToken }, cancellationToken).ConfigureAwait(false);
+            if (messages.Count > 0 && _queues is IQueueArrivals)
+            {
+                // A shared store (a cluster): the session lock is renewed now so that it outlives the message's lock. A
+                // node the device moved to takes the session only once it expired, and then finds the message free
+                // (else, taking it in between, it would find nothing to receive and not try again).
+                await _queues.RenewSessionLockAsync(QueueName, deviceId, session.LockToken, cancellationToken).ConfigureAwait(false);
+            }
+
             return messages.Count > 0 && await DeliverAsync(deviceId, messages[0], cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -146,16 +146,31 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             return record;
         }
 
+        // An answer recorded here completes `finished`; one recorded on another node (a cluster) reaches the store's wait.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var elsewhere = _store.WaitForFinalAsync(commandId, waiting.Token);
         try
         {
-            await finished.Task.WaitAsync(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAny(finished.Task, elsewhere).WaitAsync(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             // The wait ended first: the caller reports the command as still pending.
         }
+        finally
+        {
+            await waiting.CancelAsync().ConfigureAwait(false);
+            await elsewhere.ConfigureAwait(false);
+        }
 
-        return await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        var outcome = await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        if (outcome is null || outcome.IsFinal)
+        {
+            // Answered on another node: nothing here completes the entry.
+            _finished.TryRemove(new KeyValuePair<string, TaskCompletionSource>(commandId, finished));
+        }
+
+        return outcome;
     }
 
     /// <inheritdoc/>
@@ -179,6 +194,12 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         }
 
         _channel.DeviceReady += Kick;
+        if (_queues is IQueueArrivals arrivals)
+        {
+            // A shared queue store (a cluster): a command sent through another node wakes the node the device is on.
+            arrivals.SessionMessageArrived += OnSessionMessageArrived;
+        }
+
         var pending = await PendingDevicesAsync(cancellationToken).ConfigureAwait(false);
         foreach (var deviceId in pending)
         {
@@ -197,6 +218,11 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         if (_channel is not null)
         {
             _channel.DeviceReady -= Kick;
+        }
+
+        if (_queues is IQueueArrivals arrivals)
+        {
+            arrivals.SessionMessageArrived -= OnSessionMessageArrived;
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -243,6 +269,14 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             }
 
             from = page[^1].SequenceNumber + 1;
+        }
+    }
+
+    private void OnSessionMessageArrived(string queue, string deviceId)
+    {
+        if (queue == QueueName && _channel?.IsReady(deviceId) == true)
+        {
+            Kick(deviceId);
         }
     }
 

@@ -9,8 +9,9 @@ namespace Iot.Routing.Commands;
 /// </summary>
 /// <remarks>
 /// An implementation writes a command's record together with its queue message, and an answer together with its reply
-/// message, atomically (both durable or neither) in the queue store it belongs to; so a command store and its queue
-/// store are one storage (SQLite: one file and one transaction; a cluster: one stream). Every task completes when its
+/// message, in the queue store it belongs to: atomically where the storage allows (SQLite: one file and one
+/// transaction), else in an order after which a crash between two writes loses nothing acknowledged and leaves nothing
+/// undeliverable (JetStream: <see cref="JetStreamCommandStore"/>). Every task completes when its
 /// change is durable. A record is final once <see cref="CommandRecord.IsFinal"/>; the updates that take a pending record
 /// to a final one change nothing on a final record and return false.
 /// </remarks>
@@ -67,4 +68,11 @@ internal interface ICommandStore
     /// </summary>
     /// <returns>True when the answer was recorded; false when the command is final already, unknown, or another device's.</returns>
     Task<bool> AnswerAsync(string commandId, string deviceId, CommandStatus status, byte[] answer, string? contentType, long now, IPreparedReply? reply);
+
+    /// <summary>
+    /// Completes when the record of <paramref name="commandId"/> became final through another process (a cluster's other
+    /// nodes), or when <paramref name="cancellationToken"/> is cancelled; never fails. A store that only this process
+    /// writes completes only on cancellation (the service learns of its own answers directly).
+    /// </summary>
+    Task WaitForFinalAsync(string commandId, CancellationToken cancellationToken);
 }

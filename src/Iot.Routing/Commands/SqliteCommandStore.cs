@@ -183,6 +183,20 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
         return answered;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Only this process writes <c>queues.db</c>: the service learns of every answer directly.</remarks>
+    public async Task WaitForFinalAsync(string commandId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The wait ended.
+        }
+    }
+
     private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(work);
 
     private static void Insert(SqliteConnection connection, CommandRecord r) =>

@@ -15,8 +15,8 @@ public static class JetStreamQueueServiceCollectionExtensions
     /// Makes the queue store the shared JetStream one (docs/cluster.md, "Queues (part 2)"): call before
     /// <see cref="IotRoutingServiceCollectionExtensions.AddIotRouting"/>, which then keeps it. Start-up waits until every
     /// queue's index is current. One node at a time (a singleton lease) sweeps what completed messages leave in the
-    /// buckets once their duplicate detection window has passed. Device commands keep their SQLite queue on each node (their records share its
-    /// transaction) until commands have a JetStream store.
+    /// buckets once their duplicate detection window has passed. Device commands join it through
+    /// <see cref="JetStreamCommandServiceCollectionExtensions.AddJetStreamCommands"/>.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="keyValue">This node's key-value context (its NATS connection).</param>

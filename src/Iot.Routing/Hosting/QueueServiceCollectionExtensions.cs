@@ -36,8 +36,7 @@ internal static class QueueServiceCollectionExtensions
         services.TryAddSingleton(CrashPoints.Parse(configuration[CrashPoints.ConfigurationKey]));
         services.TryAddSingleton<ICommandStore>(sp => new SqliteCommandStore(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<CrashPoints>()));
         // Commands read their queue where the command store writes it with the record, in one transaction: queues.db.
-        // Alone that is IQueueStore; in cluster mode IQueueStore is JetStream and commands stay on each node's file
-        // until they have a JetStream command store (docs/cluster.md, "Queues (part 2)").
+        // In cluster mode AddJetStreamCommands registered both on JetStream first (docs/cluster.md, "Device commands (part 2)").
         services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<ICommandStore>(),
             sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(),

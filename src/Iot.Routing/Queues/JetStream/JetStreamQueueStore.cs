@@ -26,7 +26,7 @@ namespace Iot.Routing.Queues.JetStream;
 /// another node's change once the watch brought it (normally within a millisecond or so). Time comes from the
 /// <see cref="TimeProvider"/> (lock expiry, TTL, schedules, the duplicate window), not from the servers.
 /// </remarks>
-internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposable
+internal sealed partial class JetStreamQueueStore : IQueueStore, IQueueArrivals, IAsyncDisposable
 {
     /// <summary>The default prefix of the buckets' names.</summary>
     public const string DefaultPrefix = "iot";
@@ -74,6 +74,9 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _started = new Lazy<Task>(StartCoreAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
+
+    /// <inheritdoc/>
+    public event Action<string, string>? SessionMessageArrived;
 
     /// <summary>Where the queues are, for logs.</summary>
     public string Location => "NATS key-value buckets " + QueueKeys.DefinitionsBucket(_prefix) + " and " + _prefix + "-queue-*";
@@ -305,6 +308,8 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IAsyncDisposabl
             }
 
             index = started = new QueueIndex(properties, bucket);
+            var name = properties.Name;
+            index.SessionArrived = session => SessionMessageArrived?.Invoke(name, session);
             _queues[properties.Name] = index;
         }
 

@@ -43,6 +43,9 @@ internal sealed class QueueIndex
     /// <summary>The queue's bucket.</summary>
     public INatsKVStore Bucket { get; }
 
+    /// <summary>Called (outside the gate) with the session id of each new message of a session that becomes known here.</summary>
+    public Action<string>? SessionArrived { get; set; }
+
     /// <summary>Stops the watch when the queue is deleted or the store disposed.</summary>
     public CancellationTokenSource Stopping { get; } = new();
 
@@ -69,11 +72,13 @@ internal sealed class QueueIndex
     public void Apply(string key, ulong revision, NatsKVOperation operation, byte[]? value, bool fromWatch)
     {
         TaskCompletionSource? arrived = null;
+        string? session = null;
         lock (_gate)
         {
             if (key.StartsWith(QueueKeys.MessagePrefix, StringComparison.Ordinal))
             {
                 arrived = ApplyMessage(key, revision, operation, value, fromWatch);
+                session = arrived is null ? null : _messages.GetValueOrDefault(key)?.Header.SessionId;
             }
             else if (key.StartsWith(QueueKeys.SessionPrefix, StringComparison.Ordinal))
             {
@@ -83,6 +88,10 @@ internal sealed class QueueIndex
 
         // Outside the lock: waiters run their continuations elsewhere, but never under this node's gate.
         arrived?.TrySetResult();
+        if (session is not null)
+        {
+            SessionArrived?.Invoke(session);
+        }
     }
 
     /// <summary>Records this node's write of a message value (after its revision came back).</summary>
@@ -106,6 +115,10 @@ internal sealed class QueueIndex
         }
 
         arrived?.TrySetResult();
+        if (arrived is not null && header.SessionId is { } session)
+        {
+            SessionArrived?.Invoke(session);
+        }
     }
 
     /// <summary>Records this node's write of a session record.</summary>
