@@ -1,3 +1,5 @@
+using Xunit;
+
 namespace Iot.TestUtilities.Nats;
 
 /// <summary>
