@@ -194,6 +194,26 @@ public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFi
         Assert.Equal(2, (await fresh.GetStatisticsAsync("q")).Active);
     }
 
+    [Fact]
+    public async Task Receive_IndexStillHoldsAMessageCompletedElsewhere_DropsItOnceTheReadFindsTheDeleteMarker()
+    {
+        var b = await SecondNodeAsync();
+        await Store.SendAsync("q", [Message("done elsewhere")]);
+        await Eventually.WaitUntilAsync(async () => (await b.GetStatisticsAsync("q")).Active == 1, TimeSpan.FromSeconds(10), "B sees the message");
+        var stale = Assert.Single((await ((JetStreamQueueStore)Store).IndexForTestsAsync("q")).Range(0, 10, deadLetterQueue: false));
+        var received = Assert.Single(await b.ReceiveAsync("q", new ReceiveRequest()));
+        Assert.Equal(SettleResult.Success, await b.CompleteAsync("q", received.LockToken!));
+        await Eventually.WaitUntilAsync(async () => (await Store.GetStatisticsAsync("q")).Active == 0, TimeSpan.FromSeconds(10), "A sees the completion");
+
+        // As when this node's watch lost the delete marker: its index holds the message as it was before.
+        var index = await ((JetStreamQueueStore)Store).IndexForTestsAsync("q");
+        index.Written(stale.Key, stale.Revision, stale.Seq, stale.Header, stale.Body);
+        Assert.Equal(1, (await Store.GetStatisticsAsync("q")).Active);
+
+        Assert.Empty(await Store.ReceiveAsync("q", new ReceiveRequest()));
+        Assert.Equal(0, (await Store.GetStatisticsAsync("q")).Active);
+    }
+
     /// <summary>Another node: its own connection and store on the same buckets, started (knows every queue).</summary>
     private async Task<JetStreamQueueStore> SecondNodeAsync()
     {

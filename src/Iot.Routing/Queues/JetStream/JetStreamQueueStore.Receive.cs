@@ -306,10 +306,19 @@ internal sealed partial class JetStreamQueueStore
             return index.Find(key);
         }
 
-        // Gone, or not yet there: a direct get may be answered by a replica that lags behind. The index keeps what it
-        // knows (forgetting a message here lost it for this node until it changed again); the watch brings the
-        // delete marker when the message is really gone.
-        return entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? null : throw entry.Error;
+        if (entry.Error is NatsKVKeyDeletedException deleted)
+        {
+            // Completed or dropped: a delete marker is final even when a lagging replica answers (a message key is never
+            // written again), so it removes what the index still holds from before it. Without this, a message whose
+            // marker this node's watch never brought (a completion that timed out while a NATS server was killed) stayed
+            // in the index as available for good, and every receive here offered it in vain.
+            index.Apply(key, deleted.Revision, NatsKVOperation.Del, null, fromWatch: false);
+            return null;
+        }
+
+        // Not there (yet): a direct get may be answered by a replica that lags behind. The index keeps what it knows
+        // (forgetting a message here lost it for this node until it changed again).
+        return entry.Error is NatsKVKeyNotFoundException ? null : throw entry.Error;
     }
 
     private static MessageHeader Locked(IndexedMessage message, long now, long lockUntil) =>

@@ -143,7 +143,16 @@ internal sealed partial class JetStreamQueueStore
             if (claimed.Success)
             {
                 var messageKey = DuplicateRecord.Decode(claim)!.Key;
-                return new SendResult(await WriteNewAsync(index, messageKey, header, body, cancellationToken).ConfigureAwait(false), Duplicate: false);
+                var written = await TryWriteNewAsync(index, messageKey, header, body, cancellationToken).ConfigureAwait(false);
+                if (written > 0)
+                {
+                    return new SendResult(written, Duplicate: false);
+                }
+
+                // A concurrent send of the same id read this claim before its message was here and wrote the message
+                // itself (the path that completes a claim left by a crash): that send stored it, this one is its
+                // duplicate; the next round reads what it wrote.
+                continue;
             }
 
             if (claimed.Error is not (NatsKVCreateException or NatsKVWrongLastRevisionException))

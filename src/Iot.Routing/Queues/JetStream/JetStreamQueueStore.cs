@@ -218,6 +218,9 @@ internal sealed partial class JetStreamQueueStore : IQueueStore, IQueueArrivals,
     }
 
     /// <summary>The index of <paramref name="queue"/>, once current; throws <see cref="QueueException"/> (not found) when there is no such queue.</summary>
+    /// <summary>This node's index of <paramref name="queue"/> (tests: to make it hold what a lost watch event leaves).</summary>
+    internal ValueTask<QueueIndex> IndexForTestsAsync(string queue) => IndexAsync(queue);
+
     private async ValueTask<QueueIndex> IndexAsync(string queue)
     {
         ArgumentNullException.ThrowIfNull(queue);
