@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Iot.Messaging.JetStream;
 using Iot.Routing.Queues;
 using NATS.Client.KeyValueStore;
@@ -191,13 +192,34 @@ internal sealed partial class JetStreamCommandStore
         return entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? null : throw entry.Error;
     }
 
-    /// <summary>Every record as stored now: one ordered consumer over the records' keys.</summary>
-    private static async Task<List<(CommandRecord Record, ulong Revision)>> ScanAsync(INatsKVStore bucket)
+    /// <summary>
+    /// Every record as stored now: one ordered consumer over the records' keys. Tried again while JetStream does not
+    /// answer (a broker started beside a NATS server that was just killed, while the bucket's leader is elected), for at
+    /// most the time opening the bucket may take.
+    /// </summary>
+    private async Task<List<(CommandRecord Record, ulong Revision)>> ScanAsync(INatsKVStore bucket)
+    {
+        var started = Stopwatch.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            using var timeout = new CancellationTokenSource(ScanTimeout);
+            try
+            {
+                return await ScanOnceAsync(bucket, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when ((IsTransient(ex) || ex is OperationCanceledException) && Stopwatch.GetElapsedTime(started) < OpenTimeout)
+            {
+                JetStreamCommandLog.BucketRetry(_logger, BucketName, attempt, ex);
+                await Task.Delay(RetryPause).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<List<(CommandRecord Record, ulong Revision)>> ScanOnceAsync(INatsKVStore bucket, CancellationToken cancellationToken)
     {
         var records = new List<(CommandRecord, ulong)>();
-        using var timeout = new CancellationTokenSource(ScanTimeout);
         var opts = new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) };
-        await foreach (var entry in bucket.WatchAsync<byte[]>(RecordPrefix + ">", opts: opts, cancellationToken: timeout.Token).ConfigureAwait(false))
+        await foreach (var entry in bucket.WatchAsync<byte[]>(RecordPrefix + ">", opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             if (entry.Operation == NatsKVOperation.Put && Decode(entry.Value) is { } record)
             {
