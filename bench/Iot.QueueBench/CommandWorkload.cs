@@ -46,10 +46,13 @@ internal static class CommandWorkload
                 using var content = new StringContent($$"""{"n":{{i}}}""", Encoding.UTF8, "application/json");
                 using var response = await http[(i + 1) % http.Length].PostAsync(new Uri($"api/devices/bench-{runId}-{i % devices}/commands/ping?wait=30", UriKind.Relative), content);
                 latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                if (!response.IsSuccessStatusCode
-                    || (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString() != "Completed")
+                var body = await response.Content.ReadAsStringAsync();
+                if (!response.IsSuccessStatusCode || JsonDocument.Parse(body).RootElement.GetProperty("status").GetString() != "Completed")
                 {
-                    Interlocked.Increment(ref failures);
+                    if (Interlocked.Increment(ref failures) <= 3)
+                    {
+                        Console.WriteLine($"  not completed after {latencies[i]:N0} ms: {(int)response.StatusCode} {body[..Math.Min(body.Length, 160)]}");
+                    }
                 }
             }
         })));

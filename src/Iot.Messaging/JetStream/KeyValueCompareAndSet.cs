@@ -73,14 +73,13 @@ public static class KeyValueCompareAndSet
     }
 
     /// <summary>Deletes <paramref name="key"/> (a marker; with <paramref name="purge"/> its history too) when its last revision is <paramref name="revision"/>.</summary>
-    /// <returns>Success; <see cref="NatsKVWrongLastRevisionException"/> when another write came first.</returns>
-    public static async ValueTask<NatsResult> TryDeleteExclusiveAsync(this INatsKVStore store, string key, ulong revision, bool purge = false,
+    /// <returns>The revision of the delete (or purge) marker; <see cref="NatsKVWrongLastRevisionException"/> when another write came first.</returns>
+    public static ValueTask<NatsResult<ulong>> TryDeleteExclusiveAsync(this INatsKVStore store, string key, ulong revision, bool purge = false,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentOutOfRangeException.ThrowIfZero(revision);
-        var result = await WriteAsync(store, key, [], revision, purge ? "PURGE" : "DEL", cancellationToken).ConfigureAwait(false);
-        return result.Success ? NatsResult.Default : result.Error;
+        return WriteAsync(store, key, [], revision, purge ? "PURGE" : "DEL", cancellationToken);
     }
 
     /// <summary>The message id of a write that expects <paramref name="revision"/> of <paramref name="key"/>: the same for every competitor.</summary>

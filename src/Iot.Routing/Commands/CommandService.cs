@@ -149,6 +149,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         // An answer recorded here completes `finished`; one recorded on another node (a cluster) reaches the store's wait.
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var elsewhere = _store.WaitForFinalAsync(commandId, waiting.Token);
+        CommandRecord? seen;
         try
         {
             await Task.WhenAny(finished.Task, elsewhere).WaitAsync(wait, _timeProvider, cancellationToken).ConfigureAwait(false);
@@ -160,10 +161,12 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         finally
         {
             await waiting.CancelAsync().ConfigureAwait(false);
-            await elsewhere.ConfigureAwait(false);
+            seen = await elsewhere.ConfigureAwait(false);
         }
 
-        var outcome = await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
+        // The final record the store's watch brought is the answer: a read now could be answered by a replica that has
+        // not applied it yet (a POST with wait on another node than the device's answered 504 "Delivered").
+        var outcome = seen ?? await GetAsync(commandId, cancellationToken).ConfigureAwait(false);
         if (outcome is null || outcome.IsFinal)
         {
             // Answered on another node: nothing here completes the entry.

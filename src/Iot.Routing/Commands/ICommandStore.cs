@@ -70,9 +70,10 @@ internal interface ICommandStore
     Task<bool> AnswerAsync(string commandId, string deviceId, CommandStatus status, byte[] answer, string? contentType, long now, IPreparedReply? reply);
 
     /// <summary>
-    /// Completes when the record of <paramref name="commandId"/> became final through another process (a cluster's other
-    /// nodes), or when <paramref name="cancellationToken"/> is cancelled; never fails. A store that only this process
-    /// writes completes only on cancellation (the service learns of its own answers directly).
+    /// Completes with the final record when the record of <paramref name="commandId"/> became final through another
+    /// process (a cluster's other nodes), or with null when <paramref name="cancellationToken"/> is cancelled; never
+    /// fails. A store that only this process writes completes only on cancellation (the service learns of its own
+    /// answers directly).
     /// </summary>
-    Task WaitForFinalAsync(string commandId, CancellationToken cancellationToken);
+    Task<CommandRecord?> WaitForFinalAsync(string commandId, CancellationToken cancellationToken);
 }

@@ -250,7 +250,7 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
 
     /// <inheritdoc/>
     /// <remarks>One key-value watch of the record's key (an ordered consumer) for as long as the wait lasts.</remarks>
-    public async Task WaitForFinalAsync(string commandId, CancellationToken cancellationToken)
+    public async Task<CommandRecord?> WaitForFinalAsync(string commandId, CancellationToken cancellationToken)
     {
         INatsKVStore bucket;
         try
@@ -271,7 +271,7 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
                 // The wait ended.
             }
 
-            return;
+            return null;
         }
 
         while (!cancellationToken.IsCancellationRequested)
@@ -280,15 +280,15 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
             {
                 await foreach (var entry in bucket.WatchAsync<byte[]>(RecordKey(commandId), cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
-                    if (entry.Operation == NatsKVOperation.Put && Decode(entry.Value) is { IsFinal: true })
+                    if (entry.Operation == NatsKVOperation.Put && Decode(entry.Value) is { IsFinal: true } final)
                     {
-                        return;
+                        return final;
                     }
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return;
+                return null;
             }
 #pragma warning disable CA1031 // The wait never fails (see the interface): a failed watch starts again.
             catch (Exception ex)
@@ -301,10 +301,12 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
                 }
                 catch (OperationCanceledException)
                 {
-                    return;
+                    return null;
                 }
             }
         }
+
+        return null;
     }
 
     private static string RecordKey(string commandId) => RecordPrefix + EncodeKey(commandId);

@@ -185,7 +185,7 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
 
     /// <inheritdoc/>
     /// <remarks>Only this process writes <c>queues.db</c>: the service learns of every answer directly.</remarks>
-    public async Task WaitForFinalAsync(string commandId, CancellationToken cancellationToken)
+    public async Task<CommandRecord?> WaitForFinalAsync(string commandId, CancellationToken cancellationToken)
     {
         try
         {
@@ -195,6 +195,8 @@ internal sealed class SqliteCommandStore(SqliteQueueStore queues, CrashPoints cr
         {
             // The wait ended.
         }
+
+        return null;
     }
 
     private Task<T> Run<T>(Func<SqliteConnection, T> work) => queues.ExecuteAsync(work);

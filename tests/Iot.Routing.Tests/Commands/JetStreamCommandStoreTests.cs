@@ -89,8 +89,9 @@ public sealed class JetStreamCommandStoreTests : CommandStoreContractTests, ICla
 
         Assert.True(await b.AnswerAsync("c1", Device, CommandStatus.Completed, "a"u8.ToArray(), null, 1, null));
 
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        var final = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(cancel.IsCancellationRequested);
+        Assert.Equal(CommandStatus.Completed, final?.Status);
     }
 
     [Fact]

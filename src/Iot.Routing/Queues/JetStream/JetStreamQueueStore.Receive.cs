@@ -292,7 +292,7 @@ internal sealed partial class JetStreamQueueStore
             return deleted.Error is NatsKVWrongLastRevisionException ? false : throw deleted.Error;
         }
 
-        index.Deleted(message.Key, message.Revision);
+        index.Deleted(message.Key, deleted.Value);
         return true;
     }
 

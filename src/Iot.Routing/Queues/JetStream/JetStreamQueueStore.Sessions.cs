@@ -104,14 +104,37 @@ internal sealed partial class JetStreamQueueStore
     private static bool IsHeldBy(SessionRecord record, string lockToken, long now) =>
         record.IsLocked(now) && string.Equals(record.LockToken, lockToken, StringComparison.Ordinal);
 
-    /// <summary>The session's record as the bucket has it now (one get); null when it has none.</summary>
+    /// <summary>
+    /// The session's record as the bucket has it now (one get), or as this node knows it when that is newer: the get
+    /// may be answered by a replica that lags behind, which made a release right after a renewal (or an accept right
+    /// after a release) of this node fail on a revision it had itself replaced, so a device's next command waited for
+    /// the lock to expire. Null when it has none.
+    /// </summary>
     private static async Task<(ulong Revision, SessionRecord Record)?> ReadSessionAsync(QueueIndex index, string sessionId, CancellationToken cancellationToken)
     {
         var key = QueueKeys.SessionKey(sessionId);
         var entry = await index.Bucket.TryGetEntryAsync<byte[]>(key, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var known = index.KnownSession(key);
         if (!entry.Success)
         {
-            return entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? null : throw entry.Error;
+            if (entry.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
+            {
+                throw entry.Error;
+            }
+
+            var readRevision = entry.Error is NatsKVKeyDeletedException deleted ? deleted.Revision : 0;
+            if (readRevision > known.Revision)
+            {
+                // Released by another node: a later accept here writes over that marker.
+                index.Deleted(key, readRevision);
+            }
+
+            return known.Revision > readRevision && known.Record is { } newer ? (known.Revision, newer) : null;
+        }
+
+        if (known.Revision >= entry.Value.Revision)
+        {
+            return known.Record is { } current ? (known.Revision, current) : null;
         }
 
         var record = SessionRecord.Decode(entry.Value.Value) ?? new SessionRecord();
@@ -131,8 +154,12 @@ internal sealed partial class JetStreamQueueStore
             }
 
             var record = new SessionRecord { LockToken = Guid.NewGuid().ToString("N"), LockedUntil = until, State = current?.Record.State };
-            var written = current is { } previous
-                ? await index.Bucket.TryUpdateExclusiveAsync(key, record.Encode(), previous.Revision, cancellationToken).ConfigureAwait(false)
+
+            // Over the record read, or over the delete marker this node wrote when it released the session last (a create
+            // would read the key first, and a lagging replica could still show the lock released).
+            var over = current?.Revision ?? index.KnownSession(key).Revision;
+            var written = over > 0
+                ? await index.Bucket.TryUpdateExclusiveAsync(key, record.Encode(), over, cancellationToken).ConfigureAwait(false)
                 : await index.Bucket.TryCreateExclusiveAsync(key, record.Encode(), cancellationToken).ConfigureAwait(false);
             if (written.Success)
             {
@@ -183,7 +210,7 @@ internal sealed partial class JetStreamQueueStore
                 var deleted = await index.Bucket.TryDeleteExclusiveAsync(key, current.Revision, cancellationToken: cancellationToken).ConfigureAwait(false);
                 if (deleted.Success)
                 {
-                    index.Deleted(key, current.Revision);
+                    index.Deleted(key, deleted.Value);
                     return true;
                 }
 

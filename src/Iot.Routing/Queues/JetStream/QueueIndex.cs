@@ -126,10 +126,25 @@ internal sealed class QueueIndex
     {
         lock (_gate)
         {
-            if (!_sessions.TryGetValue(key, out var known) || known.Revision < revision)
+            if ((!_sessions.TryGetValue(key, out var known) || known.Revision < revision)
+                && !(_deleted.TryGetValue(key, out var deletedAt) && revision <= deletedAt))
             {
                 _sessions[key] = (revision, record);
             }
+        }
+    }
+
+    /// <summary>
+    /// The newest revision of a session's key this node knows (written here, or brought by the watch) with its record,
+    /// null when that revision is a delete; revision 0 when it knows nothing. A read answered by a replica that lags
+    /// behind is older than this, never newer.
+    /// </summary>
+    public (ulong Revision, SessionRecord? Record) KnownSession(string key)
+    {
+        lock (_gate)
+        {
+            var deletedAt = _deleted.GetValueOrDefault(key);
+            return _sessions.TryGetValue(key, out var known) && known.Revision > deletedAt ? (known.Revision, known.Record) : (deletedAt, null);
         }
     }
 
