@@ -9,11 +9,12 @@ namespace Iot.Streams.Aggregation;
 
 /// <summary>
 /// Delivers results: retained QoS 1 on <c>aggregates/{stream}/{window}/{key}</c> through <see cref="IMqttPublisher"/>
-/// (when the broker provides one), to the <see cref="AggregateHub"/> (SSE), and to the window's output stream.
+/// (when the broker provides one), to the <see cref="AggregateHub"/> (SSE) and, in a cluster, through
+/// <see cref="IAggregateRelay"/> to the other nodes' hubs, and to the window's output stream.
 /// An MQTT failure is logged and does not stop the aggregation; an output stream append is awaited (durable).
 /// </summary>
 internal sealed class AggregatePublisher(AggregateHub hub, IStreamStore store, IPartitionMapper mapper, ILogger<AggregatePublisher> logger,
-    IMqttPublisher? mqtt = null)
+    IMqttPublisher? mqtt = null, IAggregateRelay? relay = null)
 {
     private long _published;
 
@@ -24,6 +25,19 @@ internal sealed class AggregatePublisher(AggregateHub hub, IStreamStore store, I
 
     public static byte[] Serialize(AggregateResult result) => JsonSerializer.SerializeToUtf8Bytes(result, StreamsJson.Options);
 
+    /// <summary>The result <see cref="Serialize"/> wrote; null when <paramref name="json"/> is not one.</summary>
+    public static AggregateResult? Deserialize(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<AggregateResult>(json, StreamsJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     public async Task PublishAsync(WindowDefinition definition, IReadOnlyList<AggregateResult> results, CancellationToken cancellationToken)
     {
         List<Task<long>>? appends = null;
@@ -32,6 +46,7 @@ internal sealed class AggregatePublisher(AggregateHub hub, IStreamStore store, I
             var payload = Serialize(result);
             var topic = TopicOf(result);
             hub.Publish(result);
+            relay?.Send(result);
             if (mqtt is not null)
             {
                 try

@@ -64,7 +64,8 @@ public static class IotStreamsServiceCollectionExtensions
             sp => sp.GetRequiredService<StreamRouteDestination>()));
         services.TryAddSingleton(sp => new AggregateHub(sp.GetRequiredService<IOptions<StreamsOptions>>().Value.MaxLatestAggregates));
         services.TryAddSingleton(sp => new AggregatePublisher(sp.GetRequiredService<AggregateHub>(), sp.GetRequiredService<IStreamStore>(),
-            sp.GetRequiredService<IPartitionMapper>(), sp.GetRequiredService<ILogger<AggregatePublisher>>(), sp.GetService<IMqttPublisher>()));
+            sp.GetRequiredService<IPartitionMapper>(), sp.GetRequiredService<ILogger<AggregatePublisher>>(), sp.GetService<IMqttPublisher>(),
+            sp.GetService<IAggregateRelay>()));
         services.TryAddSingleton<AggregationService>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
 

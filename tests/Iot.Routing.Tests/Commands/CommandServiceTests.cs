@@ -190,7 +190,17 @@ public sealed class CommandServiceTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _metrics.Read(RoutingCounter.CommandsDeadLettered));
-        var letter = Assert.Single(await _queues.PeekAsync(CommandService.QueueName, 0, 10, deadLetterQueue: true));
+
+        // A lock lost on the last delivery is recorded at once; the queue moves the message to its dead-letter queue at
+        // the pump's next receive, a moment later.
+        IReadOnlyList<ReceivedQueueMessage> letters;
+        while ((letters = await _queues.PeekAsync(CommandService.QueueName, 0, 10, deadLetterQueue: true)).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the message never reached the dead-letter queue");
+            await Task.Yield();
+        }
+
+        var letter = Assert.Single(letters);
         Assert.Equal(command.CommandId, letter.CorrelationId);
         Assert.Equal(QueueDeadLetterReasons.MaxDeliveryCountExceeded, letter.DeadLetterReason);
     }

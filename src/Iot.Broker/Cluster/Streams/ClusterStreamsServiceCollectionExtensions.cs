@@ -1,3 +1,4 @@
+using Iot.Streams.Aggregation;
 using Iot.Streams.Hosting;
 using Iot.Streams.Log;
 using Iot.Streams.Log.JetStream;
@@ -32,6 +33,11 @@ internal static class ClusterStreamsServiceCollectionExtensions
         });
         services.AddSingleton<IStreamStore>(sp => sp.GetRequiredService<JetStreamStreamStore>());
         services.AddHostedService<ClusterStreamsStartup>();
+
+        // Every node's Server-Sent Events carry every aggregation result, whichever node computed it.
+        services.AddSingleton<NatsAggregateRelay>();
+        services.AddSingleton<IAggregateRelay>(sp => sp.GetRequiredService<NatsAggregateRelay>());
+        services.AddHostedService(sp => sp.GetRequiredService<NatsAggregateRelay>());
         return services;
     }
 }
