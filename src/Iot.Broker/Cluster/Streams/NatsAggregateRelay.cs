@@ -19,6 +19,7 @@ internal sealed partial class NatsAggregateRelay(ClusterConnection connection, A
     private const string NodeHeader = "Iot-Node";
     private readonly CancellationTokenSource _stop = new();
     private Task _receiving = Task.CompletedTask;
+    private int _disposed;
 
     public void Send(AggregateResult result) => _ = SendAsync(result);
 
@@ -36,6 +37,12 @@ internal sealed partial class NatsAggregateRelay(ClusterConnection connection, A
 
     public async ValueTask DisposeAsync()
     {
+        // Disposed twice when start-up failed (the host, then the container): the second time does nothing.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
