@@ -137,7 +137,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         var victimLoops = onVictim.Select(d => PublishAsync(brokers.MqttPort(victim), d, d, published, stopVictims.Token)).ToList();
 
         // Several windows, then the victim's devices stop (all acknowledged) and the victim is killed mid-stream.
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await AggregatedSinceAsync(seenOnMqtt, 0, windows: 2, "two windows are aggregated before the kill");
         await stopVictims.CancelAsync();
         await Task.WhenAll(victimLoops);
         output.WriteLine($"node-{victim} aggregates [{string.Join(",", running[victim])}], node-{survivor} [{string.Join(",", running[survivor])}]; " +
@@ -159,7 +159,7 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
         await Eventually.WaitUntilAsync(async () => (await RunningOnAsync(brokers, survivor)).Count == Partitions,
             LeaseDuration + TimeSpan.FromSeconds(5), $"node-{survivor} takes over every partition");
         output.WriteLine($"node-{survivor} aggregates every partition {sinceKill.ElapsedMilliseconds} ms after {(pause ? "SIGSTOP" : "kill -9")}");
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await AggregatedSinceAsync(seenOnMqtt, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), windows: 1, "a window that began after the takeover is aggregated");
         if (pause)
         {
             // The former owner goes on: it finds its leases lost (its own give-up timer, a refused renewal or a refused
@@ -170,7 +170,8 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
             Assert.True(await Cluster.Nodes.ClusterApi.MetricAsync(brokers.HttpBaseAddress(victim), "iot_cluster_leases_lost_total") > 0);
             Assert.Equal(0, await LeasesHeldAsync(brokers, victim));
             Assert.Equal(Partitions, (await RunningOnAsync(brokers, survivor)).Count);
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            await AggregatedSinceAsync(seenOnMqtt, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), windows: 1,
+                "a window that began after the former owner resumed is aggregated");
         }
 
         await stopAll.CancelAsync();
@@ -363,6 +364,11 @@ public sealed class AggregationFailoverTests(ITestOutputHelper output)
     }
 
     private sealed record Row(long Offset, string? Key, JsonElement Payload);
+
+    /// <summary>Waits until aggregates of <paramref name="windows"/> windows starting at or after <paramref name="sinceMs"/> were published (the workload ran that long).</summary>
+    private static Task AggregatedSinceAsync(ConcurrentQueue<Aggregate> seen, long sinceMs, int windows, string because) =>
+        Eventually.WaitUntilAsync(() => seen.Where(a => a.Start >= sinceMs).Select(a => a.Start).Distinct().Count() >= windows,
+            TimeSpan.FromSeconds(30), because);
 
     private sealed record Sample(string Device, long Ts, int Temperature);
 
