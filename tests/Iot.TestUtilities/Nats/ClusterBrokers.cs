@@ -153,6 +153,10 @@ public sealed class ClusterBrokers : IAsyncDisposable
         $"--Iot:Cluster:NodeId={NodeId(i)}",
         $"--Iot:Cluster:Replicas={_nats.Replicas.ToString(CultureInfo.InvariantCulture)}",
         "--Logging:Console:FormatterOptions:ColorBehavior=Disabled",
+        // A failure's output tells when each step happened (elections and restarts are about timing); without a
+        // formatter name the console logger ignores its formatter options.
+        "--Logging:Console:FormatterName=simple",
+        "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ",
     ];
 
     private async Task StartNodeAsync(int i)
