@@ -34,6 +34,17 @@ public sealed class ClusterOptions
     [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a SUBSCRIBE in cluster mode waits, before its SUBACK, for every other live node to confirm that it knows the
+    /// new subscriptions (their NATS interest and the persistent sessions' records), so that a message published on any
+    /// node after the SUBACK reaches them. A node that does not confirm in time is counted in
+    /// <c>iot_cluster_subscribe_sync_timeouts_total</c> and the SUBACK goes out anyway.
+    /// </summary>
+    /// <remarks>Default 1 second; range 0 - 1 minute (0 sends the SUBACK at once: a message published on another node in the
+    /// next milliseconds may miss the subscription).</remarks>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan SubscribeSyncTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A node cut off from NATS for longer than this closes its MQTT clients rather than accept what it cannot store.</summary>
     /// <remarks>Default 5 seconds; range 0 - 10 minutes (0 closes them as soon as the connection is lost).</remarks>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]

@@ -33,6 +33,9 @@ internal static class ClusterServiceCollectionExtensions
         services.AddClusterLive();
         services.AddClusterSecurity();
         services.AddClusterSessions();
+        services.AddSingleton<Live.SubscriptionBarrier>();
+        services.AddSingleton<Iot.Broker.Mqtt.ISubscriptionBarrier>(sp => sp.GetRequiredService<Live.SubscriptionBarrier>());
+        services.AddHostedService(sp => sp.GetRequiredService<Live.SubscriptionBarrier>());
         services.AddClusterLeases();
         services.AddClusterRouting();
         services.AddClusterStreams();

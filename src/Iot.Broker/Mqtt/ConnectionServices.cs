@@ -25,7 +25,8 @@ internal sealed class ConnectionServices
         ILoggerFactory loggerFactory,
         IIdentityAuthenticator? authenticator = null,
         IAccessControl? accessControl = null,
-        LoginBackoff? loginBackoff = null)
+        LoginBackoff? loginBackoff = null,
+        ISubscriptionBarrier? subscriptionBarrier = null)
     {
         Context = context;
         Sessions = sessions;
@@ -40,6 +41,7 @@ internal sealed class ConnectionServices
         Authenticator = authenticator;
         AccessControl = accessControl;
         LoginBackoff = loginBackoff;
+        SubscriptionBarrier = subscriptionBarrier;
         if (!string.IsNullOrEmpty(context.Options.ClientCertificateCaPath))
         {
             ClientCertificateAuthority = X509CertificateLoader.LoadCertificateFromFile(context.Options.ClientCertificateCaPath);
@@ -76,6 +78,9 @@ internal sealed class ConnectionServices
 
     /// <summary>Back-off after failed logins; null without an identity registry.</summary>
     public LoginBackoff? LoginBackoff { get; }
+
+    /// <summary>Cluster mode: what a SUBSCRIBE waits for before its SUBACK; null on one node.</summary>
+    public ISubscriptionBarrier? SubscriptionBarrier { get; }
 
     /// <summary>The CA device certificates must chain to; null when certificate authentication is off.</summary>
     public X509Certificate2? ClientCertificateAuthority { get; }

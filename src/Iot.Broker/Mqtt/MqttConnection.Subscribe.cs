@@ -111,6 +111,11 @@ internal sealed partial class MqttConnection
 
             sendRetained = null;
         }
+        else if (_broker.SubscriptionBarrier is { } barrier)
+        {
+            // Cluster mode: every node must know the subscription before the SUBACK (a publish after it must reach it).
+            await barrier.WhenVisibleAsync().ConfigureAwait(false);
+        }
 
         Send(new MqttSubAckPacket { PacketIdentifier = subscribe.PacketIdentifier, ReasonCodes = codes });
         if (sendRetained is not null)

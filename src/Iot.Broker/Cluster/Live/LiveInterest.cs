@@ -21,6 +21,25 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     private readonly HashSet<string> _changedSubjects = new(StringComparer.Ordinal);
     private readonly HashSet<(string Share, string Filter)> _changedGroups = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private ulong _generation;
+
+    /// <summary>
+    /// The generations of changes <see cref="LiveReceiver"/> has brought NATS in line with (its subscriptions sent to the
+    /// server): a SUBSCRIBE waits for the generation it made (<see cref="SubscriptionBarrier"/>).
+    /// </summary>
+    public ProgressMark Applied { get; } = new();
+
+    /// <summary>The generation of the latest change: each change of a subject's count or a group raises it.</summary>
+    public ulong Generation
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _generation;
+            }
+        }
+    }
 
     /// <summary>The subject prefix of live traffic (e.g. <c>iot.m</c>).</summary>
     public string Prefix { get; } = prefix;
@@ -30,6 +49,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
         var subjects = TopicSubjects.FilterSubjects(Prefix, topicFilter);
         lock (_gate)
         {
+            _generation++;
             foreach (var subject in subjects)
             {
                 _subjects.TryGetValue(subject, out var count);
@@ -49,6 +69,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
         var subjects = TopicSubjects.FilterSubjects(Prefix, topicFilter);
         lock (_gate)
         {
+            _generation++;
             foreach (var subject in subjects)
             {
                 if (!_subjects.TryGetValue(subject, out var count))
@@ -75,6 +96,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     {
         lock (_gate)
         {
+            _generation++;
             _groups[(group.ShareName, group.TopicFilter)] = group;
             _changedGroups.Add((group.ShareName, group.TopicFilter));
         }
@@ -86,6 +108,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     {
         lock (_gate)
         {
+            _generation++;
             var key = (group.ShareName, group.TopicFilter);
             if (_groups.TryGetValue(key, out var current) && ReferenceEquals(current, group))
             {
@@ -104,7 +127,8 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     /// Moves the changed subjects (with whether each is wanted now) and shared groups (with the current group object, null
     /// when gone) into the lists.
     /// </summary>
-    public void TakeChanges(List<(string Subject, bool Wanted)> subjects, List<((string Share, string Filter) Key, SharedGroup? Group)> groups)
+    /// <returns>The generation the changes taken reach: once they are applied, so is every change up to it.</returns>
+    public ulong TakeChanges(List<(string Subject, bool Wanted)> subjects, List<((string Share, string Filter) Key, SharedGroup? Group)> groups)
     {
         _signal.Reader.TryRead(out _);
         lock (_gate)
@@ -121,6 +145,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
 
             _changedSubjects.Clear();
             _changedGroups.Clear();
+            return _generation;
         }
     }
 

@@ -106,7 +106,7 @@ internal sealed class LiveReceiver(
         {
             while (await interest.WaitForChangesAsync(stoppingToken).ConfigureAwait(false))
             {
-                interest.TakeChanges(subjects, groups);
+                var generation = interest.TakeChanges(subjects, groups);
                 foreach (var (subject, wanted) in subjects)
                 {
                     await ApplySubjectAsync(subject, wanted, stoppingToken).ConfigureAwait(false);
@@ -119,6 +119,9 @@ internal sealed class LiveReceiver(
 
                 subjects.Clear();
                 groups.Clear();
+
+                // Sent to the server on this connection, ahead of anything published on it from now on.
+                interest.Applied.Advance(generation);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

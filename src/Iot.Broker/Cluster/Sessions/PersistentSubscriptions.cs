@@ -24,6 +24,9 @@ internal sealed partial class PersistentSubscriptions(
     private int _disposed;
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The bucket revision the tree has applied (every record written up to it is matched by publishes here).</summary>
+    public ProgressMark Applied { get; } = new();
+
     /// <summary>Completes once the watch delivered every record that existed when it started.</summary>
     public Task CaughtUp => _caughtUp.Task;
 
@@ -179,6 +182,8 @@ internal sealed partial class PersistentSubscriptions(
         {
             _byKey[entry.Key] = next;
         }
+
+        Applied.Advance(entry.Revision);
     }
 
     /// <summary>The copy a session's queue keeps: the delivery's QoS and RETAIN flag, so a reader sends it the same way.</summary>

@@ -81,6 +81,9 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The highest revision this node has written to the bucket (a record's write is done once it is reached).</summary>
+    public ProgressMark Written { get; } = new();
+
     /// <summary>The record of <paramref name="key"/> and its revision; null when there is none.</summary>
     public async Task<(SessionRecord Record, ulong Revision)?> TryGetAsync(string key, CancellationToken cancellationToken)
     {
@@ -105,6 +108,7 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
             : await Bucket.TryUpdateExclusiveAsync(key, bytes, revision, cancellationToken).ConfigureAwait(false);
         if (result.Success)
         {
+            Written.Advance(result.Value);
             return result.Value;
         }
 
