@@ -44,12 +44,16 @@ internal interface IClusterSessions
 /// <param name="Epoch">The session's epoch after the claim: a takeover with a higher one supersedes this one.</param>
 /// <param name="Subscriptions">The resumed session's subscriptions.</param>
 /// <param name="InboundQos2">The resumed session's inbound QoS 2 packet ids awaiting PUBREL.</param>
+/// <param name="OutboundReleased">
+/// The resumed session's outbound QoS 2 messages past PUBREC, as queue sequence and packet id: PUBREL is sent for them.
+/// </param>
 internal sealed record ClusterClaim(
     SessionRefusal Refusal,
     bool Resumed,
     long Epoch,
     IReadOnlyList<PersistedSubscription> Subscriptions,
-    IReadOnlyList<ushort> InboundQos2)
+    IReadOnlyList<ushort> InboundQos2,
+    IReadOnlyDictionary<long, ushort>? OutboundReleased = null)
 {
     public static ClusterClaim Refused(SessionRefusal refusal) => new(refusal, false, 0, [], []);
 }

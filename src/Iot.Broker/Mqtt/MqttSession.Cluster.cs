@@ -20,6 +20,9 @@ internal sealed partial class MqttSession
     /// </summary>
     public bool ReadsStreamBacklog { get; init; }
 
+    // Guarded by _gate: the queue sequences of outbound QoS 2 messages past PUBREC when the session was claimed.
+    private HashSet<long>? _releasedAtClaim;
+
     /// <summary>
     /// Hands over a message read from the session's JetStream queue; <paramref name="sequence"/> is its stream sequence,
     /// which the acknowledgement deletes (through <see cref="Persistence.ISessionStore.DeleteMessageAsync"/>).
@@ -37,6 +40,12 @@ internal sealed partial class MqttSession
                 Sequence = sequence,
             };
             _lastSequence = Math.Max(_lastSequence, sequence);
+            if (_releasedAtClaim is not null && _releasedAtClaim.Remove(sequence))
+            {
+                // In flight as released since the claim (RestoreOutboundReleased): not to be sent again.
+                return;
+            }
+
             if (_target is not null && _pending.IsEmpty && _inflight.HasRoom)
             {
                 SendOrDropLocked(delivery, _context.NowUnixMs);
@@ -44,6 +53,40 @@ internal sealed partial class MqttSession
             else
             {
                 _pending.Add(delivery);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode, a resumed session: the outbound QoS 2 messages the client had received (PUBREC) through a node now
+    /// lost, by queue sequence, with their packet ids. They go in flight as released before anything else takes a packet
+    /// id, so the attach sends PUBREL for them (MQTT §4.4), and PUBCOMP deletes them from the queue; the reader skips
+    /// them when it reads them.
+    /// </summary>
+    public void RestoreOutboundReleased(IReadOnlyDictionary<long, ushort>? released)
+    {
+        if (released is not { Count: > 0 })
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _releasedAtClaim = [];
+            foreach (var (sequence, packetId) in released)
+            {
+                _releasedAtClaim.Add(sequence);
+                _inflight.Restore(new Delivery
+                {
+                    // Never sent again as a PUBLISH: only its packet id and its sequence in the queue matter.
+                    Message = new BrokerMessage { Topic = string.Empty, Payload = ReadOnlyMemory<byte>.Empty, QualityOfService = 2 },
+                    QualityOfService = 2,
+                    Sequence = sequence,
+                    PacketId = packetId,
+                    Released = true,
+                    Sent = true,
+                    SendOrder = sequence,
+                });
             }
         }
     }

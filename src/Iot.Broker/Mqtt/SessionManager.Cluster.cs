@@ -67,6 +67,7 @@ internal sealed partial class SessionManager
             }
 
             session.RestoreInboundQos2(claim.InboundQos2);
+            session.RestoreOutboundReleased(claim.OutboundReleased);
             session.Claim(connection);
             _sessions[clientId] = session;
             if (session.IsPersistent)

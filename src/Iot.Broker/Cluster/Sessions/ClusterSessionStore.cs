@@ -52,10 +52,10 @@ internal sealed class ClusterSessionStore(ISessionStore inner, SessionDirectory 
     public Task AppendMessageAsync(string clientId, long sequence, BrokerMessage message) => Task.CompletedTask;
 
     /// <summary>
-    /// Not yet kept in cluster mode: after a node is lost, an outbound QoS 2 message the client had received (PUBREC)
-    /// is sent again as a PUBLISH with DUP rather than a PUBREL (docs/adr/0009-cluster-sessions.md, "left").
+    /// Lists the message in the session's record as past PUBREC, so that a node that resumes the session after this one
+    /// is lost sends PUBREL for it instead of the message again (exactly once across nodes).
     /// </summary>
-    public Task MarkReleasedAsync(string clientId, long sequence, ushort packetId) => Task.CompletedTask;
+    public Task MarkReleasedAsync(string clientId, long sequence, ushort packetId) => directory.ReleasedAsync(clientId, sequence, packetId);
 
     public Task DeleteMessageAsync(string clientId, long sequence) => directory.AcknowledgedAsync(clientId, sequence);
 

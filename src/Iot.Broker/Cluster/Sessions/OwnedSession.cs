@@ -8,6 +8,7 @@ namespace Iot.Broker.Cluster.Sessions;
 internal sealed class OwnedSession(string key, SessionRecord record, ulong revision)
 {
     private readonly Lock _gate = new();
+    private readonly HashSet<long> _released = record.OutboundReleased is { Count: > 0 } inherited ? [.. inherited.Select(r => r.Sequence)] : [];
     private Task _tail = Task.CompletedTask;
 
     public string Key { get; } = key;
@@ -20,6 +21,27 @@ internal sealed class OwnedSession(string key, SessionRecord record, ulong revis
 
     /// <summary>Another node wrote the record: nothing more is written from here.</summary>
     public bool Fenced { get; private set; }
+
+    /// <summary>
+    /// Whether the record may list <paramref name="sequence"/> as released (a PUBREC was recorded from here, or the
+    /// record held it when it was claimed): only then does its PUBCOMP write the record.
+    /// </summary>
+    public bool MayHaveReleased(long sequence)
+    {
+        lock (_gate)
+        {
+            return _released.Remove(sequence);
+        }
+    }
+
+    /// <summary>A PUBREC for <paramref name="sequence"/> is being recorded.</summary>
+    public void NoteReleased(long sequence)
+    {
+        lock (_gate)
+        {
+            _released.Add(sequence);
+        }
+    }
 
     /// <summary>Set while the session is bound here and persistent.</summary>
     public SessionQueueReader? Reader { get; set; }

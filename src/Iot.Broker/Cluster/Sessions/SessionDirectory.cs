@@ -55,7 +55,8 @@ internal sealed partial class SessionDirectory(
                 var record = new SessionRecord(
                     clientId, owner, sessionExpiry, protocolVersion, cluster.NodeId, (previous?.Epoch ?? 0) + 1, Connected: true, 0,
                     resume ? previous!.Subscriptions : [], resume ? previous!.InboundQos2 : [],
-                    will is null ? null : Mqtt.Persistence.BrokerMessageSerializer.Serialize(will.Message), will?.DelaySeconds ?? 0);
+                    will is null ? null : Mqtt.Persistence.BrokerMessageSerializer.Serialize(will.Message), will?.DelaySeconds ?? 0,
+                    resume ? previous!.OutboundReleased : null);
                 var revision = await streams.TryWriteAsync(key, record, existing?.Revision ?? 0, CancellationToken.None).ConfigureAwait(false);
                 if (revision is not { } written)
                 {
@@ -89,7 +90,8 @@ internal sealed partial class SessionDirectory(
                 }
 
                 LogClaimed(logger, clientId, record.Epoch, previous?.Node ?? "-", resume);
-                return new ClusterClaim(SessionRefusal.None, resume, record.Epoch, record.Subscriptions, record.InboundQos2);
+                return new ClusterClaim(SessionRefusal.None, resume, record.Epoch, record.Subscriptions, record.InboundQos2,
+                    record.OutboundReleased is { Count: > 0 } released ? released.ToDictionary(r => r.Sequence, r => r.PacketId) : null);
             }
 
             LogClaimContended(logger, clientId, ClaimAttempts);
@@ -160,13 +162,43 @@ internal sealed partial class SessionDirectory(
     /// <summary>The client acknowledged the queued message <paramref name="sequence"/>: delete it and let the reader go on.</summary>
     public Task AcknowledgedAsync(string clientId, long sequence)
     {
+        Task? forget = null;
         if (_owned.TryGetValue(clientId, out var owned))
         {
             owned.Reader?.Signal();
+
+            // A QoS 2 message completed (PUBCOMP): off the record's released list, once (its write is chained after the
+            // one that put it there, so it sees it).
+            if (owned.MayHaveReleased(sequence))
+            {
+                forget = LogFailureAsync(owned.WriteAsync(streams, record => record with
+                {
+                    OutboundReleased = Without(record.OutboundReleased, sequence),
+                }), clientId);
+            }
         }
 
-        return streams.DeleteMessageAsync((ulong)sequence, CancellationToken.None);
+        var delete = streams.DeleteMessageAsync((ulong)sequence, CancellationToken.None);
+        return forget is null ? delete : Task.WhenAll(delete, forget);
     }
+
+    /// <summary>An outbound QoS 2 message is past PUBREC: recorded, so a node that resumes the session sends PUBREL for it.</summary>
+    public Task ReleasedAsync(string clientId, long sequence, ushort packetId)
+    {
+        if (!_owned.TryGetValue(clientId, out var owned))
+        {
+            return Task.CompletedTask;
+        }
+
+        owned.NoteReleased(sequence);
+        return LogFailureAsync(owned.WriteAsync(streams, record => record with
+        {
+            OutboundReleased = [.. Without(record.OutboundReleased, sequence) ?? [], new ReleasedMessage(sequence, packetId)],
+        }), clientId);
+    }
+
+    private static ReleasedMessage[]? Without(IReadOnlyList<ReleasedMessage>? released, long sequence) =>
+        released?.Where(r => r.Sequence != sequence).ToArray() is { Length: > 0 } rest ? rest : null;
 
     public async ValueTask DisposeAsync()
     {

@@ -22,6 +22,10 @@ namespace Iot.Broker.Cluster.Sessions;
 /// <param name="InboundQos2">Packet ids of inbound QoS 2 messages received (PUBREC sent) and not yet released.</param>
 /// <param name="Will">The will of the attached connection (<see cref="BrokerMessageSerializer"/>), null when none.</param>
 /// <param name="WillDelaySeconds">The will's delay.</param>
+/// <param name="OutboundReleased">
+/// Outbound QoS 2 messages the client has received (PUBREC) and not yet completed (PUBCOMP): their queue sequence and
+/// packet id, so that a node that resumes the session sends PUBREL for them, not the message again. Null when none.
+/// </param>
 internal sealed record SessionRecord(
     string ClientId,
     string Owner,
@@ -34,7 +38,8 @@ internal sealed record SessionRecord(
     IReadOnlyList<PersistedSubscription> Subscriptions,
     IReadOnlyList<ushort> InboundQos2,
     byte[]? Will = null,
-    uint WillDelaySeconds = 0)
+    uint WillDelaySeconds = 0,
+    IReadOnlyList<ReleasedMessage>? OutboundReleased = null)
 {
     /// <summary>Whether the session's end is due at <paramref name="nowUnixMs"/> (only a disconnected one ends).</summary>
     public bool IsExpired(long nowUnixMs) =>
@@ -46,6 +51,9 @@ internal sealed record SessionRecord(
         JsonSerializer.Deserialize(bytes, SessionRecordJson.Default.SessionRecord)
         ?? throw new InvalidDataException("empty session record");
 }
+
+/// <summary>An outbound QoS 2 message past PUBREC: its sequence in the session's queue and the packet id it was sent with.</summary>
+internal sealed record ReleasedMessage(long Sequence, ushort PacketId);
 
 /// <summary>The JSON form of <see cref="SessionRecord"/> (source generated: no reflection).</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
