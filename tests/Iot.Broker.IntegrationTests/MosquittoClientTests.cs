@@ -7,7 +7,21 @@ namespace Iot.Broker.IntegrationTests;
 /// <summary>The broker driven by Eclipse Mosquitto's command-line clients (Debian mosquitto-clients), MQTT 3.1.1 and 5.</summary>
 [Collection(MosquittoClientsCollectionDefinition.Name)]
 [Trait("Category", "Integration")]
-public sealed class MosquittoClientTests(BrokerFixture broker)
+public sealed class MosquittoClientTests(BrokerFixture broker) : MosquittoClientTestsBase
+{
+    protected override int SubscriberPort => broker.MqttPort;
+
+    protected override int PublisherPort => broker.MqttPort;
+
+    protected override Task SeedRetainedAsync(string root, int count) => RetainedSeed.PublishAsync(broker, root, count);
+}
+
+/// <summary>
+/// What Eclipse Mosquitto's command-line clients (Debian mosquitto-clients, MQTT 3.1.1 and 5) must see from a broker:
+/// inherited by the single broker (<see cref="MosquittoClientTests"/>) and by a cluster whose subscribers and
+/// publishers are on different nodes (<see cref="Cluster.ClusterMosquittoClientTests"/>), so both pass the same tests.
+/// </summary>
+public abstract class MosquittoClientTestsBase
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
@@ -25,7 +39,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         await using var sub = await ExternalClients.StartMosquittoSubAsync([.. Connect(version, "msub"), "-t", topic, "-q", q]);
         Assert.Equal([qos], sub.GrantedQos);
 
-        (await ExternalClients.MosquittoPubAsync([.. Connect(version, "mpub"), "-t", topic, "-q", q, "-m", $"hello at qos {q}"])).EnsureSuccess();
+        (await ExternalClients.MosquittoPubAsync([.. ConnectPublisher(version, "mpub"), "-t", topic, "-q", q, "-m", $"hello at qos {q}"])).EnsureSuccess();
 
         var message = Assert.Single(await sub.WaitForMessagesAsync(1, Wait));
         Assert.Equal(topic, message.Topic);
@@ -42,7 +56,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         var topic = TestIds.Topic("mosquitto/downgrade");
         await using var sub = await ExternalClients.StartMosquittoSubAsync([.. Connect(version, "msub"), "-t", topic, "-q", "1"]);
 
-        (await ExternalClients.MosquittoPubAsync([.. Connect(version, "mpub"), "-t", topic, "-q", "2", "-m", "downgraded"])).EnsureSuccess();
+        (await ExternalClients.MosquittoPubAsync([.. ConnectPublisher(version, "mpub"), "-t", topic, "-q", "2", "-m", "downgraded"])).EnsureSuccess();
 
         var message = Assert.Single(await sub.WaitForMessagesAsync(1, Wait));
         Assert.Equal("downgraded", message.Payload);
@@ -87,7 +101,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         var victimId = TestIds.ClientId("mwill");
         await using var watcher = await ExternalClients.StartMosquittoSubAsync([.. Connect(version, "mwatch"), "-t", willTopic, "-q", "1"]);
         await using var victim = await ExternalClients.StartMosquittoSubAsync(
-            "-h", BrokerFixture.Host, "-p", Port, "-V", version, "-i", victimId, "-k", "60",
+            "-h", BrokerFixture.Host, "-p", PublisherPort.ToString(CultureInfo.InvariantCulture), "-V", version, "-i", victimId, "-k", "60",
             "-t", TestIds.Topic("mosquitto/will-victim"),
             "--will-topic", willTopic, "--will-payload", $"{victimId} is gone", "--will-qos", "1");
 
@@ -107,7 +121,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
 
         // mosquitto_pub sends DISCONNECT (reason 0) after publishing: the will must be discarded [MQTT-3.1.2-10].
         (await ExternalClients.MosquittoPubAsync(
-            [.. Connect("mqttv5", "mpub"), "-t", TestIds.Topic("mosquitto/other"), "-m", "x", "--will-topic", willTopic, "--will-payload", "will"]))
+            [.. ConnectPublisher("mqttv5", "mpub"), "-t", TestIds.Topic("mosquitto/other"), "-m", "x", "--will-topic", willTopic, "--will-payload", "will"]))
             .EnsureSuccess();
         await PublishAsync("mqttv5", willTopic, "-q", "1", "-m", "marker");
 
@@ -122,7 +136,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         await using var sub = await ExternalClients.StartMosquittoSubAsync([.. Connect("mqttv5", "msub"), "-t", topic, "-q", "1"]);
 
         (await ExternalClients.MosquittoPubAsync(
-            [.. Connect("mqttv5", "mpub"), "-t", topic, "-q", "1", "-m", "with properties",
+            [.. ConnectPublisher("mqttv5", "mpub"), "-t", topic, "-q", "1", "-m", "with properties",
              "-D", "publish", "user-property", "site", "north",
              "-D", "publish", "user-property", "unit", "celsius",
              "-D", "publish", "user-property", "site", "south"])).EnsureSuccess();
@@ -168,7 +182,7 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         // Twenty times the session queue bound (MaxQueuedMessages 1000): retained messages on subscribe are paced, not dropped.
         const int Count = 20_000;
         var root = TestIds.Topic("mosquitto/retained-many");
-        await RetainedSeed.PublishAsync(broker, root, Count);
+        await SeedRetainedAsync(root, Count);
 
         var result = await ExternalClients.MosquittoSubAsync(
             [.. Connect("mqttv311", "mmany"), "-t", root + "/#", "-q", qos, "-C", "20000", "-W", "20", "-F", "%r %t"], TimeSpan.FromSeconds(30));
@@ -180,13 +194,25 @@ public sealed class MosquittoClientTests(BrokerFixture broker)
         Assert.Equal(Count, lines.Distinct(StringComparer.Ordinal).Count());
     }
 
-    private string Port => broker.MqttPort.ToString(CultureInfo.InvariantCulture);
+    /// <summary>Where subscribers (mosquitto_sub) connect.</summary>
+    protected abstract int SubscriberPort { get; }
+
+    /// <summary>Where publishers (mosquitto_pub) connect.</summary>
+    protected abstract int PublisherPort { get; }
+
+    /// <summary>Publishes <c>{root}/{i / 1000}/{i % 1000}</c> retained at QoS 1 for every i below <paramref name="count"/>.</summary>
+    protected abstract Task SeedRetainedAsync(string root, int count);
+
+    private string Port => SubscriberPort.ToString(CultureInfo.InvariantCulture);
 
     private string[] Connect(string version, string idPrefix) =>
         ["-h", BrokerFixture.Host, "-p", Port, "-V", version, "-i", TestIds.ClientId(idPrefix)];
 
+    private string[] ConnectPublisher(string version, string idPrefix) =>
+        ["-h", BrokerFixture.Host, "-p", PublisherPort.ToString(CultureInfo.InvariantCulture), "-V", version, "-i", TestIds.ClientId(idPrefix)];
+
     private async Task PublishAsync(string version, string topic, params string[] args) =>
-        (await ExternalClients.MosquittoPubAsync([.. Connect(version, "mpub"), "-t", topic, .. args])).EnsureSuccess();
+        (await ExternalClients.MosquittoPubAsync([.. ConnectPublisher(version, "mpub"), "-t", topic, .. args])).EnsureSuccess();
 
     /// <summary>
     /// Subscribes anew and returns what arrives before a marker published after the SUBACK: the retained messages.

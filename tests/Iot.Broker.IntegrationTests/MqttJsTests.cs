@@ -6,7 +6,18 @@ namespace Iot.Broker.IntegrationTests;
 /// <summary>The broker driven by MQTT.js (tests/tools/node) over TCP and over WebSocket, MQTT 3.1.1 (4) and 5.</summary>
 [Collection(MqttJsCollectionDefinition.Name)]
 [Trait("Category", "Integration")]
-public sealed class MqttJsTests(BrokerFixture broker)
+public sealed class MqttJsTests(BrokerFixture broker) : MqttJsTestsBase
+{
+    protected override Uri MqttUri(bool publisher) => broker.MqttUri;
+
+    protected override Uri WebSocketUri(bool publisher) => broker.WebSocketUri;
+}
+
+/// <summary>
+/// What MQTT.js clients must see from a broker: inherited by the single broker (<see cref="MqttJsTests"/>) and by a
+/// cluster whose subscribers and publishers are on different nodes (<see cref="Cluster.ClusterMqttJsTests"/>).
+/// </summary>
+public abstract class MqttJsTestsBase
 {
     // Shared by every script: connect without retries, a hard deadline, one JSON line on success, exit 1 on error.
     private const string Prelude = """
@@ -17,7 +28,9 @@ public sealed class MqttJsTests(BrokerFixture broker)
         const base = { protocolVersion: Number(env.PROTOCOL_VERSION), reconnectPeriod: 0, connectTimeout: 10000, clean: true };
         async function connect(suffix, extra) {
           stage = 'connect ' + suffix;
-          return mqtt.connectAsync(env.URL, { ...base, clientId: env.CLIENT_ID + suffix, ...(extra || {}) }, false);
+          // Publishers ('-p') and requesters ('-q') connect to PUBLISHER_URL: another node of a cluster.
+          const url = (suffix === '-p' || suffix === '-q') ? env.PUBLISHER_URL : env.URL;
+          return mqtt.connectAsync(url, { ...base, clientId: env.CLIENT_ID + suffix, ...(extra || {}) }, false);
         }
         function nextMessage(client, topic) {
           return new Promise(resolve => client.on('message', function handler(t, payload, packet) {
@@ -167,16 +180,25 @@ public sealed class MqttJsTests(BrokerFixture broker)
         Assert.Equal("responder", response.GetProperty("userProperties").GetProperty("role").GetString());
     }
 
+    /// <summary>Where subscribers (or, with <paramref name="publisher"/>, publishers) connect over TCP.</summary>
+    protected abstract Uri MqttUri(bool publisher);
+
+    /// <summary>Where subscribers (or, with <paramref name="publisher"/>, publishers) connect over WebSocket.</summary>
+    protected abstract Uri WebSocketUri(bool publisher);
+
+    private string Url(string transport, bool publisher) => transport switch
+    {
+        "tcp" => MqttUri(publisher).ToString(),
+        "ws" => WebSocketUri(publisher).ToString(),
+        _ => throw new ArgumentOutOfRangeException(nameof(transport), transport, "tcp or ws"),
+    };
+
     private Dictionary<string, string> Environment(string transport, int protocolVersion, string topic, string idPrefix, params (string Name, int Value)[] extra)
     {
         var env = new Dictionary<string, string>
         {
-            ["URL"] = transport switch
-            {
-                "tcp" => broker.MqttUri.ToString(),
-                "ws" => broker.WebSocketUri.ToString(),
-                _ => throw new ArgumentOutOfRangeException(nameof(transport), transport, "tcp or ws"),
-            },
+            ["URL"] = Url(transport, publisher: false),
+            ["PUBLISHER_URL"] = Url(transport, publisher: true),
             ["PROTOCOL_VERSION"] = protocolVersion.ToString(CultureInfo.InvariantCulture),
             ["TOPIC"] = topic,
             ["CLIENT_ID"] = TestIds.ClientId(idPrefix),

@@ -20,6 +20,7 @@ internal sealed partial class PersistentSubscriptions(
     private readonly TopicTree<Entry> _tree = new();
     private readonly Dictionary<string, Entry[]> _byKey = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SessionRecord Record, ulong Revision)> _records = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _perOwner = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private int _disposed;
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -140,10 +141,16 @@ internal sealed partial class PersistentSubscriptions(
     private void Apply(NatsKVEntry<byte[]> entry)
     {
         Entry[] next = [];
+        if (_records.TryGetValue(entry.Key, out var before))
+        {
+            CountOwner(before.Record, -1);
+        }
+
         if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
         {
             var record = SessionRecord.FromBytes(bytes);
             _records[entry.Key] = (record, entry.Revision);
+            CountOwner(record, +1);
             if (record.ExpirySeconds > 0)
             {
                 next = [.. record.Subscriptions
@@ -184,6 +191,26 @@ internal sealed partial class PersistentSubscriptions(
         }
 
         Applied.Advance(entry.Revision);
+    }
+
+    /// <summary>
+    /// The persistent sessions (Session Expiry Interval above 0) an identity owns in the whole cluster, as this node's
+    /// watch has seen them (milliseconds behind the writes); for <c>Iot:Mqtt:MaxPersistentSessionsPerIdentity</c>.
+    /// </summary>
+    public int PersistentSessionsOf(string owner) => _perOwner.GetValueOrDefault(owner);
+
+    private void CountOwner(SessionRecord record, int change)
+    {
+        if (record.ExpirySeconds == 0 || record.Owner.Length == 0)
+        {
+            return;
+        }
+
+        var count = _perOwner.AddOrUpdate(record.Owner, change, (_, c) => c + change);
+        if (count <= 0)
+        {
+            _perOwner.TryRemove(new KeyValuePair<string, int>(record.Owner, count));
+        }
     }
 
     /// <summary>The copy a session's queue keeps: the delivery's QoS and RETAIN flag, so a reader sends it the same way.</summary>

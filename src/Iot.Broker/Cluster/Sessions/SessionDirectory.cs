@@ -14,7 +14,12 @@ namespace Iot.Broker.Cluster.Sessions;
 /// </summary>
 /// <remarks>No lock of its own beyond the concurrent dictionary; each <see cref="OwnedSession"/> has a leaf lock.</remarks>
 internal sealed partial class SessionDirectory(
-    ClusterConnection cluster, SessionStreams streams, TimeProvider time, ILogger<SessionDirectory> logger) : IClusterSessions, IAsyncDisposable
+    ClusterConnection cluster,
+    SessionStreams streams,
+    PersistentSubscriptions sessions,
+    Microsoft.Extensions.Options.IOptions<MqttOptions> mqtt,
+    TimeProvider time,
+    ILogger<SessionDirectory> logger) : IClusterSessions, IAsyncDisposable
 {
     /// <summary>How often a claim is retried when concurrent CONNECTs with the same client id race.</summary>
     private const int ClaimAttempts = 8;
@@ -52,6 +57,19 @@ internal sealed partial class SessionDirectory(
 
                 var resume = live && !cleanStart;
                 var previous = existing?.Record;
+                if (owner.Length > 0 && sessionExpiry > 0)
+                {
+                    // The quota counts from the watch: let it catch up with every record written so far, on any node.
+                    using var caughtUp = new CancellationTokenSource(cluster.Options.RequestTimeout);
+                    var last = await streams.LastRevisionAsync(caughtUp.Token).ConfigureAwait(false);
+                    await sessions.Applied.WhenReachedAsync(last, caughtUp.Token).ConfigureAwait(false);
+                }
+
+                if (OverPersistentSessionQuota(owner, sessionExpiry, previous))
+                {
+                    return ClusterClaim.Refused(SessionRefusal.PersistentSessionQuota);
+                }
+
                 var record = new SessionRecord(
                     clientId, owner, sessionExpiry, protocolVersion, cluster.NodeId, (previous?.Epoch ?? 0) + 1, Connected: true, 0,
                     resume ? previous!.Subscriptions : [], resume ? previous!.InboundQos2 : [],
@@ -195,6 +213,24 @@ internal sealed partial class SessionDirectory(
         {
             OutboundReleased = [.. Without(record.OutboundReleased, sequence) ?? [], new ReleasedMessage(sequence, packetId)],
         }), clientId);
+    }
+
+    /// <summary>
+    /// <c>Iot:Mqtt:MaxPersistentSessionsPerIdentity</c> across the cluster: the identity's persistent sessions as every
+    /// record the watch has seen (not only this node's). The record under this client id, if the identity's and
+    /// persistent, is counted already: the claim resumes or replaces it. The caller first brings the watch up to the
+    /// bucket's last revision, so every record written before this CONNECT counts; CONNECTs of one identity on several
+    /// nodes at the same moment can still take it over by one each. Anonymous sessions are not counted, as on one node.
+    /// </summary>
+    private bool OverPersistentSessionQuota(string owner, uint sessionExpiry, SessionRecord? existing)
+    {
+        if (owner.Length == 0 || sessionExpiry == 0)
+        {
+            return false;
+        }
+
+        var counted = existing is { ExpirySeconds: > 0 } own && string.Equals(own.Owner, owner, StringComparison.Ordinal) ? 1 : 0;
+        return sessions.PersistentSessionsOf(owner) - counted >= mqtt.Value.MaxPersistentSessionsPerIdentity;
     }
 
     private static ReleasedMessage[]? Without(IReadOnlyList<ReleasedMessage>? released, long sequence) =>

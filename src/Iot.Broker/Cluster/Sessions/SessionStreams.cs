@@ -138,6 +138,13 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
         return true;
     }
 
+    /// <summary>The revision of the bucket's latest write (by any node), read from the stream's leader.</summary>
+    public async Task<ulong> LastRevisionAsync(CancellationToken cancellationToken)
+    {
+        var status = await Bucket.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+        return status.Info.State.LastSeq;
+    }
+
     /// <summary>Whether the bucket holds any record (then a watch delivers at least one before it is caught up).</summary>
     public async Task<bool> HasRecordsAsync(CancellationToken cancellationToken)
     {

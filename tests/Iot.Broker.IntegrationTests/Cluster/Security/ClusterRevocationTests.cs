@@ -21,6 +21,7 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
 {
     private const string ServiceKey = "cluster-service-key-0123456789abcdef";
     private const string WorkerPassword = "worker-password-0123";
+    private const int SessionQuota = 2;
     private NatsClusterFixture? _nats;
     private ClusterBrokers? _brokers;
 
@@ -37,7 +38,8 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
             $"--Iot:Security:Identities:0:ApiKey={ServiceKey}",
             "--Iot:Security:Identities:1:Id=cluster-worker",
             "--Iot:Security:Identities:1:Role=Service",
-            $"--Iot:Security:Identities:1:Password={WorkerPassword}");
+            $"--Iot:Security:Identities:1:Password={WorkerPassword}",
+            $"--Iot:Mqtt:MaxPersistentSessionsPerIdentity={SessionQuota}");
     }
 
     public async Task DisposeAsync()
@@ -156,6 +158,57 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
             output.WriteLine(Brokers.Diagnostics());
             throw;
         }
+    }
+
+    [Fact]
+    public async Task PersistentSessionQuota_CountsTheIdentitysSessionsOnEveryNode()
+    {
+        try
+        {
+            var ids = Enumerable.Range(0, SessionQuota + 1).Select(_ => TestIds.ClientId("quota")).ToArray();
+
+            // One persistent session on A, one on B: the quota (2) is full, wherever the next one asks.
+            Assert.Equal(MqttClientConnectResultCode.Success, await ConnectPersistentAsync(0, ids[0], 3600));
+            Assert.Equal(MqttClientConnectResultCode.Success, await ConnectPersistentAsync(1, ids[1], 3600));
+            Assert.Equal(MqttClientConnectResultCode.QuotaExceeded, await ConnectPersistentAsync(0, ids[2], 3600));
+            Assert.Equal(MqttClientConnectResultCode.QuotaExceeded, await ConnectPersistentAsync(1, ids[2], 3600));
+
+            // The identity's own session resumes on the other node: it is counted already.
+            Assert.Equal(MqttClientConnectResultCode.Success, await ConnectPersistentAsync(1, ids[0], 3600));
+
+            // A session that ends gives its place back, to a CONNECT on the other node too.
+            Assert.Equal(MqttClientConnectResultCode.Success, await ConnectPersistentAsync(1, ids[1], 0));
+            var third = await Eventually.WaitForAsync(
+                () => ConnectPersistentAsync(0, ids[2], 3600), code => code == MqttClientConnectResultCode.Success,
+                TimeSpan.FromSeconds(15), "the freed place is seen on the other node");
+            Assert.Equal(MqttClientConnectResultCode.Success, third);
+        }
+        catch
+        {
+            output.WriteLine(Brokers.Diagnostics());
+            throw;
+        }
+    }
+
+    /// <summary>Connects the worker with a session that outlives the connection by <paramref name="expiry"/> s, then leaves.</summary>
+    private async Task<MqttClientConnectResultCode> ConnectPersistentAsync(int node, string clientId, uint expiry)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var result = await client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer(BrokerFixture.Host, Brokers.MqttPort(node))
+            .WithClientId(clientId)
+            .WithCredentials("cluster-worker", WorkerPassword)
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(expiry == 0)
+            .WithSessionExpiryInterval(expiry)
+            .WithTimeout(TimeSpan.FromSeconds(10))
+            .Build());
+        if (client.IsConnected)
+        {
+            await client.DisconnectAsync();
+        }
+
+        return result.ResultCode;
     }
 
     [Fact]
