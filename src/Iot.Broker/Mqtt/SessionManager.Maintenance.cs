@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
 using Iot.Broker.Mqtt.Persistence;
-using Iot.Broker.Security;
-using Iot.Messaging.Topics;
 
 namespace Iot.Broker.Mqtt;
 
