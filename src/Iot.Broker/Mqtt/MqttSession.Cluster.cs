@@ -3,25 +3,17 @@ namespace Iot.Broker.Mqtt;
 /// <summary>Cluster mode: a persistent session whose queued QoS 1/2 messages live in JetStream (docs/adr/0009-cluster-sessions.md).</summary>
 internal sealed partial class MqttSession
 {
+    /// <summary>How the session is bound to the cluster (cluster mode only; null on one node).</summary>
+    public ClusterBinding? Cluster { get; init; }
+
     /// <summary>The epoch of the cluster claim this session object was built from; 0 in single-process mode.</summary>
-    public long ClusterEpoch { get; init; }
+    public long ClusterEpoch => Cluster?.Epoch ?? 0;
 
-    /// <summary>
-    /// Cluster mode, persistent session: its QoS 1/2 messages are appended to its JetStream subject by the publishing
-    /// node and read back by <see cref="EnqueueQueued"/>, so <see cref="Enqueue"/> ignores QoS 1/2 deliveries (they
-    /// would arrive twice) and the session never writes them to its store itself.
-    /// </summary>
-    public bool QueueInStream { get; init; }
+    /// <summary>See <see cref="ClusterBinding.QueueInStream"/>.</summary>
+    public bool QueueInStream => Cluster?.QueueInStream ?? false;
 
-    /// <summary>
-    /// Cluster mode: a session resumed by a connection whose Session Expiry Interval is 0 (it ends with the connection)
-    /// still gets what was queued for it in JetStream while it was away; its new messages come live (no publisher
-    /// appends for a session that is not persistent), so <see cref="QueueInStream"/> is off and only the backlog is read.
-    /// </summary>
-    public bool ReadsStreamBacklog { get; init; }
-
-    // Guarded by _gate: the queue sequences of outbound QoS 2 messages past PUBREC when the session was claimed.
-    private HashSet<long>? _releasedAtClaim;
+    /// <summary>See <see cref="ClusterBinding.ReadsStreamBacklog"/>.</summary>
+    public bool ReadsStreamBacklog => Cluster?.ReadsStreamBacklog ?? false;
 
     /// <summary>
     /// Hands over a message read from the session's JetStream queue; <paramref name="sequence"/> is its stream sequence,
@@ -40,7 +32,7 @@ internal sealed partial class MqttSession
                 Sequence = sequence,
             };
             _lastSequence = Math.Max(_lastSequence, sequence);
-            if (_releasedAtClaim is not null && _releasedAtClaim.Remove(sequence))
+            if (Cluster?.ReleasedAtClaim is { } released && released.Remove(sequence))
             {
                 // In flight as released since the claim (RestoreOutboundReleased): not to be sent again.
                 return;
@@ -70,12 +62,12 @@ internal sealed partial class MqttSession
             return;
         }
 
+        var binding = Cluster ?? throw new InvalidOperationException("not a cluster session");
         lock (_gate)
         {
-            _releasedAtClaim = [];
             foreach (var (sequence, packetId) in released)
             {
-                _releasedAtClaim.Add(sequence);
+                binding.ReleasedAtClaim.Add(sequence);
                 _inflight.Restore(new Delivery
                 {
                     // Never sent again as a PUBLISH: only its packet id and its sequence in the queue matter.
@@ -113,4 +105,31 @@ internal sealed partial class MqttSession
             return _inboundQos2 is { Count: > 0 } ids ? [.. ids] : [];
         }
     }
+}
+
+/// <summary>What a session bound through a cluster claim carries (docs/adr/0009-cluster-sessions.md).</summary>
+/// <param name="Epoch">The epoch of the claim the session object was built from.</param>
+/// <param name="QueueInStream">
+/// A persistent session: its QoS 1/2 messages are appended to its JetStream subject by the publishing node and read back
+/// by <see cref="MqttSession.EnqueueQueued"/>, so <see cref="MqttSession.Enqueue"/> ignores QoS 1/2 deliveries (they
+/// would arrive twice) and the session never writes them to its store itself.
+/// </param>
+/// <param name="ReadsStreamBacklog">
+/// A session resumed by a connection whose Session Expiry Interval is 0 (it ends with the connection) still gets what
+/// was queued for it in JetStream while it was away; its new messages come live (no publisher appends for a session
+/// that is not persistent), so <paramref name="QueueInStream"/> is off and only the backlog is read.
+/// </param>
+internal sealed class ClusterBinding(long Epoch, bool QueueInStream, bool ReadsStreamBacklog)
+{
+    public long Epoch { get; } = Epoch;
+
+    public bool QueueInStream { get; } = QueueInStream;
+
+    public bool ReadsStreamBacklog { get; } = ReadsStreamBacklog;
+
+    /// <summary>
+    /// The queue sequences of outbound QoS 2 messages past PUBREC when the session was claimed (in flight as released):
+    /// the reader's copies are skipped. Guarded by the session's lock.
+    /// </summary>
+    public HashSet<long> ReleasedAtClaim { get; } = [];
 }

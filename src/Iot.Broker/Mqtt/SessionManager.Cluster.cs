@@ -57,9 +57,7 @@ internal sealed partial class SessionManager
                 OwnerIdentity = identity,
                 SessionExpiryInterval = sessionExpiry,
                 ProtocolVersion = protocolVersion,
-                ClusterEpoch = claim.Epoch,
-                QueueInStream = sessionExpiry > 0,
-                ReadsStreamBacklog = sessionExpiry == 0 && claim.Resumed,
+                Cluster = new ClusterBinding(claim.Epoch, QueueInStream: sessionExpiry > 0, ReadsStreamBacklog: sessionExpiry == 0 && claim.Resumed),
             };
             foreach (var stored in claim.Subscriptions)
             {

@@ -17,7 +17,7 @@ public sealed class QueueInStreamTests
     [Fact]
     public void Enqueue_Qos1LiveCopy_IsIgnored_QueuedCopyIsSentWithItsStreamSequence_Qos0GoesLive()
     {
-        var session = new MqttSession(_context, "c1") { SessionExpiryInterval = 60, QueueInStream = true };
+        var session = new MqttSession(_context, "c1") { SessionExpiryInterval = 60, Cluster = new ClusterBinding(1, QueueInStream: true, ReadsStreamBacklog: false) };
         var target = new RecordingTarget();
         session.Claim(target);
         Assert.True(session.Attach(target, 8));
@@ -35,7 +35,7 @@ public sealed class QueueInStreamTests
     [Fact]
     public void InboundQos2_RestoredIds_AreResendsNotNewMessages()
     {
-        var session = new MqttSession(_context, "c2") { SessionExpiryInterval = 60, QueueInStream = true };
+        var session = new MqttSession(_context, "c2") { SessionExpiryInterval = 60, Cluster = new ClusterBinding(1, QueueInStream: true, ReadsStreamBacklog: false) };
         session.RestoreInboundQos2([5, 9]);
 
         Assert.False(session.TryBeginInboundQos2(5));
