@@ -167,6 +167,11 @@ internal sealed partial class MqttConnection
             case SessionRefusal.PersistentSessionQuota:
                 Context.Metrics.LimitHit(LimitKind.MaxPersistentSessionsPerIdentity);
                 return Refuse(MqttConnectReasonCode.QuotaExceeded, "persistent session quota reached: max_persistent_sessions_per_identity");
+            case SessionRefusal.ConnectionQuota:
+                Context.Metrics.LimitHit(LimitKind.MaxConnectionsPerIdentity);
+                return Refuse(MqttConnectReasonCode.QuotaExceeded, "connection quota of the identity reached on the cluster's nodes: max_connections_per_identity");
+            case SessionRefusal.ClusterUnavailable:
+                return Refuse(MqttConnectReasonCode.ServerUnavailable, "the cluster could not store the session's claim (NATS JetStream failed, or a newer CONNECT took the client id)");
         }
 
         var session = binding.Session!;

@@ -12,6 +12,12 @@ internal enum SessionRefusal
     /// <summary><see cref="MqttOptions.MaxPersistentSessionsPerIdentity"/> (0x97 Quota exceeded).</summary>
     PersistentSessionQuota,
 
+    /// <summary>
+    /// Cluster mode: <see cref="MqttOptions.MaxConnectionsPerIdentity"/> counted over every node's connections
+    /// (0x97 Quota exceeded).
+    /// </summary>
+    ConnectionQuota,
+
     /// <summary>Cluster mode: a newer CONNECT with the client id, on this or another node, took the session first; or the
     /// cluster could not store the claim (0x88 Server unavailable; the client retries).</summary>
     ClusterUnavailable,

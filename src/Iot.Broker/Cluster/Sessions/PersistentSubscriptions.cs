@@ -21,6 +21,7 @@ internal sealed partial class PersistentSubscriptions(
     private readonly Dictionary<string, Entry[]> _byKey = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SessionRecord Record, ulong Revision)> _records = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _perOwner = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _connectedPerOwner = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private int _disposed;
     private readonly TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -199,17 +200,37 @@ internal sealed partial class PersistentSubscriptions(
     /// </summary>
     public int PersistentSessionsOf(string owner) => _perOwner.GetValueOrDefault(owner);
 
+    /// <summary>
+    /// The sessions of an identity with a connection attached on some node, as this node's watch has seen them; for
+    /// <c>Iot:Mqtt:MaxConnectionsPerIdentity</c> across the cluster. A dead node's connections count until a live node
+    /// claims it (<c>Iot:Cluster:NodeTimeout</c>).
+    /// </summary>
+    public int ConnectedSessionsOf(string owner) => _connectedPerOwner.GetValueOrDefault(owner);
+
     private void CountOwner(SessionRecord record, int change)
     {
-        if (record.ExpirySeconds == 0 || record.Owner.Length == 0)
+        if (record.Owner.Length == 0)
         {
             return;
         }
 
-        var count = _perOwner.AddOrUpdate(record.Owner, change, (_, c) => c + change);
+        if (record.ExpirySeconds > 0)
+        {
+            Count(_perOwner, record.Owner, change);
+        }
+
+        if (record.Connected)
+        {
+            Count(_connectedPerOwner, record.Owner, change);
+        }
+    }
+
+    private static void Count(System.Collections.Concurrent.ConcurrentDictionary<string, int> counts, string owner, int change)
+    {
+        var count = counts.AddOrUpdate(owner, change, (_, c) => c + change);
         if (count <= 0)
         {
-            _perOwner.TryRemove(new KeyValuePair<string, int>(record.Owner, count));
+            counts.TryRemove(new KeyValuePair<string, int>(owner, count));
         }
     }
 

@@ -57,9 +57,9 @@ internal sealed partial class SessionDirectory(
 
                 var resume = live && !cleanStart;
                 var previous = existing?.Record;
-                if (owner.Length > 0 && sessionExpiry > 0)
+                if (NearIdentityQuotas(owner, sessionExpiry))
                 {
-                    // The quota counts from the watch: let it catch up with every record written so far, on any node.
+                    // The quotas count from the watch: let it catch up with every record written so far, on any node.
                     using var caughtUp = new CancellationTokenSource(cluster.Options.RequestTimeout);
                     var last = await streams.LastRevisionAsync(caughtUp.Token).ConfigureAwait(false);
                     await sessions.Applied.WhenReachedAsync(last, caughtUp.Token).ConfigureAwait(false);
@@ -68,6 +68,11 @@ internal sealed partial class SessionDirectory(
                 if (OverPersistentSessionQuota(owner, sessionExpiry, previous))
                 {
                     return ClusterClaim.Refused(SessionRefusal.PersistentSessionQuota);
+                }
+
+                if (OverConnectionQuota(owner, previous))
+                {
+                    return ClusterClaim.Refused(SessionRefusal.ConnectionQuota);
                 }
 
                 var record = new SessionRecord(
@@ -218,8 +223,8 @@ internal sealed partial class SessionDirectory(
     /// <summary>
     /// <c>Iot:Mqtt:MaxPersistentSessionsPerIdentity</c> across the cluster: the identity's persistent sessions as every
     /// record the watch has seen (not only this node's). The record under this client id, if the identity's and
-    /// persistent, is counted already: the claim resumes or replaces it. The caller first brings the watch up to the
-    /// bucket's last revision, so every record written before this CONNECT counts; CONNECTs of one identity on several
+    /// persistent, is counted already: the claim resumes or replaces it. Near the quota the caller first brings the
+    /// watch up to the bucket's last revision, so every record written before this CONNECT counts; CONNECTs of one identity on several
     /// nodes at the same moment can still take it over by one each. Anonymous sessions are not counted, as on one node.
     /// </summary>
     private bool OverPersistentSessionQuota(string owner, uint sessionExpiry, SessionRecord? existing)
@@ -231,6 +236,31 @@ internal sealed partial class SessionDirectory(
 
         var counted = existing is { ExpirySeconds: > 0 } own && string.Equals(own.Owner, owner, StringComparison.Ordinal) ? 1 : 0;
         return sessions.PersistentSessionsOf(owner) - counted >= mqtt.Value.MaxPersistentSessionsPerIdentity;
+    }
+
+    /// <summary>
+    /// Whether the identity is within two of a quota as the watch sees it now: only then is the watch first brought up
+    /// to the bucket's last revision (one JetStream request), so a device far below its limits pays nothing for them.
+    /// </summary>
+    private bool NearIdentityQuotas(string owner, uint sessionExpiry) =>
+        owner.Length > 0
+        && (sessions.ConnectedSessionsOf(owner) + 2 >= mqtt.Value.MaxConnectionsPerIdentity
+            || (sessionExpiry > 0 && sessions.PersistentSessionsOf(owner) + 2 >= mqtt.Value.MaxPersistentSessionsPerIdentity));
+
+    /// <summary>
+    /// <c>Iot:Mqtt:MaxConnectionsPerIdentity</c> across the cluster: the identity's sessions with a connection attached
+    /// on any node. The connection under this client id, if the identity's, is counted already: this CONNECT takes it
+    /// over. Each node also counts its own connections when it accepts one (<see cref="ConnectionAdmission"/>).
+    /// </summary>
+    private bool OverConnectionQuota(string owner, SessionRecord? existing)
+    {
+        if (owner.Length == 0)
+        {
+            return false;
+        }
+
+        var counted = existing is { Connected: true } own && string.Equals(own.Owner, owner, StringComparison.Ordinal) ? 1 : 0;
+        return sessions.ConnectedSessionsOf(owner) - counted >= mqtt.Value.MaxConnectionsPerIdentity;
     }
 
     private static ReleasedMessage[]? Without(IReadOnlyList<ReleasedMessage>? released, long sequence) =>

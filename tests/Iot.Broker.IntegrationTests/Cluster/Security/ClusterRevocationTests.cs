@@ -22,6 +22,7 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
     private const string ServiceKey = "cluster-service-key-0123456789abcdef";
     private const string WorkerPassword = "worker-password-0123";
     private const int SessionQuota = 2;
+    private const int ConnectionQuota = 3;
     private NatsClusterFixture? _nats;
     private ClusterBrokers? _brokers;
 
@@ -39,7 +40,11 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
             "--Iot:Security:Identities:1:Id=cluster-worker",
             "--Iot:Security:Identities:1:Role=Service",
             $"--Iot:Security:Identities:1:Password={WorkerPassword}",
-            $"--Iot:Mqtt:MaxPersistentSessionsPerIdentity={SessionQuota}");
+            "--Iot:Security:Identities:2:Id=cluster-quota",
+            "--Iot:Security:Identities:2:Role=Service",
+            $"--Iot:Security:Identities:2:Password={WorkerPassword}",
+            $"--Iot:Mqtt:MaxPersistentSessionsPerIdentity={SessionQuota}",
+            $"--Iot:Mqtt:MaxConnectionsPerIdentity={ConnectionQuota}");
     }
 
     public async Task DisposeAsync()
@@ -187,6 +192,50 @@ public sealed class ClusterRevocationTests(ITestOutputHelper output) : IAsyncLif
         {
             output.WriteLine(Brokers.Diagnostics());
             throw;
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionQuota_CountsTheIdentitysConnectionsOnEveryNode()
+    {
+        var clients = new List<IMqttClient>();
+        try
+        {
+            var ids = Enumerable.Range(0, ConnectionQuota + 1).Select(_ => TestIds.ClientId("conq")).ToArray();
+            async Task<MqttClientConnectResultCode> OpenAsync(int node, string clientId)
+            {
+                var client = new MqttClientFactory().CreateMqttClient();
+                clients.Add(client);
+                return (await ConnectAsync(client, node, "cluster-quota", WorkerPassword, clientId)).ResultCode;
+            }
+
+            // Two connections on A and one on B fill the quota (3): B alone holds one, yet refuses a second.
+            Assert.Equal(MqttClientConnectResultCode.Success, await OpenAsync(0, ids[0]));
+            Assert.Equal(MqttClientConnectResultCode.Success, await OpenAsync(0, ids[1]));
+            Assert.Equal(MqttClientConnectResultCode.Success, await OpenAsync(1, ids[2]));
+            Assert.Equal(MqttClientConnectResultCode.QuotaExceeded, await OpenAsync(1, ids[3]));
+
+            // Taking over one of its own connections on the other node is not one more.
+            Assert.Equal(MqttClientConnectResultCode.Success, await OpenAsync(1, ids[0]));
+
+            // A connection that closes gives its place back, seen on the other node.
+            await clients[1].DisconnectAsync();
+            var fourth = await Eventually.WaitForAsync(
+                () => OpenAsync(1, ids[3]), code => code == MqttClientConnectResultCode.Success,
+                TimeSpan.FromSeconds(15), "the freed place is seen on the other node");
+            Assert.Equal(MqttClientConnectResultCode.Success, fourth);
+        }
+        catch
+        {
+            output.WriteLine(Brokers.Diagnostics());
+            throw;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
         }
     }
 
