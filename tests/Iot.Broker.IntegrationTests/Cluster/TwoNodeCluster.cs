@@ -3,10 +3,12 @@ using Iot.TestUtilities.Nats;
 namespace Iot.Broker.IntegrationTests.Cluster;
 
 /// <summary>
-/// A class fixture: three nats-server processes (JetStream, R3) and two broker child processes in cluster mode with
-/// anonymous clients, shared by the tests of one class that only publish and subscribe (no kills).
+/// A class fixture: three nats-server processes (JetStream, R3) and broker child processes in cluster mode on them,
+/// shared by the tests of one class (each test uses its own topics and client ids).
 /// </summary>
-public sealed class TwoNodeCluster : IAsyncLifetime
+/// <param name="nodes">How many broker nodes.</param>
+/// <param name="brokerArgs">Extra arguments of every broker.</param>
+public abstract class BrokersOnNatsFixture(int nodes, params string[] brokerArgs) : IAsyncLifetime
 {
     private NatsClusterFixture? _nats;
     private ClusterBrokers? _brokers;
@@ -16,7 +18,7 @@ public sealed class TwoNodeCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _nats = await NatsClusterFixture.StartAsync(servers: 3);
-        _brokers = await ClusterBrokers.StartAsync(_nats, 2, "--Iot:Security:AllowAnonymous=true");
+        _brokers = await ClusterBrokers.StartAsync(_nats, nodes, brokerArgs);
     }
 
     public async Task DisposeAsync()
@@ -32,3 +34,6 @@ public sealed class TwoNodeCluster : IAsyncLifetime
         }
     }
 }
+
+/// <summary>Two broker nodes with anonymous clients, for tests that only publish and subscribe (no kills).</summary>
+public sealed class TwoNodeCluster() : BrokersOnNatsFixture(2, "--Iot:Security:AllowAnonymous=true");
