@@ -83,7 +83,7 @@ internal sealed class MessageDispatcher(
     /// Cluster mode: delivers a message NATS handed this node for <paramref name="group"/> to one of its members here;
     /// false when none may take it (the last one just left).
     /// </summary>
-    public static bool DeliverToGroup(SharedGroup group, BrokerMessage message)
+    public bool DeliverToGroup(SharedGroup group, BrokerMessage message)
     {
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(message);
@@ -92,9 +92,18 @@ internal sealed class MessageDispatcher(
             return false;
         }
 
+        var qos = GrantedQos(message, member);
+        var retain = member.RetainAsPublished && message.Retain;
+        uint[]? ids = member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier];
+        if (qos > 0 && member.Session.QueueInStream && persistentQueues is not null)
+        {
+            // A persistent member takes QoS 1/2 only from its JetStream queue, connected or not: the copy goes there.
+            _ = persistentQueues.AppendToAsync(member.Session.ClientId, message, qos, retain, ids);
+            return true;
+        }
+
         var durable = default(DurableWrites);
-        Deliver(member.Session, message, GrantedQos(message, member), member.RetainAsPublished && message.Retain,
-            member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier], ref durable);
+        Deliver(member.Session, message, qos, retain, ids, ref durable);
         _ = durable.ToTask();
         return true;
     }

@@ -91,7 +91,7 @@ internal sealed class LiveReceiver(
         {
             dispatcher.DeliverFromCluster(inbound.Message, inbound.PublisherClientId);
         }
-        else if (subscription.Group is not { } group || !MessageDispatcher.DeliverToGroup(group, inbound.Message))
+        else if (subscription.Group is not { } group || !dispatcher.DeliverToGroup(group, inbound.Message))
         {
             context.Metrics.Add(BrokerCounter.ClusterLiveLost);
             LiveLog.NoSharedMember(logger, topic, subscription.Group?.ShareName ?? subscription.QueueGroup!);

@@ -92,6 +92,9 @@ internal sealed partial class PersistentSubscriptions(
         };
     }
 
+    public Task AppendToAsync(string clientId, BrokerMessage message, byte qos, bool retain, uint[]? subscriptionIds) =>
+        AppendLoggedAsync(SessionKey.Escape(clientId), StoredForm(message, qos, retain), subscriptionIds, clientId);
+
     public async ValueTask DisposeAsync()
     {
         // Disposed twice when start-up failed (the host, then the container): the second time does nothing.
@@ -109,6 +112,20 @@ internal sealed partial class PersistentSubscriptions(
         if (await streams.AppendAsync(key, message, ids, CancellationToken.None).ConfigureAwait(false) == 0)
         {
             metrics.MessageDropped(DropReason.QueueFull);
+        }
+    }
+
+    /// <summary>A shared group's copy: nobody waits for it (the hop that brought it is at most once), so a failure is logged.</summary>
+    private async Task AppendLoggedAsync(string key, BrokerMessage message, uint[]? ids, string clientId)
+    {
+        try
+        {
+            await AppendOneAsync(key, message, ids).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException or OperationCanceledException)
+        {
+            metrics.Add(BrokerCounter.ClusterLiveLost);
+            LogSharedAppendFailed(logger, clientId, ex);
         }
     }
 
@@ -253,6 +270,9 @@ internal sealed partial class PersistentSubscriptions(
                 SourceClientId = m.SourceClientId,
                 ReceivedAtUnixMs = m.ReceivedAtUnixMs,
             };
+
+    [LoggerMessage(EventId = 1959, Level = LogLevel.Warning, Message = "Cluster: a shared group's message for the persistent session {ClientId} could not be appended to its queue (lost for the group)")]
+    private static partial void LogSharedAppendFailed(ILogger logger, string clientId, Exception exception);
 
     [LoggerMessage(EventId = 1958, Level = LogLevel.Warning, Message = "Cluster: the watch of the session records failed; restarting it")]
     private static partial void LogWatchFailed(ILogger logger, Exception exception);
