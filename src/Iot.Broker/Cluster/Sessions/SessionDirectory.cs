@@ -45,6 +45,15 @@ internal sealed partial class SessionDirectory(
         var owner = identity ?? string.Empty;
         try
         {
+            if (NearIdentityQuotas(owner, sessionExpiry))
+            {
+                // The quotas count from the watch: let it catch up with every record written so far, on any node (once,
+                // not per claim attempt: a retry only follows a concurrent CONNECT of this client id).
+                using var caughtUp = new CancellationTokenSource(cluster.Options.RequestTimeout);
+                var last = await streams.LastRevisionAsync(caughtUp.Token).ConfigureAwait(false);
+                await sessions.Applied.WhenReachedAsync(last, caughtUp.Token).ConfigureAwait(false);
+            }
+
             for (var attempt = 0; attempt < ClaimAttempts; attempt++)
             {
                 var existing = await streams.TryGetAsync(key, CancellationToken.None).ConfigureAwait(false);
@@ -57,14 +66,6 @@ internal sealed partial class SessionDirectory(
 
                 var resume = live && !cleanStart;
                 var previous = existing?.Record;
-                if (NearIdentityQuotas(owner, sessionExpiry))
-                {
-                    // The quotas count from the watch: let it catch up with every record written so far, on any node.
-                    using var caughtUp = new CancellationTokenSource(cluster.Options.RequestTimeout);
-                    var last = await streams.LastRevisionAsync(caughtUp.Token).ConfigureAwait(false);
-                    await sessions.Applied.WhenReachedAsync(last, caughtUp.Token).ConfigureAwait(false);
-                }
-
                 if (OverPersistentSessionQuota(owner, sessionExpiry, previous))
                 {
                     return ClusterClaim.Refused(SessionRefusal.PersistentSessionQuota);

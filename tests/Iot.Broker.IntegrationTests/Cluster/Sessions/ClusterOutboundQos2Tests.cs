@@ -41,7 +41,7 @@ public sealed class ClusterOutboundQos2Tests(ITestOutputHelper output)
                 });
                 Assert.NotNull(await onB.ReceiveAsync<MqttSubAckPacket>(Wait));
 
-                await PublishAsync(a, topic, "once", MqttQualityOfServiceLevel.ExactlyOnce);
+                await ClusterSessionClients.PublishAsync(a, topic, MqttQualityOfServiceLevel.ExactlyOnce, "once");
                 var publish = await onB.ReceiveAsync<MqttPublishPacket>(Wait);
                 Assert.NotNull(publish);
                 Assert.Equal("once", Encoding.UTF8.GetString(publish.Payload));
@@ -66,7 +66,7 @@ public sealed class ClusterOutboundQos2Tests(ITestOutputHelper output)
                     await onC.SendAsync(new MqttPubCompPacket { PacketIdentifier = publish.PacketIdentifier });
 
                     // A marker published after it: whatever would still come for the completed message comes before it.
-                    await PublishAsync(a, topic, "marker", MqttQualityOfServiceLevel.AtLeastOnce);
+                    await ClusterSessionClients.PublishAsync(a, topic, MqttQualityOfServiceLevel.AtLeastOnce, "marker");
                     while (true)
                     {
                         var next = await onC.ReceiveAsync(Wait) ?? throw new TimeoutException("the marker did not arrive on c");
@@ -97,13 +97,4 @@ public sealed class ClusterOutboundQos2Tests(ITestOutputHelper output)
 
     private static MqttConnectPacket Connect(string clientId) =>
         new() { ClientId = clientId, CleanSession = false, SessionExpiryInterval = 3600, KeepAlivePeriod = 60 };
-
-    private static async Task PublishAsync(BrokerProcess broker, string topic, string payload, MqttQualityOfServiceLevel qos)
-    {
-        using var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(ClusterSessionClients.Options(broker, TestIds.ClientId("q2pub"), cleanStart: true, expiry: 0));
-        var result = await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).Build());
-        Assert.True(result.IsSuccess, $"publish {payload}: {result.ReasonCode}");
-        await client.DisconnectAsync();
-    }
 }

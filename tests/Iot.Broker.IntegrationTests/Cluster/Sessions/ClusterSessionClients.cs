@@ -9,6 +9,24 @@ namespace Iot.Broker.IntegrationTests.Cluster.Sessions;
 /// <summary>MQTTnet clients for the cluster session tests: a persistent subscriber that records what it gets, and a publisher loop.</summary>
 internal static class ClusterSessionClients
 {
+    /// <summary>
+    /// Publishes <paramref name="payloads"/> in order on <paramref name="topic"/> through a new clean connection to
+    /// <paramref name="broker"/>, each after the previous one's acknowledgement, then disconnects.
+    /// </summary>
+    public static async Task PublishAsync(BrokerProcess broker, string topic, MqttQualityOfServiceLevel qos, params string[] payloads)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(Options(broker, TestIds.ClientId("cspub"), cleanStart: true, expiry: 0));
+        foreach (var payload in payloads)
+        {
+            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(qos).Build());
+            Assert.True(result.IsSuccess, $"publish {payload}: {result.ReasonCode}");
+        }
+
+        await client.DisconnectAsync();
+    }
+
     public static MqttClientOptions Options(BrokerProcess broker, string clientId, bool cleanStart, uint expiry = 3600) =>
         new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", broker.MqttPort)

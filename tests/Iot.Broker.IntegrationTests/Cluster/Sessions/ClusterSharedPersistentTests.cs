@@ -36,13 +36,13 @@ public sealed class ClusterSharedPersistentTests(ITestOutputHelper output)
                 await member.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
                     .WithTopicFilter(f => f.WithTopic("$share/workers/" + topic).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build());
 
-                await PublishAsync(a, topic, "live", Messages);
+                await ClusterSessionClients.PublishAsync(a, topic, MqttQualityOfServiceLevel.AtLeastOnce, Payloads("live"));
                 await Eventually.WaitUntilAsync(() => Count(received, "live") == Messages, Wait, $"{Messages} shared messages reach the connected member");
                 await member.DisconnectAsync();
             }
 
             // Its session stays on b, and with it b's place in the group: what NATS hands b goes to the session's queue.
-            await PublishAsync(a, topic, "away", Messages);
+            await ClusterSessionClients.PublishAsync(a, topic, MqttQualityOfServiceLevel.AtLeastOnce, Payloads("away"));
             using var back = ClusterSessionClients.Recording(received);
             var connack = await back.ConnectAsync(ClusterSessionClients.Options(c, clientId, cleanStart: false));
             Assert.True(connack.IsSessionPresent, "the session resumes on c");
@@ -59,17 +59,5 @@ public sealed class ClusterSharedPersistentTests(ITestOutputHelper output)
     private static int Count(ConcurrentQueue<(string Topic, string Payload)> received, string prefix) =>
         received.Select(m => m.Payload).Where(p => p.StartsWith(prefix, StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).Count();
 
-    private static async Task PublishAsync(Iot.TestUtilities.BrokerProcess broker, string topic, string prefix, int count)
-    {
-        using var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(ClusterSessionClients.Options(broker, TestIds.ClientId("shpub"), cleanStart: true, expiry: 0));
-        for (var i = 0; i < count; i++)
-        {
-            var result = await client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(topic).WithPayload($"{prefix}-{i}").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-            Assert.True(result.IsSuccess, $"PUBACK {result.ReasonCode}");
-        }
-
-        await client.DisconnectAsync();
-    }
+    private static string[] Payloads(string prefix) => [.. Enumerable.Range(0, Messages).Select(i => $"{prefix}-{i}")];
 }
