@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Api;
 
@@ -25,11 +25,15 @@ internal static partial class ApiErrors
         return services;
     }
 
-    /// <summary>Adds the exception handler and the status-code pages; call first, so that they see every error.</summary>
+    /// <summary>
+    /// Adds the exception handler, the status-code pages and the request body limit; call first, so that they see every
+    /// error and every body.
+    /// </summary>
     public static IApplicationBuilder UseApiErrors(this IApplicationBuilder app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<RequestBodyLimit>();
         return app;
     }
 
@@ -48,10 +52,8 @@ internal static partial class ApiErrors
         };
     }
 
-    private static string MaxBodyText(HttpContext http) =>
-        http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } max
-            ? string.Create(CultureInfo.InvariantCulture, $"at most {max} bytes, Iot:Http:MaxRequestBodyBytes")
-            : "see Iot:Http:MaxRequestBodyBytes";
+    private static string MaxBodyText(HttpContext http) => string.Create(CultureInfo.InvariantCulture,
+        $"at most {http.RequestServices.GetRequiredService<IOptions<Hosting.HttpOptions>>().Value.MaxRequestBodyBytes} bytes, Iot:Http:MaxRequestBodyBytes");
 
     /// <summary>
     /// A body over the limit, a malformed body or parameter: the client's mistake, answered with its status (413, 400)

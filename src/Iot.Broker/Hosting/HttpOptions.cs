@@ -20,4 +20,18 @@ public sealed class HttpOptions
     /// </remarks>
     [Range(1024, 1L << 30)]
     public long MaxRequestBodyBytes { get; set; } = 30L * 1024 * 1024;
+
+    /// <summary>
+    /// How much of a refused body (beyond <see cref="MaxRequestBodyBytes"/>) the broker still reads and drops after its
+    /// 413, so that a client still writing the body gets the answer instead of a connection reset.
+    /// </summary>
+    /// <remarks>
+    /// Default 1 048 576 (1 MiB); range 0 to 1 073 741 824; 0 closes the connection at once, as Kestrel does. A body
+    /// declared larger than the two together is answered and the connection closed without reading it. Closing a TCP
+    /// connection with unread data makes the kernel send a reset, which discards the answer already in the client's
+    /// receive buffer (nginx's <c>lingering_close</c> exists for the same reason). Reading is bounded in time too:
+    /// Kestrel drains for at most 5 s.
+    /// </remarks>
+    [Range(0, 1L << 30)]
+    public long RequestBodyDrainBytes { get; set; } = 1024 * 1024;
 }
