@@ -74,6 +74,12 @@ internal sealed class NatsServerProcess : IAsyncDisposable
         config.Append("max_payload: 8MB\n");
         config.Append("max_control_line: 64KB\n");
         config.Append("max_pending: 64MB\n");
+        if (Environment.GetEnvironmentVariable("IOT_TEST_NATS_DEBUG") == "1")
+        {
+            // For chasing a cluster failure by hand: the servers' debug log (JetStream's apply and catch-up decisions).
+            config.Append("debug: true\n");
+        }
+
         config.Append(CultureInfo.InvariantCulture, $"jetstream {{\n  store_dir: \"{Path.Combine(Directory, "store")}\"\n}}\n");
         if (routePorts.Count > 1)
         {

@@ -151,6 +151,14 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
                 using var fresh = Http(brokers, 1);
                 output.WriteLine("node-1 restarted, from the bucket: " + await fresh.GetStringAsync(new Uri($"api/queues/{queue}", UriKind.Relative)));
                 output.WriteLine(await fresh.GetStringAsync(new Uri($"api/queues/{queue}/messages?maxMessages=20", UriKind.Relative)));
+
+                // What JetStream said about the bucket's stream (a reset of its clustered state, a sequence mismatch).
+                for (var server = 0; server < 3; server++)
+                {
+                    var lines = nats.Output(server).Split('\n').Where(l => l.Contains(bucketStream, StringComparison.Ordinal)
+                        || l.Contains("[WRN]", StringComparison.Ordinal) || (l.Contains("[ERR]", StringComparison.Ordinal) && !l.Contains("connect to route", StringComparison.Ordinal)));
+                    output.WriteLine($"--- {nats.ServerName(server)}: bucket stream, warnings and errors ---\n{string.Join('\n', lines)}");
+                }
             }
 
             Assert.Equal(Messages, acknowledged.Count);
