@@ -15,10 +15,7 @@ internal sealed partial class JetStreamRoutingStore
     public IReadOnlyList<(string Name, string Definition)> ReadDefinitions(string table)
     {
         CheckTable(table);
-        lock (_definitionsLock)
-        {
-            return [.. _definitions[table].Select(d => (d.Key, d.Value))];
-        }
+        return _definitions.Read(table);
     }
 
     /// <inheritdoc/>
@@ -29,11 +26,8 @@ internal sealed partial class JetStreamRoutingStore
         await OpenAsync(CancellationToken.None).ConfigureAwait(false);
         var key = DefinitionKey(table, name);
         var revision = await _definitionsStore!.PutAsync(key, Encoding.UTF8.GetBytes(definition)).ConfigureAwait(false);
-        _written.AddOrUpdate(key, revision, (_, held) => Math.Max(held, revision));
-        lock (_definitionsLock)
-        {
-            _definitions[table][name] = definition;
-        }
+        _definitions.Wrote(key, revision);
+        _definitions.Set(table, name, definition);
 
         return 1;
     }
@@ -56,7 +50,7 @@ internal sealed partial class JetStreamRoutingStore
                 throw result.Error;
             }
 
-            _written.AddOrUpdate(key, revision, (_, held) => Math.Max(held, revision));
+            _definitions.Wrote(key, revision);
             deleted = 1;
         }
         else if (existing.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))
@@ -64,10 +58,7 @@ internal sealed partial class JetStreamRoutingStore
             throw existing.Error;
         }
 
-        lock (_definitionsLock)
-        {
-            _definitions[table].Remove(name);
-        }
+        _definitions.Remove(table, name);
 
         if (table == "subscriptions")
         {
@@ -135,7 +126,7 @@ internal sealed partial class JetStreamRoutingStore
 
     /// <summary>Whether this node wrote the definition at <paramref name="change"/>'s revision or later (it applied that itself).</summary>
     public bool IsSuperseded(RoutingDefinitionChange change) =>
-        _written.TryGetValue(DefinitionKey(change.Table, change.Name), out var written) && written >= change.Revision;
+        _definitions.WroteSince(DefinitionKey(change.Table, change.Name), change.Revision);
 
     /// <summary>Whether a definition exists now (read from the bucket, not from what this node has seen).</summary>
     public async Task<bool> DefinitionExistsAsync(string table, string name, CancellationToken cancellationToken)
@@ -164,12 +155,6 @@ internal sealed partial class JetStreamRoutingStore
             }
         }
 
-        lock (_definitionsLock)
-        {
-            foreach (var (table, rows) in loaded)
-            {
-                _definitions[table] = rows;
-            }
-        }
+        _definitions.Replace(loaded);
     }
 }

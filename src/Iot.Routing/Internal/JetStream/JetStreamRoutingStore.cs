@@ -59,15 +59,7 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
     private readonly CancellationTokenSource _stopping = new();
     private readonly DeliveryIndex _index = new();
     private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Lock _definitionsLock = new();
-    private readonly Dictionary<string, SortedDictionary<string, string>> _definitions = new(StringComparer.Ordinal)
-    {
-        ["routes"] = new(StringComparer.Ordinal),
-        ["subscriptions"] = new(StringComparer.Ordinal),
-    };
-
-    // The newest revision of each definition key this node wrote: older changes the watch brings are superseded.
-    private readonly ConcurrentDictionary<string, ulong> _written = new(StringComparer.Ordinal);
+    private readonly DefinitionTables _definitions = new(Tables);
     private ulong _previousSweep;
     private int _disposed;
     private INatsKVStore? _definitionsStore;
