@@ -214,6 +214,24 @@ public sealed class JetStreamQueueStoreTests : QueueStoreContractTests, IClassFi
         Assert.Equal(0, (await Store.GetStatisticsAsync("q")).Active);
     }
 
+    [Fact]
+    public async Task Send_RepeatedOnANodeWhoseWatchHasNotBroughtTheFirst_IsADuplicate_AndThatNodeOffersTheMessageAtOnce()
+    {
+        var b = await SecondNodeAsync();
+        Assert.False((await Store.SendAsync("q", [Message("first", "id-1")]))[0].Duplicate);
+        await Eventually.WaitUntilAsync(async () => (await b.GetStatisticsAsync("q")).Active == 1, TimeSpan.FromSeconds(10), "B sees the message");
+
+        // As when B's watch has not brought the message yet (its consumer's NATS server died, and the sender's node
+        // died before it answered, so the sender repeats the send on B): B's index does not hold it.
+        var index = await b.IndexForTestsAsync("q");
+        index.Deleted(Assert.Single(index.Range(0, 10, deadLetterQueue: false)).Key, revision: 0);
+        Assert.Equal(0, (await b.GetStatisticsAsync("q")).Active);
+
+        Assert.True((await b.SendAsync("q", [Message("first", "id-1")]))[0].Duplicate);
+        Assert.Equal(1, (await b.GetStatisticsAsync("q")).Active);
+        Assert.Equal(["first"], (await b.ReceiveAsync("q", new ReceiveRequest { MaxMessages = 10 })).Select(Text));
+    }
+
     /// <summary>Another node: its own connection and store on the same buckets, started (knows every queue).</summary>
     private async Task<JetStreamQueueStore> SecondNodeAsync()
     {

@@ -80,6 +80,7 @@ internal sealed partial class JetStreamRoutingStore
         var empty = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var opts = new NatsKVWatchOpts
         {
+            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 empty.TrySetResult();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Iot.Messaging.JetStream;
 using NATS.Client.KeyValueStore;
 
 namespace Iot.Routing.Internal.JetStream;
@@ -218,6 +219,7 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
                 var opts = new NatsKVWatchOpts
                 {
                     ResumeAtRevision = resumeAt,
+                    IdleHeartbeat = WatchHeartbeat.Interval,
                     OnNoData = _ =>
                     {
                         _loaded.TrySetResult();

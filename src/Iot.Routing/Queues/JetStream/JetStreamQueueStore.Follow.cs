@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Iot.Routing.Internal;
 using NATS.Client.JetStream;
+using Iot.Messaging.JetStream;
 using NATS.Client.KeyValueStore;
 
 namespace Iot.Routing.Queues.JetStream;
@@ -48,6 +49,7 @@ internal sealed partial class JetStreamQueueStore
         var token = _stopping.Token;
         var opts = new NatsKVWatchOpts
         {
+            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 ready.TrySetResult();
@@ -128,6 +130,7 @@ internal sealed partial class JetStreamQueueStore
         var token = linked.Token;
         var opts = new NatsKVWatchOpts
         {
+            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 index.MarkReady();

@@ -112,6 +112,11 @@ internal sealed partial class JetStreamQueueStore
                 var stored = await index.Bucket.TryGetEntryAsync<byte[]>(record.Key, cancellationToken: cancellationToken).ConfigureAwait(false);
                 if (stored.Success)
                 {
+                    // The first send stored it, perhaps on a node that died before it answered, and this node's watch
+                    // may not have brought it yet (after a NATS server died, for about two heartbeats and a new
+                    // consumer): into the index now, so that a receive here offers it at once. Before, this answered
+                    // the resend while no receive here could see the message until the watch caught up.
+                    index.Apply(record.Key, stored.Value.Revision, NatsKVOperation.Put, stored.Value.Value, fromWatch: false);
                     var decoded = MessageHeader.Decode(stored.Value.Value);
                     return new SendResult(decoded?.Header.Seq is > 0 and var seq ? seq : (long)stored.Value.Revision, Duplicate: true);
                 }

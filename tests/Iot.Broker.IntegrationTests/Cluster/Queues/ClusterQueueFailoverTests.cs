@@ -22,9 +22,9 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
 {
     private const int Messages = 1000;
 
-    // Known liveness bug (issue 19, left open): after kill -9 of the queue bucket's leader, a few messages (2 of 1000 in
-    // one run of three) can stay in the queue without any node's receive offering them again. Nothing acknowledged is
-    // lost and nothing completed comes back in any run; the test prints the queue's remaining messages when it fails.
+    // Found by this test and fixed: messages locked twice (compare-and-set on nats-server 2.9 was not exclusive), a
+    // completion whose delete marker never reached the other node's index, and a node whose watch was blind after the
+    // NATS server holding its consumer died while it answered a resend as a duplicate (docs/cluster.md, "Queues").
     [Fact]
     public async Task ThousandMessages_BrokerAndNatsLeaderKilledMidway_NothingAcknowledgedLostNothingCompletedBack()
     {
@@ -107,10 +107,14 @@ public sealed class ClusterQueueFailoverTests(ITestOutputHelper output)
 
                     if (batch.Count == 0)
                     {
-                        // Everything sent and nothing left: done. A completion whose answer was lost in the NATS
-                        // election (503 or a time-out although the message was deleted) is not counted as completed,
-                        // so the end is what the queue holds, not the count of answers.
-                        if (acknowledged.Count >= Messages && await IsEmptyAsync(brokers, target, queue))
+                        // Everything sent and received, and nothing left: done. A completion whose answer was lost in
+                        // the NATS election (503 or a time-out although the message was deleted) is not counted as
+                        // completed, so the end is what the queue holds, not the count of answers. One node's view
+                        // being empty is not enough: after a NATS server died, a node's watch is blind for about two
+                        // heartbeats, and a message another node stored just then is offered here only once it caught
+                        // up (the final clean-clone run of session 12 stopped in that gap and reported a loss). A
+                        // message really lost keeps the consumers going until the test's deadline and is reported.
+                        if (acknowledged.Count >= Messages && acknowledged.Keys.All(received.ContainsKey) && await IsEmptyAsync(brokers, target, queue))
                         {
                             drained = true;
                         }
