@@ -16,8 +16,17 @@ internal static class OperationsEndpoints
         endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
             Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>(), services.GetService<Cluster.ClusterConnection>() is not null)
-                + RenderStreams(services) + RenderLoginProtection(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services), "text/plain; version=0.0.4; charset=utf-8"));
+                + RenderStreams(services) + RenderLoginProtection(services) + RenderHttpLimits(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services),
+                "text/plain; version=0.0.4; charset=utf-8"));
         return endpoints;
+    }
+
+    /// <summary>The configured HTTP limits (<c>Iot:Http:*</c>), as <c>iot_mqtt_limit</c> gives the MQTT ones.</summary>
+    private static string RenderHttpLimits(IServiceProvider services)
+    {
+        var http = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HttpOptions>>().Value;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"# HELP iot_http_limit Configured HTTP limits (Iot:Http:*).\n# TYPE iot_http_limit gauge\niot_http_limit{{limit=\"max_request_body_bytes\"}} {http.MaxRequestBodyBytes}\niot_http_limit{{limit=\"request_body_drain_bytes\"}} {http.RequestBodyDrainBytes}\n");
     }
 
     /// <summary>The broker's own lines; the <c>iot_cluster_*</c> counters only in cluster mode (<paramref name="clusterMode"/>).</summary>

@@ -55,6 +55,8 @@ public sealed class RequestBodyLimitTests(ITestOutputHelper output)
             (status, text) = await SendGetAsync(stream, reader, "/metrics");
             Assert.Equal(200, status);
             Assert.Contains("iot_mqtt_limit_hits_total{limit=\"http_request_body\"} 2", text, StringComparison.Ordinal);
+            Assert.Contains($"iot_http_limit{{limit=\"max_request_body_bytes\"}} {MaxBody}", text, StringComparison.Ordinal);
+            Assert.Contains("iot_http_limit{limit=\"request_body_drain_bytes\"} 1048576", text, StringComparison.Ordinal);
 
             // A body at the limit is still accepted as before (400 here only because it is not a device).
             var atLimit = "{\"id\":\"" + new string('y', MaxBody - 10) + "\"}";
