@@ -8,10 +8,15 @@ internal static class JetStreamRetry
 {
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Whether <paramref name="exception"/> says JetStream is (for now) not answering.</summary>
+    /// <summary>
+    /// Whether <paramref name="exception"/> says JetStream is (for now) not answering. A key-value write whose publish
+    /// got no answer (<see cref="NatsJSPublishNoResponseException"/>, a bucket leader being elected) is one too: a
+    /// consumer-group commit right after a NATS server was killed failed with it instead of being tried again. A write
+    /// that was applied although its answer was lost reports a lost race when repeated (KeyValueCompareAndSet).
+    /// </summary>
     public static bool IsTransient(Exception exception) =>
         exception is NatsJSApiNoResponseException or NatsJSApiException { Error.Code: 503 } or NatsNoRespondersException or NatsJSTimeoutException
-            or TimeoutException or NatsNoReplyException;
+            or NatsJSPublishNoResponseException or TimeoutException or NatsNoReplyException;
 
     /// <summary>Runs <paramref name="call"/>, again after a short pause while it fails transiently and <paramref name="window"/> has not passed.</summary>
     public static async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, TimeSpan timeout, TimeSpan window, TimeProvider time,
