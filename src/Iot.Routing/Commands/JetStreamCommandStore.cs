@@ -278,7 +278,7 @@ internal sealed partial class JetStreamCommandStore : ICommandStore
         {
             try
             {
-                await foreach (var entry in bucket.WatchAsync<byte[]>(RecordKey(commandId), opts: new NatsKVWatchOpts { IdleHeartbeat = WatchHeartbeat.Interval }, cancellationToken: cancellationToken).ConfigureAwait(false))
+                await foreach (var entry in bucket.WatchAsync<byte[]>(RecordKey(commandId), opts: WatchHeartbeat.Options, cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
                     if (entry.Operation == NatsKVOperation.Put && Decode(entry.Value) is { IsFinal: true } final)
                     {

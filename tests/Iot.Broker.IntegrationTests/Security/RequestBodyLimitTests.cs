@@ -71,8 +71,11 @@ public sealed class RequestBodyLimitTests(ITestOutputHelper output)
         }
     }
 
-    private static Task<(int Status, string Body)> SendGetAsync(NetworkStream stream, HttpResponseReader reader, string path) =>
-        WriteAsync(stream, $"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").ContinueWith(_ => reader.ReadAsync(), TaskScheduler.Default).Unwrap();
+    private static async Task<(int Status, string Body)> SendGetAsync(NetworkStream stream, HttpResponseReader reader, string path)
+    {
+        await WriteAsync(stream, $"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        return await reader.ReadAsync();
+    }
 
     private static async Task WriteAsync(NetworkStream stream, string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text));
 

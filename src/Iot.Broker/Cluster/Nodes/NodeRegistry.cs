@@ -175,7 +175,7 @@ internal sealed class NodeRegistry : BackgroundService, IClusterMembership
         {
             try
             {
-                await foreach (var entry in store.WatchAsync<byte[]>("node.*", opts: new NatsKVWatchOpts { IdleHeartbeat = WatchHeartbeat.Interval }, cancellationToken: cancellationToken).ConfigureAwait(false))
+                await foreach (var entry in store.WatchAsync<byte[]>("node.*", opts: WatchHeartbeat.Options, cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
                     if (entry.Operation is NatsKVOperation.Del or NatsKVOperation.Purge)
                     {

@@ -2,6 +2,7 @@ using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Broker.Cluster.Retained;
 
@@ -28,7 +29,7 @@ internal sealed class RetainedFeed(
     {
         MaxMsgs = 1000,
         Expires = TimeSpan.FromSeconds(10),
-        IdleHeartbeat = TimeSpan.FromSeconds(1),
+        IdleHeartbeat = WatchHeartbeat.Interval,
     };
 
     private readonly CancellationTokenSource _stopping = new();

@@ -178,7 +178,7 @@ internal sealed class KeyValueIdentityStore : IIdentityStore
         // The current value (or delete marker) of every key, then every change; what is not after afterRevision is
         // skipped here. A restarted watch thus also sees the newest state of a key changed twice while it was down, at
         // the cost of one small message per identity at each (re)start.
-        await foreach (var entry in store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { IdleHeartbeat = WatchHeartbeat.Interval }, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in store.WatchAsync<byte[]>(opts: WatchHeartbeat.Options, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             var revision = (long)entry.Revision;
             if (revision <= afterRevision)

@@ -154,7 +154,7 @@ internal sealed class SessionStreams(ClusterConnection cluster, int maxQueuedPer
 
     /// <summary>Every record in the bucket with its key and revision, then every change, until cancelled.</summary>
     public IAsyncEnumerable<NatsKVEntry<byte[]>> WatchAsync(CancellationToken cancellationToken) =>
-        Bucket.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { IncludeHistory = false, IdleHeartbeat = WatchHeartbeat.Interval }, cancellationToken: cancellationToken);
+        Bucket.WatchAsync<byte[]>(opts: WatchHeartbeat.Options, cancellationToken: cancellationToken);
 
     /// <summary>
     /// Appends a message queued for the session <paramref name="key"/>; completes with its stream sequence once JetStream

@@ -78,9 +78,8 @@ internal sealed partial class JetStreamRoutingStore
         await OpenAsync(cancellationToken).ConfigureAwait(false);
         var loaded = false;
         var empty = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var opts = new NatsKVWatchOpts
+        var opts = WatchHeartbeat.Options with
         {
-            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 empty.TrySetResult();

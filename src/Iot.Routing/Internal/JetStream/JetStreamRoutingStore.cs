@@ -216,10 +216,9 @@ internal sealed partial class JetStreamRoutingStore : IRoutingStore
         {
             try
             {
-                var opts = new NatsKVWatchOpts
+                var opts = WatchHeartbeat.Options with
                 {
                     ResumeAtRevision = resumeAt,
-                    IdleHeartbeat = WatchHeartbeat.Interval,
                     OnNoData = _ =>
                     {
                         _loaded.TrySetResult();

@@ -47,9 +47,8 @@ internal sealed partial class JetStreamQueueStore
     private async Task FollowDefinitionsAsync(TaskCompletionSource ready)
     {
         var token = _stopping.Token;
-        var opts = new NatsKVWatchOpts
+        var opts = WatchHeartbeat.Options with
         {
-            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 ready.TrySetResult();
@@ -65,7 +64,6 @@ internal sealed partial class JetStreamQueueStore
             {
                 await foreach (var entry in _definitions!.WatchAsync<byte[]>(opts: opts, cancellationToken: attempt.Token).ConfigureAwait(false))
                 {
-
                     string name;
                     try
                     {
@@ -128,9 +126,8 @@ internal sealed partial class JetStreamQueueStore
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, index.Stopping.Token);
         var token = linked.Token;
-        var opts = new NatsKVWatchOpts
+        var opts = WatchHeartbeat.Options with
         {
-            IdleHeartbeat = WatchHeartbeat.Interval,
             OnNoData = _ =>
             {
                 index.MarkReady();

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Streams.Log.JetStream;
 
@@ -275,7 +276,7 @@ internal sealed partial class JetStreamLog : IStreamLog
     {
         MaxMsgs = 1000,
         Expires = TimeSpan.FromSeconds(10),
-        IdleHeartbeat = TimeSpan.FromSeconds(1),
+        IdleHeartbeat = WatchHeartbeat.Interval,
     };
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NATS.Client.KeyValueStore;
+using Iot.Messaging.JetStream;
 
 namespace Iot.Streams.Log.JetStream;
 
@@ -58,10 +59,8 @@ internal sealed class KeyValueFollower : IAsyncDisposable
     private async Task WatchAsync()
     {
         var token = _stop.Token;
-        var opts = new NatsKVWatchOpts
+        var opts = WatchHeartbeat.Options with
         {
-            // A watch whose server died shows within about two heartbeats, and is made again.
-            IdleHeartbeat = TimeSpan.FromSeconds(1),
             OnNoData = _ =>
             {
                 _caughtUp.TrySetResult();
