@@ -43,7 +43,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton(sp => new MessageDispatcher(
             sp.GetRequiredService<SubscriptionIndex>(), sp.GetRequiredService<RetainedMessages>(),
             sp.GetRequiredService<BrokerMetrics>(), sp.GetService<Iot.Messaging.IMessageRouter>(), sp.GetService<Iot.Broker.Cluster.Live.ILiveLink>(),
-            sp.GetService<IPersistentQueues>()));
+            sp.GetService<IClusterFanOut>()));
         services.AddSingleton<Iot.Messaging.IMqttPublisher, BrokerPublisher>();
         services.AddSingleton<SessionManager>();
         services.AddIotAccessControl(configuration);

@@ -11,11 +11,12 @@ namespace Iot.Broker.Mqtt;
 /// wait for.
 /// </summary>
 /// <remarks>
-/// In cluster mode (<paramref name="live"/> set) a publish is then sent once to the other nodes, and shared groups are
-/// served only through NATS queue groups (one member across all nodes), never directly from here; messages from other
-/// nodes come back in through <see cref="DeliverFromCluster"/> and <see cref="DeliverToGroup"/>, to local sessions only.
-/// QoS 1/2 copies for persistent sessions are appended to their JetStream queues (<paramref name="persistentQueues"/>)
-/// by the node the message was published on, before its acknowledgement. Without either the only cost is a null test.
+/// In cluster mode (<paramref name="live"/> set) a publish is then sent once to the other nodes' subscribers, and
+/// <paramref name="fanOut"/> appends the QoS 1/2 copies for persistent sessions (on any node) to their JetStream queues and
+/// gives each matching shared group's message to one member it picks across the cluster, before the acknowledgement.
+/// Shared groups are never served directly from here in cluster mode. Messages from other nodes come back in through
+/// <see cref="DeliverFromCluster"/> and <see cref="DeliverToMember"/>, to local sessions only. Without either the only
+/// cost is a null test.
 /// </remarks>
 internal sealed class MessageDispatcher(
     SubscriptionIndex subscriptions,
@@ -23,7 +24,7 @@ internal sealed class MessageDispatcher(
     BrokerMetrics metrics,
     IMessageRouter? router = null,
     ILiveLink? live = null,
-    IPersistentQueues? persistentQueues = null)
+    IClusterFanOut? fanOut = null)
 {
     [ThreadStatic]
     private static List<IndexEntry>? t_matches;
@@ -53,10 +54,10 @@ internal sealed class MessageDispatcher(
         DeliverLocal(message, publisherClientId, shareLocally: live is null, ref durable);
         live?.Publish(message, publisherClientId);
 
-        // Cluster mode: QoS 1/2 copies for persistent sessions (on any node) go to their JetStream queues before the PUBACK.
-        if (persistentQueues is not null && message.QualityOfService > 0)
+        // Cluster mode: persistent sessions' queues and shared groups, on any node, before the PUBACK.
+        if (fanOut is not null)
         {
-            durable.Add(persistentQueues.AppendAsync(message, publisherClientId));
+            durable.Add(fanOut.FanOutAsync(message, publisherClientId));
         }
 
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
@@ -80,30 +81,30 @@ internal sealed class MessageDispatcher(
     }
 
     /// <summary>
-    /// Cluster mode: delivers a message NATS handed this node for <paramref name="group"/> to one of its members here;
-    /// false when none may take it (the last one just left).
+    /// Cluster mode: delivers a shared group's message that the node it was published on picked
+    /// <paramref name="clientId"/> for; another member here when that one just left or may not take it; false when none here may.
     /// </summary>
-    public bool DeliverToGroup(SharedGroup group, BrokerMessage message)
+    public static bool DeliverToMember(SharedGroup group, string clientId, BrokerMessage message)
     {
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(message);
-        if (group.Pick(message.Topic) is not { } member)
+        var member = group.MemberOf(clientId) is { } picked && picked.MayDeliver(message.Topic) ? picked : group.Pick(message.Topic);
+        if (member is null)
         {
             return false;
         }
 
         var qos = GrantedQos(message, member);
-        var retain = member.RetainAsPublished && message.Retain;
-        uint[]? ids = member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier];
-        if (qos > 0 && member.Session.QueueInStream && persistentQueues is not null)
+        if (qos > 0 && member.Session.QueueInStream)
         {
-            // A persistent member takes QoS 1/2 only from its JetStream queue, connected or not: the copy goes there.
-            _ = persistentQueues.AppendToAsync(member.Session.ClientId, message, qos, retain, ids);
-            return true;
+            // A persistent session takes QoS 1/2 only from its JetStream queue, where the publishing node puts what it
+            // picks it for; this one was picked as a clean session or at QoS 0 (it reconnected meanwhile).
+            return false;
         }
 
         var durable = default(DurableWrites);
-        Deliver(member.Session, message, qos, retain, ids, ref durable);
+        Deliver(member.Session, message, qos, member.RetainAsPublished && message.Retain,
+            member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier], ref durable);
         _ = durable.ToTask();
         return true;
     }

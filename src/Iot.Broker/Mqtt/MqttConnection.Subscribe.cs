@@ -78,8 +78,10 @@ internal sealed partial class MqttConnection
             };
 
             var isNew = _broker.Subscriptions.Subscribe(subscription);
-            if (session.IsPersistent)
+            if (session.IsPersistent || (share is not null && session.Cluster is not null))
             {
+                // Cluster mode also records a clean session's shared subscriptions: the node a message is published on
+                // picks the group's member among all of them (docs/cluster.md, "Shared subscriptions").
                 durable.Add(Context.Store.UpsertSubscriptionAsync(session.ClientId, new PersistedSubscription(
                     subscription.Filter, qos, subscription.NoLocal, subscription.RetainAsPublished,
                     subscription.RetainHandling, subscription.SubscriptionIdentifier)));
@@ -148,7 +150,7 @@ internal sealed partial class MqttConnection
                 session.EndRetained(filter);
             }
 
-            if (removed && session.IsPersistent)
+            if (removed && (session.IsPersistent || (session.Cluster is not null && TopicNames.IsSharedSubscription(filter))))
             {
                 durable.Add(Context.Store.DeleteSubscriptionAsync(session.ClientId, filter));
             }

@@ -57,6 +57,20 @@ internal sealed class SharedGroup : IndexEntry
         }
     }
 
+    /// <summary>The member of the session of <paramref name="clientId"/>; null when it has none here.</summary>
+    public Subscription? MemberOf(string clientId)
+    {
+        foreach (var member in Volatile.Read(ref _members))
+        {
+            if (string.Equals(member.Session.ClientId, clientId, StringComparison.Ordinal))
+            {
+                return member;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Picks the member that gets the next message on <paramref name="topic"/>, among those that may receive it
     /// (<see cref="Subscription.MayDeliver"/>); null when none may.

@@ -117,23 +117,23 @@ public sealed class LivePathTests
         interest.FilterAdded("a/#");
         var subjects = new List<(string Subject, bool Wanted)>();
         var groups = new List<((string Share, string Filter) Key, SharedGroup? Group)>();
-        interest.TakeChanges(subjects, groups);
+        interest.TakeChanges(subjects);
         Assert.Equal([("iot.m.t.a", true), ("iot.m.t.a.>", true)], subjects.OrderBy(s => s.Subject));
 
         subjects.Clear();
         interest.FilterRemoved("a/#");
         interest.FilterRemoved("a");
-        interest.TakeChanges(subjects, groups);
+        interest.TakeChanges(subjects);
         Assert.Empty(subjects);
 
         interest.FilterRemoved("a/#");
-        interest.TakeChanges(subjects, groups);
+        interest.TakeChanges(subjects);
         Assert.Equal([("iot.m.t.a", false), ("iot.m.t.a.>", false)], subjects.OrderBy(s => s.Subject));
         Assert.Empty(groups);
     }
 
     [Fact]
-    public void Interest_SharedGroupReplaced_ReportsTheCurrentObject()
+    public void Interest_SharedGroupReplaced_GivesTheCurrentObject_AndNoNatsChange()
     {
         var interest = new LiveInterest("iot.m");
         var first = new SharedGroup { ShareName = "g", TopicFilter = "x/+" };
@@ -142,19 +142,34 @@ public sealed class LivePathTests
         interest.GroupRemoved(first);
         interest.GroupAdded(second);
         interest.GroupRemoved(first);
+        Assert.Same(second, interest.GroupOf("g", "x/+"));
+        Assert.Null(interest.GroupOf("g", "x/#"));
         var subjects = new List<(string Subject, bool Wanted)>();
-        var groups = new List<((string Share, string Filter) Key, SharedGroup? Group)>();
-        interest.TakeChanges(subjects, groups);
-        var change = Assert.Single(groups);
-        Assert.Same(second, change.Group);
+        interest.TakeChanges(subjects);
+        Assert.Empty(subjects);
+        interest.GroupRemoved(second);
+        Assert.Null(interest.GroupOf("g", "x/+"));
     }
 
     [Fact]
-    public void QueueGroupOf_DistinctGroupsAndFilters_GiveDistinctValidNames()
+    public void MemberEnvelope_RoundTrip_CarriesTheMemberTheGroupAndTheTopic()
     {
-        var names = new[] { ("g", "a/#"), ("g", "a/+"), ("h", "a/#"), ("g a", "b"), ("g", "a b"), ("g.x", "y") }
-            .Select(LiveReceiver.QueueGroupOf).ToList();
-        Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
-        Assert.All(names, n => Assert.DoesNotContain(n, char.IsWhiteSpace));
+        var message = new BrokerMessage { Topic = "a b/%/.*>", Payload = "x"u8.ToArray(), QualityOfService = 1, SourceClientId = "pub" };
+        var writer = new ArrayBufferWriter<byte>();
+        var target = new LiveEnvelope.MemberTarget(LiveLink.MemberSubject("iot.m", "node-b"), "worker/1", "g", "a b/#");
+        LiveEnvelope.Write(writer, new LiveEnvelope.Outbound(message, null, "node-a"u8.ToArray(), 7, 0, target));
+
+        Assert.True(LiveEnvelope.TryReadForMember(new ReadOnlySequence<byte>(writer.WrittenMemory), 0, out var inbound, out var read));
+        Assert.Equal(("worker/1", "g", "a b/#"), (read.ClientId, read.Share, read.Filter));
+        Assert.Equal("a b/%/.*>", inbound.Message.Topic);
+        Assert.Equal("x", Encoding.UTF8.GetString(inbound.Message.Payload.Span));
+        Assert.Equal("pub", inbound.Message.SourceClientId);
+        Assert.Equal("iot.m.g.node-b", target.Subject);
+
+        // Cut anywhere, it is refused, never thrown.
+        for (var length = 0; length < writer.WrittenCount - 1; length++)
+        {
+            Assert.False(LiveEnvelope.TryReadForMember(new ReadOnlySequence<byte>(writer.WrittenMemory[..length]), 0, out _, out _));
+        }
     }
 }

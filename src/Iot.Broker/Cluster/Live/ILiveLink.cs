@@ -9,8 +9,14 @@ namespace Iot.Broker.Cluster.Live;
 internal interface ILiveLink
 {
     /// <summary>
-    /// Sends a message this node accepted (and has delivered to its own non-shared subscriptions) to the other nodes and
-    /// to every shared group; returns at once (at most once across nodes: nothing waits for it).
+    /// Sends a message this node accepted (and has delivered to its own non-shared subscriptions) to the other nodes'
+    /// non-shared subscriptions; returns at once (at most once across nodes: nothing waits for it).
     /// </summary>
     void Publish(BrokerMessage message, string? publisherClientId);
+
+    /// <summary>
+    /// Sends a shared group's message to the member this node picked, on <paramref name="node"/> (this one included);
+    /// returns at once, at most once like <see cref="Publish"/>, and in the same order as the messages published before.
+    /// </summary>
+    void SendToMember(string node, string share, string filter, string clientId, BrokerMessage message);
 }

@@ -17,6 +17,8 @@ namespace Iot.Broker.Cluster.Live;
 /// </code>
 /// <c>str</c>/<c>bin</c> are a u16 length and that many bytes (MQTT strings are at most 65 535 bytes); bracketed fields are
 /// present only when their flag is set. The expiry travels as what remains, so that nodes' clocks need not agree.
+/// A shared group's message for one member goes to the member's node (<c>{prefix}.g.{node id}</c>), with
+/// <c>str client id | str share name | str filter | str topic</c> in front of the envelope.
 /// </summary>
 internal static class LiveEnvelope
 {
@@ -35,6 +37,15 @@ internal static class LiveEnvelope
     public static void Write(IBufferWriter<byte> writer, in Outbound outbound)
     {
         var message = outbound.Message;
+        if (outbound.Member is { } member)
+        {
+            // Sent to one member's node (its subject is not the topic's): who, which group, and the topic come first.
+            WriteString(writer, member.ClientId);
+            WriteString(writer, member.Share);
+            WriteString(writer, member.Filter);
+            WriteString(writer, message.Topic);
+        }
+
         var flags = (byte)(message.Retain ? Retain : 0);
         if (outbound.PublisherClientId is not null)
         {
@@ -95,20 +106,47 @@ internal static class LiveEnvelope
     /// Reads an envelope into a message on <paramref name="topic"/> whose expiry counts from <paramref name="nowUnixMs"/>;
     /// false when it is not a version-1 envelope (a newer node's: it is dropped and counted).
     /// </summary>
-    public static bool TryRead(ReadOnlySequence<byte> body, string topic, long nowUnixMs, out Inbound inbound)
+    public static bool TryRead(ReadOnlySequence<byte> body, string topic, long nowUnixMs, out Inbound inbound) =>
+        // One array holds the header and the payload, which the message then shares: one allocation for both.
+        TryRead(body.ToArray(), 0, topic, nowUnixMs, out inbound);
+
+    /// <summary>
+    /// Reads the body of a shared group's message sent to one member (<see cref="Outbound.Member"/>): the member's client
+    /// id, the group, the topic, then the envelope. False when it is not readable.
+    /// </summary>
+    public static bool TryReadForMember(ReadOnlySequence<byte> body, long nowUnixMs, out Inbound inbound, out MemberTarget target)
     {
         inbound = default;
-
-        // One array holds the header and the payload, which the message then shares: one allocation for both.
+        target = default!;
         var data = body.ToArray();
-        if (data.Length < 5 || data[0] != Version || data.Length < 5 + data[4] + 24)
+        var at = 0;
+        try
+        {
+            var clientId = ReadString(data, ref at);
+            var share = ReadString(data, ref at);
+            var filter = ReadString(data, ref at);
+            var topic = ReadString(data, ref at);
+            target = new MemberTarget(string.Empty, clientId, share, filter);
+            return TryRead(data, at, topic, nowUnixMs, out inbound);
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or DecoderFallbackException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryRead(byte[] data, int start, string topic, long nowUnixMs, out Inbound inbound)
+    {
+        inbound = default;
+        var length = data.Length - start;
+        if (length < 5 || data[start] != Version || length < 5 + data[start + 4] + 24)
         {
             return false;
         }
 
-        var flags = data[1];
-        var originLength = data[4];
-        var at = 5 + originLength;
+        var flags = data[start + 1];
+        var originLength = data[start + 4];
+        var at = start + 5 + originLength;
         var messageId = BinaryPrimitives.ReadUInt64LittleEndian(data.AsSpan(at));
         var remaining = BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(at + 8));
         var receivedAt = BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(at + 16));
@@ -137,9 +175,9 @@ internal static class LiveEnvelope
             {
                 Topic = topic,
                 Payload = data.AsMemory(at),
-                QualityOfService = data[2],
+                QualityOfService = data[start + 2],
                 Retain = (flags & Retain) != 0,
-                PayloadFormatIndicator = data[3],
+                PayloadFormatIndicator = data[start + 3],
                 ExpiresAtUnixMs = remaining == 0 ? 0 : nowUnixMs + remaining,
                 ContentType = contentType,
                 ResponseTopic = responseTopic,
@@ -148,8 +186,8 @@ internal static class LiveEnvelope
                 SourceClientId = source,
                 ReceivedAtUnixMs = receivedAt,
             };
-            inbound = new Inbound(data.AsMemory(5, originLength), messageId, message, publisher);
-            return data[2] <= 2;
+            inbound = new Inbound(data.AsMemory(start + 5, originLength), messageId, message, publisher);
+            return data[start + 2] <= 2;
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or DecoderFallbackException)
         {
@@ -189,8 +227,15 @@ internal static class LiveEnvelope
         return value;
     }
 
-    /// <summary>What the origin publishes: the message, who published it, this node's id (ASCII) and the message's id.</summary>
-    public readonly record struct Outbound(BrokerMessage Message, string? PublisherClientId, ReadOnlyMemory<byte> Origin, ulong MessageId, long NowUnixMs);
+    /// <summary>
+    /// What the origin publishes: the message, who published it, this node's id (ASCII) and the message's id; for a shared
+    /// group's message, the member it is for.
+    /// </summary>
+    public readonly record struct Outbound(
+        BrokerMessage Message, string? PublisherClientId, ReadOnlyMemory<byte> Origin, ulong MessageId, long NowUnixMs, MemberTarget? Member = null);
+
+    /// <summary>The member of a shared group a message is sent to: the subject of its node, its client id, the group.</summary>
+    public sealed record MemberTarget(string Subject, string ClientId, string Share, string Filter);
 
     /// <summary>A received envelope: the origin's id bytes, the origin's message id, the message, who published it.</summary>
     public readonly record struct Inbound(ReadOnlyMemory<byte> Origin, ulong MessageId, BrokerMessage Message, string? PublisherClientId);

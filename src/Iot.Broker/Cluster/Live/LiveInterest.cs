@@ -5,9 +5,10 @@ namespace Iot.Broker.Cluster.Live;
 
 /// <summary>
 /// Which NATS subscriptions this node needs for its live traffic: a reference count per subject of its non-shared filters
-/// (two filters that map to one subject, such as <c>a</c> and <c>a/#</c>, share it) and the current object of each shared
-/// group. Fed by <see cref="SubscriptionIndex"/> (<see cref="ISubscriptionObserver"/>); <see cref="LiveReceiver"/> takes
-/// the changed keys and brings NATS in line.
+/// (two filters that map to one subject, such as <c>a</c> and <c>a/#</c>, share it). Fed by <see cref="SubscriptionIndex"/>
+/// (<see cref="ISubscriptionObserver"/>); <see cref="LiveReceiver"/> takes the changed subjects and brings NATS in line.
+/// Also the current object of each shared group on this node, by share name and filter, for the messages another node
+/// sends one of its members (shared groups need no NATS subscription of their own).
 /// </summary>
 /// <remarks>
 /// Its lock is a leaf (taken under the index's lock, calls nothing). What it holds is bounded by the distinct filters of
@@ -19,7 +20,6 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     private readonly Dictionary<string, int> _subjects = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Share, string Filter), SharedGroup> _groups = [];
     private readonly HashSet<string> _changedSubjects = new(StringComparer.Ordinal);
-    private readonly HashSet<(string Share, string Filter)> _changedGroups = [];
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private ulong _generation;
 
@@ -29,7 +29,7 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     /// </summary>
     public ProgressMark Applied { get; } = new();
 
-    /// <summary>The generation of the latest change: each change of a subject's count or a group raises it.</summary>
+    /// <summary>The generation of the latest change: each change of a subject's count raises it.</summary>
     public ulong Generation
     {
         get
@@ -96,39 +96,37 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
     {
         lock (_gate)
         {
-            _generation++;
             _groups[(group.ShareName, group.TopicFilter)] = group;
-            _changedGroups.Add((group.ShareName, group.TopicFilter));
         }
-
-        _signal.Writer.TryWrite(true);
     }
 
     public void GroupRemoved(SharedGroup group)
     {
         lock (_gate)
         {
-            _generation++;
             var key = (group.ShareName, group.TopicFilter);
             if (_groups.TryGetValue(key, out var current) && ReferenceEquals(current, group))
             {
                 _groups.Remove(key);
-                _changedGroups.Add(key);
             }
         }
+    }
 
-        _signal.Writer.TryWrite(true);
+    /// <summary>The shared group <c>$share/{share}/{filter}</c> on this node; null when it has no member here.</summary>
+    public SharedGroup? GroupOf(string share, string filter)
+    {
+        lock (_gate)
+        {
+            return _groups.GetValueOrDefault((share, filter));
+        }
     }
 
     /// <summary>Waits until something changed since the last <see cref="TakeChanges"/>.</summary>
     public ValueTask<bool> WaitForChangesAsync(CancellationToken cancellationToken) => _signal.Reader.WaitToReadAsync(cancellationToken);
 
-    /// <summary>
-    /// Moves the changed subjects (with whether each is wanted now) and shared groups (with the current group object, null
-    /// when gone) into the lists.
-    /// </summary>
+    /// <summary>Moves the changed subjects, with whether each is wanted now, into <paramref name="subjects"/>.</summary>
     /// <returns>The generation the changes taken reach: once they are applied, so is every change up to it.</returns>
-    public ulong TakeChanges(List<(string Subject, bool Wanted)> subjects, List<((string Share, string Filter) Key, SharedGroup? Group)> groups)
+    public ulong TakeChanges(List<(string Subject, bool Wanted)> subjects)
     {
         _signal.Reader.TryRead(out _);
         lock (_gate)
@@ -138,31 +136,17 @@ internal sealed class LiveInterest(string prefix) : ISubscriptionObserver
                 subjects.Add((subject, _subjects.ContainsKey(subject)));
             }
 
-            foreach (var key in _changedGroups)
-            {
-                groups.Add((key, _groups.GetValueOrDefault(key)));
-            }
-
             _changedSubjects.Clear();
-            _changedGroups.Clear();
             return _generation;
         }
     }
 
-    /// <summary>Marks a subject or group again (a NATS call for it failed: the receiver retries it).</summary>
-    public void Retry(string? subject, (string Share, string Filter)? group)
+    /// <summary>Marks a subject again (a NATS call for it failed: the receiver retries it).</summary>
+    public void Retry(string subject)
     {
         lock (_gate)
         {
-            if (subject is not null)
-            {
-                _changedSubjects.Add(subject);
-            }
-
-            if (group is { } key)
-            {
-                _changedGroups.Add(key);
-            }
+            _changedSubjects.Add(subject);
         }
 
         _signal.Writer.TryWrite(true);

@@ -47,9 +47,18 @@ internal sealed class LiveLink : ILiveLink, IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    public void Publish(BrokerMessage message, string? publisherClientId)
+    /// <summary>The subject of the shared groups' messages for members on <paramref name="node"/>; never a topic's (kind token <c>g</c>).</summary>
+    public static string MemberSubject(string prefix, string node) => prefix + ".g." + node;
+
+    public void Publish(BrokerMessage message, string? publisherClientId) =>
+        Enqueue(new LiveEnvelope.Outbound(message, publisherClientId, _connection.Origin, 0, _context.NowUnixMs));
+
+    public void SendToMember(string node, string share, string filter, string clientId, BrokerMessage message) =>
+        Enqueue(new LiveEnvelope.Outbound(message, null, _connection.Origin, 0, _context.NowUnixMs,
+            new LiveEnvelope.MemberTarget(MemberSubject(_interest.Prefix, node), clientId, share, filter)));
+
+    private void Enqueue(in LiveEnvelope.Outbound outbound)
     {
-        var outbound = new LiveEnvelope.Outbound(message, publisherClientId, _connection.Origin, 0, _context.NowUnixMs);
         if (!_outbox.Writer.TryWrite(outbound))
         {
             _context.Metrics.LimitHit(LimitKind.ClusterLiveOutbox);
@@ -82,8 +91,8 @@ internal sealed class LiveLink : ILiveLink, IAsyncDisposable
     private ValueTask Send(LiveEnvelope.Outbound outbound)
     {
         var message = outbound.Message;
-        var subject = TopicSubjects.ToSubject(_interest.Prefix, message.Topic);
-        if (subject.Length > _maxSubjectLength)
+        var subject = outbound.Member?.Subject ?? TopicSubjects.ToSubject(_interest.Prefix, message.Topic);
+        if (subject.Length > _maxSubjectLength && outbound.Member is null)
         {
             _context.Metrics.LimitHit(LimitKind.ClusterLiveSubjectLength);
             return ValueTask.CompletedTask;

@@ -7,8 +7,9 @@ namespace Iot.Broker.Cluster.Live;
 
 /// <summary>
 /// The receiving side of the live path: keeps this node's NATS subscriptions in line with <see cref="LiveInterest"/> (one
-/// per distinct subject of its non-shared filters, one queue subscription per subject of each shared group), and hands
-/// each message from another node to the local sessions only, through <see cref="MessageDispatcher"/>.
+/// per distinct subject of its non-shared filters), and hands each message from another node to the local sessions only,
+/// through <see cref="MessageDispatcher"/>. One more subscription, <c>{prefix}.g.{node id}</c>, brings the shared groups'
+/// messages that a publishing node (this one included) picked one of this node's members for.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -16,8 +17,8 @@ namespace Iot.Broker.Cluster.Live;
 /// matched (overlapping filters bring one copy each): the first copy of an (origin, id) matches the whole local tree once,
 /// so a session gets one PUBLISH at the highest granted QoS with every subscription identifier; later copies are dropped by
 /// <see cref="OriginWindow"/>, before anything is allocated. Copies from this node itself (NATS echoes them) are dropped:
-/// the origin delivered to its own sessions before publishing. A message on a queue subscription goes to one member of its
-/// shared group on this node: NATS picked this node among the group's nodes, the group picks the member.
+/// the origin delivered to its own sessions before publishing. A shared group's message goes to the member named in it,
+/// or to another member of the group here when that one just left.
 /// </para>
 /// <para>
 /// Messages arrive on the live connection's reader, one at a time, in NATS order (an origin's messages reach this node in
@@ -35,7 +36,7 @@ internal sealed class LiveReceiver(
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, LiveSubscription> _plain = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Share, string Filter), LiveSubscription[]> _queues = [];
+    private LiveSubscription? _members;
     private readonly Lock _windowsGate = new();
     private readonly Dictionary<string, (byte[] Origin, OriginWindow Window)> _windows = new(StringComparer.Ordinal);
     private byte[] _lastOrigin = [];
@@ -46,6 +47,11 @@ internal sealed class LiveReceiver(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(connection.RequestTimeout);
         await connection.Nats.ConnectAsync().AsTask().WaitAsync(timeout.Token).ConfigureAwait(false);
+
+        // Before any member here can be picked: a SUBSCRIBE is acknowledged only after the listeners open.
+        var members = new LiveSubscription(this, connection.Nats, LiveLink.MemberSubject(interest.Prefix, connection.NodeId), forMembers: true);
+        await connection.Nats.AddSubAsync(members, timeout.Token).ConfigureAwait(false);
+        _members = members;
         LiveLog.Started(logger, connection.NodeId, interest.Prefix);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -53,6 +59,12 @@ internal sealed class LiveReceiver(
     /// <summary>Handles one message of <paramref name="subscription"/> (on the connection's reader; never throws).</summary>
     public void OnMessage(LiveSubscription subscription, string subject, ReadOnlySequence<byte> body)
     {
+        if (subscription.ForMembers)
+        {
+            OnMemberMessage(subject, body);
+            return;
+        }
+
         // The header up to the message id: origin and id decide what happens before anything is allocated.
         Span<byte> head = stackalloc byte[5 + 255 + 8];
         var headLength = (int)Math.Min(body.Length, head.Length);
@@ -64,19 +76,15 @@ internal sealed class LiveReceiver(
         }
 
         var origin = head.Slice(5, head[4]);
-        var shared = subscription.QueueGroup is not null;
-        if (!shared)
+        if (origin.SequenceEqual(connection.Origin.Span))
         {
-            if (origin.SequenceEqual(connection.Origin.Span))
-            {
-                return;
-            }
+            return;
+        }
 
-            if (!Accept(origin, BinaryPrimitives.ReadUInt64LittleEndian(head[(5 + origin.Length)..])))
-            {
-                context.Metrics.Add(BrokerCounter.ClusterLiveDuplicates);
-                return;
-            }
+        if (!Accept(origin, BinaryPrimitives.ReadUInt64LittleEndian(head[(5 + origin.Length)..])))
+        {
+            context.Metrics.Add(BrokerCounter.ClusterLiveDuplicates);
+            return;
         }
 
         if (TopicSubjects.FromSubject(interest.Prefix, subject) is not { } topic
@@ -87,38 +95,23 @@ internal sealed class LiveReceiver(
         }
 
         context.Metrics.Add(BrokerCounter.ClusterLiveReceived);
-        if (!shared)
-        {
-            dispatcher.DeliverFromCluster(inbound.Message, inbound.PublisherClientId);
-        }
-        else if (subscription.Group is not { } group || !dispatcher.DeliverToGroup(group, inbound.Message))
-        {
-            context.Metrics.Add(BrokerCounter.ClusterLiveLost);
-            LiveLog.NoSharedMember(logger, topic, subscription.Group?.ShareName ?? subscription.QueueGroup!);
-        }
+        dispatcher.DeliverFromCluster(inbound.Message, inbound.PublisherClientId);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var subjects = new List<(string Subject, bool Wanted)>();
-        var groups = new List<((string Share, string Filter) Key, SharedGroup? Group)>();
         try
         {
             while (await interest.WaitForChangesAsync(stoppingToken).ConfigureAwait(false))
             {
-                var generation = interest.TakeChanges(subjects, groups);
+                var generation = interest.TakeChanges(subjects);
                 foreach (var (subject, wanted) in subjects)
                 {
                     await ApplySubjectAsync(subject, wanted, stoppingToken).ConfigureAwait(false);
                 }
 
-                foreach (var (key, group) in groups)
-                {
-                    await ApplyGroupAsync(key, group, stoppingToken).ConfigureAwait(false);
-                }
-
                 subjects.Clear();
-                groups.Clear();
 
                 // Sent to the server on this connection, ahead of anything published on it from now on.
                 interest.Applied.Advance(generation);
@@ -129,75 +122,41 @@ internal sealed class LiveReceiver(
         }
     }
 
-    /// <summary>The queue group of a shared group: one per (share name, filter), so that no two groups ever share one.</summary>
-    internal static string QueueGroupOf((string Share, string Filter) key) => TopicSubjects.ToSubject("q", key.Share + "/" + key.Filter);
+    /// <summary>A shared group's message for one of this node's members.</summary>
+    private void OnMemberMessage(string subject, ReadOnlySequence<byte> body)
+    {
+        if (!LiveEnvelope.TryReadForMember(body, context.NowUnixMs, out var inbound, out var target))
+        {
+            Unreadable(subject);
+            return;
+        }
+
+        context.Metrics.Add(BrokerCounter.ClusterLiveReceived);
+        if (interest.GroupOf(target.Share, target.Filter) is not { } group || !MessageDispatcher.DeliverToMember(group, target.ClientId, inbound.Message))
+        {
+            context.Metrics.Add(BrokerCounter.ClusterLiveLost);
+            LiveLog.NoSharedMember(logger, inbound.Message.Topic, target.Share, target.ClientId);
+        }
+    }
 
     private async Task ApplySubjectAsync(string subject, bool wanted, CancellationToken cancellationToken)
     {
         if (wanted && !_plain.ContainsKey(subject))
         {
-            var subscription = new LiveSubscription(this, connection.Nats, subject, queueGroup: null);
+            var subscription = new LiveSubscription(this, connection.Nats, subject);
             if (await TrySubscribeAsync(subscription, cancellationToken).ConfigureAwait(false))
             {
                 _plain[subject] = subscription;
             }
             else
             {
-                await RetryLaterAsync(subject, null, cancellationToken).ConfigureAwait(false);
+                await RetryLaterAsync(subject, cancellationToken).ConfigureAwait(false);
             }
         }
         else if (!wanted && _plain.Remove(subject, out var subscription))
         {
             await UnsubscribeAsync(subscription).ConfigureAwait(false);
         }
-    }
-
-    private async Task ApplyGroupAsync((string Share, string Filter) key, SharedGroup? group, CancellationToken cancellationToken)
-    {
-        if (group is null)
-        {
-            if (_queues.Remove(key, out var gone))
-            {
-                foreach (var subscription in gone)
-                {
-                    await UnsubscribeAsync(subscription).ConfigureAwait(false);
-                }
-            }
-
-            return;
-        }
-
-        if (_queues.TryGetValue(key, out var existing))
-        {
-            foreach (var subscription in existing)
-            {
-                subscription.Group = group;
-            }
-
-            return;
-        }
-
-        var queue = QueueGroupOf(key);
-        var subjects = TopicSubjects.FilterSubjects(interest.Prefix, key.Filter);
-        var made = new List<LiveSubscription>(subjects.Length);
-        foreach (var subject in subjects)
-        {
-            var subscription = new LiveSubscription(this, connection.Nats, subject, queue) { Group = group };
-            if (!await TrySubscribeAsync(subscription, cancellationToken).ConfigureAwait(false))
-            {
-                foreach (var done in made)
-                {
-                    await UnsubscribeAsync(done).ConfigureAwait(false);
-                }
-
-                await RetryLaterAsync(null, key, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            made.Add(subscription);
-        }
-
-        _queues[key] = [.. made];
     }
 
     private async Task<bool> TrySubscribeAsync(LiveSubscription subscription, CancellationToken cancellationToken)
@@ -209,7 +168,7 @@ internal sealed class LiveReceiver(
         }
         catch (Exception e) when (e is NatsException or TimeoutException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            LiveLog.SubscribeFailed(logger, subscription.Subject, subscription.QueueGroup, e);
+            LiveLog.SubscribeFailed(logger, subscription.Subject, e);
             return false;
         }
     }
@@ -226,10 +185,10 @@ internal sealed class LiveReceiver(
         }
     }
 
-    private async Task RetryLaterAsync(string? subject, (string Share, string Filter)? group, CancellationToken cancellationToken)
+    private async Task RetryLaterAsync(string subject, CancellationToken cancellationToken)
     {
         await Task.Delay(RetryDelay, time, cancellationToken).ConfigureAwait(false);
-        interest.Retry(subject, group);
+        interest.Retry(subject);
     }
 
     private bool Accept(ReadOnlySpan<byte> origin, ulong id)

@@ -13,8 +13,9 @@ internal static class ClusterSessionsServiceCollectionExtensions
             sp.GetRequiredService<ClusterConnection>(), sp.GetRequiredService<IOptions<MqttOptions>>().Value.MaxQueuedMessages));
         services.AddSingleton<SessionDirectory>();
         services.AddSingleton<IClusterSessions>(sp => sp.GetRequiredService<SessionDirectory>());
+        services.AddSingleton<SharedGroupMembers>();
         services.AddSingleton<PersistentSubscriptions>();
-        services.AddSingleton<IPersistentQueues>(sp => sp.GetRequiredService<PersistentSubscriptions>());
+        services.AddSingleton<IClusterFanOut, ClusterFanOut>();
         services.AddSingleton<Func<ISessionStore, ISessionStore>>(sp => inner => new ClusterSessionStore(inner, sp.GetRequiredService<SessionDirectory>()));
         services.AddHostedService<ClusterSessionsStartup>();
         services.AddSingleton<DeadNodeSessions>();

@@ -8,11 +8,12 @@ namespace Iot.Broker.Cluster.Sessions;
 /// <summary>
 /// The subscriptions of every persistent session in the cluster, fed by a watch of the <c>iot-sessions</c> bucket (one
 /// per node), and the append of a published QoS 1/2 message to the queue of each persistent session it matches
-/// (<see cref="IPersistentQueues"/>), whatever node the session is bound to, or none. Owns the topic tree and the
-/// current entries per session; the watch loop is its only writer, publishers read without a lock.
+/// (for <see cref="ClusterFanOut"/>), whatever node the session is bound to, or none. Owns the topic tree and the
+/// current entries per session; the watch loop is its only writer, publishers read without a lock. The same loop feeds
+/// the shared groups' members (<see cref="SharedGroupMembers"/>).
 /// </summary>
 internal sealed partial class PersistentSubscriptions(
-    SessionStreams streams, BrokerMetrics metrics, ILogger<PersistentSubscriptions> logger) : IPersistentQueues, IAsyncDisposable
+    SessionStreams streams, SharedGroupMembers sharedGroups, BrokerMetrics metrics, ILogger<PersistentSubscriptions> logger) : IAsyncDisposable
 {
     [ThreadStatic]
     private static List<Entry>? t_matches;
@@ -37,6 +38,7 @@ internal sealed partial class PersistentSubscriptions(
 
     public void Start() => _ = Task.Run(WatchAsync);
 
+    /// <summary>Appends a QoS 1/2 <paramref name="message"/> to the queue of every persistent session that subscribes to it.</summary>
     public Task AppendAsync(BrokerMessage message, string? publisherClientId)
     {
         var matches = t_matches ??= new List<Entry>(8);
@@ -92,9 +94,6 @@ internal sealed partial class PersistentSubscriptions(
         };
     }
 
-    public Task AppendToAsync(string clientId, BrokerMessage message, byte qos, bool retain, uint[]? subscriptionIds) =>
-        AppendLoggedAsync(SessionKey.Escape(clientId), StoredForm(message, qos, retain), subscriptionIds, clientId);
-
     public async ValueTask DisposeAsync()
     {
         // Disposed twice when start-up failed (the host, then the container): the second time does nothing.
@@ -112,20 +111,6 @@ internal sealed partial class PersistentSubscriptions(
         if (await streams.AppendAsync(key, message, ids, CancellationToken.None).ConfigureAwait(false) == 0)
         {
             metrics.MessageDropped(DropReason.QueueFull);
-        }
-    }
-
-    /// <summary>A shared group's copy: nobody waits for it (the hop that brought it is at most once), so a failure is logged.</summary>
-    private async Task AppendLoggedAsync(string key, BrokerMessage message, uint[]? ids, string clientId)
-    {
-        try
-        {
-            await AppendOneAsync(key, message, ids).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or TimeoutException or OperationCanceledException)
-        {
-            metrics.Add(BrokerCounter.ClusterLiveLost);
-            LogSharedAppendFailed(logger, clientId, ex);
         }
     }
 
@@ -164,9 +149,10 @@ internal sealed partial class PersistentSubscriptions(
             CountOwner(before.Record, -1);
         }
 
+        SessionRecord? record = null;
         if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } bytes)
         {
-            var record = SessionRecord.FromBytes(bytes);
+            record = SessionRecord.FromBytes(bytes);
             _records[entry.Key] = (record, entry.Revision);
             CountOwner(record, +1);
             if (record.ExpirySeconds > 0)
@@ -181,6 +167,8 @@ internal sealed partial class PersistentSubscriptions(
         {
             _records.TryRemove(entry.Key, out _);
         }
+
+        sharedGroups.Apply(entry.Key, record);
 
         // Add before removing, and leave unchanged entries alone: most writes of a record (a claim, a disconnect, inbound
         // QoS 2 ids) keep its subscriptions, and a publish matched in between must still find them, or it would be
@@ -252,7 +240,7 @@ internal sealed partial class PersistentSubscriptions(
     }
 
     /// <summary>The copy a session's queue keeps: the delivery's QoS and RETAIN flag, so a reader sends it the same way.</summary>
-    private static BrokerMessage StoredForm(BrokerMessage m, byte qos, bool retain) =>
+    internal static BrokerMessage StoredForm(BrokerMessage m, byte qos, bool retain) =>
         m.QualityOfService == qos && m.Retain == retain
             ? m
             : new BrokerMessage
@@ -270,9 +258,6 @@ internal sealed partial class PersistentSubscriptions(
                 SourceClientId = m.SourceClientId,
                 ReceivedAtUnixMs = m.ReceivedAtUnixMs,
             };
-
-    [LoggerMessage(EventId = 1959, Level = LogLevel.Warning, Message = "Cluster: a shared group's message for the persistent session {ClientId} could not be appended to its queue (lost for the group)")]
-    private static partial void LogSharedAppendFailed(ILogger logger, string clientId, Exception exception);
 
     [LoggerMessage(EventId = 1958, Level = LogLevel.Warning, Message = "Cluster: the watch of the session records failed; restarting it")]
     private static partial void LogWatchFailed(ILogger logger, Exception exception);
