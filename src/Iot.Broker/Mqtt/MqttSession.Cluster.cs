@@ -32,6 +32,14 @@ internal sealed partial class MqttSession
                 Sequence = sequence,
             };
             _lastSequence = Math.Max(_lastSequence, sequence);
+            if (DeniedLocked(message.Topic))
+            {
+                // The publishing node appended it knowing the subscription's filter, not the rules that overlap it
+                // (docs/configuration.md, "Deny rules on overlapping filters"): this session's subscriptions decide, here.
+                DeleteStored(delivery);
+                return;
+            }
+
             if (Cluster?.ReleasedAtClaim is { } released && released.Remove(sequence))
             {
                 // In flight as released since the claim (RestoreOutboundReleased): not to be sent again.
@@ -104,6 +112,36 @@ internal sealed partial class MqttSession
         {
             return _inboundQos2 is { Count: > 0 } ids ? [.. ids] : [];
         }
+    }
+
+    /// <summary>
+    /// Whether the subscriptions that match <paramref name="topic"/> all refuse it (<see cref="Subscription.MayDeliver"/>);
+    /// false when none matches any more (a message queued before an UNSUBSCRIBE is still delivered). Under <c>_gate</c>.
+    /// </summary>
+    private bool DeniedLocked(string topic)
+    {
+        if (_subscriptions is not { } subscriptions)
+        {
+            return false;
+        }
+
+        var matched = false;
+        foreach (var subscription in subscriptions.Values)
+        {
+            if (!Iot.Messaging.Topics.TopicNames.Matches(topic, subscription.TopicFilter))
+            {
+                continue;
+            }
+
+            if (subscription.MayDeliver(topic))
+            {
+                return false;
+            }
+
+            matched = true;
+        }
+
+        return matched;
     }
 }
 

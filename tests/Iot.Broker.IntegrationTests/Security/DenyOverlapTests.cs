@@ -17,7 +17,7 @@ namespace Iot.Broker.IntegrationTests.Security;
 [Trait("Category", "Integration")]
 public sealed class DenyOverlapTests : IAsyncLifetime
 {
-    private const string ServicePassword = "svc-secret-1";
+    internal const string ServicePassword = "svc-secret-1";
     private BrokerFixture _broker = null!;
 
     /// <summary>The broker's arguments: a service identity, its deny rule, and the paho suite's refusing rule.</summary>
