@@ -65,7 +65,7 @@ internal static class BrokerCounters
         BrokerCounter.ClusterLivePublished => ("iot_cluster_live_published_total", "Cluster mode: messages this node sent to the other nodes on core NATS."),
         BrokerCounter.ClusterLiveReceived => ("iot_cluster_live_received_total", "Cluster mode: messages from other nodes (and shared-group messages) this node delivered to its sessions."),
         BrokerCounter.ClusterLiveDuplicates => ("iot_cluster_live_duplicates_total", "Cluster mode: extra copies of a message that overlapping NATS subscriptions brought, dropped (one delivery per node)."),
-        BrokerCounter.ClusterLiveLost => ("iot_cluster_live_lost_total", "Cluster mode: live messages lost on the way between nodes (publish failed, unreadable, or a shared group's picked node had no member left)."),
+        BrokerCounter.ClusterLiveLost => ("iot_cluster_live_lost_total", "Cluster mode: live messages lost on the way between nodes (publish failed, unreadable, or a shared group's picked member and every other member on its node had left)."),
         _ => throw new ArgumentOutOfRangeException(nameof(counter)),
     };
 }
