@@ -176,6 +176,15 @@ internal sealed partial class MqttConnection
 
         var session = binding.Session!;
         var present = binding.SessionPresent;
+        if (session.ReadsStreamBacklog && _broker.SubscriptionBarrier is { } barrier)
+        {
+            // Cluster mode, a persistent session resumed with Session Expiry Interval 0: its new messages come live from
+            // now on, its queue only gives the backlog. Every node must have seen its record change before the CONNACK,
+            // or a publish right after it, matched by a watch that still has the persistent subscriptions, would also be
+            // queued for it and arrive twice.
+            await barrier.WhenVisibleAsync().ConfigureAwait(false);
+        }
+
         _session = session;
         _keepAlive.Connected(Context.Time, keepAlive);
 
