@@ -27,8 +27,13 @@ internal sealed partial class SessionManager
                 else
                 {
                     var willPending = will is not null && Math.Min(willDelay, session.SessionExpiryInterval) > 0;
+                    // Cluster mode: a CONNECT of this client id may have claimed it already (the new record is not this
+                    // session's to write): the epoch tells.
                     _ = context.Store.UpsertSessionAsync(new PersistedSession(
-                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner, willPending));
+                        session.ClientId, session.SessionExpiryInterval, now, session.ProtocolVersion, session.StoredOwner, willPending)
+                    {
+                        ClusterEpoch = session.ClusterEpoch,
+                    });
                     cluster?.Ended(session, deleteRecord: false);
                 }
             }

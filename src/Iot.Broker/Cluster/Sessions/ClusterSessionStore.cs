@@ -20,7 +20,7 @@ internal sealed class ClusterSessionStore(ISessionStore inner, SessionDirectory 
     public Task UpsertSessionAsync(PersistedSession session)
     {
         ArgumentNullException.ThrowIfNull(session);
-        return directory.WriteAsync(session.ClientId, record => record with
+        return directory.WriteAsync(session.ClientId, session.ClusterEpoch, record => record with
         {
             ExpirySeconds = session.SessionExpiryInterval,
             ProtocolVersion = session.ProtocolVersion,

@@ -175,11 +175,18 @@ internal sealed partial class PersistentSubscriptions(
         // acknowledged without being queued for the session.
         _byKey.Remove(entry.Key, out var previous);
         previous ??= [];
-        foreach (var e in next)
+        for (var i = 0; i < next.Length; i++)
         {
-            if (!previous.Contains(e))
+            // The tree compares by reference: an unchanged entry keeps the instance the tree holds, or a later removal
+            // would miss it and the session would stay matched after its subscription (or its persistence) ended.
+            var kept = Array.IndexOf(previous, next[i]);
+            if (kept >= 0)
             {
-                _tree.Add(e.Subscription.Filter, e);
+                next[i] = previous[kept];
+            }
+            else
+            {
+                _tree.Add(next[i].Subscription.Filter, next[i]);
             }
         }
 

@@ -174,8 +174,15 @@ internal sealed partial class SessionDirectory(
     }
 
     /// <summary>Changes the record of a session this node holds; completes once stored. Fails when fenced or not held.</summary>
-    public Task WriteAsync(string clientId, Func<SessionRecord, SessionRecord> change) =>
-        _owned.TryGetValue(clientId, out var owned)
+    public Task WriteAsync(string clientId, Func<SessionRecord, SessionRecord> change) => WriteAsync(clientId, 0, change);
+
+    /// <summary>
+    /// As <see cref="WriteAsync(string, Func{SessionRecord, SessionRecord})"/>, for the session object of claim
+    /// <paramref name="epoch"/> (0: any): fails when the client id was claimed again since, here or on another node, so
+    /// that the end of an old connection never writes over the record of the CONNECT that replaced it.
+    /// </summary>
+    public Task WriteAsync(string clientId, long epoch, Func<SessionRecord, SessionRecord> change) =>
+        _owned.TryGetValue(clientId, out var owned) && (epoch == 0 || owned.Epoch == epoch)
             ? owned.WriteAsync(streams, change)
             : Task.FromException(new SessionFencedException(clientId));
 

@@ -60,7 +60,14 @@ internal interface ISessionStore : IAsyncDisposable
 /// the node that claims this one after it dies publishes it in time.
 /// </param>
 internal sealed record PersistedSession(string ClientId, uint SessionExpiryInterval, long? DisconnectedAtUnixMs, byte ProtocolVersion, string? Owner = null,
-    bool WillPending = false);
+    bool WillPending = false)
+{
+    /// <summary>
+    /// Cluster mode: the epoch of the claim the writing session object came from (<see cref="MqttSession.ClusterEpoch"/>);
+    /// the write is refused when the client id has been claimed again since (0: not checked).
+    /// </summary>
+    public long ClusterEpoch { get; init; }
+}
 
 /// <summary>A subscription of a persistent session, with its MQTT 5 options.</summary>
 internal sealed record PersistedSubscription(
