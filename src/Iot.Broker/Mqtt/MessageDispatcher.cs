@@ -124,7 +124,7 @@ internal sealed class MessageDispatcher(
 
     /// <summary>
     /// Delivers to the matching sessions of this node; a shared group's member only when <paramref name="shareLocally"/>
-    /// (single-process mode: in cluster mode shared groups are served through NATS queue groups).
+    /// (single-process mode: in cluster mode the publishing node picks each group's member, <see cref="IClusterFanOut"/>).
     /// </summary>
     private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, ref DurableWrites durable)
     {

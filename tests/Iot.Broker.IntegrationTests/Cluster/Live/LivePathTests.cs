@@ -134,7 +134,7 @@ public sealed class LivePathTests(LiveClusterFixture cluster, ITestOutputHelper 
         await watcher.SubscribeAsync($"{root}/s/#", MqttQualityOfServiceLevel.AtLeastOnce);
         await RunAsync(async () =>
         {
-            // Until then, the group is served by whichever member's interest reached NATS first: still once per message.
+            // Until then, the group is served by the members the publishing node already knows: still once per message.
             await WaitForInterestAsync(publisherC, $"{root}/s/probe", watcher);
             await WaitForInterestAsync(publisherA, $"{root}/s/probe", memberA, memberB);
             const int count = 40;
