@@ -23,6 +23,35 @@ public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
     }
 
     [Fact]
+    public async Task Probes_LiveAndReady_Answer200_ReadyNamesEachCheck()
+    {
+        Assert.Equal("ok\n", await _http.GetStringAsync(new Uri("healthz/live", UriKind.Relative)));
+        using var ready = await _http.GetAsync(new Uri("healthz/ready", UriKind.Relative));
+        var body = await ready.Content.ReadAsStringAsync();
+        Assert.True(ready.StatusCode == HttpStatusCode.OK, body);
+        using var report = System.Text.Json.JsonDocument.Parse(body);
+        Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
+        Assert.Equal(["data_dir", "drain", "nats"],
+            report.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
+    }
+
+    [Fact]
+    public async Task Ready_FreeDiskBelowTheThreshold_Answers503_WhileLiveStays200()
+    {
+        await using var starved = await BrokerFixture.StartAsync($"--Iot:Health:MinFreeDiskBytes={long.MaxValue}");
+        using var http = new HttpClient { BaseAddress = starved.HttpBaseUri, Timeout = TimeSpan.FromSeconds(15) };
+        using var ready = await http.GetAsync(new Uri("healthz/ready", UriKind.Relative));
+        var body = await ready.Content.ReadAsStringAsync();
+        Assert.True(ready.StatusCode == HttpStatusCode.ServiceUnavailable, body);
+        using var report = System.Text.Json.JsonDocument.Parse(body);
+        var dataDir = report.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "data_dir");
+        Assert.Equal("Unhealthy", dataDir.GetProperty("status").GetString());
+        Assert.Contains("Iot:Health:MinFreeDiskBytes", dataDir.GetProperty("description").GetString(), StringComparison.Ordinal);
+        using var live = await http.GetAsync(new Uri("healthz", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Fact]
     public async Task Metrics_Always_PrometheusTextWithBrokerMetrics()
     {
         using var response = await _http.GetAsync(new Uri("metrics", UriKind.Relative));

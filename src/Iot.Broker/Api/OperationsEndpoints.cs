@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Iot.Broker.Hosting;
+using Iot.Broker.Hosting.Health;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Broker.Security;
@@ -8,12 +9,12 @@ using Iot.Routing.Hosting;
 
 namespace Iot.Broker.Api;
 
-/// <summary><c>/healthz</c> and <c>/metrics</c> (Prometheus text exposition format 0.0.4).</summary>
+/// <summary>The probes (<see cref="Hosting.Health.HealthEndpoints"/>) and <c>/metrics</c> (Prometheus text exposition format 0.0.4).</summary>
 internal static class OperationsEndpoints
 {
     public static IEndpointRouteBuilder MapOperationsEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        endpoints.MapIotHealth();
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
             Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>(), services.GetService<Cluster.ClusterConnection>() is not null)
                 + RenderStreams(services) + RenderLoginProtection(services) + RenderHttpLimits(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services),

@@ -18,6 +18,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddConnections();
+        Health.HealthEndpoints.AddIotHealth(services, configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<BrokerEndpoints>();
         services.AddSingleton<BrokerMetrics>();

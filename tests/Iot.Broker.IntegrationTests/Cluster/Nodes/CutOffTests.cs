@@ -59,6 +59,11 @@ public sealed class CutOffTests(ITestOutputHelper output)
             Assert.True(await ClusterApi.MetricAsync(http, "iot_cluster_cut_off_closed_total") >= 2);
             Assert.Contains("Cut off from NATS", brokers.Output(0), StringComparison.Ordinal);
 
+            // Readiness says so too, so a load balancer takes the node out; liveness does not (the process is fine).
+            var (readyCode, readyBody) = await ReadyAsync(http);
+            Assert.True(readyCode == System.Net.HttpStatusCode.ServiceUnavailable, readyBody);
+            Assert.Contains("\"name\":\"nats\",\"status\":\"Unhealthy\"", readyBody, StringComparison.Ordinal);
+
             await nats.RestartAsync(0);
 
             await Eventually.WaitUntilAsync(async () =>
@@ -69,12 +74,21 @@ public sealed class CutOffTests(ITestOutputHelper output)
             }, TimeSpan.FromSeconds(30), "a CONNECT succeeds once NATS is back");
             Assert.Equal(0, await ClusterApi.MetricAsync(http, "iot_cluster_cut_off"));
             Assert.Equal(1, await ClusterApi.MetricAsync(http, "iot_cluster_cut_offs_total"));
+            await Eventually.WaitUntilAsync(async () => (await ReadyAsync(http)).Code == System.Net.HttpStatusCode.OK,
+                TimeSpan.FromSeconds(30), "readiness back once NATS is");
         }
         catch
         {
             output.WriteLine(brokers.Diagnostics());
             throw;
         }
+    }
+
+    private static async Task<(System.Net.HttpStatusCode Code, string Body)> ReadyAsync(Uri http)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        using var response = await client.GetAsync(new Uri(http, "healthz/ready"));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     private static MqttConnectPacket Connect(string prefix) =>
