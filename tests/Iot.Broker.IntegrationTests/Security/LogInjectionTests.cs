@@ -72,6 +72,42 @@ public sealed class LogInjectionTests(ITestOutputHelper output)
         Assert.All(summaries, s => Assert.Contains("connections in the last 2 s", s, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Issue 20: <c>Logging:Console:FormatterName=json</c> gives one JSON object per line, as log shippers read them; a
+    /// client id with CR LF stays inside its JSON string.
+    /// </summary>
+    [Fact]
+    public async Task JsonConsoleLogs_OneObjectPerLine_ClientValuesInsideTheirStrings()
+    {
+        using var dataDir = new TempDirectory("iot-log-json");
+        await using var broker = await BrokerProcess.StartAsync(dataDir.Path,
+            "--Logging:Console:FormatterName=json", "--Logging:LogLevel:Default=Information", "--Logging:LogLevel:Iot.Broker=Debug");
+        await using (var raw = await RawMqttClient.ConnectTcpAsync(broker.MqttPort))
+        {
+            await raw.SendRawAsync(Connect(protocolName: "MQTT", clientId: "json" + Forged));
+            Assert.IsType<MqttConnAckPacket>(await raw.ReceiveAsync(TimeSpan.FromSeconds(10)));
+        }
+
+        await Eventually.WaitUntilAsync(() => broker.Output.Contains("Client json", StringComparison.Ordinal), TimeSpan.FromSeconds(20),
+            "the client's connect line");
+        var log = broker.Output;
+        output.WriteLine(log);
+
+        // Output lines are indented by two (stderr: "! "); every log line is a JSON object with the usual fields.
+        var lines = log.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith('{')).ToList();
+        Assert.NotEmpty(lines);
+        Assert.DoesNotContain(log.Split('\n'), l => l.TrimStart().StartsWith("info:", StringComparison.Ordinal));
+        var entries = lines.Select(l => System.Text.Json.JsonDocument.Parse(l)).ToList();
+        Assert.All(entries, e =>
+        {
+            Assert.True(e.RootElement.TryGetProperty("LogLevel", out _));
+            Assert.True(e.RootElement.TryGetProperty("Category", out _));
+            Assert.True(e.RootElement.TryGetProperty("Message", out _));
+        });
+        var connected = entries.Single(e => e.RootElement.GetProperty("Message").GetString()!.Contains("Client json", StringComparison.Ordinal));
+        Assert.Contains("forged", connected.RootElement.GetProperty("Message").GetString(), StringComparison.Ordinal);
+    }
+
     /// <summary>An MQTT 3.1.1 CONNECT with any protocol name (MQTTnet's encoder writes only valid ones).</summary>
     private static byte[] Connect(string protocolName, string clientId, string? username = null) =>
         LoopbackMqtt.ConnectPacket(protocolName, clientId, username, username is null ? null : "wrong-password", keepAliveSeconds: 30);
