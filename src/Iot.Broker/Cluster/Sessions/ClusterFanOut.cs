@@ -19,20 +19,15 @@ internal sealed class ClusterFanOut : IClusterFanOut
 
     private readonly PersistentSubscriptions _persistent;
     private readonly SharedGroupMembers _members;
-    private readonly SessionStreams _streams;
     private readonly ILiveLink _live;
-    private readonly BrokerMetrics _metrics;
     private readonly Func<string, bool> _isAlive;
 
-    public ClusterFanOut(
-        PersistentSubscriptions persistent, SharedGroupMembers members, SessionStreams streams, ILiveLink live, IClusterMembership membership, BrokerMetrics metrics)
+    public ClusterFanOut(PersistentSubscriptions persistent, SharedGroupMembers members, ILiveLink live, IClusterMembership membership)
     {
         ArgumentNullException.ThrowIfNull(membership);
         _persistent = persistent;
         _members = members;
-        _streams = streams;
         _live = live;
-        _metrics = metrics;
         _isAlive = membership.IsAlive;
     }
 
@@ -67,9 +62,8 @@ internal sealed class ClusterFanOut : IClusterFanOut
             var qos = Math.Min(message.QualityOfService, member.QualityOfService);
             if (qos > 0 && member.Persistent)
             {
-                var retain = member.RetainAsPublished && message.Retain;
-                uint[]? ids = member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier];
-                (appends ??= []).Add(AppendAsync(member.Key, PersistentSubscriptions.StoredForm(message, (byte)qos, retain), ids));
+                (appends ??= []).Add(_persistent.AppendCopyAsync(member.Key, message, (byte)qos, member.RetainAsPublished && message.Retain,
+                    member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier]));
             }
             else
             {
@@ -84,13 +78,5 @@ internal sealed class ClusterFanOut : IClusterFanOut
             [var only] => only,
             _ => Task.WhenAll(appends),
         };
-    }
-
-    private async Task AppendAsync(string key, BrokerMessage message, uint[]? ids)
-    {
-        if (await _streams.AppendAsync(key, message, ids, CancellationToken.None).ConfigureAwait(false) == 0)
-        {
-            _metrics.MessageDropped(DropReason.QueueFull);
-        }
     }
 }

@@ -83,7 +83,7 @@ internal sealed partial class PersistentSubscriptions(
                 continue;
             }
 
-            (appends ??= []).Add(AppendOneAsync(key, StoredForm(message, aggregate.Qos, aggregate.Retain), aggregate.Ids?.ToArray()));
+            (appends ??= []).Add(AppendCopyAsync(key, message, aggregate.Qos, aggregate.Retain, aggregate.Ids?.ToArray()));
         }
 
         return appends switch
@@ -106,9 +106,13 @@ internal sealed partial class PersistentSubscriptions(
         _stop.Dispose();
     }
 
-    private async Task AppendOneAsync(string key, BrokerMessage message, uint[]? ids)
+    /// <summary>
+    /// Appends one session's copy of <paramref name="message"/>, with the delivery's QoS and RETAIN flag, to the queue of
+    /// session <paramref name="key"/> (also a shared group's copy for the member <see cref="ClusterFanOut"/> picked).
+    /// </summary>
+    internal async Task AppendCopyAsync(string key, BrokerMessage message, byte qos, bool retain, uint[]? ids)
     {
-        if (await streams.AppendAsync(key, message, ids, CancellationToken.None).ConfigureAwait(false) == 0)
+        if (await streams.AppendAsync(key, StoredForm(message, qos, retain), ids, CancellationToken.None).ConfigureAwait(false) == 0)
         {
             metrics.MessageDropped(DropReason.QueueFull);
         }
@@ -247,7 +251,7 @@ internal sealed partial class PersistentSubscriptions(
     }
 
     /// <summary>The copy a session's queue keeps: the delivery's QoS and RETAIN flag, so a reader sends it the same way.</summary>
-    internal static BrokerMessage StoredForm(BrokerMessage m, byte qos, bool retain) =>
+    private static BrokerMessage StoredForm(BrokerMessage m, byte qos, bool retain) =>
         m.QualityOfService == qos && m.Retain == retain
             ? m
             : new BrokerMessage
