@@ -17,6 +17,8 @@ namespace Iot.TestUtilities;
 public sealed class WebhookSink : IAsyncDisposable
 {
     private WebApplication? _app;
+    private TaskCompletionSource? _hold;
+    private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private WebhookSink()
     {
@@ -52,6 +54,19 @@ public sealed class WebhookSink : IAsyncDisposable
 
     /// <summary>Listens again on the same port.</summary>
     public Task RestartAsync() => StartOnAsync(Port);
+
+    /// <summary>Completes when a POST arrived while responses are held (<see cref="HoldResponses"/>).</summary>
+    public Task Held => _held.Task;
+
+    /// <summary>From now on a POST's events are recorded at once but its 200 waits for <see cref="ReleaseResponses"/>.</summary>
+    public void HoldResponses()
+    {
+        _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _hold, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    /// <summary>Answers the held POSTs, and those to come at once.</summary>
+    public void ReleaseResponses() => Interlocked.Exchange(ref _hold, null)?.TrySetResult();
 
     /// <summary>The <c>subject</c> of every event received so far.</summary>
     public IReadOnlyList<string> Subjects() =>
@@ -93,6 +108,12 @@ public sealed class WebhookSink : IAsyncDisposable
         else
         {
             Events.Enqueue(document.RootElement.Clone());
+        }
+
+        if (Volatile.Read(ref _hold) is { } hold)
+        {
+            _held.TrySetResult();
+            await hold.Task.WaitAsync(context.RequestAborted);
         }
 
         context.Response.StatusCode = 200;

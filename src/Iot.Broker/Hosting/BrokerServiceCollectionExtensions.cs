@@ -18,6 +18,7 @@ public static class BrokerServiceCollectionExtensions
         services.AddOptions<MqttOptions>().Bind(configuration.GetSection(MqttOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddConnections();
+        AddDrain(services, configuration);
         Health.HealthEndpoints.AddIotHealth(services, configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<BrokerEndpoints>();
@@ -57,5 +58,14 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<MqttConnectionHandler>();
         services.AddHostedService<SessionMaintenanceService>();
         return services;
+    }
+
+    /// <summary>The graceful stop: <see cref="Drain.DrainService"/>, and the host's shutdown timeout from <c>Iot:Shutdown</c>.</summary>
+    private static void AddDrain(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<Drain.ShutdownOptions>().Bind(configuration.GetSection(Drain.ShutdownOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HostOptions>().Configure<IOptions<Drain.ShutdownOptions>>((host, shutdown) =>
+            host.ShutdownTimeout = shutdown.Value.ReadinessDelay + shutdown.Value.DrainTimeout);
+        services.AddHostedService<Drain.DrainService>();
     }
 }

@@ -21,4 +21,15 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventId = 1174, Level = LogLevel.Critical, Message = "The broker could not start: {Cause}")]
     public static partial void StartupFailedUnexpectedly(ILogger logger, string cause, Exception exception);
+
+    [LoggerMessage(EventId = 1180, Level = LogLevel.Information,
+        Message = "Stopping: readiness is off; {Connections} MQTT connections; listeners close in {ReadinessDelaySeconds} s (Iot:Shutdown:ReadinessDelay), work in flight has {DrainTimeoutSeconds} s to finish (Iot:Shutdown:DrainTimeout)")]
+    public static partial void DrainStarted(ILogger logger, long connections, double readinessDelaySeconds, double drainTimeoutSeconds);
+
+    [LoggerMessage(EventId = 1181, Level = LogLevel.Information, Message = "Stopped gracefully in {Seconds:0.0} s ({Connections} MQTT connections left)")]
+    public static partial void Drained(ILogger logger, double seconds, long connections);
+
+    [LoggerMessage(EventId = 1182, Level = LogLevel.Warning,
+        Message = "Stopped after {Seconds:0.0} s: Iot:Shutdown:DrainTimeout ({DrainTimeoutSeconds} s) ran out and the work still in flight was abandoned ({Connections} MQTT connections left); nothing acknowledged is lost, unacknowledged messages are redelivered after the restart")]
+    public static partial void DrainTimedOut(ILogger logger, double seconds, double drainTimeoutSeconds, long connections);
 }

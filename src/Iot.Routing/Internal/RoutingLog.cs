@@ -12,6 +12,10 @@ internal static partial class RoutingLog
     [LoggerMessage(2098, LogLevel.Warning, "{Path}: skipped the unreadable row {Name} of table {Table} ({Reason}); every other row was loaded")]
     public static partial void DefinitionSkipped(ILogger logger, string path, string table, string name, string reason);
 
+    [LoggerMessage(2013, LogLevel.Information,
+        "Webhook delivery stopping: {Loops} subscriptions send nothing new; requests in flight complete and are settled within the shutdown timeout")]
+    public static partial void Stopping(ILogger logger, int loops);
+
     [LoggerMessage(2002, LogLevel.Information, "Webhook delivery started for subscription {Subscription} to {Endpoint}")]
     private static partial void LoopStartedCore(ILogger logger, string subscription, Uri endpoint);
 

@@ -7,11 +7,13 @@ namespace Iot.Routing.Subscriptions;
 /// <summary>
 /// Delivers one webhook subscription's pending events, oldest first, one request at a time. After a failure the
 /// whole subscription waits until the failed events' next attempt: a failing endpoint is retried on its schedule
-/// and never hammered, and, as every subscription has its own loop, never delays the others.
+/// and never hammered, and, as every subscription has its own loop, never delays the others. The token given to
+/// <see cref="RunAsync"/> stops the loop between requests; a request already sent is only cut short by
+/// <paramref name="abort"/>, so that at a graceful stop it completes and its outcome is stored (no redelivery).
 /// </summary>
 internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, IEventDeliveryStore store, WebhookSender sender,
     RetrySchedule schedule, AsyncSignal signal, SemaphoreSlim concurrency, RoutingOptions options, RoutingMetrics metrics,
-    TimeProvider timeProvider, ILogger logger)
+    TimeProvider timeProvider, ILogger logger, CancellationToken abort)
 {
     private const int FetchSize = 256;
 
@@ -115,6 +117,9 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
     {
         var endpoint = Definition.Destination.EndpointUrl!;
         await concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // From here the request is sent: only an abort cuts it short, a stop lets it finish.
+        cancellationToken = abort;
         try
         {
             if (!_validated)

@@ -29,6 +29,9 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private readonly SemaphoreSlim _concurrency;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (PushDeliveryLoop Loop, CancellationTokenSource Stop, Task Task)> _loops = new(StringComparer.Ordinal);
+
+    // Cancelled when the host's shutdown timeout (Iot:Shutdown:DrainTimeout) runs out: requests still in flight are cut short.
+    private readonly CancellationTokenSource _abandon = new();
     private CancellationToken _stopping;
     private bool _started;
 
@@ -65,7 +68,19 @@ internal sealed class WebhookDeliveryService : BackgroundService
     {
         _registry.Changed -= OnChanged;
         _concurrency.Dispose();
+        _abandon.Dispose();
         base.Dispose();
+    }
+
+    /// <summary>
+    /// Stops the loops between requests; a request in flight completes and is settled unless
+    /// <paramref name="cancellationToken"/> (the host's shutdown timeout) runs out first.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        using var abandon = cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abandon);
+        RoutingLog.Stopping(_logger, Running.Count);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -142,7 +157,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
 
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         var loop = new PushDeliveryLoop(subscription, _store, _sender, _schedule, _signals.For(subscription.Name), _concurrency,
-            _options, _metrics, _timeProvider, _logger);
+            _options, _metrics, _timeProvider, _logger, _abandon.Token);
         _loops[subscription.Name] = (loop, stop, RunAsync(loop, stop));
     }
 
