@@ -31,7 +31,7 @@ public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
         Assert.True(ready.StatusCode == HttpStatusCode.OK, body);
         using var report = System.Text.Json.JsonDocument.Parse(body);
         Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
-        Assert.Equal(["data_dir", "drain", "nats"],
+        Assert.Equal(["data_dir", "drain", "nats", "stores"],
             report.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
     }
 

@@ -3,6 +3,7 @@ using Iot.Broker.Api;
 using Iot.Broker.Cluster;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Dashboard;
+using Iot.Broker.Hosting.Backup;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
@@ -50,6 +51,9 @@ public static class BrokerHost
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+
+        // Before any store opens: Iot:Restore:From fills an empty data directory from a backup.
+        Backup.BackupRestore.RestoreIfConfigured(builder.Configuration);
         AddServices(builder);
         configure?.Invoke(builder);
         var started = QuietUntilStarted(builder);
@@ -75,6 +79,7 @@ public static class BrokerHost
         builder.Services.AddIotRouting(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
+        builder.Services.AddIotBackup(builder.Configuration);
         builder.Services.AddApiErrors();
     }
 
@@ -129,6 +134,7 @@ public static class BrokerHost
         api.MapClusterApi();
         api.MapRoutingApi();
         api.MapStreamsApi();
+        api.MapBackupApi();
     }
 
     /// <summary>The listener ports by setting, defaults included; null when the settings cannot be read.</summary>

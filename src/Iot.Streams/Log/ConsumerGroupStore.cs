@@ -152,6 +152,25 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
 
     private string PathOf(string group) => Path.Combine(_directory, group + ".json");
 
+    /// <summary>
+    /// Writes every group's committed offsets, as of one moment (under the lock commits take), into
+    /// <paramref name="targetDirectory"/> in this store's format (the online backup).
+    /// </summary>
+    public void CopyTo(string targetDirectory)
+    {
+        Directory.CreateDirectory(targetDirectory);
+        lock (_lock)
+        {
+            foreach (var (group, offsets) in _groups)
+            {
+                var entries = offsets.OrderBy(p => p.Key).Select(p => new Entry(p.Key, p.Value.Offset.Offset, p.Value.Offset.Metadata, p.Value.Revision)).ToList();
+                using var stream = new FileStream(Path.Combine(targetDirectory, group + ".json"), FileMode.CreateNew, FileAccess.Write, FileShare.None);
+                JsonSerializer.Serialize(stream, entries);
+                stream.Flush(flushToDisk: true);
+            }
+        }
+    }
+
     private void Save(string group, Dictionary<int, RevisedOffset> offsets)
     {
         var path = PathOf(group);

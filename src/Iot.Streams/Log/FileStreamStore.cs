@@ -117,6 +117,33 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
         _streams.Clear();
     }
 
+    /// <summary>
+    /// Copies every stream into <paramref name="target"/> (the same layout) while appends go on: the definition, then
+    /// the consumer groups' committed offsets, then each partition's log (<see cref="SegmentLog.CopyToAsync"/>). The
+    /// groups are taken first, so no committed offset in the copy lies past its partition's copied end.
+    /// </summary>
+    /// <returns>Per stream partition (<c>{stream}/{partition}</c>) the next offset of the copy.</returns>
+    public async Task<IReadOnlyDictionary<string, long>> BackupAsync(string target, CancellationToken cancellationToken)
+    {
+        var offsets = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var open in _streams.Values)
+        {
+            var source = System.IO.Path.Combine(_directory, open.Definition.Name);
+            var copy = System.IO.Path.Combine(target, open.Definition.Name);
+            Directory.CreateDirectory(copy);
+            File.Copy(System.IO.Path.Combine(source, "stream.json"), System.IO.Path.Combine(copy, "stream.json"));
+            open.Groups.CopyTo(System.IO.Path.Combine(copy, "groups"));
+            for (int i = 0; i < open.Partitions.Length; i++)
+            {
+                var partition = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var (_, next) = await open.Partitions[i].CopyToAsync(System.IO.Path.Combine(copy, partition), cancellationToken).ConfigureAwait(false);
+                offsets[open.Definition.Name + "/" + partition] = next;
+            }
+        }
+
+        return offsets;
+    }
+
     private OpenStream Open(StreamDefinition definition)
     {
         var streamDirectory = System.IO.Path.Combine(_directory, definition.Name);

@@ -16,10 +16,13 @@ internal static class HealthEndpoints
     public static IServiceCollection AddIotHealth(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HealthOptions>().Bind(configuration.GetSection(HealthOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        // A singleton: it keeps the last probe's result between requests (AddCheck<T> would make one per run).
+        services.AddSingleton<StoresHealthCheck>();
         services.AddHealthChecks()
             .AddCheck<DrainHealthCheck>("drain", tags: [ReadyTag])
             .AddCheck<DataDirectoryHealthCheck>("data_dir", tags: [ReadyTag])
-            .AddCheck<NatsHealthCheck>("nats", tags: [ReadyTag]);
+            .AddCheck<NatsHealthCheck>("nats", tags: [ReadyTag])
+            .AddCheck<StoresHealthCheck>("stores", tags: [ReadyTag]);
         return services;
     }
 

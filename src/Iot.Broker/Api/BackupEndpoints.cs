@@ -1,0 +1,71 @@
+using Iot.Broker.Hosting.Backup;
+
+namespace Iot.Broker.Api;
+
+/// <summary>
+/// <c>/api/backups</c>: take an online backup, list, read, download (<c>.tar.gz</c>) and delete backups (docs/api.md,
+/// docs/operations.md). Every route needs a <c>service</c> identity, reads included: a backup holds every identity's
+/// credential hashes and every stored message.
+/// </summary>
+internal static class BackupEndpoints
+{
+    public static IEndpointRouteBuilder MapBackupApi(this IEndpointRouteBuilder api)
+    {
+        var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnlyAsync);
+        backups.MapPost("", CreateAsync).WithName("CreateBackup");
+        backups.MapGet("", (BackupService service) => Results.Ok(new { value = service.List() })).WithName("ListBackups");
+        backups.MapGet("/{id}", Get).WithName("GetBackup");
+        backups.MapGet("/{id}/archive", Archive).WithName("DownloadBackup");
+        backups.MapDelete("/{id}", Delete).WithName("DeleteBackup");
+        return api;
+    }
+
+    private static async Task<IResult> CreateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        if (services.GetService<BackupService>() is not { } backups)
+        {
+            return ApiProblems.Conflict(
+                "Backups through the API are for single-process mode; in cluster mode the state is in NATS JetStream: back up its streams with the nats CLI (docs/operations.md).");
+        }
+
+        try
+        {
+            var manifest = await backups.CreateAsync(cancellationToken).ConfigureAwait(false);
+            return Results.Created($"/api/backups/{manifest.Id}", manifest);
+        }
+        catch (BackupInProgressException ex)
+        {
+            return ApiProblems.Conflict(ex.Message);
+        }
+    }
+
+    private static IResult Get(BackupService backups, string id) =>
+        backups.Find(id) is { } manifest ? Results.Ok(manifest) : ApiProblems.NotFound($"There is no backup '{id}'.");
+
+    private static IResult Archive(BackupService backups, string id)
+    {
+        if (backups.Find(id) is not { } manifest)
+        {
+            return ApiProblems.NotFound($"There is no backup '{id}'.");
+        }
+
+        return Results.Stream(
+            (output) => backups.WriteArchiveAsync(manifest, output, CancellationToken.None),
+            "application/gzip", $"iot-backup-{manifest.Id}.tar.gz");
+    }
+
+    private static IResult Delete(BackupService backups, string id) =>
+        backups.Delete(id) ? Results.NoContent() : ApiProblems.NotFound($"There is no backup '{id}'.");
+
+    /// <summary>Beyond the API policy: an authenticated caller must be a service identity, for reads too.</summary>
+    private static ValueTask<object?> ServiceOnlyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var user = context.HttpContext.User;
+        if (user.Identity is { IsAuthenticated: true } && !user.IsInRole("service"))
+        {
+            return ValueTask.FromResult<object?>(ApiProblems.Forbidden("Backups need a service identity."));
+        }
+
+        return next(context);
+    }
+}
