@@ -20,7 +20,24 @@ internal sealed class StreamsGroup : CommandGroup
             CreateCommand(cli, stream),
             ReadCommand(cli, stream),
             cli.Run(Command("groups", "List a stream's consumer groups with their total lag.", stream), GroupsAsync(stream)),
-            cli.Run(Command("lag", "Show a consumer group's committed offset and lag per partition.", stream, group), LagAsync(stream, group)));
+            cli.Run(Command("lag", "Show a consumer group's committed offset and lag per partition.", stream, group), LagAsync(stream, group)),
+            cli.Run(Command("create-group", "Create a consumer group (it starts with no committed offset).", stream, group), async (c, ct) =>
+            {
+                var response = await c.Api.SendJsonAsync(HttpMethod.Put, $"{Path(c.Get(stream))}/groups/{Query.Segment(c.Get(group))}", null, ct).ConfigureAwait(false);
+                if (c.Json)
+                {
+                    c.WriteJson(response);
+                }
+
+                c.Note(response.Status == 201 ? $"Created consumer group '{c.Get(group)}'." : $"Consumer group '{c.Get(group)}' exists.");
+                return ExitCodes.Ok;
+            }),
+            cli.Run(Command("delete-group", "Delete a consumer group and its committed offsets.", stream, group), async (c, ct) =>
+            {
+                await c.Api.SendJsonAsync(HttpMethod.Delete, $"{Path(c.Get(stream))}/groups/{Query.Segment(c.Get(group))}", null, ct).ConfigureAwait(false);
+                c.Note($"Deleted consumer group '{c.Get(group)}'.");
+                return ExitCodes.Ok;
+            }));
     }
 
     private static string Path(string stream) => "/api/streams/" + Query.Segment(stream);

@@ -65,7 +65,15 @@ internal sealed class SubscriptionsGroup : CommandGroup
 
     private static Command CreateCommand(CliActions cli, Argument<string> name)
     {
-        var webhook = new Option<Uri?>("--webhook") { Description = "Deliver to this http(s) URL (CloudEvents; validation handshake first)." };
+        var webhook = new Option<string?>("--webhook") { Description = "Deliver to this http(s) URL (CloudEvents; validation handshake first).", HelpName = "url" };
+        webhook.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } url
+                && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)))
+            {
+                r.AddError($"--webhook '{url}' is not an http:// or https:// URL.");
+            }
+        });
         var pull = new Option<bool>("--pull") { Description = "Keep events for pull receivers (events:receive)." };
         var mqtt = new Option<string?>("--mqtt") { Description = "Publish each event (structured CloudEvent) to this MQTT topic." };
         var topicFilter = new Option<string?>("--topic-filter") { Description = "Only events whose subject (MQTT topic) matches this filter." };
@@ -90,7 +98,7 @@ internal sealed class SubscriptionsGroup : CommandGroup
             {
                 Name = c.Get(name),
                 Filter = new { TopicFilter = c.Get(topicFilter), IncludedEventTypes = types is { Length: > 0 } ? types : null, Conditions = Conditions.Read(c.Get(conditions)) },
-                Destination = c.Get(webhook) is { } url ? new { Kind = "webhook", EndpointUrl = (string?)url.AbsoluteUri, Topic = (string?)null }
+                Destination = c.Get(webhook) is { } url ? new { Kind = "webhook", EndpointUrl = (string?)url, Topic = (string?)null }
                     : c.Get(mqtt) is { } topic ? new { Kind = "mqtt", EndpointUrl = (string?)null, Topic = (string?)topic }
                     : new { Kind = "pull", EndpointUrl = (string?)null, Topic = (string?)null },
                 RetryPolicy = new { MaxDeliveryAttempts = c.Get(maxAttempts), EventTtl = c.Get(eventTtl) is { } ttl ? Durations.ToApi(ttl) : null },
