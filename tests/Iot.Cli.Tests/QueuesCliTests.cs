@@ -74,6 +74,23 @@ public sealed class QueuesCliTests(CliBrokerFixture broker)
     }
 
     [Fact]
+    public async Task ResubmitKeepingMessageId_StillInTheDuplicateWindow_DeadLetterStays()
+    {
+        var queue = TestIds.ClientId("keep");
+        (await broker.IotAsync("queues", "create", queue, "--max-delivery-count", "1", "--duplicate-detection-window", "1h")).ExpectExit(0);
+        (await broker.IotAsync("queues", "send", queue, "--body", "{}", "--message-id", "keep-1")).ExpectExit(0);
+        var token = (await broker.IotAsync("queues", "receive", queue, "--json")).ExpectExit(0).Json().GetProperty("value")[0].GetProperty("lockToken").GetString()!;
+        (await broker.IotAsync("queues", "abandon", queue, token)).ExpectExit(0);
+
+        var result = (await broker.IotAsync("queues", "resubmit", queue, "--keep-message-id")).ExpectExit(0);
+        Assert.Contains("Resubmitted 0 dead letter(s)", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("1 kept", result.StandardOutput, StringComparison.Ordinal);
+        var deadLetters = (await broker.IotAsync("queues", "deadletters", queue, "--json")).ExpectExit(0).Json().GetProperty("value");
+        Assert.Equal("keep-1", deadLetters[0].GetProperty("messageId").GetString());
+        Assert.Equal("0", (await broker.IotAsync("queues", "get", queue)).ExpectExit(0).Property("Active"));
+    }
+
+    [Fact]
     public async Task Receive_BadSettleToken_Exits1NamingTheToken()
     {
         var queue = TestIds.ClientId("tok");

@@ -58,13 +58,26 @@ internal sealed class QueuesGroup : CommandGroup
         {
             // The list has the settings; the counts are each queue's statistics.
             var name = CliJson.Text(q, "name")!;
-            var statistics = CliJson.Get((await c.Api.GetAsync(Path(name), ct).ConfigureAwait(false)).Json, "statistics");
+            var statistics = await StatisticsAsync(c, name, ct).ConfigureAwait(false);
             table.Add(name, CliJson.Show(statistics, "active"), CliJson.Show(statistics, "scheduled"), CliJson.Show(statistics, "deadLettered"),
                 CliJson.Show(q, "requiresSession"), CliJson.Show(q, "lockDuration"), CliJson.Show(q, "maxDeliveryCount"), CliJson.Show(q, "defaultTtl"));
         }
 
         table.Write(c.Out);
         return ExitCodes.Ok;
+    }
+
+    // A queue deleted since the list was read shows no counts rather than failing the whole list.
+    private static async Task<JsonElement> StatisticsAsync(CliContext c, string name, CancellationToken ct)
+    {
+        try
+        {
+            return CliJson.Get((await c.Api.GetAsync(Path(name), ct).ConfigureAwait(false)).Json, "statistics");
+        }
+        catch (ApiException ex) when (ex.Status == 404)
+        {
+            return default;
+        }
     }
 
     private static Func<CliContext, CancellationToken, Task<int>> GetAsync(Argument<string> queue) => async (c, ct) =>
