@@ -6,7 +6,7 @@ namespace Iot.Cli;
 /// <summary>Options and arguments that parse the way every command parses them (durations, bounded numbers).</summary>
 internal static class CliOptions
 {
-    /// <summary>A duration option (<see cref="Durations"/>); <paramref name="defaultValue"/> null means none.</summary>
+    /// <summary>A duration option (<see cref="Durations"/>) with a default.</summary>
     public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue, bool recursive = false) => new(name)
     {
         Description = description,

@@ -8,7 +8,8 @@ namespace Iot.Cli.Tests;
 
 /// <summary>
 /// A real MQTT device (MQTTnet, MQTT 5, its own identity's password) subscribed to its command topics, answering each
-/// command on <c>devices/{id}/responses/{commandId}</c> with <c>{"ok":true,"command":"{name}"}</c>, or staying silent.
+/// command on <c>devices/{id}/responses/{commandId}</c> with <c>{"ok":true,"command":"{name}","payload":...}</c> (the
+/// command <c>fail</c> with <c>{"status":"failed"}</c>), or staying silent.
 /// Answers are published from their own loop: publishing inside MQTTnet's receive handler would wait on the loop that
 /// reads the acknowledgement.
 /// </summary>
@@ -84,7 +85,9 @@ internal sealed class AnsweringDevice : IAsyncDisposable
         {
             // devices/{id}/commands/{name}/{commandId}
             var levels = command.Topic.Split('/');
-            var answer = Encoding.UTF8.GetBytes($$"""{"ok":true,"command":"{{levels[3]}}","payload":{{(command.Payload.Length == 0 ? "null" : Encoding.UTF8.GetString(command.Payload.ToArray()))}}}""");
+            var answer = Encoding.UTF8.GetBytes(levels[3] == "fail"
+                ? """{"status":"failed","error":"asked to fail"}"""
+                : $$"""{"ok":true,"command":"{{levels[3]}}","payload":{{(command.Payload.Length == 0 ? "null" : Encoding.UTF8.GetString(command.Payload.ToArray()))}}}""");
             await _client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"devices/{_deviceId}/responses/{levels[4]}").WithPayload(answer)
                 .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(), cancellationToken);
         }

@@ -50,6 +50,19 @@ public sealed class DeviceCommandCliTests(CliBrokerFixture broker)
     }
 
     [Fact]
+    public async Task SendWithWait_DeviceAnswersFailed_Exits5()
+    {
+        var deviceId = TestIds.ClientId("cmdf");
+        await using var device = await CreateDeviceAsync(deviceId);
+
+        var sent = (await broker.IotAsync("commands", "send", deviceId, "fail", "--wait", "60s", "--json")).ExpectExit(5).Json();
+        Assert.Equal("Failed", sent.GetProperty("status").GetString());
+        var commandId = sent.GetProperty("commandId").GetString()!;
+        Assert.Equal("Failed", (await broker.IotAsync("commands", "wait", commandId)).ExpectExit(5).Property("Status"));
+        Assert.Equal("Failed", (await broker.IotAsync("commands", "status", commandId)).ExpectExit(0).Property("Status"));
+    }
+
+    [Fact]
     public async Task Wait_DeviceSilent_Exits4WithTheStatusItReached()
     {
         var deviceId = TestIds.ClientId("cmds");
