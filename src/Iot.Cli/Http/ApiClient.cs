@@ -73,6 +73,43 @@ internal sealed class ApiClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>GET</c> <paramref name="path"/> and copies a 2xx answer's body, as bytes, into <paramref name="destination"/>;
+    /// the time limit covers the answer's start, not the whole transfer.
+    /// </summary>
+    /// <exception cref="ApiException">The API answered with an error status.</exception>
+    /// <exception cref="UnreachableException">No connection, or no answer in time.</exception>
+    public async Task<long> DownloadAsync(string path, Stream destination, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        using var request = new HttpRequestMessage(HttpMethod.Get, _base + path);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_timeout);
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                var body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
+                throw ApiException.From(new ApiResponse((int)response.StatusCode, body, response.Content.Headers.ContentType?.MediaType, response.Headers.Location), response.ReasonPhrase);
+            }
+
+            deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+            await using var content = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            var before = destination.CanSeek ? destination.Position : 0;
+            await content.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
+            return destination.CanSeek ? destination.Position - before : -1;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new UnreachableException($"{_base} did not answer GET {path} within {Durations.ToSeconds(_timeout)} s (--timeout).");
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new UnreachableException($"Cannot reach {_base}: {Describe(ex)}", ex);
+        }
+    }
+
     /// <summary>A JSON body in the API's naming (camelCase).</summary>
     public static StringContent JsonContent(object value) =>
         new(JsonSerializer.Serialize(value, CliJson.Options), Encoding.UTF8, "application/json");
