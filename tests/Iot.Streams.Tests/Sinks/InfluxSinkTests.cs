@@ -44,7 +44,7 @@ public sealed class InfluxSinkTests(InfluxFixture influx) : IAsyncLifetime
     };
 
     private InfluxSinkService CreateSink(InfluxSinkOptions options) =>
-        new(_store, new InfluxWriter(influx.Http, options), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
+        new(_store, new InfluxV1Writer(influx.Http, options, TimeProvider.System), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
             NullLogger<InfluxSinkService>.Instance);
 
     private async Task AppendAsync(int from, int count, string body = "\"temperature\":{0},\"humidity\":50")
