@@ -109,6 +109,32 @@ public sealed class InfluxV2SinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sink_BatchRejectedWholeForOneBadPoint_HalvesUntilOnlyTheBadPointIsLost()
+    {
+        await using var target = await InfluxV2Targets.StartAsync("test-server");
+        var server = target.Server!;
+        server.PartialWrites = false;
+        await target.WriteLineAsync($"{_stream},key=x mode=\"auto\" {_t0.ToUnixTimeMilliseconds()}");
+        CreateStream(partitions: 1);
+        await AppendAsync(0, 5);
+        await AppendAsync(5, 1, "\"temperature\":{0},\"mode\":1");
+        await AppendAsync(6, 10);
+        var sink = CreateSink(target, Options(target, batchSize: 16), TimeProvider.System);
+        await sink.StartAsync(CancellationToken.None);
+        try
+        {
+            await Poll.UntilAsync(() => Committed(0) == 16, TimeSpan.FromSeconds(30), "the batch committed");
+            Assert.Equal(15, server.Count(_stream, "temperature"));
+            Assert.Equal(15, sink.PointsWritten);
+            Assert.Equal(1, sink.PointsRejected);
+        }
+        finally
+        {
+            await sink.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Sink_TokenRefused_RetriedAndNothingCommittedUntilTheServerTakesIt()
     {
         await using var target = await InfluxV2Targets.StartAsync("test-server");

@@ -41,6 +41,12 @@ internal sealed class InfluxV2TestServer : IAsyncDisposable
     /// <summary>Largest body (after gzip) the server takes; larger ones get 413 and nothing is written.</summary>
     public int MaxBodyBytes { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// True (default): a field type conflict drops only the conflicting points and says how many ("partial write ...
+    /// dropped=N"). False: it rejects the whole batch, as InfluxDB OSS 2 documents for the first rejected point.
+    /// </summary>
+    public bool PartialWrites { get; set; } = true;
+
     /// <summary>Answers given, in order, before the next requests are looked at: status and Retry-After (seconds or null).</summary>
     public ConcurrentQueue<(int Status, string? RetryAfter)> ScriptedFailures { get; } = new();
 
@@ -148,14 +154,18 @@ internal sealed class InfluxV2TestServer : IAsyncDisposable
         string? conflict = null;
         lock (_gate)
         {
+            if (!PartialWrites && parsed.Select(p => Conflict(MeasurementOf(p.Series), p.Fields)).FirstOrDefault(c => c is not null) is { } first)
+            {
+                return (400, Error("invalid", $"failure writing points to database: field type conflict: {first}"), null);
+            }
+
             foreach (var (series, time, fields) in parsed)
             {
                 var measurement = MeasurementOf(series);
-                var clash = fields.FirstOrDefault(f => _fieldTypes.TryGetValue((measurement, f.Key), out var type) && type != TypeOf(f.Value));
-                if (clash.Key is not null)
+                if (Conflict(measurement, fields) is { } clash)
                 {
                     dropped++;
-                    conflict ??= $"input field \\\"{clash.Key}\\\" on measurement \\\"{measurement}\\\" is type {Name(TypeOf(clash.Value))}, already exists as type {Name(_fieldTypes[(measurement, clash.Key)])}";
+                    conflict ??= clash;
                     continue;
                 }
 
@@ -177,6 +187,13 @@ internal sealed class InfluxV2TestServer : IAsyncDisposable
         }
 
         return dropped == 0 ? (204, null, null) : (400, Error("invalid", $"partial write: field type conflict: {conflict} dropped={dropped}"), null);
+    }
+
+    private string? Conflict(string measurement, Dictionary<string, string> fields)
+    {
+        var clash = fields.FirstOrDefault(f => _fieldTypes.TryGetValue((measurement, f.Key), out var type) && type != TypeOf(f.Value));
+        return clash.Key is null ? null
+            : $"input field \\\"{clash.Key}\\\" on measurement \\\"{measurement}\\\" is type {Name(TypeOf(clash.Value))}, already exists as type {Name(_fieldTypes[(measurement, clash.Key)])}";
     }
 
     private static async Task<(string Text, int Bytes)> ReadBodyAsync(HttpRequest request)
