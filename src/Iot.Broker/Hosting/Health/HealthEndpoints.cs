@@ -20,6 +20,7 @@ internal static class HealthEndpoints
             .AddCheck<DrainHealthCheck>("drain", tags: [ReadyTag])
             .AddCheck<DataDirectoryHealthCheck>("data_dir", tags: [ReadyTag])
             .AddCheck<NatsHealthCheck>("nats", tags: [ReadyTag]);
+        services.AddHealthChecks().AddInfluxSinkCheck(configuration);
         return services;
     }
 
