@@ -4,6 +4,7 @@ using System.Text;
 using Iot.Messaging.Leases;
 using Iot.Streams.Log;
 using Iot.Streams.Sinks.Influx;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -132,6 +133,30 @@ public sealed class InfluxV2SinkTests : IAsyncLifetime
         {
             await sink.StopAsync(CancellationToken.None);
         }
+    }
+
+    [Fact]
+    public async Task AddInfluxSink_Version2_WritesThroughTheRegisteredClient()
+    {
+        await using var target = await InfluxV2Targets.StartAsync("test-server");
+        await using var host = await Hosting.StreamsHost.StartAsync(_dir.Combine("host"), new Dictionary<string, string?>
+        {
+            ["Iot:Streams:Streams:0:Name"] = _stream,
+            ["Iot:Streams:Streams:0:Partitions"] = "1",
+            ["Iot:Influx:Enabled"] = "true",
+            ["Iot:Influx:Version"] = "2",
+            ["Iot:Influx:Url"] = target.Url.AbsoluteUri,
+            ["Iot:Influx:Org"] = target.Org,
+            ["Iot:Influx:Bucket"] = target.Bucket,
+            ["Iot:Influx:Token"] = target.Token,
+            ["Iot:Influx:Streams:0"] = _stream,
+            ["Iot:Influx:FlushInterval"] = "00:00:00.050",
+        });
+        var store = host.App.Services.GetRequiredService<IStreamStore>();
+        await store.GetPartition(_stream, 0).AppendAsync(new AppendRecord(_t0, "dev-1", "devices/dev-1/telemetry", """{"temperature":20}"""u8.ToArray()));
+
+        await Poll.UntilAsync(() => target.Server!.Count(_stream, "temperature") == 1, TimeSpan.FromSeconds(30), "the point written through DI");
+        Assert.Equal("Token test-token", target.Server!.Requests.First().Authorization);
     }
 
     [Fact]
