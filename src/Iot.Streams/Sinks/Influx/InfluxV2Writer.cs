@@ -64,6 +64,11 @@ internal sealed class InfluxV2Writer : IInfluxWriter, IDisposable
             // cannot read as seconds. Both are retried, as InfluxDB.Client's own WriteApi retries network errors.
             return new WriteResult(WriteOutcome.Retry, ex.InnerException?.Message ?? ex.Message);
         }
+        catch (InfluxException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client reports a cancelled request as an answer with status 0: the caller stops, it does not retry.
+            throw new OperationCanceledException(cancellationToken);
+        }
     }
 
     public void Dispose()
