@@ -127,7 +127,7 @@ async Task SinkCaseAsync(Uri url, string database)
             null, System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"temperature\":{i % 40},\"humidity\":{i % 100}}}")))).AsTask()));
         var options = new InfluxSinkOptions { Enabled = true, Url = url, Database = database, Streams = [stream], FlushInterval = TimeSpan.FromMilliseconds(100) };
         using var http = new HttpClient();
-        var sink = new InfluxSinkService(store, new InfluxWriter(http, options), Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
+        var sink = new InfluxSinkService(store, new InfluxV1Writer(http, options, TimeProvider.System), Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
             NullLogger<InfluxSinkService>.Instance);
         var stop = Stopwatch.StartNew();
         await sink.StartAsync(CancellationToken.None);

@@ -31,7 +31,7 @@ public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
         Assert.True(ready.StatusCode == HttpStatusCode.OK, body);
         using var report = System.Text.Json.JsonDocument.Parse(body);
         Assert.Equal("Healthy", report.RootElement.GetProperty("status").GetString());
-        Assert.Equal(["data_dir", "drain", "nats", "stores"],
+        Assert.Equal(["data_dir", "drain", "influx_sink", "nats", "stores"],
             report.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Order());
     }
 
@@ -48,6 +48,39 @@ public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
         Assert.Equal("Unhealthy", dataDir.GetProperty("status").GetString());
         Assert.Contains("Iot:Health:MinFreeDiskBytes", dataDir.GetProperty("description").GetString(), StringComparison.Ordinal);
         using var live = await http.GetAsync(new Uri("healthz", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("Degraded", HttpStatusCode.OK)]
+    [InlineData("Unhealthy", HttpStatusCode.ServiceUnavailable)]
+    public async Task Ready_InfluxSinkLaggingPastTheThreshold_ReportsTheConfiguredStatus(string status, HttpStatusCode expected)
+    {
+        // InfluxDB is down (nothing listens on the port): the telemetry waits, and after InfluxSinkMaxLag the check says so.
+        await using var lagging = await BrokerFixture.StartAsync(
+            "--Iot:Influx:Enabled=true",
+            $"--Iot:Influx:Url=http://127.0.0.1:{ClosedPort()}",
+            "--Iot:Influx:MinRetryDelay=00:00:00.100",
+            "--Iot:Influx:MaxRetryDelay=00:00:00.500",
+            "--Iot:Influx:FlushInterval=00:00:00.050",
+            "--Iot:Health:InfluxSinkMaxLag=00:00:01",
+            $"--Iot:Health:InfluxSinkLagStatus={status}");
+        using var http = new HttpClient { BaseAddress = lagging.HttpBaseUri, Timeout = TimeSpan.FromSeconds(15) };
+        Assert.Equal("Healthy", (await InfluxCheckAsync(http)).Status);
+
+        using var device = new MqttClientFactory().CreateMqttClient();
+        var clientId = TestIds.ClientId("lag");
+        await device.ConnectAsync(lagging.CreateMqttClientOptions(clientId));
+        var result = await device.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"devices/{clientId}/telemetry")
+            .WithPayload("{\"temperature\":21.5}").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        Assert.True(result.IsSuccess, $"PUBACK reason {result.ReasonCode}");
+
+        var check = await Eventually.WaitForAsync(() => InfluxCheckAsync(http), c => c.Status == status, TimeSpan.FromSeconds(30),
+            $"influx_sink reports {status}");
+        Assert.Equal(expected, check.Code);
+        Assert.Contains("1 records behind", check.Description, StringComparison.Ordinal);
+        Assert.Contains("Iot:Health:InfluxSinkMaxLag", check.Description, StringComparison.Ordinal);
+        using var live = await http.GetAsync(new Uri("healthz/live", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
     }
 
@@ -96,6 +129,22 @@ public sealed class OperationsEndpointTests(BrokerFixture broker) : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    private static async Task<(HttpStatusCode Code, string Status, string Description)> InfluxCheckAsync(HttpClient http)
+    {
+        using var ready = await http.GetAsync(new Uri("healthz/ready", UriKind.Relative));
+        using var report = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        var check = report.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "influx_sink");
+        return (ready.StatusCode, check.GetProperty("status").GetString()!,
+            check.TryGetProperty("description", out var description) ? description.GetString()! : "");
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     private async Task<double> ReadAsync(string name)
     {

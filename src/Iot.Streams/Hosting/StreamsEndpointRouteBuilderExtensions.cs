@@ -34,7 +34,16 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             store.Find(name) is null ? NotFound("Stream", name)
             : Json(services.GetService<AggregationService>()?.Status(name) ?? []));
         api.MapGet("/sinks/influx", (IServiceProvider services) => services.GetService<InfluxSinkService>() is { } sink
-            ? Json(new { sink.PointsWritten, sink.PointsRejected, sink.FailedWrites, sink.RecordsSkipped })
+            ? Json(new
+            {
+                sink.PointsWritten,
+                sink.PointsRejected,
+                sink.FailedWrites,
+                sink.RecordsSkipped,
+                sink.Lag.RecordsBehind,
+                WaitingSeconds = sink.Lag.WaitingFor.TotalSeconds,
+                sink.Lag.LastWriteAt,
+            })
             : Problem(StatusCodes.Status404NotFound, "Sink not configured", "The InfluxDB sink is not registered (AddInfluxSink).")).WithTags("Streams");
         MapGroups(group);
         return api;

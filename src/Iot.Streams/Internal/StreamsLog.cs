@@ -72,6 +72,18 @@ internal static partial class StreamsLog
         }
     }
 
+    [LoggerMessage(3014, LogLevel.Warning, "InfluxDB sink {Sink}: a write of {Points} points was refused whole ({Detail}); writing it in two halves")]
+    private static partial void SinkSplitCore(ILogger logger, string sink, int points, string detail);
+
+    /// <summary>Logs with the values that come from clients escaped (<see cref="LogSafe"/>).</summary>
+    public static void SinkSplit(ILogger logger, string sink, int points, string detail)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            SinkSplitCore(logger, LogSafe.Escape(sink), points, LogSafe.Escape(detail));
+        }
+    }
+
     [LoggerMessage(3013, LogLevel.Error, "InfluxDB sink {Sink} partition {Partition} failed; restarting from its committed offset")]
     public static partial void SinkFailed(ILogger logger, string sink, int partition, Exception exception);
 }

@@ -109,6 +109,7 @@ public sealed class StreamsHostTests : IDisposable
 
         var sink = await host.Http.GetFromJsonAsync<JsonElement>(new Uri("/api/sinks/influx", UriKind.Relative));
         Assert.Equal(0, sink.GetProperty("pointsWritten").GetInt64());
+        Assert.Equal(0, sink.GetProperty("recordsBehind").GetInt64());
 
         using var missing = await host.Http.GetAsync(new Uri("/api/streams/nope/partitions/0/records", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);

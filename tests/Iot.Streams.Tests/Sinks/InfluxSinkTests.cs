@@ -44,7 +44,7 @@ public sealed class InfluxSinkTests(InfluxFixture influx) : IAsyncLifetime
     };
 
     private InfluxSinkService CreateSink(InfluxSinkOptions options) =>
-        new(_store, new InfluxWriter(influx.Http, options), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
+        new(_store, new InfluxV1Writer(influx.Http, options, TimeProvider.System), Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, Iot.Messaging.Leases.LocalSingletonLeases.Instance,
             NullLogger<InfluxSinkService>.Instance);
 
     private async Task AppendAsync(int from, int count, string body = "\"temperature\":{0},\"humidity\":50")
@@ -94,10 +94,13 @@ public sealed class InfluxSinkTests(InfluxFixture influx) : IAsyncLifetime
             await AppendAsync(100, 200);
             await Poll.UntilAsync(() => sink.FailedWrites > 2, TimeSpan.FromSeconds(30), "writes failing while influxd is down");
             Assert.True(Committed(0) + Committed(1) <= 100, "nothing written during the outage may be committed");
+            await Poll.UntilAsync(() => sink.Lag.RecordsBehind == 200, TimeSpan.FromSeconds(10), "the lag counts the 200 waiting records");
 
             await influx.RestartAsync();
             await Poll.UntilAsync(async () => await CountAsync() == 300, TimeSpan.FromSeconds(60), "all 300 points after the outage");
             await Poll.UntilAsync(() => Committed(0) == 150 && Committed(1) == 150, TimeSpan.FromSeconds(10), "offsets committed");
+            await Poll.UntilAsync(() => sink.Lag.RecordsBehind == 0, TimeSpan.FromSeconds(10), "no lag once caught up");
+            Assert.NotNull(sink.Lag.LastWriteAt);
         }
         finally
         {

@@ -23,6 +23,7 @@ internal static class HealthEndpoints
             .AddCheck<DataDirectoryHealthCheck>("data_dir", tags: [ReadyTag])
             .AddCheck<NatsHealthCheck>("nats", tags: [ReadyTag])
             .AddCheck<StoresHealthCheck>("stores", tags: [ReadyTag]);
+        services.AddHealthChecks().AddInfluxSinkCheck(configuration);
         return services;
     }
 

@@ -14,7 +14,10 @@ public sealed class InfluxSinkOptions
     /// <remarks>Required when enabled.</remarks>
     public Uri? Url { get; set; }
 
-    /// <summary>The API: 1 (<c>/write?db=&amp;rp=&amp;u=&amp;p=</c>) or 2 (<c>/api/v2/write?org=&amp;bucket=</c> with a token).</summary>
+    /// <summary>
+    /// The API: 1 (<c>/write?db=&amp;rp=&amp;u=&amp;p=</c>, <see cref="InfluxV1Writer"/>) or 2 (InfluxDB.Client's
+    /// <c>WriteApiAsync</c>: <c>/api/v2/write?org=&amp;bucket=</c> with a token, <see cref="InfluxV2Writer"/>).
+    /// </summary>
     /// <remarks>Default 1.</remarks>
     public int Version { get; set; } = 1;
 
@@ -62,7 +65,10 @@ public sealed class InfluxSinkOptions
     /// <remarks>Default true.</remarks>
     public bool Gzip { get; set; } = true;
 
-    /// <summary>First retry delay after a failed write; doubles up to <see cref="MaxRetryDelay"/>.</summary>
+    /// <summary>
+    /// First retry delay after a failed write; doubles up to <see cref="MaxRetryDelay"/>. A server's <c>Retry-After</c>
+    /// (429, 503) is used instead, kept between this and <see cref="MaxRetryDelay"/>.
+    /// </summary>
     /// <remarks>Default 1 second; at least 1 ms.</remarks>
     public TimeSpan MinRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -11,17 +11,21 @@ namespace Iot.Streams.Sinks.Influx;
 /// <summary>
 /// Captures streams into InfluxDB, one loop per partition as the consumer group <c>influx</c>: read from the committed
 /// offset, batch by size (<see cref="InfluxSinkOptions.BatchSize"/>) and time (<see cref="InfluxSinkOptions.FlushInterval"/>),
-/// write, and commit only after InfluxDB accepted the batch. Failed writes are retried with exponential backoff for as
-/// long as it takes, so an outage delays points and loses none; a batch InfluxDB rejects as bad data (400/422, for
-/// example a field type conflict) is counted, logged and skipped. Each partition is a singleton
+/// write (InfluxDB 1.x: <see cref="InfluxV1Writer"/>; 2.x: <see cref="InfluxV2Writer"/> on InfluxDB.Client), and commit
+/// only after InfluxDB accepted the batch. Failed writes (429, 5xx, 401/403/404, network) are retried after the
+/// server's <c>Retry-After</c> or an exponential back-off for as long as it takes, so an outage delays points and
+/// loses none; a batch InfluxDB rejects as bad data (400/422, for example a field type conflict) is counted, logged
+/// and skipped; a batch too large for the server (413) is written in halves. Each partition is a singleton
 /// (<see cref="ISingletonLeases"/>): in a cluster one node writes it, and the node that takes its lease over resumes
 /// from the committed offset (a batch written but not committed is written again: points overwrite by key and time).
 /// </summary>
-internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer, IOptions<InfluxSinkOptions> options,
+internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer, IOptions<InfluxSinkOptions> options,
     TimeProvider timeProvider, ISingletonLeases leases, ILogger<InfluxSinkService> logger) : BackgroundService
 {
     /// <summary>The consumer group of the sink in each captured stream.</summary>
     public const string GroupName = "influx";
+
+    private readonly InfluxSinkProgress _progress = new(timeProvider);
 
     private long _pointsWritten;
     private long _pointsRejected;
@@ -39,6 +43,12 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
 
     /// <summary>Records with no field to write (not JSON objects, or no numbers).</summary>
     public long RecordsSkipped => Interlocked.Read(ref _recordsSkipped);
+
+    /// <summary>Whether the sink runs (<see cref="InfluxSinkOptions.Enabled"/>).</summary>
+    public bool Enabled => options.Value.Enabled;
+
+    /// <summary>How far behind the streams' heads the partitions this node writes are, and for how long.</summary>
+    public InfluxSinkLag Lag => _progress.Snapshot();
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -93,94 +103,126 @@ internal sealed class InfluxSinkService(IStreamStore store, InfluxWriter writer,
         var groups = store.GetGroups(stream);
         var cursor = await FencedCursor.OpenAsync(groups, GroupName, partition, lease, cancellationToken).ConfigureAwait(false);
         var next = cursor.Committed?.Offset ?? log.StartOffset;
-        var lines = new StringBuilder();
-        while (!cancellationToken.IsCancellationRequested)
+        var progress = _progress.Open(stream, partition, log, next);
+        var line = new StringBuilder();
+        var lines = new List<string>();
+        try
         {
-            // Collect a batch: full, or the flush interval after its first record.
-            lines.Clear();
-            var points = 0;
-            var end = next;
-            long? firstAt = null;
-            while (points < settings.BatchSize)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                var records = await log.ReadAsync(end, settings.BatchSize - points, cancellationToken).ConfigureAwait(false);
-                foreach (var record in records)
+                // Collect a batch: full, or the flush interval after its first record.
+                lines.Clear();
+                var end = next;
+                long? firstAt = null;
+                while (lines.Count < settings.BatchSize)
                 {
-                    if (LineProtocol.TryAppend(lines, stream, record))
+                    var records = await log.ReadAsync(end, settings.BatchSize - lines.Count, cancellationToken).ConfigureAwait(false);
+                    foreach (var record in records)
                     {
-                        points++;
+                        line.Clear();
+                        if (LineProtocol.TryAppend(line, stream, record))
+                        {
+                            lines.Add(line.ToString(0, line.Length - 1));
+                        }
+                        else
+                        {
+                            Interlocked.Increment(ref _recordsSkipped);
+                        }
+
+                        end = record.Offset + 1;
                     }
-                    else
+
+                    if (records.Count > 0)
                     {
-                        Interlocked.Increment(ref _recordsSkipped);
+                        firstAt ??= timeProvider.GetTimestamp();
+                        progress.RecordsRead();
+                        continue;
                     }
 
-                    end = record.Offset + 1;
+                    var remaining = firstAt is { } at ? settings.FlushInterval - timeProvider.GetElapsedTime(at) : Timeout.InfiniteTimeSpan;
+                    if (firstAt is not null && remaining <= TimeSpan.Zero)
+                    {
+                        break;
+                    }
+
+                    using var flush = remaining == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(remaining, timeProvider);
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, flush.Token);
+                    try
+                    {
+                        await log.WaitForRecordsAsync(end, wait.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        break;
+                    }
                 }
 
-                if (records.Count > 0)
+                if (lines.Count > 0)
                 {
-                    firstAt ??= timeProvider.GetTimestamp();
-                    continue;
+                    await WriteBatchAsync(stream, lines, cancellationToken).ConfigureAwait(false);
                 }
 
-                var remaining = firstAt is { } at ? settings.FlushInterval - timeProvider.GetElapsedTime(at) : Timeout.InfiniteTimeSpan;
-                if (firstAt is not null && remaining <= TimeSpan.Zero)
+                if (end != next)
                 {
-                    break;
-                }
-
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                if (remaining != Timeout.InfiniteTimeSpan)
-                {
-                    wait.CancelAfter(remaining);
-                }
-
-                try
-                {
-                    await log.WaitForRecordsAsync(end, wait.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    break;
+                    await cursor.CommitAsync(new CommittedOffset(end, null), cancellationToken).ConfigureAwait(false);
+                    progress.Advanced(end);
+                    next = end;
                 }
             }
-
-            if (points > 0)
+        }
+        finally
+        {
+            // Stopped (host or lease gone): this node no longer answers for the partition. A loop that failed keeps
+            // its entry, so its lag keeps growing until it runs again.
+            if (cancellationToken.IsCancellationRequested)
             {
-                await WriteUntilDoneAsync(stream, lines.ToString(), points, cancellationToken).ConfigureAwait(false);
-            }
-
-            if (end != next)
-            {
-                await cursor.CommitAsync(new CommittedOffset(end, null), cancellationToken).ConfigureAwait(false);
-                next = end;
+                _progress.Close(stream, partition);
             }
         }
     }
 
-    private async Task WriteUntilDoneAsync(string stream, string lines, int points, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the batch until InfluxDB has answered it for good: accepted, rejected as bad data, or (413) written in
+    /// halves. Anything else is retried, so the caller commits only points InfluxDB acknowledged or refused for good.
+    /// </summary>
+    private async Task WriteBatchAsync(string stream, List<string> lines, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var delay = settings.MinRetryDelay;
         while (true)
         {
-            var (outcome, detail) = await writer.WriteAsync(lines, cancellationToken).ConfigureAwait(false);
-            switch (outcome)
+            var result = await writer.WriteAsync(lines, cancellationToken).ConfigureAwait(false);
+            switch (result.Outcome)
             {
                 case WriteOutcome.Accepted:
-                    Interlocked.Add(ref _pointsWritten, points);
+                    Interlocked.Add(ref _pointsWritten, lines.Count);
+                    _progress.Written();
                     return;
-                case WriteOutcome.Rejected:
-                    // InfluxDB 1.x writes the valid points of a batch with a type conflict ("partial write") and
-                    // reports the rest; either way the batch is done and must not be retried forever.
-                    Interlocked.Add(ref _pointsRejected, points);
-                    StreamsLog.SinkRejected(logger, stream, points, detail);
+                case WriteOutcome.Rejected or WriteOutcome.TooLarge when lines.Count > 1 && result.Dropped is null:
+                    // Too large (413), or bad data without a count of what was dropped (InfluxDB may have rejected the
+                    // whole batch for one bad point): write each half on its own, so only the bad points are lost.
+                    // Points that were written already are written again: a point overwrites itself (series + time).
+                    StreamsLog.SinkSplit(logger, stream, lines.Count, result.Detail);
+                    var half = lines.Count / 2;
+                    await WriteBatchAsync(stream, lines.GetRange(0, half), cancellationToken).ConfigureAwait(false);
+                    await WriteBatchAsync(stream, lines.GetRange(half, lines.Count - half), cancellationToken).ConfigureAwait(false);
+                    return;
+                case WriteOutcome.Rejected or WriteOutcome.TooLarge:
+                    // A partial write (InfluxDB wrote the valid points of the batch and reports dropped=N), or one
+                    // point that cannot be stored: the batch is done and must not be retried forever.
+                    var dropped = Math.Clamp(result.Dropped ?? lines.Count, 0, lines.Count);
+                    Interlocked.Add(ref _pointsRejected, dropped);
+                    Interlocked.Add(ref _pointsWritten, lines.Count - dropped);
+                    StreamsLog.SinkRejected(logger, stream, dropped, result.Detail);
                     return;
                 default:
                     Interlocked.Increment(ref _failedWrites);
-                    StreamsLog.SinkRetry(logger, stream, points, detail, delay);
-                    await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+                    // The server's Retry-After (429, 503) when it sent one, kept within MinRetryDelay..MaxRetryDelay.
+                    var wait = result.RetryAfter is { } retryAfter
+                        ? TimeSpan.FromTicks(Math.Clamp(retryAfter.Ticks, settings.MinRetryDelay.Ticks, settings.MaxRetryDelay.Ticks))
+                        : delay;
+                    StreamsLog.SinkRetry(logger, stream, lines.Count, result.Detail, wait);
+                    await Task.Delay(wait, timeProvider, cancellationToken).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, settings.MaxRetryDelay.Ticks));
                     break;
             }

@@ -31,9 +31,15 @@ public static class InfluxSinkServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         // Timeouts are per request (RequestTimeout); the client's own would cut retries of slow writes short.
-        services.AddHttpClient(InfluxWriter.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
-        services.TryAddSingleton(sp => new InfluxWriter(sp.GetRequiredService<IHttpClientFactory>().CreateClient(InfluxWriter.ClientName),
-            sp.GetRequiredService<IOptions<InfluxSinkOptions>>().Value));
+        services.AddHttpClient(InfluxV1Writer.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
+        services.TryAddSingleton<IInfluxWriter>(sp =>
+        {
+            var http = sp.GetRequiredService<IHttpClientFactory>().CreateClient(InfluxV1Writer.ClientName);
+            var settings = sp.GetRequiredService<IOptions<InfluxSinkOptions>>().Value;
+            return settings.Version == 2
+                ? new InfluxV2Writer(http, settings)
+                : new InfluxV1Writer(http, settings, sp.GetRequiredService<TimeProvider>());
+        });
         services.TryAddSingleton<InfluxSinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<InfluxSinkService>());
         return services;

@@ -1,39 +1,25 @@
 using System.IO.Compression;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 
 namespace Iot.Streams.Sinks.Influx;
 
-/// <summary>How InfluxDB answered a write.</summary>
-internal enum WriteOutcome
+/// <summary>
+/// Writes line protocol to InfluxDB 1.x (<c>/write?db=&amp;rp=&amp;u=&amp;p=</c>) over one <see cref="HttpClient"/>. Written by
+/// hand: InfluxDB.Client speaks only <c>/api/v2/write</c>, which InfluxDB 1.x has from 1.8 on, and Debian's influxd
+/// (the one the tests run) is 1.6.
+/// </summary>
+internal sealed class InfluxV1Writer(HttpClient client, InfluxSinkOptions options, TimeProvider timeProvider) : IInfluxWriter
 {
-    /// <summary>2xx: the points are stored.</summary>
-    Accepted,
-
-    /// <summary>400 or 422: bad data (for example a field type conflict); retrying cannot help, the batch is skipped.</summary>
-    Rejected,
-
-    /// <summary>Anything else (5xx, 401/403/404, network errors, timeouts): retry later.</summary>
-    Retry,
-}
-
-/// <summary>Writes line protocol to InfluxDB 1.x (<c>/write</c>) or 2.x (<c>/api/v2/write</c>) over one <see cref="HttpClient"/>.</summary>
-internal sealed class InfluxWriter(HttpClient client, InfluxSinkOptions options)
-{
-    /// <summary>The named <see cref="HttpClient"/>.</summary>
+    /// <summary>The named <see cref="HttpClient"/> of both writers.</summary>
     public const string ClientName = "Iot.Streams.Influx";
 
     // Built on first use: a disabled sink has no URL, and its writer must still be constructible.
     private Uri? _writeUri;
 
-    public async Task<(WriteOutcome Outcome, string Detail)> WriteAsync(string lines, CancellationToken cancellationToken)
+    public async Task<WriteResult> WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, _writeUri ??= BuildUri(options)) { Content = Body(lines) };
-        if (options.Version == 2)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Token", options.Token);
-        }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.RequestTimeout);
@@ -42,26 +28,36 @@ internal sealed class InfluxWriter(HttpClient client, InfluxSinkOptions options)
             using var response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
             {
-                return (WriteOutcome.Accepted, "");
+                return WriteResult.Accepted;
             }
 
             var detail = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
-            var outcome = response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity ? WriteOutcome.Rejected : WriteOutcome.Retry;
-            return (outcome, $"{(int)response.StatusCode} {Truncate(detail)}");
+            var retryAfter = response.Headers.RetryAfter is { } header
+                ? header.Delta ?? (header.Date is { } date ? Max(date - timeProvider.GetUtcNow(), TimeSpan.Zero) : null)
+                : null;
+            return WriteResult.FromStatus((int)response.StatusCode, detail, retryAfter);
         }
         catch (HttpRequestException ex)
         {
-            return (WriteOutcome.Retry, ex.Message);
+            return new WriteResult(WriteOutcome.Retry, ex.Message);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (WriteOutcome.Retry, "timeout");
+            return new WriteResult(WriteOutcome.Retry, "timeout");
         }
     }
 
-    private ByteArrayContent Body(string lines)
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private ByteArrayContent Body(IReadOnlyList<string> lines)
     {
-        var bytes = Encoding.UTF8.GetBytes(lines);
+        var text = new StringBuilder();
+        foreach (var line in lines)
+        {
+            text.Append(line).Append('\n');
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
         if (!options.Gzip)
         {
             return new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" } } };
@@ -90,26 +86,12 @@ internal sealed class InfluxWriter(HttpClient client, InfluxSinkOptions options)
             }
         }
 
-        string path;
-        if (options.Version == 2)
-        {
-            path = "api/v2/write";
-            Add("org", options.Org);
-            Add("bucket", options.Bucket);
-        }
-        else
-        {
-            path = "write";
-            Add("db", options.Database);
-            Add("rp", options.RetentionPolicy);
-            Add("u", options.Username);
-            Add("p", options.Password);
-        }
-
+        Add("db", options.Database);
+        Add("rp", options.RetentionPolicy);
+        Add("u", options.Username);
+        Add("p", options.Password);
         Add("precision", "ms");
         var baseUri = options.Url!.AbsoluteUri.EndsWith('/') ? options.Url : new Uri(options.Url.AbsoluteUri + "/");
-        return new Uri(baseUri, path + query);
+        return new Uri(baseUri, "write" + query);
     }
-
-    private static string Truncate(string text) => text.Length <= 500 ? text.Trim() : text[..500];
 }
