@@ -3,6 +3,7 @@ using Iot.Broker.Api;
 using Iot.Broker.Cluster;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Dashboard;
+using Iot.Broker.Hosting.Audit;
 using Iot.Broker.Hosting.Backup;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
@@ -80,6 +81,7 @@ public static class BrokerHost
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddIotBackup(builder.Configuration);
+        builder.Services.AddIotAudit(builder.Configuration);
         builder.Services.AddApiErrors();
     }
 
@@ -119,6 +121,9 @@ public static class BrokerHost
     {
         app.UseApiErrors();
         app.UseWebSockets();
+
+        // Around authentication, so that it sees the caller and records refused changes (403) too.
+        app.UseMiddleware<AuditMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapConnectionHandler<MqttConnectionHandler>("/mqtt", options =>
@@ -135,6 +140,7 @@ public static class BrokerHost
         api.MapRoutingApi();
         api.MapStreamsApi();
         api.MapBackupApi();
+        api.MapAuditApi();
     }
 
     /// <summary>The listener ports by setting, defaults included; null when the settings cannot be read.</summary>
