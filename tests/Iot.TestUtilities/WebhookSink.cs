@@ -55,6 +55,9 @@ public sealed class WebhookSink : IAsyncDisposable
     /// <summary>Listens again on the same port.</summary>
     public Task RestartAsync() => StartOnAsync(Port);
 
+    /// <summary>The W3C <c>traceparent</c> header of each POST that carried one, in arrival order.</summary>
+    public ConcurrentQueue<string> TraceParents { get; } = new();
+
     /// <summary>Completes when a POST arrived while responses are held (<see cref="HoldResponses"/>).</summary>
     public Task Held => _held.Task;
 
@@ -95,6 +98,11 @@ public sealed class WebhookSink : IAsyncDisposable
             context.Response.Headers["WebHook-Allowed-Origin"] = context.Request.Headers["WebHook-Request-Origin"].ToString();
             context.Response.StatusCode = 200;
             return;
+        }
+
+        if (context.Request.Headers.TryGetValue("traceparent", out var traceParent))
+        {
+            TraceParents.Enqueue(traceParent.ToString());
         }
 
         using var document = await JsonDocument.ParseAsync(context.Request.Body);

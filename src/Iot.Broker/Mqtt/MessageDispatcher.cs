@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Iot.Broker.Cluster.Live;
 using Iot.Messaging;
+using Iot.Messaging.Telemetry;
 
 namespace Iot.Broker.Mqtt;
 
@@ -43,7 +45,44 @@ internal sealed class MessageDispatcher(
     /// <paramref name="refuseUnretained"/> is set (an MQTT 5 QoS 1/2 publish, whose publisher can be told), not
     /// delivered either: then the result is <see cref="RetainedQuotaExceeded"/>.
     /// </summary>
-    public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false)
+    public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false) =>
+        IotTracing.Enabled ? PublishTraced(message, publisherClientId, refuseUnretained) : Publish(message, publisherClientId, refuseUnretained);
+
+    /// <summary>
+    /// <see cref="Publish"/> in a <c>publish</c> span, child of the context the message carries (MQTT 5
+    /// <c>traceparent</c>) or a new trace, never of the connection's current span (a WebSocket's upgrade request lives
+    /// as long as its connection); it ends when the message's durable writes do.
+    /// </summary>
+    private Task PublishTraced(BrokerMessage message, string? publisherClientId, bool refuseUnretained)
+    {
+        var previous = Activity.Current;
+        Activity.Current = null;
+        var activity = IotTracing.StartFor("publish", ActivityKind.Consumer, message);
+        if (activity is null)
+        {
+            Activity.Current = previous;
+            return Publish(message, publisherClientId, refuseUnretained);
+        }
+
+        Task work;
+        try
+        {
+            work = Publish(message, publisherClientId, refuseUnretained);
+        }
+        catch (Exception ex)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.Stop();
+            Activity.Current = previous;
+            throw;
+        }
+
+        IotTracing.StopWhenDone(activity, previous, work);
+        Activity.Current = previous;
+        return work;
+    }
+
+    private Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained)
     {
         var durable = default(DurableWrites);
         if (message.Retain && !retained.Apply(message, ref durable) && refuseUnretained)

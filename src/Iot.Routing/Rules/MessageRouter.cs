@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using CloudNative.CloudEvents;
 using Iot.Messaging;
+using Iot.Messaging.Telemetry;
 using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 
@@ -33,7 +35,36 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
         return Route(message);
     }
 
-    private Task Route(IRoutedMessage message)
+    private Task Route(IRoutedMessage message) => IotTracing.Enabled ? RouteTraced(message) : RouteCore(message);
+
+    /// <summary>
+    /// <see cref="RouteCore"/> in a <c>route</c> span (child of the broker's <c>publish</c> span, or of the message's
+    /// own context), with one <c>send</c> span per destination below it; each ends when its durable write does.
+    /// </summary>
+    private Task RouteTraced(IRoutedMessage message)
+    {
+        var previous = Activity.Current;
+        if (IotTracing.StartFor("route", ActivityKind.Internal, message) is not { } activity)
+        {
+            return RouteCore(message);
+        }
+
+        Task work;
+        try
+        {
+            work = RouteCore(message);
+        }
+        catch (Exception ex)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.Stop();
+            throw;
+        }
+
+        return IotTracing.StopWhenDone(activity, previous, work);
+    }
+
+    private Task RouteCore(IRoutedMessage message)
     {
         var matches = t_matches ??= [];
         try
@@ -137,7 +168,7 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
             Task task;
             try
             {
-                task = destination.DeliverAsync(routedEvent, names);
+                task = IotTracing.Enabled ? DeliverTraced(destination, routedEvent, names) : destination.DeliverAsync(routedEvent, names);
             }
 #pragma warning disable CA1031 // A failing destination fails this message's acknowledgement, not the publisher's connection.
             catch (Exception ex)
@@ -162,6 +193,33 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
         }
 
         return many is not null ? Task.WhenAll(many) : single ?? Task.CompletedTask;
+    }
+
+    /// <summary>One destination's hand-over in a <c>send</c> span (a producer: the message goes into a queue, stream or subscription).</summary>
+    private static Task DeliverTraced(IRouteDestination destination, RoutedEvent routedEvent, IReadOnlyList<string?> names)
+    {
+        var previous = Activity.Current;
+        var activity = IotTracing.Source.StartActivity("send " + destination.Kind, ActivityKind.Producer);
+        if (activity is null)
+        {
+            return destination.DeliverAsync(routedEvent, names);
+        }
+
+        activity.SetTag("iot.destination.kind", destination.Kind);
+        activity.SetTag("iot.destination.targets", string.Join(",", names.Select(n => n ?? "*")));
+        Task work;
+        try
+        {
+            work = destination.DeliverAsync(routedEvent, names);
+        }
+        catch (Exception ex)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.Stop();
+            throw;
+        }
+
+        return IotTracing.StopWhenDone(activity, previous, work);
     }
 
     /// <summary>The target names per destination of one message, on the stack.</summary>

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Net.Mime;
 using System.Text.Json;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
 using Iot.Messaging;
+using Iot.Messaging.Telemetry;
 
 namespace Iot.Routing.Rules;
 
@@ -19,6 +21,12 @@ namespace Iot.Routing.Rules;
 public sealed class RoutedEvent : IRoutedEvent, IDisposable
 {
     internal static readonly JsonEventFormatter Formatter = new();
+
+    /// <summary>The CloudEvents distributed-tracing extension's attributes (W3C trace context).</summary>
+    internal static readonly CloudEventAttribute TraceParentAttribute = CloudEventAttribute.CreateExtension(IotTracing.TraceParent, CloudEventAttributeType.String);
+
+    /// <inheritdoc cref="TraceParentAttribute"/>
+    internal static readonly CloudEventAttribute TraceStateAttribute = CloudEventAttribute.CreateExtension(IotTracing.TraceState, CloudEventAttributeType.String);
     private const string JsonMediaType = "application/json";
 
     // One spare instance per thread for MessageRouter: an event lives only for the synchronous part of routing one
@@ -259,6 +267,7 @@ public sealed class RoutedEvent : IRoutedEvent, IDisposable
             Subject = Topic,
             Time = Time,
         };
+        SetTraceContext(cloudEvent);
         if (TryGetData(out var data))
         {
             cloudEvent.DataContentType = JsonMediaType;
@@ -271,6 +280,29 @@ public sealed class RoutedEvent : IRoutedEvent, IDisposable
         }
 
         return cloudEvent;
+    }
+
+    /// <summary>
+    /// The CloudEvents distributed-tracing extension: the current span's context when the platform traces (the
+    /// <c>send</c> span below <c>route</c>), else the context the message carries in its MQTT 5 user properties, so a
+    /// trace started by a device continues through event subscriptions whether or not this broker records spans.
+    /// </summary>
+    private void SetTraceContext(CloudEvent cloudEvent)
+    {
+        var context = Activity.Current is { } current && IotTracing.Enabled ? current.Context : default;
+        if (context == default && UserProperties.Count > 0)
+        {
+            context = IotTracing.ContextOf(UserProperties);
+        }
+
+        if (IotTracing.TraceParentOf(context) is { } traceParent)
+        {
+            cloudEvent[TraceParentAttribute] = traceParent;
+            if (context.TraceState is { Length: > 0 } state)
+            {
+                cloudEvent[TraceStateAttribute] = state;
+            }
+        }
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Microsoft.Extensions.Logging;
@@ -135,7 +136,19 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
             }
 
             bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
-            return await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+            byte[][] events = [.. batch.Select(b => b.Event)];
+            using var activity = DeliveryTracing.Start(Subscription.Name, endpoint, events, batch[0].Attempts + 1);
+            var sent = await sender.SendAsync(endpoint, events, asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+            if (activity is not null)
+            {
+                activity.SetTag("iot.delivery.outcome", sent.Outcome);
+                if (sent.Result != WebhookResult.Delivered)
+                {
+                    activity.SetStatus(ActivityStatusCode.Error, sent.Outcome);
+                }
+            }
+
+            return sent;
         }
         finally
         {
