@@ -13,7 +13,8 @@ internal static class BackupEndpoints
     {
         var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnlyAsync);
         backups.MapPost("", CreateAsync).WithName("CreateBackup");
-        backups.MapGet("", (BackupService service) => Results.Ok(new { value = service.List() })).WithName("ListBackups");
+        backups.MapGet("", (IServiceProvider services) => Service(services) is { } backups ? Results.Ok(new { value = backups.List() }) : ClusterMode())
+            .WithName("ListBackups");
         backups.MapGet("/{id}", Get).WithName("GetBackup");
         backups.MapGet("/{id}/archive", Archive).WithName("DownloadBackup");
         backups.MapDelete("/{id}", Delete).WithName("DeleteBackup");
@@ -22,10 +23,9 @@ internal static class BackupEndpoints
 
     private static async Task<IResult> CreateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        if (services.GetService<BackupService>() is not { } backups)
+        if (Service(services) is not { } backups)
         {
-            return ApiProblems.Conflict(
-                "Backups through the API are for single-process mode; in cluster mode the state is in NATS JetStream: back up its streams with the nats CLI (docs/operations.md).");
+            return ClusterMode();
         }
 
         try
@@ -39,11 +39,17 @@ internal static class BackupEndpoints
         }
     }
 
-    private static IResult Get(BackupService backups, string id) =>
-        backups.Find(id) is { } manifest ? Results.Ok(manifest) : ApiProblems.NotFound($"There is no backup '{id}'.");
+    private static IResult Get(IServiceProvider services, string id) =>
+        Service(services) is not { } backups ? ClusterMode()
+        : backups.Find(id) is { } manifest ? Results.Ok(manifest) : ApiProblems.NotFound($"There is no backup '{id}'.");
 
-    private static IResult Archive(BackupService backups, string id)
+    private static IResult Archive(IServiceProvider services, string id)
     {
+        if (Service(services) is not { } backups)
+        {
+            return ClusterMode();
+        }
+
         if (backups.Find(id) is not { } manifest)
         {
             return ApiProblems.NotFound($"There is no backup '{id}'.");
@@ -54,8 +60,15 @@ internal static class BackupEndpoints
             "application/gzip", $"iot-backup-{manifest.Id}.tar.gz");
     }
 
-    private static IResult Delete(BackupService backups, string id) =>
-        backups.Delete(id) ? Results.NoContent() : ApiProblems.NotFound($"There is no backup '{id}'.");
+    private static IResult Delete(IServiceProvider services, string id) =>
+        Service(services) is not { } backups ? ClusterMode()
+        : backups.Delete(id) ? Results.NoContent() : ApiProblems.NotFound($"There is no backup '{id}'.");
+
+    /// <summary>The backup service; null in cluster mode, where it is not registered.</summary>
+    private static BackupService? Service(IServiceProvider services) => services.GetService<BackupService>();
+
+    private static IResult ClusterMode() => ApiProblems.Conflict(
+        "Backups through the API are for single-process mode; in cluster mode the state is in NATS JetStream: back it up with the nats CLI (docs/operations.md).");
 
     /// <summary>Beyond the API policy: an authenticated caller must be a service identity, for reads too.</summary>
     private static ValueTask<object?> ServiceOnlyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
