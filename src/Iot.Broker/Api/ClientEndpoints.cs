@@ -11,7 +11,10 @@ internal static class ClientEndpoints
 
     public static IEndpointRouteBuilder MapClientApi(this IEndpointRouteBuilder api)
     {
-        api.MapGet("/clients", List).WithName("ListClients").WithTags("Clients");
+        api.MapGet("/clients", List).WithName("ListClients").WithTags("Clients")
+            .WithSummary("Lists the MQTT clients connected now, by client id (at most limit, 1000 by default; connected counts them all).")
+            .Produces<ClientListResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return api;
     }
 

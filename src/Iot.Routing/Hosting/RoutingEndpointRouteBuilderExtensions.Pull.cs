@@ -9,8 +9,9 @@ namespace Iot.Routing.Hosting;
 
 public static partial class RoutingEndpointRouteBuilderExtensions
 {
-    private static void MapPull(IEndpointRouteBuilder api)
+    private static void MapPull(IEndpointRouteBuilder routing)
     {
+        var api = routing.MapGroup(string.Empty).WithTags("Subscriptions");
         api.MapPost("/subscriptions/{name}/events:receive", async (string name, int? maxEvents, double? maxWaitTime, HttpContext context) =>
         {
             if (maxEvents is < 1 or > PullDelivery.MaxEventsPerReceive)
@@ -25,15 +26,14 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
             var (error, events) = await context.RequestServices.GetRequiredService<PullDelivery>()
                 .ReceiveAsync(name, maxEvents ?? 1, TimeSpan.FromSeconds(maxWaitTime ?? 0), context.RequestAborted).ConfigureAwait(false);
-            return error != PullError.None ? PullProblem(error, name) : Json(new
-            {
-                Value = events.Select(e => new
-                {
-                    BrokerProperties = new { e.LockToken, e.DeliveryCount, e.LockedUntil },
-                    Event = ParseEvent(e.Event),
-                }).ToList(),
-            });
-        });
+            return error != PullError.None ? PullProblem(error, name) : Json(new ValueList<PulledEventResponse>(
+                events.Select(e => new PulledEventResponse(new PulledEventLock(e.LockToken, e.DeliveryCount, e.LockedUntil), ParseEvent(e.Event))).ToList()));
+        }).WithName("ReceiveSubscriptionEvents")
+            .WithSummary("Receives up to maxEvents (1-100 by default 1) events of a pull subscription, locked; waits up to maxWaitTime seconds (0-120) for the first.")
+            .Produces<ValueList<PulledEventResponse>>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
 
         MapSettle(api, "acknowledge", (pull, name, body) => pull.AcknowledgeAsync(name, body.LockTokens!));
         MapSettle(api, "release", (pull, name, body) => pull.ReleaseAsync(name, body.LockTokens!, TimeSpan.FromSeconds(Math.Clamp(body.ReleaseDelayInSeconds ?? 0, 0, 3600))));
@@ -57,12 +57,25 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             }
 
             var (error, result) = await settle(context.RequestServices.GetRequiredService<PullDelivery>(), name, body).ConfigureAwait(false);
-            return error != PullError.None ? PullProblem(error, name) : Json(new
+            return error != PullError.None ? PullProblem(error, name) : Json(new LockTokensResponse(
+                result!.Succeeded, result.Failed.Select(f => new FailedLockToken(f.LockToken, f.Error)).ToList()));
+        }).WithName(SettleOperationName("SubscriptionEvents", operation))
+            .WithSummary(operation switch
             {
-                SucceededLockTokens = result!.Succeeded,
-                FailedLockTokens = result.Failed.Select(f => new { f.LockToken, f.Error }).ToList(),
-            });
-        });
+                "acknowledge" => "Acknowledges pulled events by lock token: they are done.",
+                "release" => "Releases pulled events by lock token: they are offered again (after releaseDelayInSeconds, 0-3600).",
+                "reject" => "Rejects pulled events by lock token: they are dead-lettered.",
+                _ => "Renews the locks of pulled events by lock token.",
+            })
+            .Accepts<LockTokensRequest>("application/json")
+            .Produces<LockTokensResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+
+    /// <summary>The operation id of a settlement: <c>acknowledge</c> on <c>SubscriptionEvents</c> is <c>AcknowledgeSubscriptionEvents</c>.</summary>
+    private static string SettleOperationName(string target, string operation) => char.ToUpperInvariant(operation[0]) + operation[1..] + target;
 
     private static IResult PullProblem(PullError error, string name) => error == PullError.NotFound
         ? NotFound("Subscription", name)
