@@ -1,4 +1,4 @@
-using Iot.Broker.Api;
+using System.Text.Json;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -30,6 +30,12 @@ internal static class BrokerOpenApi
         {
             options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
             options.AddDocumentTransformer<ApiDocumentTransformer>();
+            // Any JSON (an event, a command's answer: JsonElement) is written in place, not as an empty 'JsonElement'
+            // component that client generators (NSwag) would turn into a class only JSON objects fit.
+            options.CreateSchemaReferenceId = type => (Nullable.GetUnderlyingType(type.Type) ?? type.Type) == typeof(JsonElement)
+                ? null
+                : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
+            options.AddDocumentTransformer<BinaryBodyTransformer>();
             options.AddOperationTransformer<ApiKeyOperationTransformer>();
             options.AddSchemaTransformer<ApiSchemaTransformer>();
         });
