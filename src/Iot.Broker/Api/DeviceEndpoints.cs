@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using System.Net.Mime;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -20,7 +21,7 @@ public static class DeviceEndpoints
         var devices = api.MapGroup("/devices").WithTags("Devices");
         devices.MapPost("", CreateAsync).WithName("CreateDevice")
             .WithSummary("Creates an identity (role device by default) and returns its password, and an API key for a service or dashboard, once.")
-            .Accepts<CreateDeviceRequest>(MediaTypeNames.Application.Json)
+            .WithMetadata(new RequestBodyDescription(typeof(CreateDeviceRequest), false, [MediaTypeNames.Application.Json]))
             .Produces<DeviceCredentialsResponse>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status409Conflict)

@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using System.Globalization;
 using System.Text.Json;
 using Iot.Messaging;
@@ -85,7 +86,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }).WithName("SendCommand")
             .WithSummary("Sends a command to a device (the body is its payload, any content type). 202 with the command and a Location; "
                 + "with wait, 200 with the device's answer, or 504 when the wait ends first (the command stays queued until its TTL).")
-            .Accepts<Stream>(isOptional: true, "application/octet-stream", "application/json", "text/plain")
+            .WithMetadata(new RequestBodyDescription(typeof(Stream), true, ["application/octet-stream", "application/json", "text/plain"]))
             .Produces<CommandResponse>(StatusCodes.Status200OK)
             .Produces<CommandResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)

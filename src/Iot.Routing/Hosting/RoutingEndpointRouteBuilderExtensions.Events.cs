@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using System.Net.Mime;
 using System.Text.Json;
 using CloudNative.CloudEvents;
@@ -20,7 +21,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         api.MapPost("/events", (HttpRequest request) => PostEventsAsync(request))
             .WithName("PublishEvents").WithTags("Events")
             .WithSummary("Publishes one structured CloudEvent or a batch, each routed by its subject as a topic; answers after every routed event is recorded.")
-            .Accepts<JsonElement>(SingleEventMediaType, BatchMediaType, "application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(JsonElement), false, [SingleEventMediaType, BatchMediaType, "application/json"]))
             .Produces<EventsAcceptedResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)

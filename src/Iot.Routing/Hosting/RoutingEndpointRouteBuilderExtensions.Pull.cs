@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Routing.Internal;
 using Iot.Routing.Subscriptions;
 using Microsoft.AspNetCore.Builder;
@@ -67,7 +68,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 "reject" => "Rejects pulled events by lock token: they are dead-lettered.",
                 _ => "Renews the locks of pulled events by lock token.",
             })
-            .Accepts<LockTokensRequest>("application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(LockTokensRequest), false, ["application/json"]))
             .Produces<LockTokensResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Messaging;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
@@ -51,7 +52,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }).WithName("PutQueue")
             .WithSummary("Creates (201) or updates (200) a queue; settings left out take their defaults (lockDuration 00:01:00, maxDeliveryCount 10, "
                 + "no defaultTtl, duplicateDetectionWindow 00:10:00).")
-            .Accepts<QueueRequest>("application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(QueueRequest), false, ["application/json"]))
             .Produces<QueueResponse>(StatusCodes.Status201Created)
             .Produces<QueueResponse>(StatusCodes.Status200OK)
             .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
@@ -108,7 +109,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }))
             .WithName("SendQueueMessage")
             .WithSummary("Sends a message (the body, any content type, at most 256 KiB): 201, or 200 when its messageId is a duplicate within the window.")
-            .Accepts<Stream>(isOptional: true, "application/octet-stream", "application/json", "text/plain")
+            .WithMetadata(new RequestBodyDescription(typeof(Stream), true, ["application/octet-stream", "application/json", "text/plain"]))
             .Produces<QueueSendResponse>(StatusCodes.Status201Created)
             .Produces<QueueSendResponse>(StatusCodes.Status200OK)
             .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
@@ -144,7 +145,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 : Json(MessageList(await Store(context).ReceiveDeferredAsync(name, numbers, context.RequestAborted).ConfigureAwait(false)));
         }))
             .WithName("ReceiveDeferredQueueMessages").WithSummary("Receives deferred messages by sequence number (1-1000), locked.")
-            .Accepts<SequenceNumbersRequest>("application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(SequenceNumbersRequest), false, ["application/json"]))
             .Produces<ValueList<QueueMessageResponse>>()
             .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 
@@ -258,7 +259,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 "defer" => "Defers locked messages by lock token: only receiveDeferred by sequence number reaches them.",
                 _ => "Renews the locks of messages by lock token.",
             })
-            .Accepts<QueueSettleRequest>("application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(QueueSettleRequest), false, ["application/json"]))
             .Produces<LockTokensResponse>()
             .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 

@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Routing.Rules;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -53,9 +54,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     /// <paramref name="problems"/>).
     /// </summary>
     private static RouteHandlerBuilder DescribeUpsert<TBody, TResponse>(this RouteHandlerBuilder builder, params int[] problems)
-        where TBody : notnull
     {
-        builder.Accepts<TBody>("application/json")
+        builder.WithMetadata(new RequestBodyDescription(typeof(TBody), false, ["application/json"]))
             .Produces<TResponse>(StatusCodes.Status201Created)
             .Produces<TResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)

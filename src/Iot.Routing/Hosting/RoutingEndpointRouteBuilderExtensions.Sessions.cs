@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -61,7 +62,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }))
             .WithName("SetQueueSessionState")
             .WithSummary("Sets a session's state (any bytes; an empty body clears it) while holding its lock.")
-            .Accepts<Stream>(isOptional: true, "application/octet-stream")
+            .WithMetadata(new RequestBodyDescription(typeof(Stream), true, ["application/octet-stream"]))
             .Produces(StatusCodes.Status204NoContent)
             .DescribeQueueProblems(StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
     }

@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;
@@ -95,7 +96,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             services.GetRequiredService<DeliverySignals>().Set(name);
             return Json(new RedeliveredResponse(count));
         }).WithName("RedeliverSubscriptionDeadLetters").WithSummary("Queues dead-lettered events for delivery again: those named in eventIds, or all of them (no body).")
-            .Accepts<RedeliverRequest>(isOptional: true, "application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(RedeliverRequest), true, ["application/json"]))
             .Produces<RedeliveredResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

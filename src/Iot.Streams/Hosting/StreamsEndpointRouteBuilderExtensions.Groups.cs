@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
 using Microsoft.AspNetCore.Builder;
@@ -51,7 +52,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         streams.MapPut("/{name}/groups/{group}/partitions/{partition:int}/offset", CommitAsync)
             .WithName("CommitConsumerGroupOffset")
             .WithSummary("Commits the group's offset in a partition (0 to the partition's end): the next record it reads.")
-            .Accepts<CommitRequest>("application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(CommitRequest), false, ["application/json"]))
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

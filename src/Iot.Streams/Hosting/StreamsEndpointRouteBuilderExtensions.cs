@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using System.Text.Json;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
@@ -31,7 +32,7 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             .WithName("PutStream")
             .WithSummary("Creates a stream (partitions 1-256, 4 by default; retention at least 00:01:00, 7 days by default; retentionBytes at least 8192): "
                 + "201, or 200 when it exists with the same definition, 409 with another.")
-            .Accepts<CreateStreamRequest>(isOptional: true, "application/json")
+            .WithMetadata(new RequestBodyDescription(typeof(CreateStreamRequest), true, ["application/json"]))
             .Produces<StreamResponse>(StatusCodes.Status201Created)
             .Produces<StreamResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)

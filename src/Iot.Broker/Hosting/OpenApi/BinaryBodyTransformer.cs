@@ -4,9 +4,9 @@ using Microsoft.OpenApi;
 namespace Iot.Broker.Hosting.OpenApi;
 
 /// <summary>
-/// A body of raw bytes (a command payload, a queue message, a session state: <c>Accepts&lt;Stream&gt;</c>) is written in
-/// place as <c>{type: string, format: binary}</c> instead of a reference to a component (<c>Stream</c>): client generators
-/// (NSwag) recognise raw bytes only in place, and serialise a referenced one as JSON.
+/// An answer of raw bytes (a session state: <c>Produces&lt;Stream&gt;</c>) is written in place as
+/// <c>{type: string, format: binary}</c> instead of a reference to a <c>Stream</c> component: client generators (NSwag)
+/// recognise raw bytes only in place. Request bodies are written so by <see cref="RequestBodyTransformer"/>.
 /// </summary>
 internal sealed class BinaryBodyTransformer : IOpenApiDocumentTransformer
 {

@@ -37,6 +37,7 @@ internal static class BrokerOpenApi
                 : OpenApiOptions.CreateDefaultSchemaReferenceId(type);
             options.AddDocumentTransformer<BinaryBodyTransformer>();
             options.AddOperationTransformer<ApiKeyOperationTransformer>();
+            options.AddOperationTransformer<RequestBodyTransformer>();
             options.AddSchemaTransformer<ApiSchemaTransformer>();
         });
         return services;
