@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 
@@ -18,7 +19,9 @@ internal static class ClientEndpoints
         return api;
     }
 
-    private static IResult List(SessionManager sessions, string? prefix, int? limit)
+    private static IResult List(SessionManager sessions,
+        [Description("Only clients whose client id starts with this.")] string? prefix,
+        [Description("The most clients to list, 1 to 10000 (1000 by default).")] int? limit)
     {
         if (limit is < 1 or > MaxLimit)
         {

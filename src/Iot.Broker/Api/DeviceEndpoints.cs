@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using System.Net.Mime;
 using System.Text.Json;
@@ -54,7 +55,7 @@ public static class DeviceEndpoints
 
         // The id in the query: reaches an identity whose id no URL path can carry ('.' or '..', created before ids
         // were restricted to ResourceNames), so that it can still be deleted.
-        devices.MapDelete("", ([FromQuery] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
+        devices.MapDelete("", ([FromQuery, Description("The identity's id.")] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
             DeleteAsync(id, http, registry, logger)).WithName("DeleteDeviceById")
             .WithSummary("Deletes an identity named in the query (for an id no URL path can carry, such as '.').")
             .Produces(StatusCodes.Status204NoContent)

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using System.Globalization;
 using System.Text.Json;
@@ -20,8 +21,13 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     {
         // Only the /commands/ sub-route of /devices: the device registry itself belongs to the identity API.
         var commands = api.MapGroup(string.Empty).WithTags("Commands");
-        commands.MapPost("/devices/{id}/commands/{name}", async (string id, string name, double? ttl, string? messageId, double? wait,
-            string? replyQueue, string? replySessionId, HttpContext context) =>
+        commands.MapPost("/devices/{id}/commands/{name}", async (string id, string name,
+            [Description("Seconds the command stays queued for the device (1 to Iot:Commands:MaxTimeToLive); the default is Iot:Commands:DefaultTimeToLive.")] double? ttl,
+            [Description("Duplicate detection: a second command with the same messageId within the window is the same command (at most 128 characters).")] string? messageId,
+            [Description("Seconds to wait for the device's answer (above 0, at most Iot:Commands:MaxWait): 200 with it, or 504 when the wait ends first.")] double? wait,
+            [Description("A queue that also receives the device's answer as a message.")] string? replyQueue,
+            [Description("The session of replyQueue the answer goes to (a session queue).")] string? replySessionId,
+            HttpContext context) =>
         {
             var services = context.RequestServices;
             var options = services.GetRequiredService<IOptions<CommandOptions>>().Value;

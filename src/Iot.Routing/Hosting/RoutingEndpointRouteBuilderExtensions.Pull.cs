@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Routing.Internal;
 using Iot.Routing.Subscriptions;
@@ -13,7 +14,10 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     private static void MapPull(IEndpointRouteBuilder routing)
     {
         var api = routing.MapGroup(string.Empty).WithTags("Subscriptions");
-        api.MapPost("/subscriptions/{name}/events:receive", async (string name, int? maxEvents, double? maxWaitTime, HttpContext context) =>
+        api.MapPost("/subscriptions/{name}/events:receive", async (string name,
+            [Description("The most events to receive, 1 to 100 (1 by default).")] int? maxEvents,
+            [Description("Seconds to wait for the first event when none is ready, 0 to 120 (0 by default).")] double? maxWaitTime,
+            HttpContext context) =>
         {
             if (maxEvents is < 1 or > PullDelivery.MaxEventsPerReceive)
             {
@@ -30,7 +34,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             return error != PullError.None ? PullProblem(error, name) : Json(new ValueList<PulledEventResponse>(
                 events.Select(e => new PulledEventResponse(new PulledEventLock(e.LockToken, e.DeliveryCount, e.LockedUntil), ParseEvent(e.Event))).ToList()));
         }).WithName("ReceiveSubscriptionEvents")
-            .WithSummary("Receives up to maxEvents (1-100 by default 1) events of a pull subscription, locked; waits up to maxWaitTime seconds (0-120) for the first.")
+            .WithSummary("Receives up to maxEvents events of a pull subscription, locked until acknowledged, released, rejected or their lock expires.")
             .Produces<ValueList<PulledEventResponse>>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

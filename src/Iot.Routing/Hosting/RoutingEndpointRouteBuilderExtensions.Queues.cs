@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Messaging;
 using Iot.Routing.Queues;
@@ -75,8 +76,16 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
 
-        api.MapPost("/queues/{name}/messages", (string name, string? messageId, string? sessionId, double? ttl, DateTimeOffset? scheduledEnqueueTime,
-            int? priority, string? correlationId, string? replyTo, string? subject, HttpContext context) => QueueCall(async () =>
+        api.MapPost("/queues/{name}/messages", (string name,
+            [Description("Duplicate detection: a message with a messageId seen within the queue's duplicateDetectionWindow is not stored again (200, duplicate).")] string? messageId,
+            [Description("The session the message belongs to (required by a session queue).")] string? sessionId,
+            [Description("Seconds the message lives (positive); the queue's defaultTtl when left out.")] double? ttl,
+            [Description("When the message becomes visible to receivers (ISO 8601); at once when left out.")] DateTimeOffset? scheduledEnqueueTime,
+            [Description("Higher is received first (0 by default).")] int? priority,
+            [Description("Passed on to the receiver.")] string? correlationId,
+            [Description("Passed on to the receiver: where to answer.")] string? replyTo,
+            [Description("Passed on to the receiver: what the message is about.")] string? subject,
+            HttpContext context) => QueueCall(async () =>
         {
             if (ttl is <= 0)
             {
@@ -122,13 +131,19 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .Produces(StatusCodes.Status204NoContent)
             .DescribeQueueProblems();
 
-        api.MapGet("/queues/{name}/messages", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
+        api.MapGet("/queues/{name}/messages", (string name,
+            [Description("The first sequence number to peek (0 by default: the oldest).")] long? fromSequenceNumber,
+            [Description("The most messages to peek (10 by default).")] int? maxMessages,
+            HttpContext context) => QueueCall(async () =>
             Json(MessageList(await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, false, context.RequestAborted).ConfigureAwait(false)))))
             .WithName("PeekQueueMessages").WithSummary("Peeks messages from fromSequenceNumber (10 by default) without locking them.")
             .Produces<ValueList<QueueMessageResponse>>()
             .DescribeQueueProblems();
 
-        api.MapGet("/queues/{name}/deadletter", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
+        api.MapGet("/queues/{name}/deadletter", (string name,
+            [Description("The first sequence number to peek (0 by default: the oldest).")] long? fromSequenceNumber,
+            [Description("The most messages to peek (10 by default).")] int? maxMessages,
+            HttpContext context) => QueueCall(async () =>
             Json(MessageList(await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, true, context.RequestAborted).ConfigureAwait(false)))))
             .WithName("PeekQueueDeadLetters").WithSummary("Peeks the dead-letter queue's messages without locking them.")
             .Produces<ValueList<QueueMessageResponse>>()
@@ -160,7 +175,12 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     }
 
     private static void MapReceive(IEndpointRouteBuilder api, string pattern, bool deadLetter) =>
-        api.MapPost(pattern, (string name, int? maxMessages, string? mode, string? sessionId, string? sessionLockToken, double? maxWaitTime,
+        api.MapPost(pattern, (string name,
+            [Description("The most messages to receive, 1 to 1000 (1 by default).")] int? maxMessages,
+            [Description("peekLock (default: locked until completed, abandoned, dead-lettered or deferred) or receiveAndDelete.")] string? mode,
+            [Description("A session queue: the session to receive from (accept it first).")] string? sessionId,
+            [Description("A session queue: the session's lock token from sessions:accept.")] string? sessionLockToken,
+            [Description("Seconds to wait for the first message when none is ready, 0 to 120 (0 by default).")] double? maxWaitTime,
             HttpContext context) => QueueCall(async () =>
         {
             if (maxMessages is < 1 or > 1000)

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
@@ -8,9 +9,13 @@ namespace Iot.Routing.Hosting;
 
 public static partial class RoutingEndpointRouteBuilderExtensions
 {
+    private const string SessionLockTokenDescription = "The session's lock token, from sessions:accept.";
+
     private static void MapSessions(IEndpointRouteBuilder api)
     {
-        api.MapPost("/queues/{name}/sessions:accept", (string name, string? sessionId, HttpContext context) => QueueCall(async () =>
+        api.MapPost("/queues/{name}/sessions:accept", (string name,
+            [Description("The session to accept; left out: the next unlocked session with messages.")] string? sessionId,
+            HttpContext context) => QueueCall(async () =>
             await Store(context).AcceptSessionAsync(name, sessionId, context.RequestAborted).ConfigureAwait(false) is { } session
                 ? Json(session)
                 : Problem(StatusCodes.Status409Conflict, "No session available",
@@ -20,7 +25,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .Produces<SessionLock>()
             .DescribeQueueProblems(StatusCodes.Status409Conflict);
 
-        api.MapPost("/queues/{name}/sessions/{sessionId}:renewLock", (string name, string sessionId, string lockToken, HttpContext context) => QueueCall(async () =>
+        api.MapPost("/queues/{name}/sessions/{sessionId}:renewLock", (string name, string sessionId,
+            [Description(SessionLockTokenDescription)] string lockToken, HttpContext context) => QueueCall(async () =>
             await Store(context).RenewSessionLockAsync(name, sessionId, lockToken, context.RequestAborted).ConfigureAwait(false) is { } until
                 ? Json(new SessionLockRenewedResponse(sessionId, until))
                 : SessionLockLost(sessionId)))
@@ -29,7 +35,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .Produces<SessionLockRenewedResponse>()
             .DescribeQueueProblems(StatusCodes.Status409Conflict);
 
-        api.MapPost("/queues/{name}/sessions/{sessionId}:release", (string name, string sessionId, string lockToken, HttpContext context) => QueueCall(async () =>
+        api.MapPost("/queues/{name}/sessions/{sessionId}:release", (string name, string sessionId,
+            [Description(SessionLockTokenDescription)] string lockToken, HttpContext context) => QueueCall(async () =>
             await Store(context).ReleaseSessionAsync(name, sessionId, lockToken, context.RequestAborted).ConfigureAwait(false)
                 ? Results.NoContent()
                 : SessionLockLost(sessionId)))
@@ -48,7 +55,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .Produces(StatusCodes.Status204NoContent)
             .DescribeQueueProblems();
 
-        api.MapPut("/queues/{name}/sessions/{sessionId}/state", (string name, string sessionId, string lockToken, HttpContext context) => QueueCall(async () =>
+        api.MapPut("/queues/{name}/sessions/{sessionId}/state", (string name, string sessionId,
+            [Description(SessionLockTokenDescription)] string lockToken, HttpContext context) => QueueCall(async () =>
         {
             var (state, tooLarge) = await ReadPayloadAsync(context.Request, MaxQueueMessageBytes).ConfigureAwait(false);
             if (tooLarge)

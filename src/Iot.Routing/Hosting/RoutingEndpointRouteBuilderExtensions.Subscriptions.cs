@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
@@ -54,7 +55,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapGet("/subscriptions/{name}/deadletters", async (string name, int? maxEvents, HttpContext context) =>
+        api.MapGet("/subscriptions/{name}/deadletters", async (string name, [Description("The most events to list, 1 to 1000 (100 by default).")] int? maxEvents, HttpContext context) =>
         {
             if (!context.RequestServices.GetRequiredService<EventSubscriptionRegistry>().TryGet(name, out _))
             {

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -124,8 +125,11 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         return Results.NoContent();
     }
 
-    private static async Task<IResult> ReadGroupAsync(string name, string group, int partition, IStreamStore store, string? from, int? max,
-        double? wait, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadGroupAsync(string name, string group, int partition, IStreamStore store,
+        [Description("Where to start while the group has no committed offset in the partition: start (default) or end.")] string? from,
+        [Description(MaxDescription)] int? max,
+        [Description(WaitDescription)] double? wait,
+        CancellationToken cancellationToken)
     {
         if (ResolvePartition(store, name, partition, out var log) is { } error)
         {

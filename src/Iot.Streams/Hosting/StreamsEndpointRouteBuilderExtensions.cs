@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Messaging.Http;
 using System.Text.Json;
 using Iot.Streams.Aggregation;
@@ -15,6 +16,10 @@ namespace Iot.Streams.Hosting;
 public static partial class StreamsEndpointRouteBuilderExtensions
 {
     private const int MaxReadRecords = 1000;
+
+    private const string MaxDescription = "The most records to read, 1 to 1000 (100 by default).";
+
+    private const string WaitDescription = "Seconds to wait for a record when there is none yet, 0 to 60 (0 by default).";
 
     /// <summary>
     /// Maps <c>/streams</c> relative to <paramref name="api"/> (typically the authenticated <c>/api</c> group): create
@@ -133,8 +138,13 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             : Problem(StatusCodes.Status409Conflict, "Stream exists", $"Stream '{name}' exists with another definition; partitions cannot change.");
     }
 
-    private static async Task<IResult> ReadPartitionAsync(string name, int partition, IStreamStore store, long? offset, DateTimeOffset? time,
-        string? from, int? max, double? wait, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadPartitionAsync(string name, int partition, IStreamStore store,
+        [Description("The first offset to read (0 or more).")] long? offset,
+        [Description("Without offset: read from the first record appended at or after this time (ISO 8601).")] DateTimeOffset? time,
+        [Description("Without offset and time: start (default, the oldest record kept) or end (only records appended from now).")] string? from,
+        [Description(MaxDescription)] int? max,
+        [Description(WaitDescription)] double? wait,
+        CancellationToken cancellationToken)
     {
         if (ResolvePartition(store, name, partition, out var log) is { } error)
         {
@@ -221,8 +231,10 @@ public static partial class StreamsEndpointRouteBuilderExtensions
     /// With <c>latest=true</c> the latest result of every matching window and key is sent first (a dashboard shows values
     /// at once); a result that closes during that replay may then come twice.
     /// </summary>
-    private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub, string? window,
-        string? key, bool? latest)
+    private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub,
+        [Description("Only this window's results (its name in the stream's aggregation settings).")] string? window,
+        [Description("Only this key's results (by default the device id).")] string? key,
+        [Description("true: first the latest result of every matching window and key.")] bool? latest)
     {
         if (store.Find(name) is null)
         {

@@ -93,7 +93,7 @@ public sealed partial class OpenApiDocumentTests(BrokerFixture broker) : IDispos
     }
 
     [Fact]
-    public async Task Document_EveryApiOperation_IsNamedSummarisedSecuredAndAnswersProblems()
+    public async Task Document_EveryOperation_IsNamedSummarisedWithQueryParametersDescribed_AndEveryApiOneSecuredWithProblems()
     {
         var document = await ReadServedDocumentAsync();
         var missing = new List<string>();
@@ -105,6 +105,14 @@ public sealed partial class OpenApiDocumentTests(BrokerFixture broker) : IDispos
                 if (string.IsNullOrEmpty(operation.OperationId) || string.IsNullOrEmpty(operation.Summary) || operation.Tags is not { Count: > 0 })
                 {
                     missing.Add($"{where}: operationId, summary or tag");
+                }
+
+                foreach (var parameter in operation.Parameters ?? [])
+                {
+                    if (parameter.In == ParameterLocation.Query && string.IsNullOrEmpty(parameter.Description))
+                    {
+                        missing.Add($"{where}: description of the query parameter {parameter.Name}");
+                    }
                 }
 
                 if (!operation.Responses!.Keys.Any(status => status.StartsWith('2')))
