@@ -93,7 +93,7 @@ public sealed partial class OpenApiDocumentTests(BrokerFixture broker) : IDispos
     }
 
     [Fact]
-    public async Task Document_EveryOperation_IsNamedSummarisedWithQueryParametersDescribed_AndEveryApiOneSecuredWithProblems()
+    public async Task Document_EveryOperation_IsNamedSummarisedWithItsParametersDescribed_AndEveryApiOneSecuredWithProblems()
     {
         var document = await ReadServedDocumentAsync();
         var missing = new List<string>();
@@ -109,9 +109,9 @@ public sealed partial class OpenApiDocumentTests(BrokerFixture broker) : IDispos
 
                 foreach (var parameter in operation.Parameters ?? [])
                 {
-                    if (parameter.In == ParameterLocation.Query && string.IsNullOrEmpty(parameter.Description))
+                    if (string.IsNullOrEmpty(parameter.Description))
                     {
-                        missing.Add($"{where}: description of the query parameter {parameter.Name}");
+                        missing.Add($"{where}: description of the {parameter.In} parameter {parameter.Name}");
                     }
                 }
 

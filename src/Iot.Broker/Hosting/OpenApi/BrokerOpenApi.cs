@@ -38,6 +38,7 @@ internal static class BrokerOpenApi
             options.AddDocumentTransformer<BinaryBodyTransformer>();
             options.AddOperationTransformer<ApiKeyOperationTransformer>();
             options.AddOperationTransformer<RequestBodyTransformer>();
+            options.AddOperationTransformer<PathParameterTransformer>();
             options.AddSchemaTransformer<ApiSchemaTransformer>();
         });
         return services;
