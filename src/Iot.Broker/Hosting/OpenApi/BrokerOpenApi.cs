@@ -24,6 +24,7 @@ internal static class BrokerOpenApi
     /// <summary>Where the browsable page is served (<c>/openapi/ui/</c>, its files below it).</summary>
     public const string UiPath = "/openapi/ui";
 
+    /// <summary>Registers the document's generator with the project's transformers (docs/architecture.md says why each one).</summary>
     public static IServiceCollection AddIotOpenApi(this IServiceCollection services)
     {
         services.AddOpenApi(DocumentName, options =>
