@@ -11,13 +11,32 @@ internal static class BackupEndpoints
 {
     public static IEndpointRouteBuilder MapBackupApi(this IEndpointRouteBuilder api)
     {
-        var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnlyAsync);
-        backups.MapPost("", CreateAsync).WithName("CreateBackup");
-        backups.MapGet("", (IServiceProvider services) => Service(services) is { } backups ? Results.Ok(new { value = backups.List() }) : ClusterMode())
-            .WithName("ListBackups");
-        backups.MapGet("/{id}", Get).WithName("GetBackup");
-        backups.MapGet("/{id}/archive", Archive).WithName("DownloadBackup");
-        backups.MapDelete("/{id}", Delete).WithName("DeleteBackup");
+        var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnlyAsync)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+        backups.MapPost("", CreateAsync).WithName("CreateBackup")
+            .WithSummary("Takes an online backup of every store now, while the broker serves (single-process mode); answers when it is complete.")
+            .Produces<BackupManifest>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        backups.MapGet("", (IServiceProvider services) => Service(services) is { } backups ? Results.Ok(new BackupListResponse(backups.List())) : ClusterMode())
+            .WithName("ListBackups")
+            .WithSummary("Lists the complete backups, newest first.")
+            .Produces<BackupListResponse>()
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        backups.MapGet("/{id}", Get).WithName("GetBackup")
+            .WithSummary("Gets a backup's manifest: each store's figures and every file with its length and SHA-256.")
+            .Produces<BackupManifest>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        backups.MapGet("/{id}/archive", Archive).WithName("DownloadBackup")
+            .WithSummary("Downloads a backup as a gzip-compressed tar (its files under {id}/), the file Iot:Restore:From takes.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/gzip")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        backups.MapDelete("/{id}", Delete).WithName("DeleteBackup")
+            .WithSummary("Deletes a backup.")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 
@@ -82,3 +101,7 @@ internal static class BackupEndpoints
         return next(context);
     }
 }
+
+/// <summary>The answer of <c>GET /api/backups</c>.</summary>
+/// <param name="Value">The backups, newest first.</param>
+internal sealed record BackupListResponse(IReadOnlyList<BackupManifest> Value);

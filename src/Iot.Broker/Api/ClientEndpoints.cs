@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 
@@ -11,11 +12,16 @@ internal static class ClientEndpoints
 
     public static IEndpointRouteBuilder MapClientApi(this IEndpointRouteBuilder api)
     {
-        api.MapGet("/clients", List).WithName("ListClients").WithTags("Clients");
+        api.MapGet("/clients", List).WithName("ListClients").WithTags("Clients")
+            .WithSummary("Lists the MQTT clients connected now, by client id (at most limit, 1000 by default; connected counts them all).")
+            .Produces<ClientListResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return api;
     }
 
-    private static IResult List(SessionManager sessions, string? prefix, int? limit)
+    private static IResult List(SessionManager sessions,
+        [Description("Only clients whose client id starts with this.")] string? prefix,
+        [Description("The most clients to list, 1 to 10000 (1000 by default).")] int? limit)
     {
         if (limit is < 1 or > MaxLimit)
         {

@@ -1,3 +1,6 @@
+using System.ComponentModel;
+using Iot.Messaging.Http;
+using System.Net.Mime;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Mvc;
@@ -17,20 +20,53 @@ public static class DeviceEndpoints
     {
         ArgumentNullException.ThrowIfNull(api);
         var devices = api.MapGroup("/devices").WithTags("Devices");
-        devices.MapPost("", CreateAsync).WithName("CreateDevice");
-        devices.MapGet("", List).WithName("ListDevices");
-        devices.MapGet("/{id}", Get).WithName("GetDevice");
+        devices.MapPost("", CreateAsync).WithName("CreateDevice")
+            .WithSummary("Creates an identity (role device by default) and returns its password, and an API key for a service or dashboard, once.")
+            .WithMetadata(new RequestBodyDescription(typeof(CreateDeviceRequest), false, [MediaTypeNames.Application.Json]))
+            .Produces<DeviceCredentialsResponse>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        devices.MapGet("", List).WithName("ListDevices")
+            .WithSummary("Lists every identity, without secrets.")
+            .Produces<List<DeviceResponse>>();
+        devices.MapGet("/{id}", Get).WithName("GetDevice")
+            .WithSummary("Gets one identity, without secrets.")
+            .Produces<DeviceResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         devices.MapPost("/{id}/disable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            SetEnabledAsync(id, false, http, registry, logger)).WithName("DisableDevice");
+            SetEnabledAsync(id, false, http, registry, logger)).WithName("DisableDevice")
+            .WithSummary("Disables an identity: its MQTT connections are closed and its credentials refused until it is enabled.")
+            .Produces<DeviceResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         devices.MapPost("/{id}/enable", (string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            SetEnabledAsync(id, true, http, registry, logger)).WithName("EnableDevice");
-        devices.MapDelete("/{id}", DeleteAsync).WithName("DeleteDevice");
+            SetEnabledAsync(id, true, http, registry, logger)).WithName("EnableDevice")
+            .WithSummary("Enables a disabled identity.")
+            .Produces<DeviceResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        devices.MapDelete("/{id}", DeleteAsync).WithName("DeleteDevice")
+            .WithSummary("Deletes an identity: its connections are closed and its sessions end.")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
 
         // The id in the query: reaches an identity whose id no URL path can carry ('.' or '..', created before ids
         // were restricted to ResourceNames), so that it can still be deleted.
-        devices.MapDelete("", ([FromQuery] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
-            DeleteAsync(id, http, registry, logger)).WithName("DeleteDeviceById");
-        devices.MapPost("/{id}/credentials", RotateAsync).WithName("RotateDeviceCredentials");
+        devices.MapDelete("", ([FromQuery, Description("The identity's id.")] string id, HttpContext http, IdentityRegistry registry, ILogger<IdentityRegistry> logger) =>
+            DeleteAsync(id, http, registry, logger)).WithName("DeleteDeviceById")
+            .WithSummary("Deletes an identity named in the query (for an id no URL path can carry, such as '.').")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        devices.MapPost("/{id}/credentials", RotateAsync).WithName("RotateDeviceCredentials")
+            .WithSummary("Issues new credentials (the old ones stop working, its connections are closed) and returns them once.")
+            .Produces<DeviceCredentialsResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return api;
     }
 

@@ -18,7 +18,9 @@ internal static class OperationsEndpoints
         endpoints.MapGet("/metrics", (BrokerMetrics metrics, SessionManager sessions, SubscriptionIndex subscriptions, RetainedMessages retained, ISessionStore store, IServiceProvider services) =>
             Results.Text(Render(metrics, sessions, subscriptions, retained, store, services.GetService<RoutingMetrics>(), services.GetService<Cluster.ClusterConnection>() is not null)
                 + RenderStreams(services) + RenderLoginProtection(services) + RenderHttpLimits(services) + Cluster.Nodes.ClusterEndpoints.RenderMetrics(services),
-                "text/plain; version=0.0.4; charset=utf-8"));
+                "text/plain; version=0.0.4; charset=utf-8"))
+            .WithName("GetMetrics").WithTags("Operations").WithSummary("Prometheus metrics (text exposition format 0.0.4); no API key.")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         return endpoints;
     }
 

@@ -5,6 +5,7 @@ using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Dashboard;
 using Iot.Broker.Hosting.Audit;
 using Iot.Broker.Hosting.Backup;
+using Iot.Broker.Hosting.OpenApi;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
@@ -83,6 +84,7 @@ public static class BrokerHost
         builder.Services.AddIotBackup(builder.Configuration);
         builder.Services.AddIotAudit(builder.Configuration);
         builder.Services.AddApiErrors();
+        builder.Services.AddIotOpenApi();
     }
 
     /// <summary>
@@ -116,7 +118,10 @@ public static class BrokerHost
         };
     }
 
-    /// <summary>MQTT over WebSocket at <c>/mqtt</c>, <c>/healthz</c> and <c>/metrics</c>, the dashboard, and the API under <c>/api</c>.</summary>
+    /// <summary>
+    /// MQTT over WebSocket at <c>/mqtt</c>, <c>/healthz</c> and <c>/metrics</c>, the dashboard, the API under <c>/api</c> and its
+    /// OpenAPI document (<c>/openapi/v1.json</c>, browsable at <c>/openapi/ui/</c>).
+    /// </summary>
     private static void MapEndpoints(WebApplication app)
     {
         app.UseApiErrors();
@@ -133,7 +138,10 @@ public static class BrokerHost
         });
         app.MapOperationsEndpoints();
         app.MapDashboard();
-        var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name);
+        app.MapIotOpenApi();
+        var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         api.MapDeviceApi();
         api.MapClientApi();
         api.MapClusterApi();

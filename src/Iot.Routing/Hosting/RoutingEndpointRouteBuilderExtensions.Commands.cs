@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Iot.Messaging.Http;
 using System.Globalization;
 using System.Text.Json;
 using Iot.Messaging;
@@ -18,8 +20,14 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     private static void MapCommands(IEndpointRouteBuilder api)
     {
         // Only the /commands/ sub-route of /devices: the device registry itself belongs to the identity API.
-        api.MapPost("/devices/{id}/commands/{name}", async (string id, string name, double? ttl, string? messageId, double? wait,
-            string? replyQueue, string? replySessionId, HttpContext context) =>
+        var commands = api.MapGroup(string.Empty).WithTags("Commands");
+        commands.MapPost("/devices/{id}/commands/{name}", async (string id, string name,
+            [Description("Seconds the command stays queued for the device (1 to Iot:Commands:MaxTimeToLive); the default is Iot:Commands:DefaultTimeToLive.")] double? ttl,
+            [Description("Duplicate detection: a second command with the same messageId within the window is the same command (at most 128 characters).")] string? messageId,
+            [Description("Seconds to wait for the device's answer (above 0, at most Iot:Commands:MaxWait): 200 with it, or 504 when the wait ends first.")] double? wait,
+            [Description("A queue that also receives the device's answer as a message.")] string? replyQueue,
+            [Description("The session of replyQueue the answer goes to (a session queue).")] string? replySessionId,
+            HttpContext context) =>
         {
             var services = context.RequestServices;
             var options = services.GetRequiredService<IOptions<CommandOptions>>().Value;
@@ -81,12 +89,24 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 : Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "No answer yet",
                     detail: $"The device did not answer within {waitSeconds.ToString(CultureInfo.InvariantCulture)} s; command {command.CommandId} stays queued until its TTL.",
                     extensions: new Dictionary<string, object?> { ["commandId"] = command.CommandId, ["status"] = outcome.Status.ToString() });
-        });
+        }).WithName("SendCommand")
+            .WithSummary("Sends a command to a device (the body is its payload, any content type). 202 with the command and a Location; "
+                + "with wait, 200 with the device's answer, or 504 when the wait ends first (the command stays queued until its TTL).")
+            .WithMetadata(new RequestBodyDescription(typeof(Stream), true, ["application/octet-stream", "application/json", "text/plain"]))
+            .Produces<CommandResponse>(StatusCodes.Status200OK)
+            .Produces<CommandResponse>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
-        api.MapGet("/commands/{commandId}", async (string commandId, HttpContext context) =>
+        commands.MapGet("/commands/{commandId}", async (string commandId, HttpContext context) =>
             await context.RequestServices.GetRequiredService<CommandService>().GetAsync(commandId, context.RequestAborted).ConfigureAwait(false) is { } command
                 ? Json(CommandView(command))
-                : NotFound("Command", commandId));
+                : NotFound("Command", commandId))
+            .WithName("GetCommand")
+            .WithSummary("Gets a command's status (Queued, Delivered, Completed, Failed, Expired, DeadLettered), delivery count and answer.")
+            .Produces<CommandResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
     private static string CommandLocation(HttpRequest request, string commandId)
@@ -97,23 +117,21 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         return $"{prefix}/commands/{Uri.EscapeDataString(commandId)}";
     }
 
-    private static object CommandView(CommandRecord command) => new
-    {
+    private static CommandResponse CommandView(CommandRecord command) => new(
         command.CommandId,
         command.DeviceId,
         command.Name,
         command.MessageId,
-        Status = command.Status.ToString(),
+        command.Status.ToString(),
         command.DeliveryCount,
-        CreatedAt = FromUnixMs(command.CreatedAt),
-        UpdatedAt = FromUnixMs(command.UpdatedAt),
-        ExpiresAt = command.ExpiresAt == long.MaxValue ? null : FromUnixMs(command.ExpiresAt),
-        Answer = command.Answer is { } answer ? BodyView(answer) : null,
+        FromUnixMs(command.CreatedAt),
+        FromUnixMs(command.UpdatedAt),
+        command.ExpiresAt == long.MaxValue ? null : FromUnixMs(command.ExpiresAt),
+        command.Answer is { } answer ? BodyView(answer) : null,
         command.AnswerContentType,
-        DeadLetterReason = command.Reason,
-        DeadLetterErrorDescription = command.Description,
-        command.ReplyQueue,
-    };
+        command.Reason,
+        command.Description,
+        command.ReplyQueue);
 
     /// <summary>A body as JSON when it parses, else as a UTF-8 string when it decodes, else base64.</summary>
     private static object BodyView(byte[] body)

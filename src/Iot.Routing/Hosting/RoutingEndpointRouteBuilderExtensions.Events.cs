@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using System.Net.Mime;
 using System.Text.Json;
 using CloudNative.CloudEvents;
@@ -17,7 +18,14 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     private const string BatchMediaType = "application/cloudevents-batch+json";
 
     private static void MapEvents(IEndpointRouteBuilder api) =>
-        api.MapPost("/events", (HttpRequest request) => PostEventsAsync(request));
+        api.MapPost("/events", (HttpRequest request) => PostEventsAsync(request))
+            .WithName("PublishEvents").WithTags("Events")
+            .WithSummary("Publishes one structured CloudEvent or a batch, each routed by its subject as a topic; answers after every routed event is recorded.")
+            .WithMetadata(new RequestBodyDescription(typeof(JsonElement), false, [SingleEventMediaType, BatchMediaType, "application/json"]))
+            .Produces<EventsAcceptedResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
 
     /// <summary>
     /// Accepts one structured CloudEvent (<c>application/cloudevents+json</c>) or a batch
@@ -72,7 +80,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         }
 
         await services.GetRequiredService<MessageRouter>().PublishAsync(events).ConfigureAwait(false);
-        return Json(new { Accepted = events.Count });
+        return Json(new EventsAcceptedResponse(events.Count));
     }
 
     private static string? MediaTypeOf(string contentType)

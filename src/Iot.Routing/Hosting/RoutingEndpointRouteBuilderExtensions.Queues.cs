@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Iot.Messaging.Http;
 using Iot.Messaging;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
@@ -11,10 +13,13 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 {
     private const int MaxQueueMessageBytes = 256 * 1024;
 
-    private static void MapQueues(IEndpointRouteBuilder api)
+    private static void MapQueues(IEndpointRouteBuilder routing)
     {
+        var api = routing.MapGroup(string.Empty).WithTags("Queues");
         api.MapGet("/queues", (HttpContext context) =>
-            Json(Store(context).Queues.Select(QueueView).ToList()));
+            Json(Store(context).Queues.Select(QueueView).ToList()))
+            .WithName("ListQueues").WithSummary("Lists the queues and their settings.")
+            .Produces<List<QueueResponse>>();
 
         api.MapPut("/queues/{name}", async (string name, HttpContext context) =>
         {
@@ -45,21 +50,42 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 var created = await Store(context).CreateOrUpdateQueueAsync(properties, context.RequestAborted).ConfigureAwait(false);
                 return Json(QueueView(properties), created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
             }).ConfigureAwait(false);
-        });
+        }).WithName("PutQueue")
+            .WithSummary("Creates (201) or updates (200) a queue; settings left out take their defaults (lockDuration 00:01:00, maxDeliveryCount 10, "
+                + "no defaultTtl, duplicateDetectionWindow 00:10:00).")
+            .WithMetadata(new RequestBodyDescription(typeof(QueueRequest), false, ["application/json"]))
+            .Produces<QueueResponse>(StatusCodes.Status201Created)
+            .Produces<QueueResponse>(StatusCodes.Status200OK)
+            .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 
         api.MapGet("/queues/{name}", (string name, HttpContext context) => QueueCall(async () =>
         {
             var store = Store(context);
             var statistics = await store.GetStatisticsAsync(name, context.RequestAborted).ConfigureAwait(false);
-            return Json(new { Queue = QueueView(store.FindQueue(name)!), Statistics = statistics });
-        }));
+            return Json(new QueueDetailsResponse(QueueView(store.FindQueue(name)!), statistics));
+        }))
+            .WithName("GetQueue").WithSummary("Gets a queue's settings and its counts of active, scheduled, deferred and dead-lettered messages.")
+            .Produces<QueueDetailsResponse>()
+            .DescribeQueueProblems();
 
         api.MapDelete("/queues/{name}", async (string name, HttpContext context) =>
             name.StartsWith('$') ? Problem(StatusCodes.Status409Conflict, "Platform queue", $"The queue '{name}' belongs to the platform.")
-            : await Store(context).DeleteQueueAsync(name, context.RequestAborted).ConfigureAwait(false) ? Results.NoContent() : NotFound("Queue", name));
+            : await Store(context).DeleteQueueAsync(name, context.RequestAborted).ConfigureAwait(false) ? Results.NoContent() : NotFound("Queue", name))
+            .WithName("DeleteQueue").WithSummary("Deletes a queue and its messages (queues starting with '$' belong to the platform: 409).")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
 
-        api.MapPost("/queues/{name}/messages", (string name, string? messageId, string? sessionId, double? ttl, DateTimeOffset? scheduledEnqueueTime,
-            int? priority, string? correlationId, string? replyTo, string? subject, HttpContext context) => QueueCall(async () =>
+        api.MapPost("/queues/{name}/messages", (string name,
+            [Description("Duplicate detection: a message with a messageId seen within the queue's duplicateDetectionWindow is not stored again (200, duplicate).")] string? messageId,
+            [Description("The session the message belongs to (required by a session queue).")] string? sessionId,
+            [Description("Seconds the message lives (positive); the queue's defaultTtl when left out.")] double? ttl,
+            [Description("When the message becomes visible to receivers (ISO 8601); at once when left out.")] DateTimeOffset? scheduledEnqueueTime,
+            [Description("Higher is received first (0 by default).")] int? priority,
+            [Description("Passed on to the receiver.")] string? correlationId,
+            [Description("Passed on to the receiver: where to answer.")] string? replyTo,
+            [Description("Passed on to the receiver: what the message is about.")] string? subject,
+            HttpContext context) => QueueCall(async () =>
         {
             if (ttl is <= 0)
             {
@@ -88,19 +114,40 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                     ContentType = context.Request.ContentType,
                 },
             ], context.RequestAborted).ConfigureAwait(false);
-            return Json(new { results[0].SequenceNumber, results[0].Duplicate }, results[0].Duplicate ? StatusCodes.Status200OK : StatusCodes.Status201Created);
-        }));
+            return Json(new QueueSendResponse(results[0].SequenceNumber, results[0].Duplicate), results[0].Duplicate ? StatusCodes.Status200OK : StatusCodes.Status201Created);
+        }))
+            .WithName("SendQueueMessage")
+            .WithSummary("Sends a message (the body, any content type, at most 256 KiB): 201, or 200 when its messageId is a duplicate within the window.")
+            .WithMetadata(new RequestBodyDescription(typeof(Stream), true, ["application/octet-stream", "application/json", "text/plain"]))
+            .Produces<QueueSendResponse>(StatusCodes.Status201Created)
+            .Produces<QueueSendResponse>(StatusCodes.Status200OK)
+            .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 
         api.MapDelete("/queues/{name}/messages/{sequenceNumber:long}", (string name, long sequenceNumber, HttpContext context) => QueueCall(async () =>
             await Store(context).CancelScheduledMessageAsync(name, sequenceNumber, context.RequestAborted).ConfigureAwait(false)
                 ? Results.NoContent()
-                : Problem(StatusCodes.Status404NotFound, "Not scheduled", $"There is no scheduled message {sequenceNumber} in '{name}' (only scheduled messages can be cancelled).")));
+                : Problem(StatusCodes.Status404NotFound, "Not scheduled", $"There is no scheduled message {sequenceNumber} in '{name}' (only scheduled messages can be cancelled).")))
+            .WithName("CancelScheduledQueueMessage").WithSummary("Cancels a scheduled message before it is enqueued.")
+            .Produces(StatusCodes.Status204NoContent)
+            .DescribeQueueProblems();
 
-        api.MapGet("/queues/{name}/messages", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
-            Json(new { Value = (await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, false, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() })));
+        api.MapGet("/queues/{name}/messages", (string name,
+            [Description("The first sequence number to peek (0 by default: the oldest).")] long? fromSequenceNumber,
+            [Description("The most messages to peek (10 by default).")] int? maxMessages,
+            HttpContext context) => QueueCall(async () =>
+            Json(MessageList(await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, false, context.RequestAborted).ConfigureAwait(false)))))
+            .WithName("PeekQueueMessages").WithSummary("Peeks messages from fromSequenceNumber (10 by default) without locking them.")
+            .Produces<ValueList<QueueMessageResponse>>()
+            .DescribeQueueProblems();
 
-        api.MapGet("/queues/{name}/deadletter", (string name, long? fromSequenceNumber, int? maxMessages, HttpContext context) => QueueCall(async () =>
-            Json(new { Value = (await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, true, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() })));
+        api.MapGet("/queues/{name}/deadletter", (string name,
+            [Description("The first sequence number to peek (0 by default: the oldest).")] long? fromSequenceNumber,
+            [Description("The most messages to peek (10 by default).")] int? maxMessages,
+            HttpContext context) => QueueCall(async () =>
+            Json(MessageList(await Store(context).PeekAsync(name, fromSequenceNumber ?? 0, maxMessages ?? 10, true, context.RequestAborted).ConfigureAwait(false)))))
+            .WithName("PeekQueueDeadLetters").WithSummary("Peeks the dead-letter queue's messages without locking them.")
+            .Produces<ValueList<QueueMessageResponse>>()
+            .DescribeQueueProblems();
 
         MapReceive(api, "/queues/{name}/messages:receive", deadLetter: false);
         MapReceive(api, "/queues/{name}/deadletter:receive", deadLetter: true);
@@ -110,8 +157,12 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             var (body, error) = await ReadBodyAsync<SequenceNumbersRequest>(context.Request).ConfigureAwait(false);
             return body?.SequenceNumbers is not { Count: > 0 and <= 1000 } numbers
                 ? error ?? Problem(StatusCodes.Status400BadRequest, "Invalid request", "sequenceNumbers must hold between 1 and 1000 numbers.")
-                : Json(new { Value = (await Store(context).ReceiveDeferredAsync(name, numbers, context.RequestAborted).ConfigureAwait(false)).Select(MessageView).ToList() });
-        }));
+                : Json(MessageList(await Store(context).ReceiveDeferredAsync(name, numbers, context.RequestAborted).ConfigureAwait(false)));
+        }))
+            .WithName("ReceiveDeferredQueueMessages").WithSummary("Receives deferred messages by sequence number (1-1000), locked.")
+            .WithMetadata(new RequestBodyDescription(typeof(SequenceNumbersRequest), false, ["application/json"]))
+            .Produces<ValueList<QueueMessageResponse>>()
+            .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 
         MapQueueSettle(api, "complete", (store, name, token, _) => store.CompleteAsync(name, token));
         MapQueueSettle(api, "abandon", (store, name, token, _) => store.AbandonAsync(name, token));
@@ -124,7 +175,12 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     }
 
     private static void MapReceive(IEndpointRouteBuilder api, string pattern, bool deadLetter) =>
-        api.MapPost(pattern, (string name, int? maxMessages, string? mode, string? sessionId, string? sessionLockToken, double? maxWaitTime,
+        api.MapPost(pattern, (string name,
+            [Description("The most messages to receive, 1 to 1000 (1 by default).")] int? maxMessages,
+            [Description("peekLock (default: locked until completed, abandoned, dead-lettered or deferred) or receiveAndDelete.")] string? mode,
+            [Description("A session queue: the session to receive from (accept it first).")] string? sessionId,
+            [Description("A session queue: the session's lock token from sessions:accept.")] string? sessionLockToken,
+            [Description("Seconds to wait for the first message when none is ready, 0 to 120 (0 by default).")] double? maxWaitTime,
             HttpContext context) => QueueCall(async () =>
         {
             if (maxMessages is < 1 or > 1000)
@@ -169,12 +225,18 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 if (messages.Count > 0 || arrival is null)
                 {
                     await done.CancelAsync().ConfigureAwait(false);
-                    return Json(new { Value = messages.Select(MessageView).ToList() });
+                    return Json(MessageList(messages));
                 }
 
                 await arrival.ConfigureAwait(false);
             }
-        }));
+        }))
+            .WithName(deadLetter ? "ReceiveQueueDeadLetters" : "ReceiveQueueMessages")
+            .WithSummary((deadLetter ? "Receives from the dead-letter queue" : "Receives messages")
+                + ": up to maxMessages (1-1000, 1 by default) in peekLock (locked until settled) or receiveAndDelete mode, waiting up to "
+                + "maxWaitTime seconds (0-120) for the first; a session queue needs sessionId and sessionLockToken.")
+            .Produces<ValueList<QueueMessageResponse>>()
+            .DescribeQueueProblems(StatusCodes.Status409Conflict);
 
     private static void MapQueueSettle(IEndpointRouteBuilder api, string operation, Func<IQueueStore, string, string, QueueSettleRequest, Task<SettleResult>> settle) =>
         api.MapPost($"/queues/{{name}}/messages:{operation}", (string name, HttpContext context) => QueueCall(async () =>
@@ -192,13 +254,13 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
             var store = Store(context);
             var succeeded = new List<string>();
-            var failed = new List<object>();
+            var failed = new List<FailedLockToken>();
             foreach (var token in body.LockTokens)
             {
                 var result = await settle(store, name, token ?? "", body).ConfigureAwait(false);
                 if (result == SettleResult.LockLost)
                 {
-                    failed.Add(new { LockToken = token, Error = "The lock token is unknown or expired; the message may be delivered again." });
+                    failed.Add(new FailedLockToken(token!, "The lock token is unknown or expired; the message may be delivered again."));
                 }
                 else
                 {
@@ -206,8 +268,20 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 }
             }
 
-            return Json(new { SucceededLockTokens = succeeded, FailedLockTokens = failed });
-        }));
+            return Json(new LockTokensResponse(succeeded, failed));
+        }))
+            .WithName(SettleOperationName("QueueMessages", operation))
+            .WithSummary(operation switch
+            {
+                "complete" => "Completes locked messages by lock token: they are removed.",
+                "abandon" => "Abandons locked messages by lock token: they are offered again (dead-lettered after maxDeliveryCount).",
+                "deadLetter" => "Dead-letters locked messages by lock token, with deadLetterReason and deadLetterErrorDescription.",
+                "defer" => "Defers locked messages by lock token: only receiveDeferred by sequence number reaches them.",
+                _ => "Renews the locks of messages by lock token.",
+            })
+            .WithMetadata(new RequestBodyDescription(typeof(QueueSettleRequest), false, ["application/json"]))
+            .Produces<LockTokensResponse>()
+            .DescribeQueueProblems(StatusCodes.Status413PayloadTooLarge);
 
     /// <summary>Runs a queue operation, turning <see cref="QueueException"/> into a problem response.</summary>
     private static async Task<IResult> QueueCall(Func<Task<IResult>> call)
@@ -235,29 +309,45 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
     private static IQueueStore Store(HttpContext context) => context.RequestServices.GetRequiredService<IQueueStore>();
 
-    private static object QueueView(QueueProperties queue) => new
+    /// <summary>
+    /// The problems every queue operation may answer: 400 (a parameter, or an operation the queue refuses), 404 (no such
+    /// queue), 503 (cluster mode: the store did not confirm in time), and <paramref name="problems"/>.
+    /// </summary>
+    private static RouteHandlerBuilder DescribeQueueProblems(this RouteHandlerBuilder builder, params int[] problems)
     {
+        builder.ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        foreach (var status in problems)
+        {
+            builder.ProducesProblem(status);
+        }
+
+        return builder;
+    }
+
+    private static QueueResponse QueueView(QueueProperties queue) => new(
         queue.Name,
         queue.LockDuration,
         queue.MaxDeliveryCount,
-        DefaultTtl = queue.DefaultMessageTimeToLive == TimeSpan.MaxValue ? (TimeSpan?)null : queue.DefaultMessageTimeToLive,
+        queue.DefaultMessageTimeToLive == TimeSpan.MaxValue ? null : queue.DefaultMessageTimeToLive,
         queue.DuplicateDetectionWindow,
         queue.RequiresSession,
-        queue.DeadLetteringOnMessageExpiration,
-    };
+        queue.DeadLetteringOnMessageExpiration);
 
-    private static object MessageView(ReceivedQueueMessage message) => new
-    {
+    private static ValueList<QueueMessageResponse> MessageList(IEnumerable<ReceivedQueueMessage> messages) => new(messages.Select(MessageView).ToList());
+
+    private static QueueMessageResponse MessageView(ReceivedQueueMessage message) => new(
         message.SequenceNumber,
         message.MessageId,
         message.SessionId,
         message.LockToken,
         message.LockedUntil,
         message.DeliveryCount,
-        State = message.State.ToString(),
+        message.State.ToString(),
         message.EnqueuedTime,
         message.ScheduledEnqueueTime,
-        ExpiresAt = message.ExpiresAt == DateTimeOffset.MaxValue ? (DateTimeOffset?)null : message.ExpiresAt,
+        message.ExpiresAt == DateTimeOffset.MaxValue ? null : message.ExpiresAt,
         message.Priority,
         message.Subject,
         message.ContentType,
@@ -267,8 +357,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         message.ApplicationProperties,
         message.DeadLetterReason,
         message.DeadLetterErrorDescription,
-        Body = BodyView(message.Body),
-    };
+        BodyView(message.Body));
 
     private sealed class QueueRequest
     {

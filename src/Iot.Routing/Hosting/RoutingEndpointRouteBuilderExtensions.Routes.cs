@@ -1,3 +1,4 @@
+using Iot.Messaging.Http;
 using Iot.Routing.Rules;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,22 +9,30 @@ namespace Iot.Routing.Hosting;
 
 public static partial class RoutingEndpointRouteBuilderExtensions
 {
-    private static void MapRoutes(IEndpointRouteBuilder api)
+    private static void MapRoutes(IEndpointRouteBuilder routing)
     {
+        var api = routing.MapGroup(string.Empty).WithTags("Routes");
         api.MapGet("/routes", (HttpContext context) =>
         {
             var table = context.RequestServices.GetRequiredService<RouteTable>();
             return Json(table.All.Select(r => Describe(table, r)).ToList());
-        });
+        }).WithName("ListRoutes").WithSummary("Lists the routes: built-in, from configuration and from the API.")
+            .Produces<List<RouteResponse>>();
 
         api.MapGet("/routes/{name}", (string name, HttpContext context) =>
         {
             var table = context.RequestServices.GetRequiredService<RouteTable>();
             return table.TryGet(name, out var route) ? Json(Describe(table, route)) : NotFound("Route", name);
-        });
+        }).WithName("GetRoute").WithSummary("Gets a route and how many messages it matched.")
+            .Produces<RouteResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPut("/routes/{name}", (string name, HttpContext context) => UpsertRouteAsync(name, context));
-        api.MapPost("/routes", (HttpRequest request) => UpsertRouteAsync(null, request.HttpContext));
+        api.MapPut("/routes/{name}", (string name, HttpContext context) => UpsertRouteAsync(name, context))
+            .WithName("PutRoute").WithSummary("Creates (201) or replaces (200) the route of that name.")
+            .DescribeUpsert<RouteDefinition, RouteResponse>(StatusCodes.Status409Conflict);
+        api.MapPost("/routes", (HttpRequest request) => UpsertRouteAsync(null, request.HttpContext))
+            .WithName("CreateRoute").WithSummary("Creates (201) or replaces (200) the route named in the body.")
+            .DescribeUpsert<RouteDefinition, RouteResponse>(StatusCodes.Status409Conflict);
 
         api.MapDelete("/routes/{name}", async (string name, HttpContext context) =>
         {
@@ -34,7 +43,29 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 ChangeOutcome.NotFound => NotFound("Route", name),
                 _ => Problem(StatusCodes.Status409Conflict, "Route is read-only", error!),
             };
-        });
+        }).WithName("DeleteRoute").WithSummary("Deletes a route made through the API (routes from configuration and built-in ones are read-only: 409).")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>
+    /// The document's view of a create-or-replace: a JSON body, 201 or 200 with the resource, or a problem (400, 413 and
+    /// <paramref name="problems"/>).
+    /// </summary>
+    private static RouteHandlerBuilder DescribeUpsert<TBody, TResponse>(this RouteHandlerBuilder builder, params int[] problems)
+    {
+        builder.WithMetadata(new RequestBodyDescription(typeof(TBody), false, ["application/json"]))
+            .Produces<TResponse>(StatusCodes.Status201Created)
+            .Produces<TResponse>(StatusCodes.Status200OK)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        foreach (var status in problems)
+        {
+            builder.ProducesProblem(status);
+        }
+
+        return builder;
     }
 
     private static async Task<IResult> UpsertRouteAsync(string? name, HttpContext context)
@@ -66,16 +97,14 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         };
     }
 
-    private static object Describe(RouteTable table, CompiledRoute route) => new
-    {
+    private static RouteResponse Describe(RouteTable table, CompiledRoute route) => new(
         route.Definition.Name,
         route.Definition.Source,
         route.Definition.Conditions,
         route.Definition.Destination,
         route.Definition.Enabled,
-        Origin = route.IsBuiltIn ? "builtIn" : table.IsReadOnly(route.Name) ? "configuration" : "api",
-        route.Matched,
-    };
+        route.IsBuiltIn ? "builtIn" : table.IsReadOnly(route.Name) ? "configuration" : "api",
+        route.Matched);
 
     private static IResult Created(HttpContext context, string relativePath, object value)
     {

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Iot.Messaging.Http;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;
@@ -10,20 +12,22 @@ namespace Iot.Routing.Hosting;
 
 public static partial class RoutingEndpointRouteBuilderExtensions
 {
-    private static void MapSubscriptions(IEndpointRouteBuilder api)
+    private static void MapSubscriptions(IEndpointRouteBuilder routing)
     {
+        var api = routing.MapGroup(string.Empty).WithTags("Subscriptions");
         api.MapGet("/subscriptions", async (HttpContext context) =>
         {
             var registry = context.RequestServices.GetRequiredService<EventSubscriptionRegistry>();
             var store = context.RequestServices.GetRequiredService<IEventDeliveryStore>();
-            var result = new List<object>();
+            var result = new List<SubscriptionResponse>();
             foreach (var subscription in registry.All)
             {
                 result.Add(await DescribeAsync(store, subscription).ConfigureAwait(false));
             }
 
             return Json(result);
-        });
+        }).WithName("ListSubscriptions").WithSummary("Lists the event subscriptions with their pending and dead-lettered counts.")
+            .Produces<List<SubscriptionResponse>>();
 
         api.MapGet("/subscriptions/{name}", async (string name, HttpContext context) =>
         {
@@ -31,18 +35,27 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             return registry.TryGet(name, out var subscription)
                 ? Json(await DescribeAsync(context.RequestServices.GetRequiredService<IEventDeliveryStore>(), subscription).ConfigureAwait(false))
                 : NotFound("Subscription", name);
-        });
+        }).WithName("GetSubscription").WithSummary("Gets an event subscription with its pending and dead-lettered counts.")
+            .Produces<SubscriptionResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapPut("/subscriptions/{name}", (string name, HttpContext context) => UpsertSubscriptionAsync(name, context));
-        api.MapPost("/subscriptions", (HttpRequest request) => UpsertSubscriptionAsync(null, request.HttpContext));
+        // 403: an MQTT destination the caller may not publish to, or a '$' topic.
+        api.MapPut("/subscriptions/{name}", (string name, HttpContext context) => UpsertSubscriptionAsync(name, context))
+            .WithName("PutSubscription").WithSummary("Creates (201) or replaces (200) the event subscription of that name.")
+            .DescribeUpsert<EventSubscriptionDefinition, SubscriptionResponse>(StatusCodes.Status403Forbidden);
+        api.MapPost("/subscriptions", (HttpRequest request) => UpsertSubscriptionAsync(null, request.HttpContext))
+            .WithName("CreateSubscription").WithSummary("Creates (201) or replaces (200) the event subscription named in the body.")
+            .DescribeUpsert<EventSubscriptionDefinition, SubscriptionResponse>(StatusCodes.Status403Forbidden);
 
         api.MapDelete("/subscriptions/{name}", async (string name, HttpContext context) =>
         {
             var (outcome, _) = await context.RequestServices.GetRequiredService<EventSubscriptionRegistry>().DeleteAsync(name).ConfigureAwait(false);
             return outcome == ChangeOutcome.Deleted ? Results.NoContent() : NotFound("Subscription", name);
-        });
+        }).WithName("DeleteSubscription").WithSummary("Deletes an event subscription and its pending events.")
+            .Produces(StatusCodes.Status204NoContent)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
-        api.MapGet("/subscriptions/{name}/deadletters", async (string name, int? maxEvents, HttpContext context) =>
+        api.MapGet("/subscriptions/{name}/deadletters", async (string name, [Description("The most events to list, 1 to 1000 (100 by default).")] int? maxEvents, HttpContext context) =>
         {
             if (!context.RequestServices.GetRequiredService<EventSubscriptionRegistry>().TryGet(name, out _))
             {
@@ -51,20 +64,12 @@ public static partial class RoutingEndpointRouteBuilderExtensions
 
             var rows = await context.RequestServices.GetRequiredService<IEventDeliveryStore>()
                 .ListDeadLettersAsync(name, Math.Clamp(maxEvents ?? 100, 1, 1000)).ConfigureAwait(false);
-            return Json(new
-            {
-                Value = rows.Select(r => new
-                {
-                    r.EventId,
-                    r.Reason,
-                    DeliveryAttempts = r.Attempts,
-                    r.LastOutcome,
-                    DeadLetteredAt = FromUnixMs(r.DeadLetteredAt),
-                    EnqueuedAt = FromUnixMs(r.EnqueuedAt),
-                    Event = ParseEvent(r.Event),
-                }).ToList(),
-            });
-        });
+            return Json(new ValueList<DeadLetteredEventResponse>(rows.Select(r => new DeadLetteredEventResponse(
+                r.EventId, r.Reason, r.Attempts, r.LastOutcome, FromUnixMs(r.DeadLetteredAt), FromUnixMs(r.EnqueuedAt), ParseEvent(r.Event))).ToList()));
+        }).WithName("ListSubscriptionDeadLetters").WithSummary("Lists up to maxEvents (1-1000, 100 by default) dead-lettered events, with the reason and last outcome.")
+            .Produces<ValueList<DeadLetteredEventResponse>>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         api.MapPost("/subscriptions/{name}/deadletters:redeliver", async (string name, HttpContext context) =>
         {
@@ -90,8 +95,13 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             long ttl = (long)subscription.Definition.RetryPolicy.EventTtl.TotalMilliseconds;
             int count = await services.GetRequiredService<IEventDeliveryStore>().RedeliverAsync(name, body?.EventIds, now, now + ttl).ConfigureAwait(false);
             services.GetRequiredService<DeliverySignals>().Set(name);
-            return Json(new { Redelivered = count });
-        });
+            return Json(new RedeliveredResponse(count));
+        }).WithName("RedeliverSubscriptionDeadLetters").WithSummary("Queues dead-lettered events for delivery again: those named in eventIds, or all of them (no body).")
+            .WithMetadata(new RequestBodyDescription(typeof(RedeliverRequest), true, ["application/json"]))
+            .Produces<RedeliveredResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
     }
 
     private static async Task<IResult> UpsertSubscriptionAsync(string? name, HttpContext context)
@@ -170,22 +180,11 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         return null;
     }
 
-    private static async Task<object> DescribeAsync(IEventDeliveryStore store, CompiledEventSubscription subscription)
+    private static async Task<SubscriptionResponse> DescribeAsync(IEventDeliveryStore store, CompiledEventSubscription subscription)
     {
         var (pending, deadLettered) = await store.CountAsync(subscription.Name).ConfigureAwait(false);
         var d = subscription.Definition;
-        return new
-        {
-            d.Name,
-            d.Filter,
-            d.Destination,
-            d.RetryPolicy,
-            d.DeadLetter,
-            d.Batching,
-            d.Pull,
-            PendingEvents = pending,
-            DeadLetteredEvents = deadLettered,
-        };
+        return new SubscriptionResponse(d.Name, d.Filter, d.Destination, d.RetryPolicy, d.DeadLetter, d.Batching, d.Pull, pending, deadLettered);
     }
 
     private sealed class RedeliverRequest

@@ -17,7 +17,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
     public static IEndpointRouteBuilder MapRoutingApi(this IEndpointRouteBuilder api)
     {
         ArgumentNullException.ThrowIfNull(api);
-        var group = api.MapGroup(string.Empty).WithTags("Routing");
+        // Each area tags its own endpoints (Routes, Events, Subscriptions, Queues, Commands).
+        var group = api.MapGroup(string.Empty);
         MapRoutes(group);
         MapEvents(group);
         MapSubscriptions(group);

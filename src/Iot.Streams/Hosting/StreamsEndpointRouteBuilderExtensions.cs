@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Iot.Messaging.Http;
 using System.Text.Json;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
@@ -15,6 +17,10 @@ public static partial class StreamsEndpointRouteBuilderExtensions
 {
     private const int MaxReadRecords = 1000;
 
+    private const string MaxDescription = "The most records to read, 1 to 1000 (100 by default).";
+
+    private const string WaitDescription = "Seconds to wait for a record when there is none yet, 0 to 60 (0 by default).";
+
     /// <summary>
     /// Maps <c>/streams</c> relative to <paramref name="api"/> (typically the authenticated <c>/api</c> group): create
     /// and list streams, read a partition from an offset, a time, the start or the end, manage consumer groups and
@@ -24,43 +30,66 @@ public static partial class StreamsEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(api);
         var group = api.MapGroup("/streams").WithTags("Streams");
-        group.MapGet("/", (IStreamStore store) => Json(store.Streams.Select(d => Describe(store, d))));
-        group.MapPut("/{name}", CreateStreamAsync);
+        group.MapGet("/", (IStreamStore store) => Json(store.Streams.Select(d => Describe(store, d))))
+            .WithName("ListStreams").WithSummary("Lists the streams with their partitions' offsets.")
+            .Produces<List<StreamResponse>>();
+        group.MapPut("/{name}", CreateStreamAsync)
+            .WithName("PutStream")
+            .WithSummary("Creates a stream (partitions 1-256, 4 by default; retention at least 00:01:00, 7 days by default; retentionBytes at least 8192): "
+                + "201, or 200 when it exists with the same definition, 409 with another.")
+            .WithMetadata(new RequestBodyDescription(typeof(CreateStreamRequest), true, ["application/json"]))
+            .Produces<StreamResponse>(StatusCodes.Status201Created)
+            .Produces<StreamResponse>(StatusCodes.Status200OK)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/{name}", (string name, IStreamStore store) =>
-            store.Find(name) is { } definition ? Json(Describe(store, definition)) : NotFound("Stream", name));
-        group.MapGet("/{name}/partitions/{partition:int}/records", ReadPartitionAsync);
-        group.MapGet("/{name}/aggregates", FollowAggregatesAsync);
+            store.Find(name) is { } definition ? Json(Describe(store, definition)) : NotFound("Stream", name))
+            .WithName("GetStream").WithSummary("Gets a stream with its partitions' offsets.")
+            .Produces<StreamResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{name}/partitions/{partition:int}/records", ReadPartitionAsync)
+            .WithName("ReadStreamPartition")
+            .WithSummary("Reads up to max records (1-1000, 100 by default) of a partition from offset, from the first at or after time, or from "
+                + "the start or the end; waits up to wait seconds (0-60) when there is none yet.")
+            .Produces<StreamReadResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{name}/aggregates", FollowAggregatesAsync)
+            .WithName("FollowStreamAggregates")
+            .WithSummary("Server-Sent Events: one 'aggregate' event (JSON in data) per window result of the stream, filtered by window and key; "
+                + "latest=true sends the latest result of every window and key first.")
+            .Produces<AggregateResult>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{name}/aggregations", (string name, IStreamStore store, IServiceProvider services) =>
             store.Find(name) is null ? NotFound("Stream", name)
-            : Json(services.GetService<AggregationService>()?.Status(name) ?? []));
+            : Json(services.GetService<AggregationService>()?.Status(name) ?? []))
+            .WithName("GetStreamAggregations").WithSummary("The state of every window and partition of the stream's aggregations running on this node.")
+            .Produces<List<AggregationStatus>>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/sinks/influx", (IServiceProvider services) => services.GetService<InfluxSinkService>() is { } sink
-            ? Json(new
-            {
-                sink.PointsWritten,
-                sink.PointsRejected,
-                sink.FailedWrites,
-                sink.RecordsSkipped,
-                sink.Lag.RecordsBehind,
-                WaitingSeconds = sink.Lag.WaitingFor.TotalSeconds,
-                sink.Lag.LastWriteAt,
-            })
-            : Problem(StatusCodes.Status404NotFound, "Sink not configured", "The InfluxDB sink is not registered (AddInfluxSink).")).WithTags("Streams");
+            ? Json(new InfluxSinkResponse(sink.PointsWritten, sink.PointsRejected, sink.FailedWrites, sink.RecordsSkipped,
+                sink.Lag.RecordsBehind, sink.Lag.WaitingFor.TotalSeconds, sink.Lag.LastWriteAt))
+            : Problem(StatusCodes.Status404NotFound, "Sink not configured", "The InfluxDB sink is not registered (AddInfluxSink).")).WithTags("Streams")
+            .WithName("GetInfluxSink").WithSummary("The InfluxDB sink's counters and lag; 404 when the sink is not configured.")
+            .Produces<InfluxSinkResponse>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         MapGroups(group);
         return api;
     }
 
-    private static object Describe(IStreamStore store, StreamDefinition definition) => new
-    {
+    private static StreamResponse Describe(IStreamStore store, StreamDefinition definition) => new(
         definition.Name,
         definition.Partitions,
-        Retention = definition.RetentionAge,
+        definition.RetentionAge,
         definition.RetentionBytes,
-        PartitionOffsets = Enumerable.Range(0, definition.Partitions).Select(p =>
+        Enumerable.Range(0, definition.Partitions).Select(p =>
         {
             var log = store.GetPartition(definition.Name, p);
-            return new { Partition = p, log.StartOffset, log.NextOffset };
-        }),
-    };
+            return new PartitionOffsetsResponse(p, log.StartOffset, log.NextOffset);
+        }));
 
     private static async Task<IResult> CreateStreamAsync(string name, HttpRequest request, IStreamStore store, CancellationToken cancellationToken)
     {
@@ -110,8 +139,13 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             : Problem(StatusCodes.Status409Conflict, "Stream exists", $"Stream '{name}' exists with another definition; partitions cannot change.");
     }
 
-    private static async Task<IResult> ReadPartitionAsync(string name, int partition, IStreamStore store, long? offset, DateTimeOffset? time,
-        string? from, int? max, double? wait, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadPartitionAsync(string name, int partition, IStreamStore store,
+        [Description("The first offset to read (0 or more).")] long? offset,
+        [Description("Without offset: read from the first record appended at or after this time (ISO 8601).")] DateTimeOffset? time,
+        [Description("Without offset and time: start (default, the oldest record kept) or end (only records appended from now).")] string? from,
+        [Description(MaxDescription)] int? max,
+        [Description(WaitDescription)] double? wait,
+        CancellationToken cancellationToken)
     {
         if (ResolvePartition(store, name, partition, out var log) is { } error)
         {
@@ -167,10 +201,10 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         }
 
         var next = records.Count > 0 ? records[^1].Offset + 1 : Math.Max(start, log.StartOffset);
-        return Json(new { Records = records.Select(ToJson), NextOffset = next, log.StartOffset, EndOffset = log.NextOffset });
+        return Json(new StreamReadResponse(records.Select(ToJson), next, log.StartOffset, log.NextOffset));
     }
 
-    private static object ToJson(StreamRecord record)
+    private static StreamRecordResponse ToJson(StreamRecord record)
     {
         JsonElement? payload = null;
         try
@@ -183,15 +217,13 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             // Not JSON: served as base64.
         }
 
-        return new
-        {
+        return new StreamRecordResponse(
             record.Offset,
             record.Timestamp,
             record.Key,
             record.Topic,
-            Payload = payload,
-            PayloadBase64 = payload is null ? Convert.ToBase64String(record.Payload.Span) : null,
-        };
+            payload,
+            payload is null ? Convert.ToBase64String(record.Payload.Span) : null);
     }
 
     /// <summary>
@@ -200,8 +232,10 @@ public static partial class StreamsEndpointRouteBuilderExtensions
     /// With <c>latest=true</c> the latest result of every matching window and key is sent first (a dashboard shows values
     /// at once); a result that closes during that replay may then come twice.
     /// </summary>
-    private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub, string? window,
-        string? key, bool? latest)
+    private static async Task FollowAggregatesAsync(HttpContext context, string name, IStreamStore store, AggregateHub hub,
+        [Description("Only this window's results (its name in the stream's aggregation settings).")] string? window,
+        [Description("Only this key's results (by default the device id).")] string? key,
+        [Description("true: first the latest result of every matching window and key.")] bool? latest)
     {
         if (store.Find(name) is null)
         {

@@ -11,7 +11,8 @@ internal static class ClusterEndpoints
 {
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder api)
     {
-        api.MapGet("/cluster", Describe).WithName("GetCluster").WithTags("Cluster");
+        api.MapGet("/cluster", Describe).WithName("GetCluster").WithTags("Cluster")
+            .WithSummary("Describes this node and, in cluster mode, every node known and the NATS connection.");
         return api;
     }
 

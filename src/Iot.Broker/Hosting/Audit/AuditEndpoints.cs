@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Iot.Broker.Api;
 
 namespace Iot.Broker.Hosting.Audit;
@@ -7,12 +8,21 @@ internal static class AuditEndpoints
 {
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder api)
     {
-        api.MapGet("/audit", QueryAsync).WithName("ListAuditEntries").WithTags("Audit");
+        api.MapGet("/audit", QueryAsync).WithName("ListAuditEntries").WithTags("Audit")
+            .WithSummary("Lists the audit log's entries (administrative changes through the API), newest first; a service identity only.")
+            .Produces<AuditListResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         return api;
     }
 
-    private static async Task<IResult> QueryAsync(HttpContext context, IAuditLog audit, DateTimeOffset? since, DateTimeOffset? until, string? actor,
-        string? action, long? before, int? limit, CancellationToken cancellationToken)
+    private static async Task<IResult> QueryAsync(HttpContext context, IAuditLog audit,
+        [Description("Only entries at or after this time (ISO 8601).")] DateTimeOffset? since,
+        [Description("Only entries before this time (ISO 8601).")] DateTimeOffset? until,
+        [Description("Only this identity's entries (anonymous: requests without credentials).")] string? actor,
+        [Description("Only entries whose action (method and route) contains this text, e.g. /api/devices or DELETE.")] string? action,
+        [Description("Only entries older than this sequence: the last sequence of the previous page.")] long? before,
+        [Description("The most entries to list, 1 to 1000 (100 by default).")] int? limit, CancellationToken cancellationToken)
     {
         var user = context.User;
         if (user.Identity is { IsAuthenticated: true } && !user.IsInRole("service"))
@@ -26,6 +36,10 @@ internal static class AuditEndpoints
         }
 
         var entries = await audit.QueryAsync(new AuditQuery(since, until, actor, action, before, limit ?? 100), cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new { value = entries });
+        return Results.Ok(new AuditListResponse(entries));
     }
 }
+
+/// <summary>The answer of <c>GET /api/audit</c>.</summary>
+/// <param name="Value">The entries, newest first.</param>
+internal sealed record AuditListResponse(IReadOnlyList<AuditEntry> Value);
