@@ -42,6 +42,7 @@ internal sealed class BrokerCommandChannel(SessionManager sessions, BrokerContex
             PayloadFormatIndicator = command.ContentType is { } type && type.Contains("json", StringComparison.OrdinalIgnoreCase) ? (byte)1 : (byte)0,
             ExpiresAtUnixMs = command.MessageExpirySeconds is { } seconds and > 0 ? now + (seconds * 1000L) : 0,
             ReceivedAtUnixMs = now,
+            UserProperties = command.TraceParent is { } traceParent ? [new MQTTnet.Packets.MqttUserProperty(Iot.Messaging.Telemetry.IotTracing.TraceParent, System.Text.Encoding.UTF8.GetBytes(traceParent).AsMemory())] : null,
         };
         var acknowledged = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!session.EnqueueCommand(message, acknowledged))

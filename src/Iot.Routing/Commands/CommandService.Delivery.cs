@@ -1,5 +1,7 @@
-using Iot.Routing.Hosting;
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using Iot.Messaging.Telemetry;
+using Iot.Routing.Hosting;
 using Iot.Routing.Queues;
 
 namespace Iot.Routing.Commands;
@@ -131,14 +133,24 @@ internal sealed partial class CommandService
         {
             var now = _timeProvider.GetUtcNow();
             uint? expiry = message.ExpiresAt == DateTimeOffset.MaxValue ? null : (uint)Math.Clamp(Math.Ceiling((message.ExpiresAt - now).TotalSeconds), 1, uint.MaxValue);
-            var acknowledged = await _channel!.SendAsync(new DeviceCommandMessage(
-                deviceId,
-                $"devices/{deviceId}/commands/{record.Name}/{commandId}",
-                message.Body,
-                $"devices/{deviceId}/responses/{commandId}",
-                Utf8(commandId),
-                expiry,
-                message.ContentType), cancellationToken).ConfigureAwait(false);
+            message.ApplicationProperties.TryGetValue(IotTracing.TraceParent, out var traceParent);
+            bool acknowledged;
+
+            // The span ends with the device's PUBACK (or its absence); the device's answer is a publish of its own.
+            using (var activity = StartDeliverySpan(traceParent, record, message.DeliveryCount))
+            {
+                acknowledged = await _channel!.SendAsync(new DeviceCommandMessage(
+                    deviceId,
+                    $"devices/{deviceId}/commands/{record.Name}/{commandId}",
+                    message.Body,
+                    $"devices/{deviceId}/responses/{commandId}",
+                    Utf8(commandId),
+                    expiry,
+                    message.ContentType,
+                    activity is not null ? IotTracing.TraceParentOf(activity.Context) : traceParent), cancellationToken).ConfigureAwait(false);
+                activity?.SetTag("iot.command.acknowledged", acknowledged);
+            }
+
             if (!acknowledged)
             {
                 // The device went away: the delivery counts, and it resumes when the device is ready again.
@@ -208,5 +220,22 @@ internal sealed partial class CommandService
         public bool Running { get; set; }
 
         public Task Completion { get; set; } = Task.CompletedTask;
+    }
+
+    /// <summary>The <c>command deliver</c> span: a child of the context the command was sent in, when it was traced.</summary>
+    private static Activity? StartDeliverySpan(string? traceParent, CommandRecord record, int deliveryCount)
+    {
+        if (!IotTracing.Enabled)
+        {
+            return null;
+        }
+
+        ActivityContext.TryParse(traceParent, null, isRemote: true, out var parent);
+        var activity = IotTracing.Source.StartActivity("command deliver", ActivityKind.Producer, parent);
+        activity?.SetTag("iot.device.id", record.DeviceId);
+        activity?.SetTag("iot.command.name", record.Name);
+        activity?.SetTag("iot.command.id", record.CommandId);
+        activity?.SetTag("iot.delivery.attempt", deliveryCount);
+        return activity;
     }
 }

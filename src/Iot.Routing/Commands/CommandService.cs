@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
-using Iot.Messaging;
+using Iot.Messaging.Telemetry;
 using Iot.Messaging.Topics;
+using Iot.Messaging;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;
@@ -77,6 +79,14 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
         };
         var window = (long)_options.DuplicateDetectionWindow.TotalMilliseconds;
 
+        // Traced: a 'command send' span below the caller's (the HTTP request's), whose context the queue message keeps
+        // for the delivery to the device, maybe much later.
+        using var activity = IotTracing.Enabled ? IotTracing.Source.StartActivity("command send", ActivityKind.Producer) : null;
+        activity?.SetTag("iot.device.id", request.DeviceId);
+        activity?.SetTag("iot.command.name", request.Name);
+        activity?.SetTag("iot.command.id", commandId);
+        var traceParent = Activity.Current is { } current ? IotTracing.TraceParentOf(current.Context) : null;
+
         // The record and its queue message in one transaction: a crash leaves both or neither, and the caller is
         // answered only after the commit, so every acknowledged command is delivered.
         var (stored, duplicate) = await _store.CreateAsync(record, window > 0 ? record.CreatedAt - window : long.MaxValue, written => new QueueMessage
@@ -90,6 +100,7 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
             ReplyTo = written.ReplyQueue,
             ReplyToSessionId = written.ReplySessionId,
             TimeToLive = ttl,
+            ApplicationProperties = traceParent is null ? null : new Dictionary<string, string>(StringComparer.Ordinal) { [IotTracing.TraceParent] = traceParent },
         }).ConfigureAwait(false);
         _crashPoints.Reached(CrashPoints.CommandCommitted);
         if (!duplicate)

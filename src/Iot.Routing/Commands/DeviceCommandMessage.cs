@@ -8,6 +8,7 @@ namespace Iot.Routing.Commands;
 /// <param name="CorrelationData">MQTT 5 Correlation Data (e.g. the command id as UTF-8).</param>
 /// <param name="MessageExpirySeconds">MQTT 5 Message Expiry Interval from the command's remaining TTL; null for none.</param>
 /// <param name="ContentType">MQTT 5 content type, e.g. <c>application/json</c>.</param>
+/// <param name="TraceParent">The W3C trace context, sent as the MQTT 5 user property <c>traceparent</c>; null for none.</param>
 public sealed record DeviceCommandMessage(
     string DeviceId,
     string Topic,
@@ -15,4 +16,5 @@ public sealed record DeviceCommandMessage(
     string? ResponseTopic = null,
     byte[]? CorrelationData = null,
     uint? MessageExpirySeconds = null,
-    string? ContentType = null);
+    string? ContentType = null,
+    string? TraceParent = null);

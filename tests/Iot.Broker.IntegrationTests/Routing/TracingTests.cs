@@ -26,7 +26,7 @@ public sealed class TracingTests : IDisposable
     {
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name is "Iot" or "System.Net.Http",
+            ShouldListenTo = source => source.Name is "Iot" or "System.Net.Http" or "Microsoft.AspNetCore",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {
@@ -85,6 +85,42 @@ public sealed class TracingTests : IDisposable
         Assert.Equal(request.SpanId.ToHexString(), sink.TraceParents.First().Split('-')[2]);
         Assert.Equal(send.SpanId.ToHexString(), cloudEventTrace.Split('-')[2]);
         Assert.Equal("HTTP 200", deliver.GetTagItem("iot.delivery.outcome"));
+    }
+
+    [Fact]
+    public async Task CommandSentInATrace_ReachesTheDeviceWithItsTraceParent()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var deviceId = TestIds.ClientId("tcmd");
+        using var device = new MqttClientFactory().CreateMqttClient();
+        var received = new TaskCompletionSource<MqttApplicationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.ApplicationMessageReceivedAsync += e =>
+        {
+            received.TrySetResult(e.ApplicationMessage);
+            return Task.CompletedTask;
+        };
+        await device.ConnectAsync(broker.CreateMqttClientOptions(deviceId));
+        await device.SubscribeAsync($"devices/{deviceId}/commands/#", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        // The caller's span: the HTTP request carries it (traceparent header) into the broker's request span.
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri };
+        using (var caller = new Activity("caller").SetParentId(_traceId, _deviceSpan, ActivityTraceFlags.Recorded).Start())
+        {
+            using var sent = await http.PostAsync(new Uri($"api/devices/{deviceId}/commands/reboot", UriKind.Relative),
+                new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, sent.StatusCode);
+        }
+
+        var command = await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var traceParent = System.Text.Encoding.UTF8.GetString(command.UserProperties.Single(p => p.Name == "traceparent").ValueBuffer.Span);
+        Assert.Equal(_traceId.ToHexString(), traceParent.Split('-')[1]);
+
+        await Eventually.WaitUntilAsync(() => _spans.Any(s => s.OperationName == "command deliver"), TimeSpan.FromSeconds(30), "the delivery span");
+        var send = Single("command send");
+        var deliver = Single("command deliver");
+        Assert.Equal(send.SpanId, deliver.ParentSpanId);
+        Assert.Equal(deliver.SpanId.ToHexString(), traceParent.Split('-')[2]);
+        Assert.Equal(deviceId, deliver.GetTagItem("iot.device.id"));
     }
 
     private Activity Single(string name) => Assert.Single(_spans, s => s.OperationName == name);
