@@ -3,6 +3,7 @@ using Iot.Broker.Api;
 using Iot.Broker.Cluster;
 using Iot.Broker.Cluster.Nodes;
 using Iot.Broker.Dashboard;
+using Iot.Broker.Hosting.Telemetry;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
@@ -66,7 +67,7 @@ public static class BrokerHost
         return app;
     }
 
-    /// <summary>Cluster mode when configured (the NATS connection first), the MQTT core, security, routing (event subscriptions, queues, commands), streams and the InfluxDB sink.</summary>
+    /// <summary>Cluster mode when configured (the NATS connection first), the MQTT core, security, routing (event subscriptions, queues, commands), streams, the InfluxDB sink and the metrics (OpenTelemetry).</summary>
     private static void AddServices(WebApplicationBuilder builder)
     {
         builder.Services.AddIotCluster(builder.Configuration);
@@ -76,6 +77,7 @@ public static class BrokerHost
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddApiErrors();
+        builder.Services.AddIotTelemetry(builder.Configuration);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Iot.Broker.Cluster.Live;
 using Iot.Messaging;
 
@@ -128,6 +129,9 @@ internal sealed class MessageDispatcher(
     /// </summary>
     private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, ref DurableWrites durable)
     {
+        // iot.mqtt.delivery.duration: one timestamp pair and one measurement per message, not per copy (a fan-out to
+        // thousands of sessions records once); the copies are in their sessions' writers or queues when this returns.
+        var started = Stopwatch.GetTimestamp();
         var matches = t_matches ??= new List<IndexEntry>(16);
         matches.Clear();
         subscriptions.Match(message.Topic, matches);
@@ -148,6 +152,11 @@ internal sealed class MessageDispatcher(
             else
             {
                 DeliverMany(message, publisherClientId, matches, shareLocally, ref durable);
+            }
+
+            if (matches.Count != 0)
+            {
+                metrics.DeliveryDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
         }
         finally

@@ -130,6 +130,7 @@ internal sealed partial class CommandService
         try
         {
             var now = _timeProvider.GetUtcNow();
+            var sentAt = _timeProvider.GetTimestamp();
             uint? expiry = message.ExpiresAt == DateTimeOffset.MaxValue ? null : (uint)Math.Clamp(Math.Ceiling((message.ExpiresAt - now).TotalSeconds), 1, uint.MaxValue);
             var acknowledged = await _channel!.SendAsync(new DeviceCommandMessage(
                 deviceId,
@@ -156,6 +157,7 @@ internal sealed partial class CommandService
             try
             {
                 await answered.Task.WaitAsync(remaining - margin, _timeProvider, cancellationToken).ConfigureAwait(false);
+                _metrics.CommandRoundTrip.Record(_timeProvider.GetElapsedTime(sentAt).TotalSeconds);
                 await _queues.CompleteAsync(QueueName, message.LockToken!, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)

@@ -135,11 +135,30 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
             }
 
             bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
-            return await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+            var started = timeProvider.GetTimestamp();
+            var sent = await sender.SendAsync(endpoint, [.. batch.Select(b => b.Event)], asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+            RecordPost(sent.Result, timeProvider.GetElapsedTime(started));
+            return sent;
         }
         finally
         {
             concurrency.Release();
+        }
+    }
+
+    /// <summary><c>iot.routing.webhook.duration</c>: one POST that was sent (a refused address sends none), by outcome.</summary>
+    private void RecordPost(WebhookResult result, TimeSpan elapsed)
+    {
+        var outcome = result switch
+        {
+            WebhookResult.Delivered => "delivered",
+            WebhookResult.DeadLetter => "rejected",
+            WebhookResult.Retry => "failed",
+            _ => null,
+        };
+        if (outcome is not null)
+        {
+            metrics.WebhookDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 

@@ -114,7 +114,7 @@ public sealed class StreamsEndToEndTests
 
             // And /metrics shows the streams layer.
             var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
-            Assert.Contains("iot_stream_next_offset{stream=\"telemetry\",partition=\"0\"}", metrics, StringComparison.Ordinal);
+            Assert.Contains("iot_stream_next_offset{partition=\"0\",stream=\"telemetry\"}", metrics, StringComparison.Ordinal);
             Assert.Matches("iot_aggregates_published_total [1-9]", metrics);
             Assert.Contains("iot_aggregation_open_windows{stream=\"telemetry\",window=\"t10\"", metrics, StringComparison.Ordinal);
         }
