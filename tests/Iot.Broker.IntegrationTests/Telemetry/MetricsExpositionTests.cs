@@ -1,0 +1,151 @@
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Iot.TestUtilities;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Iot.Broker.IntegrationTests.Telemetry;
+
+/// <summary>
+/// <c>/metrics</c> as Prometheus reads it, through real parts: a strict text-format parser, real MQTT clients, a real
+/// webhook endpoint and a real device answering a command; and the same metrics pushed over OTLP to a receiver.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed partial class MetricsExpositionTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Metrics_AfterRealTraffic_WholeScrapeParses_DocumentedNamesPresent_HistogramsMove()
+    {
+        await using var sink = await WebhookSink.StartAsync();
+        // One window definition, so that the aggregation's series exist too.
+        await using var broker = await BrokerFixture.StartAsync("--Iot:Routing:WebhookAllowPrivateNetworks=true",
+            "--Iot:Streams:Windows:0:Name=t10", "--Iot:Streams:Windows:0:Kind=Tumbling", "--Iot:Streams:Windows:0:Size=00:00:10",
+            "--Iot:Streams:Windows:0:Fields:0=temperature");
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri, Timeout = TimeSpan.FromSeconds(30) };
+
+        // A publish to a persistent QoS 1 subscriber: a delivery, and a durable write of the session store.
+        var topic = TestIds.Topic("metrics");
+        using var subscriber = new MqttClientFactory().CreateMqttClient();
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        subscriber.ApplicationMessageReceivedAsync += _ =>
+        {
+            received.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await subscriber.ConnectAsync(broker.CreateMqttClientOptionsBuilder(TestIds.ClientId("m-sub")).WithCleanStart(false).WithSessionExpiryInterval(300).Build());
+        await subscriber.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("m-pub")));
+        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("m").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await received.Task.WaitAsync(Deadline);
+
+        // Telemetry: an append to the stream "telemetry". An event: a webhook POST to the sink.
+        using (var response = await http.PutAsJsonAsync(new Uri("api/subscriptions/metrics-hook", UriKind.Relative), new
+        {
+            filter = new { topicFilter = "devices/+/events/#" },
+            destination = new { kind = "webhook", endpointUrl = sink.Url.ToString() },
+        }))
+        {
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var deviceId = TestIds.ClientId("m-dev");
+        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"devices/{deviceId}/telemetry").WithPayload("""{"temperature":21.5}""")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic($"devices/{deviceId}/events/alarm").WithPayload("""{"level":3}""")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await Eventually.WaitUntilAsync(() => !sink.Events.IsEmpty, Deadline, "the webhook received the event");
+
+        // A command answered by a real MQTT device.
+        await AnswerOneCommandAsync(broker, http, deviceId);
+
+        var families = await Eventually.WaitForAsync(
+            async () => PrometheusText.Parse(await http.GetStringAsync(new Uri("metrics", UriKind.Relative))),
+            f => Histograms.All(h => f.TryGetValue(h, out var family) && family.Type == "histogram" && family.Count > 0),
+            Deadline, "every histogram has observations");
+
+        Assert.Contains(families["iot_routing_webhook_duration_seconds"].Samples, s => s.Name.EndsWith("_count", StringComparison.Ordinal) && s.Labels["outcome"] == "delivered" && s.Value >= 1);
+        Assert.Contains(families["iot_stream_append_duration_seconds"].Samples, s => s.Labels.GetValueOrDefault("stream") == "telemetry");
+        Assert.Contains(families["iot_routing_store_commit_duration_seconds"].Samples, s => s.Labels.GetValueOrDefault("store") == "routing");
+        Assert.Contains(families["iot_routing_store_commit_duration_seconds"].Samples, s => s.Labels.GetValueOrDefault("store") == "queues");
+        Assert.All(Histograms, h => Assert.False(string.IsNullOrWhiteSpace(families[h].Help), $"{h} has no HELP"));
+
+        // Every name docs/api.md lists under "Metrics" is served (the cluster's only in cluster mode).
+        var missing = DocumentedNames().Where(n => !n.StartsWith("iot_cluster_", StringComparison.Ordinal) && !families.ContainsKey(n)).ToList();
+        Assert.True(missing.Count == 0, $"documented in docs/api.md but not in /metrics: {string.Join(", ", missing)}");
+        Assert.Equal("counter", families["iot_mqtt_messages_received_total"].Type);
+        Assert.Equal("gauge", families["iot_mqtt_connections"].Type);
+        Assert.Contains(families["iot_mqtt_limit"].Samples, s => s.Labels["limit"] == "max_connections");
+
+        await subscriber.DisconnectAsync();
+        await publisher.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task Otlp_EndpointConfigured_ReceiverGetsTheBrokersMetricsAndHistograms()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync($"--Iot:Telemetry:OtlpEndpoint={receiver.Endpoint}", "--Iot:Telemetry:OtlpExportInterval=00:00:01");
+        var topic = TestIds.Topic("otlp");
+        using var subscriber = new MqttClientFactory().CreateMqttClient();
+        await subscriber.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("o-sub")));
+        await subscriber.SubscribeAsync(topic);
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("o-pub")));
+        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("m").Build());
+
+        string[] expected =
+        [
+            "Iot.Mqtt/iot_mqtt_connections", "Iot.Mqtt/iot_mqtt_messages_received_total", "Iot.Mqtt/iot.mqtt.delivery.duration",
+            "Iot.Runtime/process_resident_memory_bytes", "Iot.Routing/iot_routing_messages_routed_total", "Iot.Streams/iot_stream_next_offset",
+        ];
+        await Eventually.WaitUntilAsync(() => expected.All(receiver.Metrics.ContainsKey), Deadline,
+            $"the receiver gets {string.Join(", ", expected)}; so far: {string.Join(", ", receiver.Metrics.Keys.Order())}");
+        await subscriber.DisconnectAsync();
+        await publisher.DisconnectAsync();
+    }
+
+    private static readonly string[] Histograms =
+    [
+        "iot_mqtt_delivery_duration_seconds", "iot_store_commit_duration_seconds", "iot_routing_store_commit_duration_seconds",
+        "iot_stream_append_duration_seconds", "iot_routing_webhook_duration_seconds", "iot_commands_round_trip_seconds",
+    ];
+
+    /// <summary>A device subscribed to its commands answers the one a <c>POST ...?wait=</c> sends it.</summary>
+    private static async Task AnswerOneCommandAsync(BrokerFixture broker, HttpClient http, string deviceId)
+    {
+        using var device = new MqttClientFactory().CreateMqttClient();
+        device.ApplicationMessageReceivedAsync += async e =>
+        {
+            var answer = new MqttApplicationMessageBuilder().WithTopic(e.ApplicationMessage.ResponseTopic).WithPayload("""{"status":"ok"}""")
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+            await device.PublishAsync(answer);
+        };
+        await device.ConnectAsync(broker.CreateMqttClientOptions(deviceId));
+        await device.SubscribeAsync($"devices/{deviceId}/commands/#", MqttQualityOfServiceLevel.AtLeastOnce);
+        using var content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync(new Uri($"api/devices/{deviceId}/commands/ping?wait=20", UriKind.Relative), content);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        await device.DisconnectAsync();
+    }
+
+    /// <summary>The metric names in the first column of docs/api.md's "Metrics" section (labels left out).</summary>
+    private static List<string> DocumentedNames()
+    {
+        var api = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "api.md"));
+        var start = api.IndexOf("\n## Metrics\n", StringComparison.Ordinal);
+        var end = api.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        var names = api[start..end].Split('\n')
+            .Where(l => l.StartsWith("| `", StringComparison.Ordinal))
+            .SelectMany(l => MetricName().Matches(l.Split('|')[1]).Select(m => m.Groups[1].Value))
+            .Distinct()
+            .ToList();
+        Assert.True(names.Count > 80, $"docs/api.md lists only {names.Count} metrics: is the table still there?");
+        return names;
+    }
+
+    [GeneratedRegex(@"`((?:iot|process|dotnet)_[a-z0-9_]+)(?:\{[^}]*\})?`")]
+    private static partial Regex MetricName();
+}
