@@ -75,12 +75,36 @@ public sealed partial class MetricsExpositionTests
         // Every name docs/api.md lists under "Metrics" is served (the cluster's only in cluster mode).
         var missing = DocumentedNames().Where(n => !n.StartsWith("iot_cluster_", StringComparison.Ordinal) && !families.ContainsKey(n)).ToList();
         Assert.True(missing.Count == 0, $"documented in docs/api.md but not in /metrics: {string.Join(", ", missing)}");
+        // Every series the Grafana dashboard "Iot broker" queries exists.
+        var queried = DashboardMetricNames().Where(n => !families.ContainsKey(n) && !families.ContainsKey(HistogramFamily(n))).ToList();
+        Assert.True(queried.Count == 0, $"deploy/grafana/dashboards/iot-broker.json queries what /metrics lacks: {string.Join(", ", queried)}");
         Assert.Equal("counter", families["iot_mqtt_messages_received_total"].Type);
         Assert.Equal("gauge", families["iot_mqtt_connections"].Type);
         Assert.Contains(families["iot_mqtt_limit"].Samples, s => s.Labels["limit"] == "max_connections");
 
         await subscriber.DisconnectAsync();
         await publisher.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task Metrics_PrometheusAsksForOpenMetrics_AnsweredInText004WithTheGaugeAndTheCounterOfConnections()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("metrics", UriKind.Relative));
+
+        // Prometheus 3's default Accept header.
+        request.Headers.TryAddWithoutValidation("Accept",
+            "application/openmetrics-text;version=1.0.0;escaping=underscores,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=1.0.0;escaping=underscores;q=0.5,*/*;q=0.1");
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(response.Content.Headers.ContentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
+        var text = await response.Content.ReadAsStringAsync();
+        var families = PrometheusText.Parse(text);
+        Assert.Equal("gauge", families["iot_mqtt_connections"].Type);
+        Assert.Equal("counter", families["iot_mqtt_connections_total"].Type);
+        Assert.Matches("(?m)^iot_mqtt_connections 0$", text);
     }
 
     [Fact]
@@ -131,6 +155,21 @@ public sealed partial class MetricsExpositionTests
         await device.DisconnectAsync();
     }
 
+    /// <summary>The series the "Iot broker" Grafana dashboard's PromQL expressions read.</summary>
+    private static List<string> DashboardMetricNames()
+    {
+        using var dashboard = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Root, "deploy", "grafana", "dashboards", "iot-broker.json")));
+        var names = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray())
+            .SelectMany(t => MetricIdentifier().Matches(t.GetProperty("expr").GetString()!).Select(m => m.Value))
+            .Distinct()
+            .ToList();
+        Assert.True(names.Count > 10, $"the dashboard queries only {names.Count} series");
+        return names;
+    }
+
+    private static string HistogramFamily(string series) => Regex.Replace(series, "_(bucket|sum|count)$", "");
+
     /// <summary>The metric names in the first column of docs/api.md's "Metrics" section (labels left out).</summary>
     private static List<string> DocumentedNames()
     {
@@ -145,6 +184,9 @@ public sealed partial class MetricsExpositionTests
         Assert.True(names.Count > 80, $"docs/api.md lists only {names.Count} metrics: is the table still there?");
         return names;
     }
+
+    [GeneratedRegex(@"\b(?:iot|process|dotnet)_[a-z0-9_]+")]
+    private static partial Regex MetricIdentifier();
 
     [GeneratedRegex(@"`((?:iot|process|dotnet)_[a-z0-9_]+)(?:\{[^}]*\})?`")]
     private static partial Regex MetricName();

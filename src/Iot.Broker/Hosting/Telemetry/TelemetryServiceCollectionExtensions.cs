@@ -77,7 +77,7 @@ public static class TelemetryServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.ServiceProvider.GetRequiredService<IotInstruments>();
         endpoints.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null,
-            configureBranchedPipeline: branch => branch.UseMiddleware<UnlabelledSeriesMiddleware>(), optionsName: null);
+            configureBranchedPipeline: branch => branch.UseMiddleware<ClassicTextFormatMiddleware>(), optionsName: null);
         return endpoints;
     }
 
