@@ -54,7 +54,9 @@ public static class TelemetryServiceCollectionExtensions
         var otlp = !string.IsNullOrWhiteSpace(configuration[$"{TelemetryOptions.SectionName}:OtlpEndpoint"])
             || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         return services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(ServiceName, serviceVersion: typeof(IotInstruments).Assembly.GetName().Version?.ToString()))
+            .ConfigureResource(resource => resource.AddService(
+                configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : ServiceName,
+                serviceVersion: typeof(IotInstruments).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>
             {
                 metrics.AddPrometheusExporter(prometheus =>
