@@ -10,10 +10,14 @@ namespace Iot.Broker.Hosting.Telemetry;
 /// The observable instruments of one host: each reads, when the metrics are collected (a scrape of <c>/metrics</c>, an
 /// OTLP export), a counter the hot path keeps as a plain <see cref="Interlocked"/> long, or a gauge from state. Nothing on
 /// the publish path changes. Each instrument is named as its Prometheus series (counters end in <c>_total</c>, units
-/// in the name), so the exporter writes the names <c>/metrics</c> always had, and OTLP sends the same names.
+/// in the name), so the exporter writes the names <c>/metrics</c> always had, and OTLP sends the same names. The
+/// histograms are not here: they are recorded where the time is measured (docs/api.md, "Metrics").
 /// </summary>
-/// <remarks>The histograms are not here: they are recorded where the time is measured (docs/api.md, "Histograms").</remarks>
-internal sealed partial class IotInstruments
+/// <remarks>
+/// Created when the host starts (a hosted service, registered after the services it reads), not when the endpoints are
+/// mapped: a store that cannot open then fails the start as before, named by <see cref="StartupFailure"/>.
+/// </remarks>
+internal sealed partial class IotInstruments(IServiceProvider services, IMeterFactory meterFactory) : IHostedService
 {
     /// <summary>The meter of the process and garbage collector gauges (<c>process_*</c>, <c>dotnet_gc_*</c>).</summary>
     public const string RuntimeMeterName = "Iot.Runtime";
@@ -21,19 +25,29 @@ internal sealed partial class IotInstruments
     /// <summary>The meter of the cluster's instruments (<c>iot_cluster_*</c>, cluster mode only).</summary>
     public const string ClusterMeterName = "Iot.Cluster";
 
-    private readonly IServiceProvider _services;
+    private readonly IServiceProvider _services = services;
+    private int _created;
 
-    public IotInstruments(IServiceProvider services, IMeterFactory meterFactory)
+    /// <summary>Creates the instruments (once).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        _services = services;
-        var metrics = services.GetRequiredService<BrokerMetrics>();
-        AddMqtt(metrics.Meter, metrics, services.GetService<Cluster.ClusterConnection>() is not null);
+        if (Interlocked.Exchange(ref _created, 1) != 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var metrics = _services.GetRequiredService<BrokerMetrics>();
+        AddMqtt(metrics.Meter, metrics, _services.GetService<Cluster.ClusterConnection>() is not null);
         AddSecurity(metrics.Meter);
         AddRuntime(meterFactory.Create(RuntimeMeterName));
         AddRouting(meterFactory.Create(Routing.Hosting.RoutingMetrics.MeterName));
         AddStreams(meterFactory.Create(Streams.Hosting.StreamsMetrics.MeterName));
         AddCluster(meterFactory.Create(ClusterMeterName));
+        return Task.CompletedTask;
     }
+
+    /// <summary>Nothing to stop: the meters end with the host's meter factory.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>The broker's counters and gauges; the <c>iot_cluster_*</c> counters of <see cref="BrokerCounter"/> only in cluster mode.</summary>
     private void AddMqtt(Meter meter, BrokerMetrics m, bool clusterMode)

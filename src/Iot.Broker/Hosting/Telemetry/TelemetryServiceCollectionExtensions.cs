@@ -39,7 +39,7 @@ public static class TelemetryServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>());
-        services.TryAddSingleton<IotInstruments>();
+        services.AddHostedService<IotInstruments>();
 
         // The SDK listens through Microsoft.Extensions.Diagnostics' rules, scoped to this host's meter factory: two
         // brokers in one process (the integration tests) never read each other's instruments.
@@ -73,11 +73,10 @@ public static class TelemetryServiceCollectionExtensions
             });
     }
 
-    /// <summary>Maps <c>/metrics</c> (no API key, as the probes) and creates the observable instruments.</summary>
+    /// <summary>Maps <c>/metrics</c> (no API key, as the probes).</summary>
     public static IEndpointRouteBuilder MapIotMetrics(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.ServiceProvider.GetRequiredService<IotInstruments>();
         endpoints.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null,
             configureBranchedPipeline: branch => branch.UseMiddleware<ClassicTextFormatMiddleware>(), optionsName: null);
         return endpoints;
