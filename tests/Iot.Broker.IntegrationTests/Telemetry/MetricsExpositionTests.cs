@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Iot.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -84,6 +85,32 @@ public sealed partial class MetricsExpositionTests
 
         await subscriber.DisconnectAsync();
         await publisher.DisconnectAsync();
+    }
+
+    [Fact]
+    public async Task Histograms_WithTheSdkListening_RecordWithoutAllocating()
+    {
+        await using var broker = await BrokerFixture.StartAsync();
+        var mqtt = broker.App.Services.GetRequiredService<Iot.Broker.Mqtt.BrokerMetrics>();
+        var routing = broker.App.Services.GetRequiredService<Iot.Routing.Hosting.RoutingMetrics>();
+        var outcome = new KeyValuePair<string, object?>("outcome", "delivered");
+        var store = new KeyValuePair<string, object?>("store", "queues");
+
+        // As the hot paths record: a double, and at most one tag whose value is a string they already hold.
+        var allocated = SteadyStateAllocations.Of(() =>
+        {
+            mqtt.DeliveryDuration.Record(0.0001);
+            mqtt.StoreCommitDuration.Record(0.002);
+            routing.WebhookDuration.Record(0.05, outcome);
+            routing.StoreCommitDuration.Record(0.003, store);
+            routing.CommandRoundTrip.Record(0.2);
+        });
+
+        Assert.Equal(0, allocated);
+        using var http = new HttpClient { BaseAddress = broker.HttpBaseUri, Timeout = TimeSpan.FromSeconds(30) };
+        var families = PrometheusText.Parse(await http.GetStringAsync(new Uri("metrics", UriKind.Relative)));
+        Assert.True(families["iot_mqtt_delivery_duration_seconds"].Count >= 1000, "the SDK was listening to what was measured");
+        Assert.True(families["iot_routing_webhook_duration_seconds"].Count >= 1000, "the SDK was listening to what was measured");
     }
 
     [Fact]
