@@ -46,13 +46,14 @@ internal sealed class MessageDispatcher(
     /// </summary>
     public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false)
     {
+        var accepted = Stopwatch.GetTimestamp();
         var durable = default(DurableWrites);
         if (message.Retain && !retained.Apply(message, ref durable) && refuseUnretained)
         {
             return RetainedQuotaExceeded;
         }
 
-        DeliverLocal(message, publisherClientId, shareLocally: live is null, ref durable);
+        DeliverLocal(message, publisherClientId, shareLocally: live is null, accepted, ref durable);
         live?.Publish(message, publisherClientId);
 
         // Cluster mode: persistent sessions' queues and shared groups, on any node, before the PUBACK.
@@ -77,7 +78,7 @@ internal sealed class MessageDispatcher(
     public void DeliverFromCluster(BrokerMessage message, string? publisherClientId)
     {
         var durable = default(DurableWrites);
-        DeliverLocal(message, publisherClientId, shareLocally: false, ref durable);
+        DeliverLocal(message, publisherClientId, shareLocally: false, Stopwatch.GetTimestamp(), ref durable);
         _ = durable.ToTask();
     }
 
@@ -127,11 +128,13 @@ internal sealed class MessageDispatcher(
     /// Delivers to the matching sessions of this node; a shared group's member only when <paramref name="shareLocally"/>
     /// (single-process mode: in cluster mode the publishing node picks each group's member, <see cref="IClusterFanOut"/>).
     /// </summary>
-    private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, ref DurableWrites durable)
+    /// <remarks>
+    /// <c>iot.mqtt.delivery.duration</c> from <paramref name="accepted"/>: one timestamp pair and one measurement per
+    /// message, not per copy (a fan-out to thousands of sessions records once); the copies are in their sessions'
+    /// writers or queues when this returns.
+    /// </remarks>
+    private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, long accepted, ref DurableWrites durable)
     {
-        // iot.mqtt.delivery.duration: one timestamp pair and one measurement per message, not per copy (a fan-out to
-        // thousands of sessions records once); the copies are in their sessions' writers or queues when this returns.
-        var started = Stopwatch.GetTimestamp();
         var matches = t_matches ??= new List<IndexEntry>(16);
         matches.Clear();
         subscriptions.Match(message.Topic, matches);
@@ -156,7 +159,7 @@ internal sealed class MessageDispatcher(
 
             if (matches.Count != 0)
             {
-                metrics.DeliveryDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                metrics.DeliveryDuration.Record(Stopwatch.GetElapsedTime(accepted).TotalSeconds);
             }
         }
         finally
