@@ -168,16 +168,22 @@ public sealed partial class MetricsExpositionTests
     private static async Task AnswerOneCommandAsync(BrokerFixture broker, HttpClient http, string deviceId)
     {
         using var device = new MqttClientFactory().CreateMqttClient();
-        device.ApplicationMessageReceivedAsync += async e =>
+        var command = new TaskCompletionSource<MqttApplicationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.ApplicationMessageReceivedAsync += e =>
         {
-            var answer = new MqttApplicationMessageBuilder().WithTopic(e.ApplicationMessage.ResponseTopic).WithPayload("""{"status":"ok"}""")
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-            await device.PublishAsync(answer);
+            command.TrySetResult(e.ApplicationMessage);
+            return Task.CompletedTask;
         };
         await device.ConnectAsync(broker.CreateMqttClientOptions(deviceId));
         await device.SubscribeAsync($"devices/{deviceId}/commands/#", MqttQualityOfServiceLevel.AtLeastOnce);
         using var content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
-        using var response = await http.PostAsync(new Uri($"api/devices/{deviceId}/commands/ping?wait=20", UriKind.Relative), content);
+        var posted = http.PostAsync(new Uri($"api/devices/{deviceId}/commands/ping?wait=20", UriKind.Relative), content);
+
+        // The answer is published from here, not from the receive handler, which must not wait for its own PUBACK.
+        var received = await command.Task.WaitAsync(Deadline);
+        await device.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(received.ResponseTopic).WithPayload("""{"status":"ok"}""")
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        using var response = await posted;
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         await device.DisconnectAsync();
     }
