@@ -21,6 +21,12 @@ public static class TelemetryServiceCollectionExtensions
     /// <summary>The service name in the resource (OTLP) and <c>target_info</c>; <c>OTEL_SERVICE_NAME</c> overrides it.</summary>
     public const string ServiceName = "iot-broker";
 
+    /// <summary>Series one instrument of the broker's meters may have (the largest, <c>iot_mqtt_limit</c>, has 25).</summary>
+    internal const int CardinalityLimit = 100;
+
+    /// <summary>Series one instrument of <c>Iot.Streams</c> may have: streams x windows x partitions.</summary>
+    internal const int StreamsCardinalityLimit = 1000;
+
     /// <summary>The meters this host exports: the broker's own, and ASP.NET Core's and Kestrel's built-in ones.</summary>
     internal static readonly string[] MeterNames =
     [
@@ -59,6 +65,15 @@ public static class TelemetryServiceCollectionExtensions
                 serviceVersion: typeof(IotInstruments).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>
             {
+                // The SDK allocates every stream's series up front (2 000 by default, per instrument and per exporter):
+                // the broker's own instruments have a few dozen series at most, the streams' one per stream, window and
+                // partition. ASP.NET Core's and Kestrel's keep the default.
+                metrics.AddView(instrument => instrument.Meter.Name switch
+                {
+                    StreamsMetrics.MeterName => new MetricStreamConfiguration { CardinalityLimit = StreamsCardinalityLimit },
+                    _ when instrument.Meter.Name.StartsWith("Iot.", StringComparison.Ordinal) => new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit },
+                    _ => null,
+                });
                 metrics.AddPrometheusExporter(prometheus =>
                 {
                     // Every scrape reads the counters now (tests and dashboards read a change at once), and the series
