@@ -6,6 +6,7 @@ using Iot.Broker.Dashboard;
 using Iot.Broker.Hosting.Audit;
 using Iot.Broker.Hosting.Backup;
 using Iot.Broker.Hosting.OpenApi;
+using Iot.Broker.Hosting.Telemetry;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
 using Iot.Routing.Hosting;
@@ -72,7 +73,7 @@ public static class BrokerHost
         return app;
     }
 
-    /// <summary>Cluster mode when configured (the NATS connection first), the MQTT core, security, routing (event subscriptions, queues, commands), streams and the InfluxDB sink.</summary>
+    /// <summary>Cluster mode when configured (the NATS connection first), the MQTT core, security, routing (event subscriptions, queues, commands), streams, the InfluxDB sink and the metrics (OpenTelemetry).</summary>
     private static void AddServices(WebApplicationBuilder builder)
     {
         builder.Services.AddIotCluster(builder.Configuration);
@@ -85,6 +86,7 @@ public static class BrokerHost
         builder.Services.AddIotAudit(builder.Configuration);
         builder.Services.AddApiErrors();
         builder.Services.AddIotOpenApi();
+        builder.Services.AddIotTelemetry(builder.Configuration);
     }
 
     /// <summary>

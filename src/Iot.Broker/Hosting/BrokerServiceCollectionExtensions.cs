@@ -35,7 +35,8 @@ public static class BrokerServiceCollectionExtensions
                 HostingLog.AnonymousEnabled(logger);
             }
 
-            var store = new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>());
+            var store = new SqliteSessionStore(dataDir, sp.GetRequiredService<ILogger<SqliteSessionStore>>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<BrokerMetrics>().StoreCommitDuration);
             // Cluster mode keeps sessions in JetStream: its store wraps this one (retained messages stay here).
             return sp.GetService<Func<ISessionStore, ISessionStore>>() is { } wrap ? wrap(store) : store;
         });

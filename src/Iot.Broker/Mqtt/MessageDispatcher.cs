@@ -84,13 +84,14 @@ internal sealed class MessageDispatcher(
 
     private Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained)
     {
+        var accepted = Stopwatch.GetTimestamp();
         var durable = default(DurableWrites);
         if (message.Retain && !retained.Apply(message, ref durable) && refuseUnretained)
         {
             return RetainedQuotaExceeded;
         }
 
-        DeliverLocal(message, publisherClientId, shareLocally: live is null, ref durable);
+        DeliverLocal(message, publisherClientId, shareLocally: live is null, accepted, ref durable);
         live?.Publish(message, publisherClientId);
 
         // Cluster mode: persistent sessions' queues and shared groups, on any node, before the PUBACK.
@@ -115,7 +116,7 @@ internal sealed class MessageDispatcher(
     public void DeliverFromCluster(BrokerMessage message, string? publisherClientId)
     {
         var durable = default(DurableWrites);
-        DeliverLocal(message, publisherClientId, shareLocally: false, ref durable);
+        DeliverLocal(message, publisherClientId, shareLocally: false, Stopwatch.GetTimestamp(), ref durable);
         _ = durable.ToTask();
     }
 
@@ -165,7 +166,12 @@ internal sealed class MessageDispatcher(
     /// Delivers to the matching sessions of this node; a shared group's member only when <paramref name="shareLocally"/>
     /// (single-process mode: in cluster mode the publishing node picks each group's member, <see cref="IClusterFanOut"/>).
     /// </summary>
-    private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, ref DurableWrites durable)
+    /// <remarks>
+    /// <c>iot.mqtt.delivery.duration</c> from <paramref name="accepted"/>: one timestamp pair and one measurement per
+    /// message, not per copy (a fan-out to thousands of sessions records once); the copies are in their sessions'
+    /// writers or queues when this returns.
+    /// </remarks>
+    private void DeliverLocal(BrokerMessage message, string? publisherClientId, bool shareLocally, long accepted, ref DurableWrites durable)
     {
         var matches = t_matches ??= new List<IndexEntry>(16);
         matches.Clear();
@@ -187,6 +193,11 @@ internal sealed class MessageDispatcher(
             else
             {
                 DeliverMany(message, publisherClientId, matches, shareLocally, ref durable);
+            }
+
+            if (matches.Count != 0)
+            {
+                metrics.DeliveryDuration.Record(Stopwatch.GetElapsedTime(accepted).TotalSeconds);
             }
         }
         finally

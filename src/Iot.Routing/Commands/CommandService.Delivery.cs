@@ -132,6 +132,7 @@ internal sealed partial class CommandService
         try
         {
             var now = _timeProvider.GetUtcNow();
+            var sentAt = _timeProvider.GetTimestamp();
             uint? expiry = message.ExpiresAt == DateTimeOffset.MaxValue ? null : (uint)Math.Clamp(Math.Ceiling((message.ExpiresAt - now).TotalSeconds), 1, uint.MaxValue);
             message.ApplicationProperties.TryGetValue(IotTracing.TraceParent, out var traceParent);
             bool acknowledged;
@@ -168,6 +169,7 @@ internal sealed partial class CommandService
             try
             {
                 await answered.Task.WaitAsync(remaining - margin, _timeProvider, cancellationToken).ConfigureAwait(false);
+                _metrics.CommandRoundTrip.Record(_timeProvider.GetElapsedTime(sentAt).TotalSeconds);
                 await _queues.CompleteAsync(QueueName, message.LockToken!, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)

@@ -52,7 +52,7 @@ public static class IotRoutingServiceCollectionExtensions
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteRoutingStore>(), options.MaxDeadLetteredEventsPerSubscription);
             return new SqliteRoutingStore(Path.Combine(options.DataDir!, "routing.db"), options.MaxPendingStoreOperations,
                 options.MaxPendingEventsPerSubscription, options.MaxPendingBytesPerSubscription,
-                options.MaxDeadLetteredEventsPerSubscription, evictions.Report);
+                options.MaxDeadLetteredEventsPerSubscription, evictions.Report, sp.GetRequiredService<RoutingMetrics>().StoreCommitDuration);
         });
         services.TryAddSingleton<IRoutingDefinitionStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());
         services.TryAddSingleton<IEventDeliveryStore>(sp => sp.GetRequiredService<SqliteRoutingStore>());

@@ -21,7 +21,8 @@ internal static class QueueServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<RoutingOptions>>().Value;
-            var store = new SqliteQueueStore(Path.Combine(options.DataDir!, "queues.db"), sp.GetRequiredService<TimeProvider>(), options.MaxPendingStoreOperations);
+            var store = new SqliteQueueStore(Path.Combine(options.DataDir!, "queues.db"), sp.GetRequiredService<TimeProvider>(), options.MaxPendingStoreOperations,
+                sp.GetRequiredService<RoutingMetrics>().StoreCommitDuration);
             var logger = sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SqliteQueueStore>>();
             foreach (var (name, reason) in store.SkippedDefinitions)
             {

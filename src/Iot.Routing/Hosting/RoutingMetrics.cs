@@ -1,10 +1,54 @@
+using System.Diagnostics.Metrics;
+
 namespace Iot.Routing.Hosting;
 
-/// <summary>Counters of the routing layer, updated lock-free and rendered by the broker's <c>/metrics</c>.</summary>
+/// <summary>
+/// Counters of the routing layer, updated lock-free and read at collection time by the broker's observable instruments
+/// (<see cref="Snapshot"/>), and its three histograms (webhook POSTs, command round trips, group commits) on the
+/// <see cref="MeterName"/> meter.
+/// </summary>
 public sealed class RoutingMetrics
 {
+    /// <summary>The meter of the routing layer's instruments.</summary>
+    public const string MeterName = "Iot.Routing";
+
     private static readonly RoutingCounter[] All = Enum.GetValues<RoutingCounter>();
+
+    /// <summary>Buckets (seconds) of a remote answer (a webhook POST, a device's answer to a command), 1 ms to 60 s.</summary>
+    private static readonly double[] RemoteBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+    /// <summary>Buckets (seconds) of a group commit with its fsync, 100 µs to 5 s.</summary>
+    private static readonly double[] CommitBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
     private readonly long[] _counters = new long[All.Length];
+
+    /// <summary>Creates the counters and, on the host's meter, the histograms.</summary>
+    /// <param name="meterFactory">The host's meter factory; without it (unit tests) the histograms record to nobody.</param>
+    public RoutingMetrics(IMeterFactory? meterFactory = null)
+    {
+        Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        WebhookDuration = Meter.CreateHistogram("iot.routing.webhook.duration", "s",
+            "Time of one webhook POST to an event subscription's endpoint, by outcome (delivered; rejected: a status that dead-letters; failed: retried).",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RemoteBuckets });
+        CommandRoundTrip = Meter.CreateHistogram("iot.commands.round_trip", "s",
+            "Time from a command sent to the device to its answer recorded (answers that come while the delivery waits for them).",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = RemoteBuckets });
+        StoreCommitDuration = Meter.CreateHistogram("iot.routing.store.commit.duration", "s",
+            "Time of one group commit of a routing store (store: routing for event deliveries and subscriptions, queues for queues and commands), fsync included.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = CommitBuckets });
+    }
+
+    /// <summary>The meter the routing layer's instruments belong to.</summary>
+    public Meter Meter { get; }
+
+    /// <summary><c>iot.routing.webhook.duration</c>, tagged <c>outcome</c>.</summary>
+    public Histogram<double> WebhookDuration { get; }
+
+    /// <summary><c>iot.commands.round_trip</c>.</summary>
+    public Histogram<double> CommandRoundTrip { get; }
+
+    /// <summary><c>iot.routing.store.commit.duration</c>, tagged <c>store</c>.</summary>
+    public Histogram<double> StoreCommitDuration { get; }
 
     /// <summary>A counter's value.</summary>
     public long Read(RoutingCounter counter) => Interlocked.Read(ref _counters[(int)counter]);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Data.Sqlite;
 
 namespace Iot.Routing.Internal;
@@ -47,12 +48,12 @@ internal sealed partial class SqliteRoutingStore : IRoutingStore
     /// <paramref name="deadLettersEvicted"/> told after the commit with the subscription and how many).
     /// </summary>
     public SqliteRoutingStore(string path, int queueCapacity = 10_000, int maxPendingEvents = int.MaxValue, long maxPendingBytes = long.MaxValue,
-        int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null)
+        int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null, Histogram<double>? commitDuration = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _quota = new SubscriptionQuota(maxPendingEvents, maxPendingBytes, maxDeadLetteredEvents, deadLettersEvicted);
         Path = path;
-        _loop = new SqliteGroupCommit(SqliteDatabase.Open(path, Schema), queueCapacity, nameof(SqliteRoutingStore), _quota);
+        _loop = new SqliteGroupCommit(SqliteDatabase.Open(path, Schema), queueCapacity, nameof(SqliteRoutingStore), _quota, commitDuration, "routing");
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Iot.Routing.Commands;
 using Iot.Routing.Internal;
@@ -31,7 +32,8 @@ internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
     /// <param name="path">The database file, normally <c>{Iot:DataDir}/queues.db</c>.</param>
     /// <param name="timeProvider">The clock for locks, TTLs and schedules.</param>
     /// <param name="maxPendingOperations">Operations that may wait for the disk before callers wait (default 10 000).</param>
-    public SqliteQueueStore(string path, TimeProvider timeProvider, int maxPendingOperations = 10_000)
+    /// <param name="commitDuration">Records the time of each group commit (<c>iot.routing.store.commit.duration</c>, store <c>queues</c>), if given.</param>
+    public SqliteQueueStore(string path, TimeProvider timeProvider, int maxPendingOperations = 10_000, Histogram<double>? commitDuration = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -49,7 +51,7 @@ internal sealed partial class SqliteQueueStore : IQueueStore, IAsyncDisposable
             throw;
         }
 
-        _store = new SqliteGroupCommit(connection, maxPendingOperations, nameof(SqliteQueueStore));
+        _store = new SqliteGroupCommit(connection, maxPendingOperations, nameof(SqliteQueueStore), observer: null, commitDuration, "queues");
     }
 
     /// <summary>The database file.</summary>

@@ -138,7 +138,9 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
             bool asBatch = Definition.Batching.MaxEventsPerBatch > 1;
             byte[][] events = [.. batch.Select(b => b.Event)];
             using var activity = DeliveryTracing.Start(Subscription.Name, endpoint, events, batch[0].Attempts + 1);
+            var started = timeProvider.GetTimestamp();
             var sent = await sender.SendAsync(endpoint, events, asBatch, batch[0].Attempts + 1, cancellationToken).ConfigureAwait(false);
+            RecordPost(sent.Result, timeProvider.GetElapsedTime(started));
             if (activity is not null)
             {
                 activity.SetTag("iot.delivery.outcome", sent.Outcome);
@@ -153,6 +155,22 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
         finally
         {
             concurrency.Release();
+        }
+    }
+
+    /// <summary><c>iot.routing.webhook.duration</c>: one POST that was sent (a refused address sends none), by outcome.</summary>
+    private void RecordPost(WebhookResult result, TimeSpan elapsed)
+    {
+        var outcome = result switch
+        {
+            WebhookResult.Delivered => "delivered",
+            WebhookResult.DeadLetter => "rejected",
+            WebhookResult.Retry => "failed",
+            _ => null,
+        };
+        if (outcome is not null)
+        {
+            metrics.WebhookDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Reactive.Concurrency;
 using Iot.Messaging;
 using Iot.Messaging.Leases;
@@ -56,7 +57,8 @@ public static class IotStreamsServiceCollectionExtensions
         services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         services.TryAddSingleton<IPartitionMapper, HashPartitionMapper>();
         services.TryAddSingleton(sp => OpenStore(sp.GetRequiredService<IOptions<StreamsOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileStreamStore>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<FileStreamStore>>(),
+            StreamsMetrics.CreateAppendDuration(sp.GetService<IMeterFactory>())));
         // Cluster mode registers its JetStream store first (AddIotCluster runs before this): then this one is never opened.
         services.TryAddSingleton<IStreamStore>(sp => sp.GetRequiredService<FileStreamStore>());
         services.TryAddSingleton<StreamRouteDestination>();
@@ -74,7 +76,7 @@ public static class IotStreamsServiceCollectionExtensions
     }
 
     /// <summary>Opens the store and creates the configured streams that do not exist yet.</summary>
-    private static FileStreamStore OpenStore(StreamsOptions options, TimeProvider timeProvider, ILogger logger)
+    private static FileStreamStore OpenStore(StreamsOptions options, TimeProvider timeProvider, ILogger logger, Histogram<double> appendDuration)
     {
         var store = new FileStreamStore(options.DataDir!, definition => new SegmentLogOptions
         {
@@ -86,6 +88,8 @@ public static class IotStreamsServiceCollectionExtensions
             RetentionAge = definition.RetentionAge,
             RetentionBytes = definition.RetentionBytes,
             TimeProvider = timeProvider,
+            AppendDuration = appendDuration,
+            StreamName = definition.Name,
         });
         foreach (var definition in options.Streams)
         {

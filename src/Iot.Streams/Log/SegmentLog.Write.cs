@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 
 namespace Iot.Streams.Log;
 
@@ -32,6 +33,7 @@ internal sealed partial class SegmentLog
     {
         Segment? active = null;
         long position = 0;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             RollIfNeeded();
@@ -57,6 +59,7 @@ internal sealed partial class SegmentLog
                 at += size;
             }
 
+            _options.AppendDuration?.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("stream", _options.StreamName));
             active.Publish(at);
             Volatile.Write(ref _nextOffset, first + batch.Count);
             Interlocked.Exchange(ref _appended, NewSignal()).TrySetResult();

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+
 namespace Iot.Streams.Log;
 
 /// <summary>When the log flushes appended records to the disk.</summary>
@@ -32,4 +34,10 @@ internal sealed class SegmentLogOptions
     public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromMinutes(1);
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Records the time of each group write with its flush (<c>iot.stream.append.duration</c>), if set.</summary>
+    public Histogram<double>? AppendDuration { get; init; }
+
+    /// <summary>The stream this log is a partition of: the <c>stream</c> tag of <see cref="AppendDuration"/>.</summary>
+    public string StreamName { get; init; } = "";
 }

@@ -29,7 +29,7 @@ public sealed class DeploymentFileTests
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var services = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Equal(["broker", "grafana", "influxdb", "simulator"], services.Order(StringComparer.Ordinal));
+        Assert.Equal(["broker", "grafana", "influxdb", "prometheus", "simulator"], services.Order(StringComparer.Ordinal));
     }
 
     [Theory]

@@ -123,5 +123,26 @@ public sealed class TracingTests : IDisposable
         Assert.Equal(deviceId, deliver.GetTagItem("iot.device.id"));
     }
 
+    [Fact]
+    public async Task OtlpConfigured_TheBrokerExportsTheDevicesTrace()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var broker = await BrokerFixture.StartAsync($"--Iot:Telemetry:OtlpEndpoint={receiver.Endpoint}");
+        using var device = new MqttClientFactory().CreateMqttClient();
+        await device.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("totlp")));
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        var parent = ActivitySpanId.CreateRandom().ToHexString();
+        await device.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic("devices/totlp/events/door").WithPayload("{}").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithUserProperty("traceparent", System.Text.Encoding.UTF8.GetBytes($"00-{traceId}-{parent}-01")).Build());
+
+        // The batch exporter sends within its delay (5 s by default).
+        await Eventually.WaitUntilAsync(() => receiver.Spans.Any(s => s.TraceId == traceId && s.Name == "route"), TimeSpan.FromSeconds(60),
+            "the receiver gets the trace's spans");
+        var publish = receiver.Spans.Single(s => s.TraceId == traceId && s.Name == "publish");
+        Assert.Equal(parent, publish.ParentSpanId);
+        Assert.Equal(publish.SpanId, receiver.Spans.Single(s => s.TraceId == traceId && s.Name == "route").ParentSpanId);
+    }
+
     private Activity Single(string name) => Assert.Single(_spans, s => s.OperationName == name);
 }

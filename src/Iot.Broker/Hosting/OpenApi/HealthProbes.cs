@@ -4,8 +4,9 @@ using Microsoft.OpenApi;
 namespace Iot.Broker.Hosting.OpenApi;
 
 /// <summary>
-/// The health probes' entries in the document. <c>MapHealthChecks</c> maps them for every method and without the
-/// metadata the generator reads, so they are written here, from the answers <see cref="Health.HealthEndpoints"/> gives.
+/// The health probes' and <c>/metrics</c>' entries in the document. <c>MapHealthChecks</c> and OpenTelemetry's
+/// <c>MapPrometheusScrapingEndpoint</c> map them without the metadata the generator reads, so they are written here, from
+/// the answers <see cref="Health.HealthEndpoints"/> and the Prometheus exporter give.
 /// </summary>
 internal sealed record HealthProbes(string Path, string OperationId, string Summary, bool Readiness)
 {
@@ -14,9 +15,12 @@ internal sealed record HealthProbes(string Path, string OperationId, string Summ
         new("/healthz", "GetHealth", "Liveness (as /healthz/live): 200 'ok' while the process serves HTTP.", false),
         new("/healthz/live", "GetLiveness", "Liveness: 200 'ok' while the process serves HTTP; no check runs.", false),
         new("/healthz/ready", "GetReadiness",
-            "Readiness: 200 when every check passes, 503 when one fails (stopping, data directory not writable or short of space, NATS not connected in cluster mode); the JSON body names each check.",
+            "Readiness: 200 when every check passes, 503 when one fails (stopping, data directory or a store not writable or short of space, NATS not connected in cluster mode, the InfluxDB sink lagging when configured so); the JSON body names each check.",
             true),
+        new(MetricsPath, "GetMetrics", "Prometheus metrics (text exposition format 0.0.4, OpenTelemetry's Prometheus exporter); no API key.", false),
     ];
+
+    private const string MetricsPath = "/metrics";
 
     public OpenApiPathItem Describe()
     {
@@ -25,6 +29,17 @@ internal sealed record HealthProbes(string Path, string OperationId, string Summ
         {
             responses["200"] = Report("Ready: every check passed (or is degraded).");
             responses["503"] = Report("Not ready: at least one check failed; the body says which and why.");
+        }
+        else if (Path == MetricsPath)
+        {
+            responses["200"] = new OpenApiResponse
+            {
+                Description = "Every metric (docs/api.md, Metrics) in the Prometheus text format 0.0.4.",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    [MediaTypeNames.Text.Plain] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } },
+                },
+            };
         }
         else
         {
@@ -73,7 +88,7 @@ internal sealed record HealthProbes(string Path, string OperationId, string Summ
                     Required = new HashSet<string> { "name", "status", "duration_ms" },
                     Properties = new Dictionary<string, IOpenApiSchema>
                     {
-                        ["name"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "drain, data_dir or nats." },
+                        ["name"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "drain, data_dir, nats, stores or influx_sink." },
                         ["status"] = Status(),
                         ["description"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Why the check failed or what it saw." },
                         ["duration_ms"] = new OpenApiSchema { Type = JsonSchemaType.Number, Format = "double" },

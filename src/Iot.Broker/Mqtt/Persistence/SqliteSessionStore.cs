@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -27,6 +28,7 @@ internal sealed partial class SqliteSessionStore : ISessionStore
 
     private readonly ILogger<SqliteSessionStore> _logger;
     private readonly TimeProvider _timeProvider;
+    private readonly Histogram<double>? _commitDuration;
     private readonly string _path;
     private readonly SqliteConnection _connection;
     private readonly SessionStoreStatements _statements;
@@ -44,12 +46,13 @@ internal sealed partial class SqliteSessionStore : ISessionStore
 
     /// <summary>Opens (or creates) <c>mqtt.db</c> in <paramref name="directory"/>, creating the directory too.</summary>
     /// <exception cref="NotSupportedException">The database has a newer schema than this broker knows.</exception>
-    public SqliteSessionStore(string directory, ILogger<SqliteSessionStore> logger, TimeProvider? timeProvider = null)
+    public SqliteSessionStore(string directory, ILogger<SqliteSessionStore> logger, TimeProvider? timeProvider = null, Histogram<double>? commitDuration = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(logger);
         _logger = logger;
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _commitDuration = commitDuration;
         Directory.CreateDirectory(directory);
         _path = Path.GetFullPath(Path.Combine(directory, FileName));
         _connection = SessionStoreSchema.Open(_path);
@@ -258,6 +261,7 @@ internal sealed partial class SqliteSessionStore : ISessionStore
 
             var elapsed = _timeProvider.GetElapsedTime(started);
             _statistics.Committed(operations.Count, elapsed);
+            _commitDuration?.Record(elapsed.TotalSeconds);
             if (elapsed >= SlowCommitThreshold)
             {
                 LogSlowCommit(_logger, operations.Count, elapsed.TotalMilliseconds);
