@@ -39,6 +39,7 @@ public sealed partial class MetricsExpositionTests
         await subscriber.SubscribeAsync(topic, MqttQualityOfServiceLevel.AtLeastOnce);
         using var publisher = new MqttClientFactory().CreateMqttClient();
         await publisher.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("m-pub")));
+        await PublishSampledAsync(publisher, topic);
         await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("m").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
         await received.Task.WaitAsync(Deadline);
 
@@ -145,7 +146,7 @@ public sealed partial class MetricsExpositionTests
         await subscriber.SubscribeAsync(topic);
         using var publisher = new MqttClientFactory().CreateMqttClient();
         await publisher.ConnectAsync(broker.CreateMqttClientOptions(TestIds.ClientId("o-pub")));
-        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("m").Build());
+        await PublishSampledAsync(publisher, topic);
 
         string[] expected =
         [
@@ -156,6 +157,18 @@ public sealed partial class MetricsExpositionTests
             $"the receiver gets {string.Join(", ", expected)}; so far: {string.Join(", ", receiver.Metrics.Keys.Order())}");
         await subscriber.DisconnectAsync();
         await publisher.DisconnectAsync();
+    }
+
+    /// <summary>
+    /// Enough messages that the sampled delivery histogram records some: one in
+    /// <see cref="Iot.Broker.Mqtt.MessageDispatcher.DeliverySampleEvery"/> per thread, and a connection's messages are read on few threads.
+    /// </summary>
+    private static async Task PublishSampledAsync(IMqttClient publisher, string topic)
+    {
+        for (int i = 0; i < 16 * Iot.Broker.Mqtt.MessageDispatcher.DeliverySampleEvery; i++)
+        {
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("m").Build());
+        }
     }
 
     private static readonly string[] Histograms =
