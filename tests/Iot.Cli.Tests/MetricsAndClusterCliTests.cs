@@ -12,13 +12,13 @@ public sealed class MetricsAndClusterCliTests(CliBrokerFixture broker)
         Assert.Equal(["SECTION", "FIGURE", "VALUE"], table[0]);
         Assert.Contains(table, r => r[0] == "MQTT" && r[1] == "connections" && long.TryParse(r[2], out _));
         Assert.Contains(table, r => r[0] == "Commands" && r[1] == "sent");
-        Assert.Contains(table, r => r[0] == "Streams" && r[1] == "next offset (stream=telemetry, partition=0)");
+        Assert.Contains(table, r => r[0] == "Streams" && r[1] == "next offset (partition=0, stream=telemetry)");
         Assert.Contains(table, r => r[0] == "Process" && r[1] == "resident memory bytes" && long.Parse(r[2], System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.DoesNotContain(table, r => r[0] == "Cluster");
 
         var json = (await broker.IotAsync("metrics", "summary", "--json")).ExpectExit(0).Json();
         Assert.True(json.GetProperty("iot_mqtt_connections").GetDouble() >= 0);
-        Assert.True(json.TryGetProperty("iot_stream_next_offset{stream=\"telemetry\",partition=\"0\"}", out _), json.ToString());
+        Assert.True(json.TryGetProperty("iot_stream_next_offset{partition=\"0\",stream=\"telemetry\"}", out _), json.ToString());
     }
 
     [Fact]

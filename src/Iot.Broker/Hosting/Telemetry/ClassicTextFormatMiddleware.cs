@@ -13,7 +13,7 @@ namespace Iot.Broker.Hosting.Telemetry;
 /// but the dashboard, scripts and tests that read a line such as <c>iot_mqtt_connections 3</c> keep working. Only an empty
 /// label set right after the name at the start of a line is removed, so a label value is never touched.</item>
 /// </list>
-/// The scrape is buffered (tens of kilobytes).
+/// The scrape is buffered (tens of kilobytes) and answered uncompressed.
 /// </summary>
 internal sealed partial class ClassicTextFormatMiddleware(RequestDelegate next)
 {
@@ -22,6 +22,9 @@ internal sealed partial class ClassicTextFormatMiddleware(RequestDelegate next)
     public async Task InvokeAsync(HttpContext context)
     {
         context.Request.Headers.Accept = TextFormat;
+
+        // The exporter gzips when asked (a browser always asks); the text is rewritten below, so it must come plain.
+        context.Request.Headers.AcceptEncoding = default;
         var original = context.Response.Body;
         using var buffer = new MemoryStream();
         context.Response.Body = buffer;
@@ -36,6 +39,7 @@ internal sealed partial class ClassicTextFormatMiddleware(RequestDelegate next)
 
         var text = EmptyLabelSet().Replace(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), "$1");
         var bytes = Encoding.UTF8.GetBytes(text);
+        context.Response.Headers.ContentEncoding = default;
         context.Response.ContentLength = bytes.Length;
         await original.WriteAsync(bytes, context.RequestAborted).ConfigureAwait(false);
     }
