@@ -11,7 +11,7 @@ internal static class BackupEndpoints
 {
     public static IEndpointRouteBuilder MapBackupApi(this IEndpointRouteBuilder api)
     {
-        var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnlyAsync)
+        var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnly.FilterAsync)
             .ProducesProblem(StatusCodes.Status403Forbidden);
         backups.MapPost("", CreateAsync).WithName("CreateBackup")
             .WithSummary("Takes an online backup of every store now, while the broker serves (single-process mode); answers when it is complete.")
@@ -88,18 +88,6 @@ internal static class BackupEndpoints
 
     private static IResult ClusterMode() => ApiProblems.Conflict(
         "Backups through the API are for single-process mode; in cluster mode the state is in NATS JetStream: back it up with the nats CLI (docs/operations.md).");
-
-    /// <summary>Beyond the API policy: an authenticated caller must be a service identity, for reads too.</summary>
-    private static ValueTask<object?> ServiceOnlyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var user = context.HttpContext.User;
-        if (user.Identity is { IsAuthenticated: true } && !user.IsInRole("service"))
-        {
-            return ValueTask.FromResult<object?>(ApiProblems.Forbidden("Backups need a service identity."));
-        }
-
-        return next(context);
-    }
 }
 
 /// <summary>The answer of <c>GET /api/backups</c>.</summary>

@@ -70,22 +70,8 @@ internal sealed class MessageDispatcher(
             return Publish(message, publisherClientId, refuseUnretained);
         }
 
-        Task work;
-        try
-        {
-            work = Publish(message, publisherClientId, refuseUnretained);
-        }
-        catch (Exception ex)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
-            activity.Stop();
-            Activity.Current = previous;
-            throw;
-        }
-
-        IotTracing.StopWhenDone(activity, previous, work);
-        Activity.Current = previous;
-        return work;
+        return IotTracing.Run(activity, previous, (Dispatcher: this, Message: message, Publisher: publisherClientId, Refuse: refuseUnretained),
+            static s => s.Dispatcher.Publish(s.Message, s.Publisher, s.Refuse));
     }
 
     private Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained)

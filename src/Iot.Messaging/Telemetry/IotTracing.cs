@@ -74,25 +74,39 @@ public static class IotTracing
     }
 
     /// <summary>
-    /// Ends <paramref name="activity"/> when <paramref name="work"/> completes (an error status if it failed), and
-    /// gives the caller's thread back its previous current span at once.
+    /// Runs <paramref name="work"/> with <paramref name="activity"/> current, ends the span when the returned task
+    /// completes (an error status if it failed; at once if <paramref name="work"/> throws) and gives the caller's thread
+    /// <paramref name="previous"/> back as its current span.
     /// </summary>
-    public static Task StopWhenDone(Activity activity, Activity? previous, Task work)
+    public static Task Run<TState>(Activity activity, Activity? previous, TState state, Func<TState, Task> work)
     {
         ArgumentNullException.ThrowIfNull(activity);
         ArgumentNullException.ThrowIfNull(work);
-        if (work.IsCompleted)
+        Task task;
+        try
         {
-            Stop(activity, work);
+            task = work(state);
+        }
+        catch (Exception ex)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity.Stop();
+            Activity.Current = previous;
+            throw;
+        }
+
+        if (task.IsCompleted)
+        {
+            Stop(activity, task);
         }
         else
         {
-            Activity.Current = previous;
-            work.ContinueWith(static (task, state) => Stop((Activity)state!, task), activity, CancellationToken.None,
+            task.ContinueWith(static (done, state) => Stop((Activity)state!, done), activity, CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
-        return work;
+        Activity.Current = previous;
+        return task;
     }
 
     private static void Stop(Activity activity, Task work)

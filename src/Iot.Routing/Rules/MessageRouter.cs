@@ -49,19 +49,7 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
             return RouteCore(message);
         }
 
-        Task work;
-        try
-        {
-            work = RouteCore(message);
-        }
-        catch (Exception ex)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
-            activity.Stop();
-            throw;
-        }
-
-        return IotTracing.StopWhenDone(activity, previous, work);
+        return IotTracing.Run(activity, previous, (Router: this, Message: message), static s => s.Router.RouteCore(s.Message));
     }
 
     private Task RouteCore(IRoutedMessage message)
@@ -207,19 +195,8 @@ internal sealed class MessageRouter(RouteTable routes, RoutingMetrics metrics, T
 
         activity.SetTag("iot.destination.kind", destination.Kind);
         activity.SetTag("iot.destination.targets", string.Join(",", names.Select(n => n ?? "*")));
-        Task work;
-        try
-        {
-            work = destination.DeliverAsync(routedEvent, names);
-        }
-        catch (Exception ex)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, ex.Message);
-            activity.Stop();
-            throw;
-        }
-
-        return IotTracing.StopWhenDone(activity, previous, work);
+        return IotTracing.Run(activity, previous, (Destination: destination, Event: routedEvent, Names: names),
+            static s => s.Destination.DeliverAsync(s.Event, s.Names));
     }
 
     /// <summary>The target names per destination of one message, on the stack.</summary>

@@ -8,7 +8,7 @@ internal static class AuditEndpoints
 {
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder api)
     {
-        api.MapGet("/audit", QueryAsync).WithName("ListAuditEntries").WithTags("Audit")
+        api.MapGet("/audit", QueryAsync).WithName("ListAuditEntries").WithTags("Audit").AddEndpointFilter(ServiceOnly.FilterAsync)
             .WithSummary("Lists the audit log's entries (administrative changes through the API), newest first; a service identity only.")
             .Produces<AuditListResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -16,7 +16,7 @@ internal static class AuditEndpoints
         return api;
     }
 
-    private static async Task<IResult> QueryAsync(HttpContext context, IAuditLog audit,
+    private static async Task<IResult> QueryAsync(IAuditLog audit,
         [Description("Only entries at or after this time (ISO 8601).")] DateTimeOffset? since,
         [Description("Only entries before this time (ISO 8601).")] DateTimeOffset? until,
         [Description("Only this identity's entries (anonymous: requests without credentials).")] string? actor,
@@ -24,12 +24,6 @@ internal static class AuditEndpoints
         [Description("Only entries older than this sequence: the last sequence of the previous page.")] long? before,
         [Description("The most entries to list, 1 to 1000 (100 by default).")] int? limit, CancellationToken cancellationToken)
     {
-        var user = context.User;
-        if (user.Identity is { IsAuthenticated: true } && !user.IsInRole("service"))
-        {
-            return ApiProblems.Forbidden("The audit log needs a service identity.");
-        }
-
         if (limit is < 1 or > 1000)
         {
             return ApiProblems.BadRequest("limit must be between 1 and 1000.");

@@ -101,8 +101,8 @@ internal sealed partial class BackupService(
 
     /// <summary>Whether <paramref name="name"/> has the form of a backup id (and so is safe in a path).</summary>
     public static bool IsId(string name) =>
-        name.Length == 19 && name[8] == 'T' && name[^1] == 'Z' && name.AsSpan(0, 8).ContainsAnyExceptInRange('0', '9') == false
-        && name.AsSpan(9, 9).ContainsAnyExceptInRange('0', '9') == false;
+        name.Length == 19 && name[8] == 'T' && name[^1] == 'Z' && !name.AsSpan(0, 8).ContainsAnyExceptInRange('0', '9')
+        && !name.AsSpan(9, 9).ContainsAnyExceptInRange('0', '9');
 
     private async Task<BackupManifest> CreateCoreAsync(CancellationToken cancellationToken)
     {

@@ -11,16 +11,7 @@ internal sealed class StreamFilesDurableStore(FileStreamStore store) : IDurableS
     public string Name => BackupDirectory;
 
     /// <summary>A probe file written through to the disk in the streams' directory, then deleted (appends share its file system).</summary>
-    public async Task ProbeWriteAsync(CancellationToken cancellationToken)
-    {
-        var probe = Path.Combine(store.Path, ".health-probe");
-        await using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough | FileOptions.Asynchronous))
-        {
-            await file.WriteAsync("ok"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-        }
-
-        File.Delete(probe);
-    }
+    public Task ProbeWriteAsync(CancellationToken cancellationToken) => Health.ProbeFile.WriteAsync(store.Path, cancellationToken);
 
     public Task<IReadOnlyDictionary<string, long>> BackupAsync(string target, CancellationToken cancellationToken) =>
         store.BackupAsync(Path.Combine(target, BackupDirectory), cancellationToken);

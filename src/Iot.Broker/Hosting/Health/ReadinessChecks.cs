@@ -15,15 +15,9 @@ internal sealed class DataDirectoryHealthCheck(IOptions<IotOptions> iot, IOption
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var probe = Path.Combine(_dataDir, ".health-probe");
         try
         {
-            await using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough | FileOptions.Asynchronous))
-            {
-                await file.WriteAsync("ok"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-            }
-
-            File.Delete(probe);
+            await ProbeFile.WriteAsync(_dataDir, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
