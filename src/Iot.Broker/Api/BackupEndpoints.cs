@@ -1,4 +1,5 @@
 using Iot.Broker.Hosting.Backup;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Iot.Broker.Api;
 
@@ -14,39 +15,30 @@ internal static class BackupEndpoints
         var backups = api.MapGroup("/backups").WithTags("Backups").AddEndpointFilter(ServiceOnly.FilterAsync)
             .ProducesProblem(StatusCodes.Status403Forbidden);
         backups.MapPost("", CreateAsync).WithName("CreateBackup")
-            .WithSummary("Takes an online backup of every store now, while the broker serves (single-process mode); answers when it is complete.")
+            .WithSummary("Takes an online backup of every store now, while the broker serves (in cluster mode: JetStream snapshots of every stream of Iot, kept on this node); answers when it is complete.")
             .Produces<BackupManifest>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        backups.MapGet("", (IServiceProvider services) => Service(services) is { } backups ? Results.Ok(new BackupListResponse(backups.List())) : ClusterMode())
+        backups.MapGet("", ([FromServices] BackupService backups) => Results.Ok(new BackupListResponse(backups.List())))
             .WithName("ListBackups")
             .WithSummary("Lists the complete backups, newest first.")
-            .Produces<BackupListResponse>()
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .Produces<BackupListResponse>();
         backups.MapGet("/{id}", Get).WithName("GetBackup")
             .WithSummary("Gets a backup's manifest: each store's figures and every file with its length and SHA-256.")
             .Produces<BackupManifest>()
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound);
         backups.MapGet("/{id}/archive", Archive).WithName("DownloadBackup")
             .WithSummary("Downloads a backup as a gzip-compressed tar (its files under {id}/), the file Iot:Restore:From takes.")
             .Produces(StatusCodes.Status200OK, contentType: "application/gzip")
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound);
         backups.MapDelete("/{id}", Delete).WithName("DeleteBackup")
             .WithSummary("Deletes a backup.")
             .Produces(StatusCodes.Status204NoContent)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 
-    private static async Task<IResult> CreateAsync(IServiceProvider services, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync([FromServices] BackupService backups, CancellationToken cancellationToken)
     {
-        if (Service(services) is not { } backups)
-        {
-            return ClusterMode();
-        }
-
         try
         {
             var manifest = await backups.CreateAsync(cancellationToken).ConfigureAwait(false);
@@ -58,17 +50,11 @@ internal static class BackupEndpoints
         }
     }
 
-    private static IResult Get(IServiceProvider services, string id) =>
-        Service(services) is not { } backups ? ClusterMode()
-        : backups.Find(id) is { } manifest ? Results.Ok(manifest) : ApiProblems.NotFound($"There is no backup '{id}'.");
+    private static IResult Get([FromServices] BackupService backups, string id) =>
+        backups.Find(id) is { } manifest ? Results.Ok(manifest) : ApiProblems.NotFound($"There is no backup '{id}'.");
 
-    private static IResult Archive(IServiceProvider services, string id)
+    private static IResult Archive([FromServices] BackupService backups, string id)
     {
-        if (Service(services) is not { } backups)
-        {
-            return ClusterMode();
-        }
-
         if (backups.Find(id) is not { } manifest)
         {
             return ApiProblems.NotFound($"There is no backup '{id}'.");
@@ -79,15 +65,8 @@ internal static class BackupEndpoints
             "application/gzip", $"iot-backup-{manifest.Id}.tar.gz");
     }
 
-    private static IResult Delete(IServiceProvider services, string id) =>
-        Service(services) is not { } backups ? ClusterMode()
-        : backups.Delete(id) ? Results.NoContent() : ApiProblems.NotFound($"There is no backup '{id}'.");
-
-    /// <summary>The backup service; null in cluster mode, where it is not registered.</summary>
-    private static BackupService? Service(IServiceProvider services) => services.GetService<BackupService>();
-
-    private static IResult ClusterMode() => ApiProblems.Conflict(
-        "Backups through the API are for single-process mode; in cluster mode the state is in NATS JetStream: back it up with the nats CLI (docs/operations.md).");
+    private static IResult Delete([FromServices] BackupService backups, string id) =>
+        backups.Delete(id) ? Results.NoContent() : ApiProblems.NotFound($"There is no backup '{id}'.");
 }
 
 /// <summary>The answer of <c>GET /api/backups</c>.</summary>

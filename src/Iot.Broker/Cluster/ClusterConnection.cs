@@ -62,7 +62,7 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public ValueTask DisposeAsync() => Nats.DisposeAsync();
 
-    private static NatsOpts CreateOpts(ClusterOptions options, string nodeId)
+    internal static NatsOpts CreateOpts(ClusterOptions options, string nodeId)
     {
         var nats = options.Nats;
         var tls = NatsTlsOpts.Default;

@@ -2,6 +2,9 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Iot.Broker.Cluster;
+using Iot.Broker.Cluster.Backup;
+using NATS.Client.Core;
 
 namespace Iot.Broker.Hosting.Backup;
 
@@ -11,6 +14,7 @@ namespace Iot.Broker.Hosting.Backup;
 /// SHA-256) before anything is copied; the streams go to <c>Iot:Streams:DataDir</c> (default
 /// <c>{Iot:DataDir}/streams</c>), the rest to <c>Iot:DataDir</c>, and <c>restored.json</c> records which backup it
 /// was, so that a restart with the setting still in place starts on the restored data instead of failing.
+/// A backup taken in cluster mode goes back into JetStream instead (<see cref="JetStreamRestore"/>), and only there.
 /// </summary>
 internal static class BackupRestore
 {
@@ -38,6 +42,20 @@ internal static class BackupRestore
         {
             var source = staging ?? Path.GetFullPath(from);
             var manifest = Verify(source);
+            var cluster = configuration.GetSection(ClusterOptions.SectionName).Get<ClusterOptions>() ?? new ClusterOptions();
+            var ofCluster = manifest.Stores.Any(s => s.Name == JetStreamSnapshots.BackupDirectory);
+            if (cluster.Enabled != ofCluster)
+            {
+                throw new InvalidOperationException(cluster.Enabled
+                    ? $"cannot restore backup {manifest.Id} ({Setting}) in cluster mode: it was taken by a single broker; restore it into a single broker."
+                    : $"cannot restore backup {manifest.Id} ({Setting}) into a single broker: it was taken in cluster mode; start a node with Iot:Cluster:Nats:Url.");
+            }
+
+            if (cluster.Enabled)
+            {
+                return RestoreCluster(cluster, Path.Combine(source, JetStreamSnapshots.BackupDirectory), manifest.Id) ? manifest.Id : null;
+            }
+
             var marker = Path.Combine(dataDir, MarkerFile);
             if (File.Exists(marker) && JsonSerializer.Deserialize<JsonElement>(File.ReadAllBytes(marker)).GetProperty("id").GetString() == manifest.Id)
             {
@@ -68,6 +86,25 @@ internal static class BackupRestore
             {
                 Directory.Delete(Path.GetDirectoryName(staging)!, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Restores a cluster backup into JetStream (<see cref="JetStreamRestore"/>) before the node starts.</summary>
+    private static bool RestoreCluster(ClusterOptions cluster, string directory, string backupId)
+    {
+        try
+        {
+            return Task.Run(async () =>
+            {
+                await using var nats = new NatsConnection(ClusterConnection.CreateOpts(cluster, "restore"));
+                using var timeout = new CancellationTokenSource(cluster.RequestTimeout * 60);
+                await nats.ConnectAsync().ConfigureAwait(false);
+                return await JetStreamRestore.RestoreAsync(nats, directory, backupId, cluster.Replicas, cluster.RequestTimeout, timeout.Token).ConfigureAwait(false);
+            }).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NatsException or TimeoutException or OperationCanceledException)
+        {
+            throw new InvalidOperationException($"restoring backup {backupId} into JetStream failed ({Setting}): {ex.Message}", ex);
         }
     }
 

@@ -1,4 +1,5 @@
 using Iot.Broker.Cluster;
+using Iot.Broker.Cluster.Backup;
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Broker.Security.Identities;
 using Iot.Streams.Log;
@@ -6,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting.Backup;
 
-/// <summary>Registers the data directory's stores as <see cref="IDurableStore"/>s, and in single-process mode the online backup.</summary>
+/// <summary>Registers the stores as <see cref="IDurableStore"/>s (the data directory's files; in cluster mode also JetStream) and the online backup.</summary>
 internal static class BackupServiceCollectionExtensions
 {
     /// <summary>The SQLite files of single-process mode, in the order a backup copies them.</summary>
@@ -29,6 +30,13 @@ internal static class BackupServiceCollectionExtensions
         {
             services.AddSingleton<IDurableStore>(sp => new StreamFilesDurableStore(sp.GetRequiredService<FileStreamStore>()));
             services.AddSingleton<BackupService>();
+        }
+        else
+        {
+            // The cluster's state is JetStream's: a backup holds its streams' snapshots, nothing of this node's disk.
+            services.AddSingleton<JetStreamSnapshots>();
+            services.AddSingleton<IDurableStore>(sp => sp.GetRequiredService<JetStreamSnapshots>());
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<BackupService>(sp, new IDurableStore[] { sp.GetRequiredService<JetStreamSnapshots>() }.AsEnumerable()));
         }
 
         return services;
