@@ -15,6 +15,7 @@ namespace Iot.TestUtilities;
 public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 {
     private readonly string[] _extraArgs;
+    private Action<WebApplicationBuilder>? _configure;
     private readonly TempDirectory _dataDir = new("iot-broker");
     private WebApplication? _app;
     private BrokerEndpoints? _endpoints;
@@ -77,6 +78,26 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a separate broker with extra settings and <paramref name="configure"/> applied to its builder after the
+    /// broker's own services (to decorate one of them, for instance a store that a test slows down).
+    /// </summary>
+    public static async Task<BrokerFixture> StartAsync(Action<WebApplicationBuilder> configure, params string[] extraArgs)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var fixture = new BrokerFixture(extraArgs) { _configure = configure };
+        try
+        {
+            await fixture.InitializeAsync();
+            return fixture;
+        }
+        catch
+        {
+            await fixture.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>Options for an MQTTnet client of this broker over TCP (clean start, 30 s keep-alive).</summary>
     public MqttClientOptions CreateMqttClientOptions(string clientId, MqttProtocolVersion protocolVersion = MqttProtocolVersion.V500) =>
         CreateMqttClientOptionsBuilder(clientId, protocolVersion).Build();
@@ -104,7 +125,7 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
             "--Iot:Mqtt:CompactHeapAtStart=false",
             .. _extraArgs,
         ];
-        _app = BrokerHost.Create(args);
+        _app = BrokerHost.Create(args, _configure);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _app.StartAsync(timeout.Token);
         var endpoints = _app.Services.GetRequiredService<BrokerEndpoints>();

@@ -15,6 +15,9 @@ namespace Iot.Broker.Mqtt;
 /// from the client (<see cref="MustWait"/>, <see cref="WaitForRoomAsync"/>) until the store has caught up, counted as
 /// <c>iot_mqtt_limit_hits_total{limit="pending_acknowledgements"}</c>. Back-pressure reaches the publisher, never an
 /// unbounded buffer. One thread at a time enqueues (the receive side); the loop is the only reader.
+/// A QoS 0 publish whose writes are still running (a route to a stream) waits here too, acknowledged to nobody, so that
+/// the <see cref="DurableBacklog"/> counts it until they are done; it is only enqueued when there is room
+/// (<see cref="HasRoom"/>), so it never stops the reading.
 /// </remarks>
 internal sealed class AckSequencer(MqttConnection connection, BrokerContext context)
 {
@@ -29,12 +32,15 @@ internal sealed class AckSequencer(MqttConnection connection, BrokerContext cont
     /// <summary>An acknowledgement did not fit: the receive side must <see cref="WaitForRoomAsync"/> before reading on.</summary>
     public bool MustWait => _holding;
 
+    /// <summary>Whether one more entry fits without holding it (the receive side asks before a QoS 0 publish).</summary>
+    public bool HasRoom => !_holding && Volatile.Read(ref _queued) < context.Options.ReceiveMaximum;
+
     /// <summary>Sends <paramref name="ack"/> now, or after those before it and its durable writes.</summary>
     public void Enqueue(PendingAck ack)
     {
         if (Volatile.Read(ref _queued) == 0 && ack.Durable.IsCompleted)
         {
-            connection.SendAck(ack);
+            connection.FinishAck(ack);
             return;
         }
 
@@ -71,12 +77,21 @@ internal sealed class AckSequencer(MqttConnection connection, BrokerContext cont
         catch (ChannelClosedException)
         {
             // Closing: the client resends what it did not see acknowledged.
+            connection.ReleaseBacklog(held);
         }
     }
 
     /// <summary>Lets the acknowledgements whose writes are committing go out, bounded in time (before DISCONNECT).</summary>
     public async Task CompleteAsync()
     {
+        if (_holding)
+        {
+            // Closing before the held one found room: it is never sent, the client resends it.
+            _holding = false;
+            connection.ReleaseBacklog(_held);
+            _held = default;
+        }
+
         _channel?.Writer.TryComplete();
         if (_loop is null)
         {
@@ -110,7 +125,7 @@ internal sealed class AckSequencer(MqttConnection connection, BrokerContext cont
 
                 // Queued for the writer on the thread pool, not sent here: this continuation often runs on the store's
                 // commit thread, which must not spend its time on the sockets of every publisher it acknowledges.
-                connection.SendAck(ack);
+                connection.FinishAck(ack);
                 Interlocked.Decrement(ref _queued);
             }
         }

@@ -15,6 +15,9 @@ internal sealed class BrokerContext(
 
     public TimeProvider Time { get; } = timeProvider;
 
+    /// <summary>The publishes of all connections waiting for their durable writes, and the pause of their publishers.</summary>
+    public DurableBacklog Backlog { get; } = new(options.Value, timeProvider);
+
     /// <summary>
     /// Whether a publish whose durable writes failed closes the connection whatever the protocol (cluster mode: the
     /// client resends what was not acknowledged), instead of an MQTT 5 negative acknowledgement (0x80), which a client

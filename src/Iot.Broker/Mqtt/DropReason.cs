@@ -1,6 +1,6 @@
 namespace Iot.Broker.Mqtt;
 
-/// <summary>Why a message was not delivered to a subscriber. Each reason is a label of <c>iot_mqtt_messages_dropped_total</c>.</summary>
+/// <summary>Why a message was not delivered to a subscriber (or a route). Each reason is a label of <c>iot_mqtt_messages_dropped_total</c>.</summary>
 internal enum DropReason
 {
     /// <summary>The session's queue held <see cref="MqttOptions.MaxQueuedMessages"/> messages.</summary>
@@ -14,4 +14,11 @@ internal enum DropReason
 
     /// <summary>A QoS 0 message for a session that is not connected.</summary>
     Offline,
+
+    /// <summary>
+    /// A QoS 0 publish not offered to the routes (streams, queues, event subscriptions) because the
+    /// <see cref="DurableBacklog"/> was full, or its connection already had <see cref="MqttOptions.ReceiveMaximum"/>
+    /// publishes waiting for durable writes; its subscribers still got it.
+    /// </summary>
+    DurableBacklog,
 }

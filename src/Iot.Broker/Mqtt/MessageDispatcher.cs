@@ -49,17 +49,19 @@ internal sealed class MessageDispatcher(
     /// <summary>
     /// Publishes <paramref name="message"/>. A retained message over its owner's quota is not retained and, when
     /// <paramref name="refuseUnretained"/> is set (an MQTT 5 QoS 1/2 publish, whose publisher can be told), not
-    /// delivered either: then the result is <see cref="RetainedQuotaExceeded"/>.
+    /// delivered either: then the result is <see cref="RetainedQuotaExceeded"/>. Without <paramref name="route"/> (a QoS 0
+    /// publish while the <see cref="DurableBacklog"/> is full) the message is not offered to the routes, counted as
+    /// dropped for <see cref="DropReason.DurableBacklog"/>.
     /// </summary>
-    public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false) =>
-        IotTracing.Enabled ? PublishTraced(message, publisherClientId, refuseUnretained) : Publish(message, publisherClientId, refuseUnretained);
+    public Task PublishAsync(BrokerMessage message, string? publisherClientId, bool refuseUnretained = false, bool route = true) =>
+        IotTracing.Enabled ? PublishTraced(message, publisherClientId, refuseUnretained, route) : Publish(message, publisherClientId, refuseUnretained, route);
 
     /// <summary>
     /// <see cref="Publish"/> in a <c>publish</c> span, child of the context the message carries (MQTT 5
     /// <c>traceparent</c>) or a new trace, never of the connection's current span (a WebSocket's upgrade request lives
     /// as long as its connection); it ends when the message's durable writes do.
     /// </summary>
-    private Task PublishTraced(BrokerMessage message, string? publisherClientId, bool refuseUnretained)
+    private Task PublishTraced(BrokerMessage message, string? publisherClientId, bool refuseUnretained, bool route)
     {
         var previous = Activity.Current;
         Activity.Current = null;
@@ -67,14 +69,14 @@ internal sealed class MessageDispatcher(
         if (activity is null)
         {
             Activity.Current = previous;
-            return Publish(message, publisherClientId, refuseUnretained);
+            return Publish(message, publisherClientId, refuseUnretained, route);
         }
 
-        return IotTracing.Run(activity, previous, (Dispatcher: this, Message: message, Publisher: publisherClientId, Refuse: refuseUnretained),
-            static s => s.Dispatcher.Publish(s.Message, s.Publisher, s.Refuse));
+        return IotTracing.Run(activity, previous, (Dispatcher: this, Message: message, Publisher: publisherClientId, Refuse: refuseUnretained, Route: route),
+            static s => s.Dispatcher.Publish(s.Message, s.Publisher, s.Refuse, s.Route));
     }
 
-    private Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained)
+    private Task Publish(BrokerMessage message, string? publisherClientId, bool refuseUnretained, bool route)
     {
         var accepted = SampleDelivery();
         var durable = default(DurableWrites);
@@ -95,7 +97,14 @@ internal sealed class MessageDispatcher(
         // Messages the platform publishes itself (routing deliveries, commands) are not routed again: no loops.
         if (router is not null && message.SourceClientId is not null)
         {
-            durable.Add(router.RouteAsync(message));
+            if (route)
+            {
+                durable.Add(router.RouteAsync(message));
+            }
+            else
+            {
+                metrics.MessageDropped(DropReason.DurableBacklog);
+            }
         }
 
         return durable.ToTask();

@@ -143,7 +143,11 @@ internal sealed partial class MqttConnection
         };
 
         Context.Metrics.Add(BrokerCounter.MessagesReceived);
-        var durable = _broker.Dispatcher.PublishAsync(message, ClientId, refuseUnretained: qos > 0 && IsV5);
+        // Load leveling, QoS 0 policy: while the durable backlog is full (or this connection's is), a QoS 0 publish is
+        // delivered to subscribers but not offered to the routes, so that it neither adds to the backlog nor stops
+        // the reading; counted as dropped (reason durable_backlog). QoS 1/2 publishers are paused instead (OnFrameAsync).
+        var route = qos > 0 || (!Context.Backlog.IsSaturated && _acks is not { HasRoom: false });
+        var durable = _broker.Dispatcher.PublishAsync(message, ClientId, refuseUnretained: qos > 0 && IsV5, route);
         if (ReferenceEquals(durable, MessageDispatcher.RetainedQuotaExceeded))
         {
             // MQTT 5: PUBACK/PUBREC 0x97, the message was neither retained nor delivered; a PUBREC failure ends the flow.
@@ -164,10 +168,48 @@ internal sealed partial class MqttConnection
 
         if (qos > 0)
         {
-            EnqueueAck(new PendingAck(packetId, qos, durable));
+            var ack = Tracked(new PendingAck(packetId, qos, durable), payload.Length);
+            _feedsBacklog = ack.BacklogBytes >= 0;
+            EnqueueAck(ack);
+        }
+        else if (!durable.IsCompleted && _acks is not { HasRoom: false })
+        {
+            // Acknowledged to nobody: waits in the sequencer only so that the backlog counts it until its writes are done.
+            EnqueueAck(Tracked(new PendingAck(0, 0, durable), payload.Length));
         }
 
         return true;
+    }
+
+    /// <summary><paramref name="ack"/>, counted in the <see cref="DurableBacklog"/> when its writes are still running.</summary>
+    private PendingAck Tracked(PendingAck ack, int bytes)
+    {
+        if (ack.Durable.IsCompleted)
+        {
+            return ack;
+        }
+
+        Context.Backlog.Add(bytes);
+        return ack with { BacklogBytes = bytes };
+    }
+
+    /// <summary>The writes of <paramref name="ack"/> are done (or it is dropped while closing): the backlog no longer counts it.</summary>
+    internal void ReleaseBacklog(PendingAck ack)
+    {
+        if (ack.BacklogBytes >= 0)
+        {
+            Context.Backlog.Complete(ack.BacklogBytes);
+        }
+    }
+
+    /// <summary>The writes of <paramref name="ack"/> are done and its turn came: out of the backlog, and acknowledged (QoS 1/2).</summary>
+    internal void FinishAck(PendingAck ack)
+    {
+        ReleaseBacklog(ack);
+        if (ack.Qos != 0)
+        {
+            SendAck(ack);
+        }
     }
 
     /// <summary>Sends the acknowledgement now when nothing waits before it and its writes are done, else in its turn.</summary>
@@ -175,7 +217,7 @@ internal sealed partial class MqttConnection
     {
         if (_acks is null && ack.Durable.IsCompleted)
         {
-            SendAck(ack);
+            FinishAck(ack);
             return;
         }
 

@@ -55,6 +55,21 @@ internal sealed partial class MqttConnection
             await _acks!.WaitForRoomAsync().ConfigureAwait(false);
         }
 
+        if (_feedsBacklog && Context.Backlog.IsSaturated)
+        {
+            // Load leveling: the durable backlog is full and this client's last publish added to it. Read nothing more
+            // (TCP slows the client; its PUBACKs wait for the store) until the backlog is under its low-water mark.
+            _backlogPaused = true;
+            try
+            {
+                await Context.Backlog.WaitForRoomAsync(() => _closing).ConfigureAwait(false);
+            }
+            finally
+            {
+                _backlogPaused = false;
+            }
+        }
+
         if (_guard.TakeThrottle() is var wait && wait > TimeSpan.Zero)
         {
             // Over the publish rate: stop reading from this client until its bucket is back in credit.

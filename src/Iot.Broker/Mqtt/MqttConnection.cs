@@ -32,6 +32,9 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     private MqttSession? _session;
     private volatile bool _closing;
     private MqttDisconnectReasonCode? _closeReason;
+    // Load leveling (DurableBacklog): the last QoS 1/2 publish added to the backlog; the receive side waits for it.
+    private bool _feedsBacklog;
+    private volatile bool _backlogPaused;
     // Set when a new connection with the same client id took this one over: that connection's Clean Start.
     private bool? _takeoverCleanStart;
 
@@ -105,6 +108,12 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     public void CheckKeepAlive()
     {
         var options = Context.Options;
+        if (_backlogPaused)
+        {
+            // Not reading is the broker's doing, not the client's silence: its PINGREQs wait unread in the socket.
+            _keepAlive.Heard();
+        }
+
         switch (_keepAlive.Check(Context.Time, _session is not null, options.ConnectTimeoutSeconds, options.IdleTrimSeconds))
         {
             case KeepAliveVerdict.ConnectTimedOut when !_closing:

@@ -107,6 +107,32 @@ public sealed class MqttOptions
     [Range(1, 65535)]
     public int ReceiveMaximum { get; set; } = 128;
 
+    /// <summary>
+    /// Publishes the broker may have waiting for their durable writes (stream appends, queue sends, pending webhook
+    /// deliveries, persistent sessions' queues, retained messages) across all connections before it stops reading from
+    /// the QoS 1/2 publishers that feed them (queue-based load leveling, <see cref="DurableBacklog"/>).
+    /// </summary>
+    /// <remarks>Default 16 384; range 1 to 10 000 000. Each connection can add one publish beyond it (the one that found
+    /// it full), so the most ever waiting is this plus the publishing connections. While it is full, QoS 0 publishes are
+    /// delivered to subscribers but not offered to the routes (<c>iot_mqtt_messages_dropped_total{reason="durable_backlog"}</c>).</remarks>
+    [Range(1, 10_000_000)]
+    public int MaxPendingDurableWrites { get; set; } = 16_384;
+
+    /// <summary>Payload bytes of the publishes waiting for their durable writes before the broker stops reading from their
+    /// publishers, as <see cref="MaxPendingDurableWrites"/> for memory.</summary>
+    /// <remarks>Default 67 108 864 (64 MiB); range 1 024 to 1 TiB.</remarks>
+    [Range(1024L, 1L << 40)]
+    public long MaxPendingDurableBytes { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// The low-water mark, in percent of <see cref="MaxPendingDurableWrites"/> and <see cref="MaxPendingDurableBytes"/>:
+    /// paused publishers are read from again once the waiting publishes are below both.
+    /// </summary>
+    /// <remarks>Default 50; range 0-99. The gap between the marks keeps the publishers from being paused and resumed on
+    /// every commit; 0 waits until the store has caught up completely.</remarks>
+    [Range(0, 99)]
+    public int PendingDurableResumePercent { get; set; } = 50;
+
     /// <summary>Upper bound on QoS 1/2 messages in flight to one client (the client's Receive Maximum applies when smaller).</summary>
     /// <remarks>Default 64; range 1-65535. MQTT 3.1.1 clients get this window.</remarks>
     [Range(1, 65535)]

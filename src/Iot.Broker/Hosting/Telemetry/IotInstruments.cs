@@ -75,6 +75,7 @@ internal sealed partial class IotInstruments(IServiceProvider services, IMeterFa
             description: "Bytes (topic, payload, properties) of the retained messages charged to clients (Iot:Mqtt:MaxRetainedBytes).");
         meter.CreateObservableUpDownCounter("iot_mqtt_retained_pending", () => m.RetainedPending,
             description: "Retained messages matched at SUBSCRIBE and not yet handed to the session.");
+        AddBacklog(meter, _services.GetRequiredService<BrokerContext>().Backlog);
         meter.CreateObservableCounter("iot_mqtt_messages_dropped_total", () => Enum.GetValues<DropReason>().Select(r => Tagged(m.Dropped(r), "reason", MetricLabels.Of(r))),
             description: "Messages not delivered to a subscriber, by reason.");
         meter.CreateObservableCounter("iot_mqtt_limit_hits_total", () => Enum.GetValues<LimitKind>().Select(l => Tagged(m.LimitHits(l), "limit", MetricLabels.Of(l))),
@@ -94,6 +95,23 @@ internal sealed partial class IotInstruments(IServiceProvider services, IMeterFa
             meter.CreateObservableCounter("iot_store_operations_total", () => sqlite.CommittedOperations, description: "Writes committed by the session store.");
             meter.CreateObservableCounter("iot_store_failed_batches_total", () => sqlite.FailedBatches, description: "Group commits that failed.");
         }
+    }
+
+    /// <summary>Load leveling: the publishes waiting for durable writes and the pauses of their publishers (<see cref="DurableBacklog"/>).</summary>
+    private static void AddBacklog(Meter meter, DurableBacklog backlog)
+    {
+        meter.CreateObservableUpDownCounter("iot_mqtt_durable_backlog_writes", () => backlog.Writes,
+            description: "Publishes waiting for their durable writes (stream appends, queue sends, webhook deliveries, persistent sessions); at most Iot:Mqtt:MaxPendingDurableWrites plus one per publishing connection.");
+        meter.CreateObservableUpDownCounter("iot_mqtt_durable_backlog_bytes", () => backlog.Bytes, unit: "By",
+            description: "Payload bytes of those publishes (Iot:Mqtt:MaxPendingDurableBytes).");
+        meter.CreateObservableUpDownCounter("iot_mqtt_durable_backlog_saturated", () => backlog.IsSaturated ? 1L : 0L,
+            description: "1 while the durable backlog is over its bound and not yet under Iot:Mqtt:PendingDurableResumePercent of it: its publishers are not read from.");
+        meter.CreateObservableUpDownCounter("iot_mqtt_durable_backlog_paused_connections", () => backlog.PausedConnections,
+            description: "Connections not read from now because the durable backlog is full.");
+        meter.CreateObservableCounter("iot_mqtt_durable_backlog_pauses_total", () => backlog.Pauses,
+            description: "Times a connection stopped reading because the durable backlog was full (its PUBACKs waited for the store).");
+        meter.CreateObservableCounter("iot_mqtt_durable_backlog_paused_seconds_total", () => backlog.PausedSeconds, unit: "s",
+            description: "Time connections spent not read from because the durable backlog was full, summed over connections.");
     }
 
     /// <summary>The login back-off tables and the password verification pool, when MQTT authentication is configured.</summary>

@@ -34,6 +34,8 @@ internal static class MetricLabels
         ("max_retained_bytes_per_service", o.MaxRetainedBytesPerService),
         ("max_retained_messages", o.MaxRetainedMessages),
         ("max_retained_bytes", o.MaxRetainedBytes),
+        ("max_pending_durable_writes", o.MaxPendingDurableWrites),
+        ("max_pending_durable_bytes", o.MaxPendingDurableBytes),
     ];
 
     /// <summary>The <c>limit</c> label of <c>iot_mqtt_limit_hits_total</c>.</summary>
@@ -72,6 +74,7 @@ internal static class MetricLabels
         DropReason.Expired => "expired",
         DropReason.PacketTooLarge => "packet_too_large",
         DropReason.Offline => "offline_qos0",
+        DropReason.DurableBacklog => "durable_backlog",
         _ => reason.ToString(),
     };
 }
