@@ -21,7 +21,7 @@ public static class StreamsMetrics
     /// </summary>
     internal static Histogram<double> CreateAppendDuration(IMeterFactory? meterFactory) =>
         (meterFactory?.Create(MeterName) ?? new Meter(MeterName)).CreateHistogram("iot.stream.append.duration", "s",
-            "Time of one group write to a stream partition's log (the write and, with Iot:Streams:Fsync=PerGroup, its flush to disk).",
+            "Time of one group write to a stream partition's log (the write and, with Iot:Streams:Fsync=PerGroup, its flush to disk); in cluster mode, of one append from its publish to JetStream's acknowledgement.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = AppendBuckets });
 
     /// <summary>Every family <see cref="Snapshot"/> may return: (name, <c>counter</c> or <c>gauge</c>, help).</summary>

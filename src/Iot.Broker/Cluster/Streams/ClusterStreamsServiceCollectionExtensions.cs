@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Hosting;
 using Iot.Streams.Log;
@@ -27,6 +28,7 @@ internal static class ClusterStreamsServiceCollectionExtensions
                 QueueCapacity = streams.MaxPendingAppends,
                 MaxInFlight = streams.MaxInFlightAppends,
                 TimeProvider = sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                AppendDuration = StreamsMetrics.CreateAppendDuration(sp.GetService<IMeterFactory>()),
             };
             return new JetStreamStreamStore(connection.JetStream, connection.KeyValue, options, streams.Streams,
                 sp.GetRequiredService<ILogger<JetStreamStreamStore>>());

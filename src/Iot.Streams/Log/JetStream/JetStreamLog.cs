@@ -32,9 +32,18 @@ internal sealed partial class JetStreamLog : IStreamLog
     private long _lastSeq;
     private int _disposed;
     private TaskCompletionSource _appended = NewSignal();
+    private readonly string _metricTag;
 
-    public JetStreamLog(INatsJSContext js, JetStreamPublisher publisher, string streamName, string subject, JetStreamLogOptions options, ILogger logger)
+    /// <param name="js">JetStream.</param>
+    /// <param name="publisher">The store's pipelined publisher.</param>
+    /// <param name="streamName">The partition's JetStream stream.</param>
+    /// <param name="subject">The partition's one subject.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="logger">Logs.</param>
+    /// <param name="metricTag">The <c>stream</c> tag of the append-time histogram: the Iot stream this is a partition of.</param>
+    public JetStreamLog(INatsJSContext js, JetStreamPublisher publisher, string streamName, string subject, JetStreamLogOptions options, ILogger logger, string? metricTag = null)
     {
+        _metricTag = metricTag ?? streamName;
         _js = js;
         _publisher = publisher;
         StreamName = streamName;
@@ -204,7 +213,7 @@ internal sealed partial class JetStreamLog : IStreamLog
                 await _window.WaitAsync().ConfigureAwait(false);
                 var acked = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
                 _ = CompleteAsync(pending, acked.Task);
-                await _publisher.SendAsync(Subject, pending.Body, acked).ConfigureAwait(false);
+                await _publisher.SendAsync(Subject, pending.Body, acked, _metricTag).ConfigureAwait(false);
             }
         }
     }

@@ -31,4 +31,7 @@ internal sealed class JetStreamLogOptions
     public TimeSpan SetupWindow { get; init; } = TimeSpan.FromSeconds(60);
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Records each append's time from publish to JetStream's acknowledgement (<c>iot.stream.append.duration</c>), if set.</summary>
+    public System.Diagnostics.Metrics.Histogram<double>? AppendDuration { get; init; }
 }

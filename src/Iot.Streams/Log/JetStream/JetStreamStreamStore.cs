@@ -40,7 +40,7 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
         _options = options;
         _logger = logger;
         _configured = configured.ToDictionary(d => d.Name, StringComparer.Ordinal);
-        _publisher = new JetStreamPublisher(js.Connection, options.RequestTimeout, options.TimeProvider);
+        _publisher = new JetStreamPublisher(js.Connection, options.RequestTimeout, options.TimeProvider, options.AppendDuration);
         _groups = new KeyValueConsumerGroups(kv, options, logger);
         _definitions = new KeyValueFollower(kv, new NatsKVConfig(options.DefinitionsBucket)
         {
@@ -191,7 +191,7 @@ internal sealed class JetStreamStreamStore : IStreamStore, IAsyncDisposable
             for (var p = 0; p < partitions.Length; p++)
             {
                 partitions[p] = new JetStreamLog(_js, _publisher, JetStreamNames.PartitionStream(_options.StreamPrefix, definition.Name, p),
-                    JetStreamNames.PartitionSubject(_options.SubjectPrefix, definition.Name, p), _options, _logger);
+                    JetStreamNames.PartitionSubject(_options.SubjectPrefix, definition.Name, p), _options, _logger, definition.Name);
                 await partitions[p].OpenAsync(cancellationToken).ConfigureAwait(false);
             }
 
