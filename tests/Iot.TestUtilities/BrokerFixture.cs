@@ -53,11 +53,11 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>HTTPS: the HTTP endpoints over TLS, <c>/mqtt</c> as <c>wss://</c>; null unless <c>Iot:Http:TlsCertificatePath</c> was set.</summary>
     public int? HttpsPort => Endpoints.HttpsPort;
 
-    /// <summary><c>https://localhost:{HttpsPort}/</c> (the test certificates name localhost and 127.0.0.1).</summary>
-    public Uri HttpsBaseUri => new($"https://localhost:{RequireHttpsPort()}/");
+    /// <summary><c>https://127.0.0.1:{HttpsPort}/</c> (<see cref="TestCertificates"/> name 127.0.0.1 and localhost).</summary>
+    public Uri HttpsBaseUri => new($"https://{Host}:{RequireHttpsPort()}/");
 
-    /// <summary><c>wss://localhost:{HttpsPort}/mqtt</c>: MQTT over secure WebSocket.</summary>
-    public Uri SecureWebSocketUri => new($"wss://localhost:{RequireHttpsPort()}/mqtt");
+    /// <summary><c>wss://127.0.0.1:{HttpsPort}/mqtt</c>: MQTT over secure WebSocket.</summary>
+    public Uri SecureWebSocketUri => new($"wss://{Host}:{RequireHttpsPort()}/mqtt");
 
     /// <summary><c>http://127.0.0.1:{HttpPort}/</c>.</summary>
     public Uri HttpBaseUri => new($"http://{Host}:{HttpPort}/");
