@@ -25,7 +25,7 @@ internal static class SimulatorRunner
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var duration = options.Duration > TimeSpan.Zero ? new CancellationTokenSource(options.Duration, timeProvider) : null;
         using var durationLink = duration?.Token.Register(run.Cancel);
-        using var http = options.RegistersDevices ? DeviceRegistrar.CreateClient(options.ApiUrl!, options.ApiKey ?? "") : null;
+        using var http = options.RegistersDevices ? DeviceRegistrar.CreateClient(options.ApiUrl!, options.ApiKey ?? "", options.Trust) : null;
         using var registrar = http is null ? null : new DeviceRegistrar(http, parallelism: 8);
         var factory = new MqttClientFactory();
         string? fatal = null;

@@ -118,7 +118,7 @@ public sealed class CommandLineTests
         Assert.Equal(4, options.EventsPerMinute);
         Assert.Equal(26, options.AlarmThreshold);
         Assert.Equal(99, options.Seed);
-        Assert.True(options.Insecure);
+        Assert.True(options.Trust.Insecure);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ProgressInterval);
         Assert.True(options.JsonSummary);
 

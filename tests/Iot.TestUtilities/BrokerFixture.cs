@@ -51,6 +51,15 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>HTTP: API, <c>/mqtt</c> WebSocket, <c>/healthz</c>, <c>/metrics</c>.</summary>
     public int HttpPort => Endpoints.HttpPort;
 
+    /// <summary>HTTPS: the HTTP endpoints over TLS, <c>/mqtt</c> as <c>wss://</c>; null unless <c>Iot:Http:TlsCertificatePath</c> was set.</summary>
+    public int? HttpsPort => Endpoints.HttpsPort;
+
+    /// <summary><c>https://127.0.0.1:{HttpsPort}/</c> (<see cref="TestCertificates"/> name 127.0.0.1 and localhost).</summary>
+    public Uri HttpsBaseUri => new($"https://{Host}:{RequireHttpsPort()}/");
+
+    /// <summary><c>wss://127.0.0.1:{HttpsPort}/mqtt</c>: MQTT over secure WebSocket.</summary>
+    public Uri SecureWebSocketUri => new($"wss://{Host}:{RequireHttpsPort()}/mqtt");
+
     /// <summary><c>http://127.0.0.1:{HttpPort}/</c>.</summary>
     public Uri HttpBaseUri => new($"http://{Host}:{HttpPort}/");
 
@@ -161,6 +170,9 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 
         _dataDir.Dispose();
     }
+
+    private int RequireHttpsPort() =>
+        HttpsPort ?? throw new InvalidOperationException("The broker has no HTTPS listener (set --Iot:Http:TlsCertificatePath).");
 
     private static InvalidOperationException NotStarted() => new("The broker fixture has not been started (InitializeAsync).");
 }

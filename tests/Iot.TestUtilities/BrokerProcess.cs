@@ -15,8 +15,9 @@ public sealed class BrokerProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(150);
     private readonly ChildProcess _process;
 
-    private BrokerProcess(ChildProcess process, string dataDir, int? mqttPort, int? mqttTlsPort, int httpPort)
+    private BrokerProcess(ChildProcess process, string dataDir, int? mqttPort, int? mqttTlsPort, int httpPort, int? httpsPort)
     {
+        HttpsPort = httpsPort;
         _process = process;
         DataDir = dataDir;
         MqttPortOrNull = mqttPort;
@@ -41,6 +42,9 @@ public sealed class BrokerProcess : IAsyncDisposable
 
     /// <summary>HTTP.</summary>
     public int HttpPort { get; }
+
+    /// <summary>HTTPS (and <c>wss://</c>); null unless configured.</summary>
+    public int? HttpsPort { get; }
 
     /// <summary>Everything the broker printed so far (stderr lines prefixed with <c>!</c>), for diagnostics.</summary>
     public string Output => _process.Output;
@@ -126,7 +130,7 @@ public sealed class BrokerProcess : IAsyncDisposable
 
             using var ports = JsonDocument.Parse(await File.ReadAllTextAsync(portsFile));
             File.Delete(portsFile);
-            return new BrokerProcess(process, dataDir, ReadPort(ports, "mqtt"), ReadPort(ports, "mqtts"), ReadPort(ports, "http") ?? 0);
+            return new BrokerProcess(process, dataDir, ReadPort(ports, "mqtt"), ReadPort(ports, "mqtts"), ReadPort(ports, "http") ?? 0, ReadPort(ports, "https"));
         }
         catch
         {

@@ -36,6 +36,11 @@ internal static class SimulatorCommand
             {
                 result.AddError("Use either --api-key (each device registered with its own password) or --username/--password (one shared credential), not both.");
             }
+
+            if (result.GetValue(o.Insecure) && result.GetResult(o.CaFile) is not null)
+            {
+                result.AddError("Use either --ca-file (trust these CAs) or --insecure (trust any certificate), not both.");
+            }
         });
         root.SetAction((parseResult, cancellationToken) => run(o.Bind(parseResult), cancellationToken));
         return root;
@@ -168,7 +173,23 @@ internal static class SimulatorCommand
 
         public readonly Option<bool> Insecure = new("--insecure")
         {
-            Description = "Accept any TLS certificate (self-signed development certificates).",
+            Description = "Accept any TLS certificate (self-signed development certificates) on mqtts://, wss:// and an https:// --api-url.",
+        };
+
+        public readonly Option<ServerTrust?> CaFile = new("--ca-file")
+        {
+            Description = "Trust the broker's TLS certificate (mqtts://, wss://, an https:// --api-url) only if it chains to a CA in this PEM (or DER) file; the host name is still checked.",
+            HelpName = "path",
+            CustomParser = r =>
+            {
+                if (ServerTrust.TryLoad(r.Tokens.Single().Value, out var trust, out var error))
+                {
+                    return trust;
+                }
+
+                r.AddError(error!);
+                return null;
+            },
         };
 
         public readonly Option<TimeSpan> ProgressInterval = Duration("--progress-interval", "How often the status line is printed (a bare number is seconds).",
@@ -196,7 +217,7 @@ internal static class SimulatorCommand
         public IEnumerable<Option> All =>
         [
             Broker, Devices, Prefix, Kinds, Protocol, Qos, Interval, RampUp, RunDuration, Skew, OutOfOrder, Flaky, FlakyDisconnect,
-            Events, AlarmThreshold, Seed, Username, Password, ApiUrl, ApiKey, Insecure, ProgressInterval, JsonSummary,
+            Events, AlarmThreshold, Seed, Username, Password, ApiUrl, ApiKey, Insecure, CaFile, ProgressInterval, JsonSummary,
         ];
 
         public SimulatorOptions Bind(ParseResult r)
@@ -226,7 +247,7 @@ internal static class SimulatorCommand
                 Password = r.GetValue(Password),
                 ApiUrl = apiUrl,
                 ApiKey = apiKey,
-                Insecure = r.GetValue(Insecure),
+                Trust = r.GetValue(CaFile) ?? (r.GetValue(Insecure) ? ServerTrust.Any : ServerTrust.System),
                 ProgressInterval = r.GetValue(ProgressInterval),
                 JsonSummary = r.GetValue(JsonSummary),
             };

@@ -67,8 +67,8 @@ internal sealed record SimulatorOptions
     /// <summary>A service API key for <see cref="ApiUrl"/>.</summary>
     public string? ApiKey { get; init; }
 
-    /// <summary>Skip the TLS certificate check (self-signed development certificates).</summary>
-    public bool Insecure { get; init; }
+    /// <summary>How the broker's TLS certificate is checked: the system's trust store, <c>--ca-file</c>, or not at all (<c>--insecure</c>).</summary>
+    public ServerTrust Trust { get; init; } = ServerTrust.System;
 
     /// <summary>How often the status line is printed.</summary>
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromSeconds(1);

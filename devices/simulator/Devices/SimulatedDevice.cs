@@ -259,9 +259,10 @@ internal sealed partial class SimulatedDevice : ICommandTarget
             builder = builder.WithTlsOptions(tls =>
             {
                 tls.UseTls().WithTargetHost(broker.Host);
-                if (_options.Insecure)
+                if (_options.Trust.IsCustom)
                 {
-                    tls.WithCertificateValidationHandler(_ => true);
+                    var trust = _options.Trust;
+                    tls.WithCertificateValidationHandler(c => trust.Accepts(c.Certificate, c.Chain, c.SslPolicyErrors));
                 }
             });
         }

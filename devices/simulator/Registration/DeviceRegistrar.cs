@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Iot.Simulator.CommandLine;
 
 namespace Iot.Simulator.Registration;
 
@@ -16,12 +17,22 @@ internal sealed class DeviceRegistrar(HttpClient http, int parallelism) : IDispo
 {
     private readonly SemaphoreSlim _slots = new(parallelism, parallelism);
 
-    /// <summary>A client for <paramref name="apiUrl"/> that sends <paramref name="apiKey"/> in <c>X-Api-Key</c>.</summary>
-    public static HttpClient CreateClient(Uri apiUrl, string apiKey)
+    /// <summary>
+    /// A client for <paramref name="apiUrl"/> that sends <paramref name="apiKey"/> in <c>X-Api-Key</c> and checks an
+    /// <c>https://</c> API's certificate as <paramref name="trust"/> says (as for the MQTT connections).
+    /// </summary>
+    public static HttpClient CreateClient(Uri apiUrl, string apiKey, ServerTrust trust)
     {
         ArgumentNullException.ThrowIfNull(apiUrl);
+        ArgumentNullException.ThrowIfNull(trust);
         var baseAddress = apiUrl.AbsoluteUri.EndsWith('/') ? apiUrl : new Uri(apiUrl.AbsoluteUri + "/");
-        var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var handler = new SocketsHttpHandler();
+        if (trust.IsCustom)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => trust.Accepts(certificate, chain, errors);
+        }
+
+        var http = new HttpClient(handler, disposeHandler: true) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
         return http;
     }

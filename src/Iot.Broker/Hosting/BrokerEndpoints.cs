@@ -14,11 +14,15 @@ public sealed class BrokerEndpoints
     /// <summary>HTTP (API, dashboard, <c>/mqtt</c> WebSocket, metrics).</summary>
     public int HttpPort { get; private set; }
 
+    /// <summary>HTTPS: the same endpoints as <see cref="HttpPort"/>, <c>/mqtt</c> as <c>wss://</c>; null when no certificate is configured.</summary>
+    public int? HttpsPort { get; private set; }
+
     /// <summary>Completes when the ports are known.</summary>
     public Task Bound => _bound.Task;
 
-    internal void Set(int? mqtt, int? mqttTls, int http)
+    internal void Set(int? mqtt, int? mqttTls, int http, int? https)
     {
+        HttpsPort = https;
         MqttPort = mqtt;
         MqttTlsPort = mqttTls;
         HttpPort = http;

@@ -165,6 +165,7 @@ public static class BrokerHost
                 [$"{MqttOptions.SectionName}:Port"] = mqtt.Port,
                 [$"{MqttOptions.SectionName}:TlsPort"] = mqtt.TlsPort,
                 [$"{HttpOptions.SectionName}:Port"] = http.Port,
+                [$"{HttpOptions.SectionName}:TlsPort"] = http.TlsPort,
             };
         }
         catch (InvalidOperationException)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Transport;
@@ -12,7 +11,8 @@ namespace Iot.Broker.Hosting;
 
 /// <summary>
 /// The broker's listeners: MQTT over TCP on the broker's own transport (<see cref="SocketMqttListener"/>; on Kestrel
-/// when <c>Iot:Mqtt:Transport=kestrel</c>), MQTT over TLS and HTTP on Kestrel.
+/// when <c>Iot:Mqtt:Transport=kestrel</c>), MQTT over TLS, HTTP and HTTPS (when <c>Iot:Http:TlsCertificatePath</c> is
+/// set: the same endpoints, <c>/mqtt</c> as <c>wss://</c>) on Kestrel.
 /// </summary>
 internal static class BrokerListeners
 {
@@ -44,7 +44,8 @@ internal static class BrokerListeners
 
         if (!string.IsNullOrEmpty(mqtt.TlsCertificatePath))
         {
-            var certificate = LoadCertificate(mqtt);
+            var certificate = ListenerCertificate.Load(MqttOptions.SectionName, typeof(MqttOptions), mqtt.TlsCertificatePath,
+                mqtt.TlsKeyPath, mqtt.TlsCertificatePassword);
             kestrel.Listen(address, mqtt.TlsPort, listen =>
             {
                 listen.UseHttps(new HttpsConnectionAdapterOptions
@@ -65,23 +66,20 @@ internal static class BrokerListeners
             listen.Protocols = HttpProtocols.Http1;
             listeners.Http = listen;
         });
-    }
 
-    private static X509Certificate2 LoadCertificate(MqttOptions mqtt)
-    {
-        var path = mqtt.TlsCertificatePath!;
-        if (!File.Exists(path))
+        if (!string.IsNullOrEmpty(http.TlsCertificatePath))
         {
-            throw new OptionsValidationException(MqttOptions.SectionName, typeof(MqttOptions),
-                [$"Iot:Mqtt:TlsCertificatePath '{path}' does not exist."]);
+            // Its own certificate, not the MQTT listener's: see HttpOptions.TlsCertificatePath for why.
+            var certificate = ListenerCertificate.Load(HttpOptions.SectionName, typeof(HttpOptions), http.TlsCertificatePath,
+                http.TlsKeyPath, http.TlsCertificatePassword);
+            kestrel.Listen(address, http.TlsPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                // No client certificates: a browser would offer its own, and MQTT clients with certificates use the TLS listener.
+                listen.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificate = certificate });
+                listeners.Https = listen;
+            });
         }
-
-        if (!string.IsNullOrEmpty(mqtt.TlsKeyPath))
-        {
-            return X509Certificate2.CreateFromPemFile(path, mqtt.TlsKeyPath);
-        }
-
-        return X509CertificateLoader.LoadPkcs12FromFile(path, mqtt.TlsCertificatePassword);
     }
 
     /// <summary>Logs the bound ports, warns when the open-files limit caps connections, writes the ports file.</summary>
@@ -92,7 +90,8 @@ internal static class BrokerListeners
         int? mqtt = listeners.MqttSocketPort ?? listeners.Mqtt?.IPEndPoint?.Port;
         int? tls = listeners.MqttTls?.IPEndPoint?.Port;
         var http = listeners.Http?.IPEndPoint?.Port ?? 0;
-        endpoints.Set(mqtt, tls, http);
+        int? https = listeners.Https?.IPEndPoint?.Port;
+        endpoints.Set(mqtt, tls, http, https);
 
         if (mqtt is { } m)
         {
@@ -105,12 +104,17 @@ internal static class BrokerListeners
         }
 
         HostingLog.Bound(log, "http", http);
+        if (https is { } h)
+        {
+            HostingLog.Bound(log, "https", h);
+        }
+
         WarnWhenOpenFilesLimitConnections(log, app.Services.GetRequiredService<IOptions<MqttOptions>>().Value.MaxConnections);
 
         var portsFile = app.Services.GetRequiredService<IOptions<IotOptions>>().Value.PortsFile;
         if (!string.IsNullOrEmpty(portsFile))
         {
-            var json = JsonSerializer.Serialize(new Dictionary<string, int?> { ["mqtt"] = mqtt, ["mqtts"] = tls, ["http"] = http });
+            var json = JsonSerializer.Serialize(new Dictionary<string, int?> { ["mqtt"] = mqtt, ["mqtts"] = tls, ["http"] = http, ["https"] = https });
             var temp = portsFile + ".tmp";
             File.WriteAllText(temp, json);
             File.Move(temp, portsFile, overwrite: true);

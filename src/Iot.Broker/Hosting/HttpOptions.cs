@@ -13,6 +13,32 @@ public sealed class HttpOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 8080;
 
+    /// <summary>
+    /// HTTPS port: the same endpoints as <see cref="Port"/> over TLS, MQTT over secure WebSocket at <c>wss://host:port/mqtt</c>;
+    /// served only when <see cref="TlsCertificatePath"/> is set.
+    /// </summary>
+    /// <remarks>Default 8443; 0 picks a free port (logged at start-up, written to the ports file as <c>https</c>); range 0-65535.</remarks>
+    [Range(0, 65535)]
+    public int TlsPort { get; set; } = 8443;
+
+    /// <summary>PFX/PKCS#12 or PEM certificate file for the HTTPS listener; set, it turns the listener on.</summary>
+    /// <remarks>
+    /// Default none (no HTTPS listener). It does not fall back to <c>Iot:Mqtt:TlsCertificatePath</c>: that would open a
+    /// new port on every broker that serves MQTT over TLS today, and the two listeners often face different names (a
+    /// device endpoint and a web host). Give the same file to both settings to share one certificate. Loaded as the MQTT
+    /// TLS listener's: with <see cref="TlsKeyPath"/> for PEM, else as PFX with <see cref="TlsCertificatePassword"/>.
+    /// The listener asks for no client certificate (wss:// clients authenticate with a user name and password).
+    /// </remarks>
+    public string? TlsCertificatePath { get; set; }
+
+    /// <summary>PEM private key file when <see cref="TlsCertificatePath"/> is a PEM certificate.</summary>
+    /// <remarks>Default none.</remarks>
+    public string? TlsKeyPath { get; set; }
+
+    /// <summary>Password of the PFX file.</summary>
+    /// <remarks>Default none.</remarks>
+    public string? TlsCertificatePassword { get; set; }
+
     /// <summary>The largest HTTP request body; a larger one is answered 413 (problem details) and counted.</summary>
     /// <remarks>
     /// Default 31 457 280 (30 MiB, Kestrel's default); range 1 024 to 1 073 741 824. Endpoints with smaller limits of

@@ -13,4 +13,7 @@ internal sealed class ListenerRegistry
     public ListenOptions? MqttTls { get; set; }
 
     public ListenOptions? Http { get; set; }
+
+    /// <summary>HTTPS (and <c>wss://</c>); null unless <c>Iot:Http:TlsCertificatePath</c> is set.</summary>
+    public ListenOptions? Https { get; set; }
 }

@@ -69,6 +69,7 @@ public static class IotStreamsServiceCollectionExtensions
             sp.GetRequiredService<IPartitionMapper>(), sp.GetRequiredService<ILogger<AggregatePublisher>>(), sp.GetService<IMqttPublisher>(),
             sp.GetService<IAggregateRelay>()));
         services.TryAddSingleton<AggregationService>();
+        services.TryAddSingleton<AggregateHistory>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
 
         AddTelemetryRoute(configuration);

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
 
 namespace Iot.Streams.Hosting;
 
@@ -61,6 +62,13 @@ public static partial class StreamsEndpointRouteBuilderExtensions
             .WithSummary("Server-Sent Events: one 'aggregate' event (JSON in data) per window result of the stream, filtered by window and key; "
                 + "latest=true sends the latest result of every window and key first.")
             .Produces<AggregateResult>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{name}/aggregates/history", ReadAggregateHistoryAsync)
+            .WithName("GetStreamAggregateHistory")
+            .WithSummary("The results of one window that end after since (1 hour ago by default), oldest first, recomputed from the stream's records; "
+                + "at most max (the newest kept), truncated=true when some were left out.")
+            .Produces<AggregateHistoryResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{name}/aggregations", (string name, IStreamStore store, IServiceProvider services) =>
@@ -275,6 +283,44 @@ public static partial class StreamsEndpointRouteBuilderExtensions
         {
             // The client went away.
         }
+    }
+
+    private static async Task<IResult> ReadAggregateHistoryAsync(string name, IStreamStore store, AggregateHistory history,
+        IOptions<StreamsOptions> options, TimeProvider time,
+        [Description("The window's name in the stream's aggregation settings (required).")] string? window,
+        [Description("Only this key's results (by default the device id).")] string? key,
+        [Description("Results of windows that end after this time (ISO 8601); 1 hour ago by default.")] DateTimeOffset? since,
+        [Description("The most results, the newest kept: 1 to Iot:Streams:HistoryMaxResults (10 000 by default, or that setting when smaller).")] int? max,
+        CancellationToken cancellationToken)
+    {
+        if (store.Find(name) is null)
+        {
+            return NotFound("Stream", name);
+        }
+
+        var windows = options.Value.Windows.Where(w => w.Stream == name).ToList();
+        if (string.IsNullOrEmpty(window))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid history request",
+                $"window is required: one of the windows over '{name}' ({Names(windows)}).");
+        }
+
+        if (windows.Find(w => w.Name == window) is not { } definition)
+        {
+            return Problem(StatusCodes.Status404NotFound, "Window not found",
+                $"There is no window named '{window}' over stream '{name}' (windows: {Names(windows)}).");
+        }
+
+        var limit = options.Value.HistoryMaxResults;
+        if (max is { } m && (m < 1 || m > limit))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid history request", $"max must be between 1 and {limit} (Iot:Streams:HistoryMaxResults).");
+        }
+
+        var from = since ?? time.GetUtcNow() - TimeSpan.FromHours(1);
+        return Json(await history.ReadAsync(definition, key, from, max ?? Math.Min(10_000, limit), cancellationToken));
+
+        static string Names(List<WindowDefinition> windows) => windows.Count == 0 ? "none configured" : string.Join(", ", windows.Select(w => w.Name));
     }
 
     private static async Task WriteAggregateAsync(HttpResponse response, AggregateResult result, CancellationToken cancellationToken)

@@ -52,6 +52,18 @@ public sealed class StreamsOptions
     /// <remarks>Default 100 000; range 0-10 000 000 (0 keeps none).</remarks>
     public int MaxLatestAggregates { get; set; } = 100_000;
 
+    /// <summary>
+    /// The most stream records one request for an aggregate history (<c>GET /api/streams/{name}/aggregates/history</c>)
+    /// reads to recompute it, shared among the partitions it reads; beyond it only the newest records are read and the
+    /// answer says <c>truncated</c>. It bounds the work of one request (about a second of one core per million small records).
+    /// </summary>
+    /// <remarks>Default 500 000; range 1 000 - 100 000 000.</remarks>
+    public int HistoryMaxRecords { get; set; } = 500_000;
+
+    /// <summary>The most results one aggregate history request may ask for (its <c>max</c>); the newest are kept.</summary>
+    /// <remarks>Default 50 000; range 1 - 1 000 000.</remarks>
+    public int HistoryMaxResults { get; set; } = 50_000;
+
     /// <summary>How often an idle aggregation advances its watermark with processing time.</summary>
     /// <remarks>Default 1 second; range 10 ms - 1 hour.</remarks>
     public TimeSpan IdleTick { get; set; } = TimeSpan.FromSeconds(1);

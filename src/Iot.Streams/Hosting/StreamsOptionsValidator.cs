@@ -40,6 +40,16 @@ internal sealed class StreamsOptionsValidator : IValidateOptions<StreamsOptions>
             errors.Add("Iot:Streams:MaxLatestAggregates must be between 0 and 10 000 000.");
         }
 
+        if (options.HistoryMaxRecords is < 1000 or > 100_000_000)
+        {
+            errors.Add("Iot:Streams:HistoryMaxRecords must be between 1 000 and 100 000 000.");
+        }
+
+        if (options.HistoryMaxResults is < 1 or > 1_000_000)
+        {
+            errors.Add("Iot:Streams:HistoryMaxResults must be between 1 and 1 000 000.");
+        }
+
         if (options.IdleTick < TimeSpan.FromMilliseconds(10) || options.IdleTick > TimeSpan.FromHours(1))
         {
             errors.Add("Iot:Streams:IdleTick must be between 10 ms and 1 hour.");

@@ -53,8 +53,13 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
                 devices.Add(await SimulatedDevice.StartAsync("127.0.0.1", broker.MqttPort, ids[i], 20 + (i * 3), TimeSpan.FromMilliseconds(100)));
             }
 
+            // Aggregated before the page opens: the chart must open with these windows (the history), not only later ones.
+            var (firstEnd, minPoints) = await AggregatedBeforeOpenAsync(http, ids, minWindows: 5);
+
             var environment = new Dictionary<string, string?>
             {
+                ["HISTORY_FIRST_END"] = firstEnd.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                ["HISTORY_MIN_POINTS"] = minPoints.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["NODE_PATH"] = Path.Combine(RepositoryPaths.NodeTools, "node_modules"),
                 ["DASHBOARD_URL"] = $"http://127.0.0.1:{broker.HttpPort}/",
                 ["DEVICE_IDS"] = string.Join(',', ids),
@@ -90,6 +95,10 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
                 Assert.Matches(@"^\d+\.\d\d$", shown);
             }
 
+            var chart = root.GetProperty("history").GetProperty("chart");
+            Assert.True(DateTimeOffset.Parse(chart.GetProperty("firstEnd").GetString()!, System.Globalization.CultureInfo.InvariantCulture) <= firstEnd);
+            Assert.True(int.Parse(chart.GetProperty("history").GetString()!, System.Globalization.CultureInfo.InvariantCulture) >= ids.Length * minPoints);
+
             var command = root.GetProperty("command");
             Assert.Equal("ok", command.GetProperty("outcome").GetString());
             Assert.Contains("Completed", command.GetProperty("status").GetString(), StringComparison.Ordinal);
@@ -105,6 +114,35 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
             {
                 await device.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits until the history holds at least <paramref name="minWindows"/> windows of every device, and returns the
+    /// earliest window end and the fewest windows of one device at that moment.
+    /// </summary>
+    private static async Task<(DateTimeOffset FirstEnd, int MinPoints)> AggregatedBeforeOpenAsync(HttpClient http, string[] ids, int minWindows)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var history = await http.GetFromJsonAsync<JsonElement>(new Uri("api/streams/telemetry/aggregates/history?window=t1s", UriKind.Relative));
+            var results = history.GetProperty("results").EnumerateArray()
+                .Select(r => (Key: r.GetProperty("key").GetString(), End: r.GetProperty("end").GetDateTimeOffset()))
+                .Where(r => ids.Contains(r.Key))
+                .ToList();
+            var fewest = ids.Min(id => results.Count(r => r.Key == id));
+            if (fewest >= minWindows)
+            {
+                return (results.Min(r => r.End), fewest);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The history has {fewest} windows of some device after 60 s, {minWindows} expected: {history}");
+            }
+
+            await Task.Delay(250);
         }
     }
 

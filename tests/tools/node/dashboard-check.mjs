@@ -11,6 +11,9 @@
 //   CHROMIUM          the browser (default /usr/bin/chromium)
 //   SCREENSHOT_DIR    where failure.png (and dashboard.png on success) go (default: none)
 //   DOCS_SCREENSHOT   also save the success screenshot here (optional; docs/dashboard.png), after DOCS_SETTLE_MS
+//   HISTORY_FIRST_END the earliest window end aggregated before the page opened (ISO 8601, optional): the chart must
+//                     open with it, which only the history can give (live results end after the page opened)
+//   HISTORY_MIN_POINTS with HISTORY_FIRST_END: points the selected device's line must have from the history
 //   TIMEOUT_MS        per step (default 20000)
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
@@ -65,6 +68,18 @@ try {
   const response = await page.goto(url, { waitUntil: 'domcontentloaded', timeout });
   if (!response || response.status() !== 200) throw new Error(`GET ${url} answered ${response?.status()}`);
   result.steps.push('page');
+
+  if (env.HISTORY_FIRST_END) {
+    step = 'history on load';
+    const minPoints = Number(env.HISTORY_MIN_POINTS || 1);
+    await page.waitForFunction(([firstEnd, min]) => {
+      const c = document.getElementById('agg-chart').dataset;
+      return c.firstEnd && Date.parse(c.firstEnd) <= Date.parse(firstEnd) && Number(c.devicePoints) >= min;
+    }, [env.HISTORY_FIRST_END, minPoints], { timeout });
+    const chart = await page.evaluate(() => ({ ...document.getElementById('agg-chart').dataset }));
+    result.history = { expectedFirstEnd: env.HISTORY_FIRST_END, minPoints, chart };
+    result.steps.push('history');
+  }
 
   step = 'live aggregates';
   await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live', null, { timeout });

@@ -4,8 +4,10 @@
 
 const POLL_MS = 3000;
 const SLOW_POLL_MS = 15000;
-const MAX_POINTS = 180;      // per device: 30 min of 10 s windows
-const MAX_CHART_ENDS = 90;   // window ends drawn on the chart
+const HISTORY_MS = 3600000;  // the chart shows the last hour of window ends, loaded from the history when the page opens
+const MAX_POINTS = 720;      // per device: an hour of 5 s windows
+const MAX_CHART_ENDS = 720;  // window ends drawn on the chart
+const MAX_HISTORY = 20000;   // results asked of the history (the newest kept; the broker caps it too)
 const MAX_ROWS = 300;        // table rows rendered at once (the filter finds the others)
 const KEY_STORAGE = 'iot.dashboard.apiKey';
 
@@ -150,10 +152,26 @@ function resetAggregates() {
   invalidate('chart');
 }
 
+// The last hour of the window, recomputed by the broker from the stream, so the chart does not open empty. Live
+// results that arrive first are kept: onAggregate merges by window end.
+async function loadHistory(generation) {
+  if (!state.stream || !state.window) return;
+  const query = new URLSearchParams({ window: state.window, since: new Date(Date.now() - HISTORY_MS).toISOString(), max: String(MAX_HISTORY) });
+  try {
+    const history = await getJson(`/api/streams/${enc(state.stream)}/aggregates/history?${query}`);
+    if (generation !== sse.generation) return;
+    for (const r of history.results) onAggregate(r);
+    $('agg-chart').dataset.history = String(history.results.length);
+  } catch (error) {
+    console.warn('aggregate history:', error);
+  }
+}
+
 function followAggregates() {
   sse.controller?.abort();
   const generation = ++sse.generation;
   if (!state.stream) return;
+  loadHistory(generation);
   const controller = new AbortController();
   sse.controller = controller;
   const query = new URLSearchParams({ latest: 'true' });
@@ -319,11 +337,18 @@ function renderChart() {
       agg.sum += v; agg.n += 1; agg.min = Math.min(agg.min, v); agg.max = Math.max(agg.max, v);
     }
   }
-  const ends = [...byEnd.keys()].sort((a, b) => a - b).slice(-MAX_CHART_ENDS);
+  const sorted = [...byEnd.keys()].sort((a, b) => a - b);
+  const newestEnd = sorted[sorted.length - 1] ?? 0;
+  const ends = sorted.filter((e) => e > newestEnd - HISTORY_MS).slice(-MAX_CHART_ENDS);
   const device = (state.series.get(state.selected) ?? [])
     .filter((p) => p.end >= (ends[0] ?? 0))
     .map((p) => ({ end: p.end, v: valueOf(p.result, field, stat) }))
     .filter((p) => p.v !== undefined);
+
+  // What is drawn, for tests and scripts: window ends and the selected device's points.
+  canvas.dataset.ends = String(ends.length);
+  canvas.dataset.devicePoints = String(device.length);
+  canvas.dataset.firstEnd = ends.length ? new Date(ends[0]).toISOString() : '';
 
   const ink = cssVar('--muted');
   ctx.font = '11px system-ui, sans-serif';
