@@ -70,6 +70,8 @@ public static class IotStreamsServiceCollectionExtensions
             sp.GetService<IAggregateRelay>()));
         services.TryAddSingleton<AggregationService>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
+        services.TryAddSingleton<StreamRetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<StreamRetentionService>());
 
         AddTelemetryRoute(configuration);
         return services;
@@ -87,6 +89,7 @@ public static class IotStreamsServiceCollectionExtensions
             QueueCapacity = options.MaxPendingAppends,
             RetentionAge = definition.RetentionAge,
             RetentionBytes = definition.RetentionBytes,
+            RetentionCheckInterval = options.RetentionCheckInterval,
             TimeProvider = timeProvider,
             AppendDuration = appendDuration,
             StreamName = definition.Name,
