@@ -15,10 +15,27 @@ namespace Iot.Streams.Hosting;
 internal sealed class StreamRetentionService(IStreamStore store, IOptions<StreamsOptions> options, TimeProvider timeProvider,
     ILogger<StreamRetentionService> logger) : BackgroundService
 {
+    private PeriodicTimer? _timer;
+
+    /// <inheritdoc/>
+    /// <remarks>The timer starts here, not in <see cref="ExecuteAsync"/> (which runs later on the thread pool): the first sweep is one interval after start.</remarks>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        _timer = new PeriodicTimer(options.Value.RetentionCheckInterval, timeProvider);
+        return base.StartAsync(cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        _timer?.Dispose();
+        base.Dispose();
+    }
+
     /// <inheritdoc/>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.RetentionCheckInterval, timeProvider);
+        var timer = _timer!;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))

@@ -188,14 +188,22 @@ internal sealed partial class SegmentLog
         return await request.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes sealed segments older than the retention age, then the oldest ones while over the size limit.</summary>
+    /// <summary>
+    /// Seals the active segment when all its records are older than the retention age, deletes sealed segments older
+    /// than the retention age, then the oldest ones while over the size limit (the writer only).
+    /// </summary>
     private long ApplyRetention()
     {
+        var cutoff = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetentionAge.TotalMilliseconds;
+        if (_segments[^1] is { Size: > 0 } active && active.MaxTimestampMs < cutoff)
+        {
+            Roll(active);
+        }
+
         List<Segment> removed = [];
         lock (_segmentsLock)
         {
             var segments = _segments;
-            var cutoff = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetentionAge.TotalMilliseconds;
             var total = segments.Sum(s => s.Size);
             var keepFrom = 0;
             while (keepFrom < segments.Length - 1)
