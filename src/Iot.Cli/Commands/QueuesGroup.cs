@@ -133,8 +133,9 @@ internal sealed class QueuesGroup : CommandGroup
         var priority = new Option<int?>("--priority") { Description = "Higher first (default 0)." };
         var correlationId = new Option<string?>("--correlation-id") { Description = "The correlation id." };
         var replyTo = new Option<string?>("--reply-to") { Description = "Where an answer should go." };
+        var replyToSessionId = new Option<string?>("--reply-to-session-id") { Description = "The session of --reply-to an answer should go to." };
         var subject = new Option<string?>("--subject") { Description = "The subject (label)." };
-        return cli.Run(Command("send", "Send a message.", queue, body, contentType, messageId, sessionId, ttl, scheduled, priority, correlationId, replyTo, subject),
+        return cli.Run(Command("send", "Send a message.", queue, body, contentType, messageId, sessionId, ttl, scheduled, priority, correlationId, replyTo, replyToSessionId, subject),
             async (c, ct) =>
             {
                 var content = new ByteArrayContent(await BodyInput.ReadAsync(c.Get(body), ct).ConfigureAwait(false) ?? []);
@@ -143,7 +144,8 @@ internal sealed class QueuesGroup : CommandGroup
                     ("ttl", c.Get(ttl) is { } t ? Durations.ToSeconds(t) : null),
                     ("scheduledEnqueueTime", c.Get(scheduled)?.ToString("o", System.Globalization.CultureInfo.InvariantCulture)),
                     ("priority", c.Get(priority)?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    ("correlationId", c.Get(correlationId)), ("replyTo", c.Get(replyTo)), ("subject", c.Get(subject)));
+                    ("correlationId", c.Get(correlationId)), ("replyTo", c.Get(replyTo)),
+                    ("replyToSessionId", c.Get(replyToSessionId)), ("subject", c.Get(subject)));
                 var response = await c.Api.SendAsync(HttpMethod.Post, path, content, ct).ConfigureAwait(false);
                 return c.PrintProperties(response, json => [("Sequence number", CliJson.Show(json, "sequenceNumber")), ("Duplicate", CliJson.Show(json, "duplicate"))]);
             });

@@ -60,6 +60,7 @@ internal sealed partial class CommandService
         TimeSpan? ttl = null;
         string? messageId = null;
         string? replyQueue = null;
+        string? replySessionId = null;
         foreach (var (key, value) in message.UserProperties)
         {
             if (key == "ttl" && int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
@@ -74,10 +75,14 @@ internal sealed partial class CommandService
             {
                 replyQueue = value;
             }
+            else if (key == "replySessionId" && value.Length > 0)
+            {
+                replySessionId = value;
+            }
         }
 
         await SendAsync(new CommandRequest(deviceId, name, message.Payload.ToArray(), message.ContentType, ttl,
-            messageId ?? commandId, replyQueue, CommandId: commandId)).ConfigureAwait(false);
+            messageId ?? commandId, replyQueue, replySessionId, commandId)).ConfigureAwait(false);
     }
 
     /// <summary>Parses <c>devices/{deviceId}/responses/{commandId}</c>.</summary>

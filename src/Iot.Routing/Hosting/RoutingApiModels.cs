@@ -23,7 +23,8 @@ internal sealed record CommandResponse(
     string? AnswerContentType,
     string? DeadLetterReason,
     string? DeadLetterErrorDescription,
-    string? ReplyQueue);
+    string? ReplyQueue,
+    string? ReplySessionId);
 
 /// <summary>How many events <c>POST /events</c> accepted.</summary>
 internal sealed record EventsAcceptedResponse(int Accepted);

@@ -26,7 +26,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             [Description("Duplicate detection: a second command with the same messageId within the window is the same command (at most 128 characters).")] string? messageId,
             [Description("Seconds to wait for the device's answer (above 0, at most Iot:Commands:MaxWait): 200 with it, or 504 when the wait ends first.")] double? wait,
             [Description("A queue that also receives the device's answer as a message.")] string? replyQueue,
-            [Description("The session of replyQueue the answer goes to (a session queue).")] string? replySessionId,
+            [Description("The session of replyQueue the answer goes to (replyQueue must require sessions; the device id when left out).")] string? replySessionId,
             HttpContext context) =>
         {
             var services = context.RequestServices;
@@ -59,6 +59,11 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             if (replyQueue is not null && (replyQueue.StartsWith('$') || services.GetRequiredService<IQueueStore>().FindQueue(replyQueue) is null))
             {
                 return Problem(StatusCodes.Status400BadRequest, "Invalid command", $"replyQueue '{replyQueue}' is not a queue.");
+            }
+
+            if (ValidateReplySession(replyQueue, replySessionId, services.GetRequiredService<IQueueStore>()) is { } invalidSession)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid command", invalidSession);
             }
 
             var (payload, tooLarge) = await ReadPayloadAsync(context.Request, MaxCommandBytes).ConfigureAwait(false);
@@ -109,6 +114,32 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             .ProducesProblem(StatusCodes.Status404NotFound);
     }
 
+    /// <summary>
+    /// Why <paramref name="replySessionId"/> cannot be used, or null: it names the session of a session reply queue (where
+    /// a queue without sessions would drop it), so it needs one, and it is at most 128 characters.
+    /// </summary>
+    private static string? ValidateReplySession(string? replyQueue, string? replySessionId, IQueueStore queues)
+    {
+        if (replySessionId is null)
+        {
+            return null;
+        }
+
+        if (replySessionId.Length is 0 or > 128)
+        {
+            return "replySessionId must have 1 to 128 characters.";
+        }
+
+        if (replyQueue is null)
+        {
+            return "replySessionId needs a replyQueue (the queue whose session receives the answer).";
+        }
+
+        return queues.FindQueue(replyQueue) is { RequiresSession: false }
+            ? $"replySessionId needs a replyQueue that requires sessions; '{replyQueue}' does not (create it with requiresSession: true)."
+            : null;
+    }
+
     private static string CommandLocation(HttpRequest request, string commandId)
     {
         // The API group's prefix (normally /api) is whatever precedes /devices/ in this request's path.
@@ -131,7 +162,8 @@ public static partial class RoutingEndpointRouteBuilderExtensions
         command.AnswerContentType,
         command.Reason,
         command.Description,
-        command.ReplyQueue);
+        command.ReplyQueue,
+        command.ReplySessionId);
 
     /// <summary>A body as JSON when it parses, else as a UTF-8 string when it decodes, else base64.</summary>
     private static object BodyView(byte[] body)

@@ -84,6 +84,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             [Description("Higher is received first (0 by default).")] int? priority,
             [Description("Passed on to the receiver.")] string? correlationId,
             [Description("Passed on to the receiver: where to answer.")] string? replyTo,
+            [Description("Passed on to the receiver: the session of replyTo to answer in.")] string? replyToSessionId,
             [Description("Passed on to the receiver: what the message is about.")] string? subject,
             HttpContext context) => QueueCall(async () =>
         {
@@ -110,6 +111,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                     Priority = priority ?? 0,
                     CorrelationId = correlationId,
                     ReplyTo = replyTo,
+                    ReplyToSessionId = replyToSessionId,
                     Subject = subject,
                     ContentType = context.Request.ContentType,
                 },

@@ -71,6 +71,8 @@ public static class IotStreamsServiceCollectionExtensions
         services.TryAddSingleton<AggregationService>();
         services.TryAddSingleton<AggregateHistory>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
+        services.TryAddSingleton<StreamRetentionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<StreamRetentionService>());
 
         AddTelemetryRoute(configuration);
         return services;
@@ -88,6 +90,7 @@ public static class IotStreamsServiceCollectionExtensions
             QueueCapacity = options.MaxPendingAppends,
             RetentionAge = definition.RetentionAge,
             RetentionBytes = definition.RetentionBytes,
+            RetentionCheckInterval = options.RetentionCheckInterval,
             TimeProvider = timeProvider,
             AppendDuration = appendDuration,
             StreamName = definition.Name,

@@ -33,6 +33,13 @@ public sealed class StreamsOptions
     /// <remarks>Default <see cref="FsyncPolicy.PerGroup"/>: one fsync per group commit, before acknowledging.</remarks>
     public FsyncPolicy Fsync { get; set; } = FsyncPolicy.PerGroup;
 
+    /// <summary>
+    /// How often every partition's retention (age and size) is applied, whether it is written to or not (a partition's
+    /// writer also checks it after a write at most this often).
+    /// </summary>
+    /// <remarks>Default 1 minute; range 1 second - 1 day.</remarks>
+    public TimeSpan RetentionCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Most records written by one group commit.</summary>
     /// <remarks>Default 1024; range 1-65536.</remarks>
     public int MaxBatchRecords { get; set; } = 1024;

@@ -20,6 +20,11 @@ internal sealed class StreamsOptionsValidator : IValidateOptions<StreamsOptions>
             errors.Add("Iot:Streams:SegmentMaxAge must be at least 1 second.");
         }
 
+        if (options.RetentionCheckInterval < TimeSpan.FromSeconds(1) || options.RetentionCheckInterval > TimeSpan.FromDays(1))
+        {
+            errors.Add("Iot:Streams:RetentionCheckInterval must be between 1 second and 1 day.");
+        }
+
         if (options.MaxBatchRecords is < 1 or > 65536)
         {
             errors.Add("Iot:Streams:MaxBatchRecords must be between 1 and 65536.");

@@ -38,6 +38,12 @@ internal static partial class StreamsLog
         }
     }
 
+    [LoggerMessage(3015, LogLevel.Debug, "Retention removed {Records} records of stream {Stream} partition {Partition}")]
+    public static partial void RetentionApplied(ILogger logger, string stream, int partition, long records);
+
+    [LoggerMessage(3016, LogLevel.Warning, "Retention of stream {Stream} partition {Partition} failed; the next sweep tries again")]
+    public static partial void RetentionFailed(ILogger logger, string stream, int partition, Exception exception);
+
     [LoggerMessage(3006, LogLevel.Warning, "Record {Offset} of stream {Stream} partition {Partition} is not a JSON object; skipped by aggregation {Window}")]
     public static partial void InvalidRecord(ILogger logger, long offset, string stream, int partition, string window);
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Threading.Channels;
 
 namespace Iot.Streams.Log;
 
@@ -9,21 +10,51 @@ internal sealed partial class SegmentLog
     {
         var reader = _appends.Reader;
         var batch = new List<PendingAppend>(_options.MaxBatchRecords);
+        var retentionRequests = new List<PendingAppend>();
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (batch.Count < _options.MaxBatchRecords && reader.TryRead(out var pending))
             {
-                batch.Add(pending);
+                (pending.IsRetention ? retentionRequests : batch).Add(pending);
             }
 
-            WriteBatch(batch, buffer);
-            batch.Clear();
-            buffer.ResetWrittenCount();
-            if (_options.TimeProvider.GetElapsedTime(_lastRetentionCheck) >= _options.RetentionCheckInterval)
+            if (batch.Count > 0)
+            {
+                WriteBatch(batch, buffer);
+                batch.Clear();
+                buffer.ResetWrittenCount();
+            }
+
+            if (retentionRequests.Count > 0 || _options.TimeProvider.GetElapsedTime(_lastRetentionCheck) >= _options.RetentionCheckInterval)
             {
                 _lastRetentionCheck = _options.TimeProvider.GetTimestamp();
-                ApplyRetention();
+                RunRetention(retentionRequests);
+                retentionRequests.Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies retention on the writer (the only one that may seal the active segment) and answers the requests of
+    /// <see cref="ApplyRetentionAsync"/>; a file that cannot be removed fails the requests, never the writer.
+    /// </summary>
+    private void RunRetention(List<PendingAppend> requests)
+    {
+        try
+        {
+            var removed = ApplyRetention();
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetResult(removed);
+                removed = 0;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetException(ex);
             }
         }
     }
@@ -110,6 +141,12 @@ internal sealed partial class SegmentLog
             return;
         }
 
+        Roll(active);
+    }
+
+    /// <summary>Seals the active segment and begins an empty one at the next offset (the writer only).</summary>
+    private void Roll(Segment active)
+    {
         active.WriteIndexes();
         var next = new Segment(_directory, _nextOffset, _options.IndexIntervalBytes);
         var handle = File.OpenHandle(next.LogPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
@@ -124,16 +161,49 @@ internal sealed partial class SegmentLog
     }
 
     /// <inheritdoc/>
-    public ValueTask<long> ApplyRetentionAsync(CancellationToken cancellationToken = default) => new(ApplyRetention());
+    /// <remarks>
+    /// Runs on the writer, after the appends queued before it: a partition that nobody writes to any more has all its
+    /// records in the active segment, which only the writer may seal; once its newest record is older than the
+    /// retention age it is sealed (an empty segment at the next offset keeps the offsets going) and removed with the rest.
+    /// </remarks>
+    public ValueTask<long> ApplyRetentionAsync(CancellationToken cancellationToken = default)
+    {
+        var request = PendingAppend.Retention();
+        return _appends.Writer.TryWrite(request)
+            ? new ValueTask<long>(request.Completion.Task.WaitAsync(cancellationToken))
+            : SlowRetentionAsync(request, cancellationToken);
+    }
 
-    /// <summary>Deletes sealed segments older than the retention age, then the oldest ones while over the size limit.</summary>
+    private async ValueTask<long> SlowRetentionAsync(PendingAppend request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _appends.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new ObjectDisposedException($"The stream log {_directory} is closed.", ex);
+        }
+
+        return await request.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Seals the active segment when all its records are older than the retention age, deletes sealed segments older
+    /// than the retention age, then the oldest ones while over the size limit (the writer only).
+    /// </summary>
     private long ApplyRetention()
     {
+        var cutoff = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetentionAge.TotalMilliseconds;
+        if (_segments[^1] is { Size: > 0 } active && active.MaxTimestampMs < cutoff)
+        {
+            Roll(active);
+        }
+
         List<Segment> removed = [];
         lock (_segmentsLock)
         {
             var segments = _segments;
-            var cutoff = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds() - (long)_options.RetentionAge.TotalMilliseconds;
             var total = segments.Sum(s => s.Size);
             var keepFrom = 0;
             while (keepFrom < segments.Length - 1)

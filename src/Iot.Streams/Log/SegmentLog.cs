@@ -179,10 +179,15 @@ internal sealed partial class SegmentLog : IStreamLog
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private sealed class PendingAppend(AppendRecord record)
+    private sealed class PendingAppend(AppendRecord record, bool isRetention = false)
     {
         public AppendRecord Record { get; } = record;
 
+        /// <summary>A request of <see cref="ApplyRetentionAsync"/> rather than an append: completed with the records removed.</summary>
+        public bool IsRetention { get; } = isRetention;
+
         public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public static PendingAppend Retention() => new(default, isRetention: true);
     }
 }

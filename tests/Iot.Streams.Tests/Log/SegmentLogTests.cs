@@ -149,4 +149,49 @@ public sealed class SegmentLogTests : StreamLogContractTests, IDisposable
         Assert.True(log.StartOffset > 0);
         Assert.Equal(log.StartOffset, (await log.ReadAsync(0, 1))[0].Offset);
     }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_PartitionNoLongerWritten_ActiveSegmentAgesOutAndOffsetsGoOn()
+    {
+        var time = new FakeTimeProvider(T0);
+        var path = _dir.Combine("idle");
+        var options = new SegmentLogOptions
+        {
+            SegmentBytes = 1024 * 1024, IndexIntervalBytes = 256, TimeProvider = time, RetentionAge = TimeSpan.FromHours(1),
+            SegmentMaxAge = TimeSpan.FromDays(1),
+        };
+        await using (var log = SegmentLog.Open(path, options))
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                await log.AppendAsync(Record(i, T0));
+            }
+
+            // Everything is in the active segment, which nothing seals: only its age can remove it.
+            Assert.Equal(1, log.SegmentCount);
+            time.Advance(TimeSpan.FromMinutes(59));
+            Assert.Equal(0, await log.ApplyRetentionAsync());
+            Assert.Equal(0, log.StartOffset);
+
+            time.Advance(TimeSpan.FromMinutes(2));
+            Assert.Equal(10, await log.ApplyRetentionAsync());
+            Assert.Equal((10, 10), (log.StartOffset, log.NextOffset));
+            Assert.Empty(await log.ReadAsync(0, 100));
+            Assert.Single(Directory.GetFiles(path, "*.log"));
+
+            Assert.Equal(10, await log.AppendAsync(Record(10, time.GetUtcNow())));
+        }
+
+        await using var reopened = SegmentLog.Open(path, options);
+        Assert.Equal((10, 11), (reopened.StartOffset, reopened.NextOffset));
+        Assert.Equal(10, Assert.Single(await reopened.ReadAsync(0, 100)).Offset);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_AfterDispose_ObjectDisposed()
+    {
+        var log = SegmentLog.Open(_dir.Combine("closed"), SmallSegments());
+        await log.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await log.ApplyRetentionAsync());
+    }
 }
