@@ -1,7 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Reactive.Concurrency;
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
 using Iot.Messaging.Leases;
+using Iot.Streams.Crossover;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -70,6 +72,10 @@ public static class IotStreamsServiceCollectionExtensions
             sp.GetService<IAggregateRelay>()));
         services.TryAddSingleton<AggregationService>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
+
+        // Crossover: consumer groups that lag raise an event, when a publisher (ICrossoverEvents, Routing's) is in the host.
+        services.AddOptions<CrossoverOptions>().Bind(configuration.GetSection(CrossoverOptions.SectionName));
+        services.AddHostedService<StreamLagCrossoverService>();
 
         AddTelemetryRoute(configuration);
         return services;
