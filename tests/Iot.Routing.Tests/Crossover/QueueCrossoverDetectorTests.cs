@@ -72,7 +72,7 @@ public sealed class QueueCrossoverDetectorTests : IAsyncLifetime
 
         // A receiver takes the message: the condition ends.
         var received = Assert.Single(await _queues.ReceiveAsync("jobs", new ReceiveRequest()));
-        Assert.Equal(SettleResult.Completed, await _queues.CompleteAsync("jobs", received.LockToken!));
+        Assert.Equal(SettleResult.Success, await _queues.CompleteAsync("jobs", received.LockToken!));
         await _detector.CheckAsync(CancellationToken.None);
 
         await _queues.SendAsync("jobs", [new QueueMessage { Body = Encoding.UTF8.GetBytes("again") }]);
@@ -86,7 +86,7 @@ public sealed class QueueCrossoverDetectorTests : IAsyncLifetime
     {
         await CreateAndSendAsync("payments");
         var received = Assert.Single(await _queues.ReceiveAsync("payments", new ReceiveRequest()));
-        Assert.Equal(SettleResult.DeadLettered, await _queues.DeadLetterAsync("payments", received.LockToken!, "bad", "bad payload"));
+        Assert.Equal(SettleResult.Success, await _queues.DeadLetterAsync("payments", received.LockToken!, "bad", "bad payload"));
 
         await _detector.CheckAsync(CancellationToken.None);
         await _detector.CheckAsync(CancellationToken.None);
