@@ -30,6 +30,7 @@ internal sealed partial class CrossoverPublisher : ICrossoverEvents, IHostedLife
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _abort = new();
     private Task _loop = Task.CompletedTask;
+    private int _disposed;
 
     // The router is resolved at start, not at construction: it depends on the command service, which raises events here.
     public CrossoverPublisher(IOptions<CrossoverOptions> options, Func<MessageRouter> routerFactory, RoutingMetrics metrics, ILogger<CrossoverPublisher> logger)
@@ -102,8 +103,14 @@ internal sealed partial class CrossoverPublisher : ICrossoverEvents, IHostedLife
         }
     }
 
+    // The container may dispose it twice: it is both the singleton and the hosted service that resolves to it.
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _channel.Writer.TryComplete();
         await _abort.CancelAsync().ConfigureAwait(false);
         try

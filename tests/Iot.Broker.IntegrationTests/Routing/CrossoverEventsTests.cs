@@ -165,8 +165,9 @@ public sealed class CrossoverEventsTests(CrossoverBrokerFixture broker)
         await device.SubscribeAsync($"devices/{deviceId}/commands/#", MqttQualityOfServiceLevel.AtLeastOnce);
         using var sent = await http.PostAsync(new Uri($"api/devices/{deviceId}/commands/reboot", UriKind.Relative),
             new StringContent("{\"delay\":5}", Encoding.UTF8, "application/json"));
-        await EnsureSuccessAsync(sent);
-        var commandId = (await sent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("commandId").GetString();
+        var body = await sent.Content.ReadAsStringAsync();
+        Assert.True(sent.IsSuccessStatusCode, body);
+        var commandId = JsonDocument.Parse(body).RootElement.GetProperty("commandId").GetString();
         await delivered.Task.WaitAsync(Deadline);
 
         await Eventually.WaitUntilAsync(() => !sink.Events.IsEmpty, Deadline, "command dead-lettered");
