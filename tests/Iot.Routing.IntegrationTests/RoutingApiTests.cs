@@ -54,7 +54,7 @@ public sealed class RoutingApiTests : IAsyncLifetime
         Assert.Equal("devices/#", (await _host.GetJsonAsync("routes/hot")).GetProperty("source").GetString());
 
         var names = (await _host.GetJsonAsync("routes")).EnumerateArray().Select(r => (r.GetProperty("name").GetString(), r.GetProperty("origin").GetString())).ToList();
-        Assert.Equal([("$default", "builtIn"), ("configured", "configuration"), ("hot", "api")], names);
+        Assert.Equal([("$crossover", "builtIn"), ("$default", "builtIn"), ("configured", "configuration"), ("hot", "api")], names);
 
         Assert.Equal(204, (await SendAsync(HttpMethod.Delete, "routes/hot")).Status);
         Assert.Equal(404, (await SendAsync(HttpMethod.Get, "routes/hot")).Status);

@@ -1,6 +1,8 @@
 using Iot.Broker.Mqtt;
 using Iot.Broker.Mqtt.Persistence;
 using Iot.Broker.Security.AccessControl;
+using Iot.Messaging.Crossover;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting;
@@ -55,6 +57,10 @@ public static class BrokerServiceCollectionExtensions
         services.AddSingleton<ConnectionAdmission>();
         services.AddSingleton<BrokerCommandChannel>();
         services.AddSingleton<Iot.Routing.Commands.IDeviceCommandChannel>(sp => sp.GetRequiredService<BrokerCommandChannel>());
+        services.TryAddSingleton(sp => sp.GetService<ICrossoverEvents>() is { } events
+            ? new ConnectionEvents(events, sp.GetRequiredService<IOptions<CrossoverOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<Cluster.ClusterConnection>()?.NodeId)
+            : ConnectionEvents.None);
         services.AddSingleton<ConnectionServices>();
         services.AddSingleton<MqttConnectionHandler>();
         services.AddHostedService<SessionMaintenanceService>();

@@ -26,8 +26,10 @@ internal sealed class ConnectionServices
         IIdentityAuthenticator? authenticator = null,
         IAccessControl? accessControl = null,
         LoginBackoff? loginBackoff = null,
-        ISubscriptionBarrier? subscriptionBarrier = null)
+        ISubscriptionBarrier? subscriptionBarrier = null,
+        ConnectionEvents? connectionEvents = null)
     {
+        ConnectionEvents = connectionEvents ?? ConnectionEvents.None;
         Context = context;
         Sessions = sessions;
         Subscriptions = subscriptions;
@@ -65,6 +67,9 @@ internal sealed class ConnectionServices
     public ConnectionAdmission Admission { get; }
 
     public BrokerCommandChannel Commands { get; }
+
+    /// <summary>Crossover events of connections (connected, disconnected with the reason).</summary>
+    public ConnectionEvents ConnectionEvents { get; }
 
     public SecurityOptions Security { get; }
 

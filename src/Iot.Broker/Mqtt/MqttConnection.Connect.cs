@@ -16,6 +16,9 @@ internal sealed partial class MqttConnection
     private uint _connectSessionExpiry;
     private IotPrincipal? _principal;
     private bool _admitted;
+    // Crossover events: when the connected event was raised (a TimeProvider timestamp; 0: not raised), and whether the client sent DISCONNECT.
+    private long _connectedEventAt;
+    private bool _clientDisconnect;
 
     /// <summary>The first packet must be CONNECT: detect the protocol version, authenticate, bind the session, CONNACK.</summary>
     private async ValueTask<bool> HandleFirstPacketAsync(ReceivedMqttPacket received)
@@ -226,6 +229,12 @@ internal sealed partial class MqttConnection
         }
 
         BrokerLog.ClientConnected(_broker.Logger, clientId, (int)ProtocolVersion, connect.CleanSession, present, sessionExpiry);
+        if (_broker.ConnectionEvents.Covers(_principal))
+        {
+            _connectedEventAt = Math.Max(1, Context.Time.GetTimestamp());
+            _broker.ConnectionEvents.Connected(_principal, ProtocolVersion, connect.CleanSession, present, sessionExpiry);
+        }
+
         return true;
     }
 
@@ -319,6 +328,7 @@ internal sealed partial class MqttConnection
 
     private void HandleDisconnect(MqttDisconnectPacket disconnect)
     {
+        _clientDisconnect = true;
         _willOnClose = disconnect.ReasonCode == MqttDisconnectReasonCode.DisconnectWithWillMessage;
         if (IsV5 && disconnect.SessionExpiryInterval != 0 && _session is { } session)
         {

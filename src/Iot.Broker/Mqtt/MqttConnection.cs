@@ -220,6 +220,10 @@ internal sealed partial class MqttConnection : IDeliveryTarget
 
             _broker.Sessions.Unregister(this);
             Context.Metrics.ConnectionClosed();
+            if (_connectedEventAt != 0)
+            {
+                _broker.ConnectionEvents.Disconnected(_principal!, ProtocolVersion, _clientDisconnect, _closeReason, Context.Time.GetElapsedTime(_connectedEventAt));
+            }
         }
     }
 

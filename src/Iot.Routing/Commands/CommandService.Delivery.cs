@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Iot.Messaging.Crossover;
 using Iot.Messaging.Telemetry;
 using Iot.Routing.Hosting;
 using Iot.Routing.Queues;
@@ -198,8 +199,34 @@ internal sealed partial class CommandService
                 _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()).ConfigureAwait(false);
             _metrics.Add(RoutingCounter.CommandsDeadLettered);
             CommandServiceLog.DeadLettered(_logger, record.CommandId, record.DeviceId, QueueDeadLetterReasons.MaxDeliveryCountExceeded);
+            RaiseDeadLettered(record, QueueDeadLetterReasons.MaxDeliveryCountExceeded, $"Not answered after {message.DeliveryCount} deliveries.", message.DeliveryCount);
             Finished(record.CommandId);
         }
+    }
+
+    /// <summary>
+    /// <see cref="CrossoverTypes.CommandDeadLettered"/>, raised by the node whose delivery dead-lettered the command (once
+    /// per command). Commands that expire unanswered are dead-lettered by the queue (<c>TtlExpired</c>) and show as the
+    /// <c>$commands</c> queue's <see cref="CrossoverTypes.QueueDeadLetterMessagesAvailable"/>.
+    /// </summary>
+    private void RaiseDeadLettered(CommandRecord record, string reason, string description, int deliveryCount)
+    {
+        if (_crossover is not { IsEnabled: true } crossover)
+        {
+            return;
+        }
+
+        crossover.TryRaise(new CrossoverEvent(CrossoverTypes.CommandDeadLettered, "/iot/commands",
+            CrossoverTypes.SubjectPrefix + "devices/" + CrossoverTypes.Level(record.DeviceId) + "/commands/" + CrossoverTypes.Level(record.CommandId),
+            new System.Text.Json.Nodes.JsonObject
+            {
+                ["commandId"] = record.CommandId,
+                ["deviceId"] = record.DeviceId,
+                ["name"] = record.Name,
+                ["reason"] = reason,
+                ["description"] = description,
+                ["deliveryCount"] = deliveryCount,
+            }, _timeProvider.GetUtcNow()));
     }
 
     private async Task RetryAfterAsync(string deviceId, TimeSpan delay)

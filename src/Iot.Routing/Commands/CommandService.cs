@@ -4,6 +4,7 @@ using System.Text;
 using Iot.Messaging.Telemetry;
 using Iot.Messaging.Topics;
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
 using Iot.Routing.Hosting;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;
@@ -34,15 +35,18 @@ internal sealed partial class CommandService : ICommandResponseObserver, IHosted
     private readonly ILogger _logger;
     private readonly RoutingMetrics _metrics;
     private readonly CrashPoints _crashPoints;
+    private readonly ICrossoverEvents? _crossover;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _finished = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
     // The channel is resolved at start, not at construction: the broker's side may itself depend on the message
     // router, which depends on this service. A null channel (no broker in the host) queues commands without delivering.
     public CommandService(IQueueStore queues, ICommandStore store, IOptions<CommandOptions> options, TimeProvider timeProvider,
-        RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory, CrashPoints? crashPoints = null)
+        RoutingMetrics metrics, ILogger<CommandService> logger, Func<IDeviceCommandChannel?> channelFactory, CrashPoints? crashPoints = null,
+        ICrossoverEvents? crossover = null)
     {
         _crashPoints = crashPoints ?? CrashPoints.None;
+        _crossover = crossover;
         _metrics = metrics;
         _queues = queues;
         _store = store;

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
 using Iot.Messaging.Leases;
+using Iot.Routing.Crossover;
 using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;
@@ -79,8 +81,24 @@ public static class IotRoutingServiceCollectionExtensions
         services.AddHostedService<RoutingStartup>();
         services.TryAddSingleton<ISingletonLeases>(LocalSingletonLeases.Instance);
         services.AddHostedService<WebhookDeliveryService>();
+        AddCrossover(services, configuration);
         services.AddIotQueuesAndCommands(configuration);
         return services;
+    }
+
+    /// <summary>
+    /// Crossover events (<c>Iot:Crossover</c>): the publisher every service raises its events to (<see cref="ICrossoverEvents"/>),
+    /// routed like CloudEvents posted to the API; the queue checks are added with the queues.
+    /// </summary>
+    private static void AddCrossover(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<CrossoverOptions>().Bind(configuration.GetSection(CrossoverOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CrossoverOptions>, CrossoverOptionsValidator>());
+        services.TryAddSingleton(sp => new CrossoverPublisher(sp.GetRequiredService<IOptions<CrossoverOptions>>(), sp.GetRequiredService<MessageRouter>,
+            sp.GetRequiredService<RoutingMetrics>(), sp.GetRequiredService<ILogger<CrossoverPublisher>>()));
+        services.TryAddSingleton<ICrossoverEvents>(sp => sp.GetRequiredService<CrossoverPublisher>());
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<CrossoverPublisher>());
+        services.TryAddSingleton<SubscriptionCrossover>();
     }
 
     /// <summary>Reads <c>Iot:Routing:Routes</c> (an array of route objects, as the API's JSON).</summary>

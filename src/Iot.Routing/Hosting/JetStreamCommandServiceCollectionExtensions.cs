@@ -31,7 +31,8 @@ public static class JetStreamCommandServiceCollectionExtensions
         services.AddSingleton<ICommandStore>(sp => sp.GetRequiredService<JetStreamCommandStore>());
         services.AddSingleton(sp => new CommandService(sp.GetRequiredService<JetStreamQueueStore>(), sp.GetRequiredService<ICommandStore>(),
             sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
-            sp.GetRequiredService<ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(), sp.GetRequiredService<CrashPoints>()));
+            sp.GetRequiredService<ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(), sp.GetRequiredService<CrashPoints>(),
+            sp.GetService<Iot.Messaging.Crossover.ICrossoverEvents>()));
         return services;
     }
 }

@@ -1,4 +1,6 @@
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
+using Iot.Routing.Crossover;
 using Iot.Routing.Commands;
 using Iot.Routing.Internal;
 using Iot.Routing.Queues;
@@ -41,9 +43,12 @@ internal static class QueueServiceCollectionExtensions
         services.TryAddSingleton(sp => new CommandService(sp.GetRequiredService<SqliteQueueStore>(), sp.GetRequiredService<ICommandStore>(),
             sp.GetRequiredService<IOptions<CommandOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RoutingMetrics>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<CommandService>>(), () => sp.GetService<IDeviceCommandChannel>(),
-            sp.GetRequiredService<CrashPoints>()));
+            sp.GetRequiredService<CrashPoints>(), sp.GetService<Iot.Messaging.Crossover.ICrossoverEvents>()));
         services.TryAddSingleton<ICommandResponseObserver>(sp => sp.GetRequiredService<CommandService>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<CommandService>());
+        services.TryAddSingleton(sp => new QueueCrossoverDetector(sp.GetRequiredService<IQueueStore>(), sp.GetRequiredService<ICrossoverEvents>(),
+            sp.GetRequiredService<IOptions<CrossoverOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        services.AddHostedService<QueueCrossoverService>();
         return services;
     }
 }

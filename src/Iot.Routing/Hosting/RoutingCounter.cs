@@ -59,4 +59,16 @@ public enum RoutingCounter
 
     /// <summary>Rendered as <c>iot_routing_dead_letters_evicted_total</c> (docs/api.md).</summary>
     DeadLettersEvicted,
+
+    /// <summary>Rendered as <c>iot_crossover_events_raised_total</c>: crossover events queued for routing (docs/api.md).</summary>
+    CrossoverRaised,
+
+    /// <summary>Rendered as <c>iot_crossover_events_dropped_total</c>: crossover events dropped because the queue was full or the publisher stopped.</summary>
+    CrossoverDropped,
+
+    /// <summary>Rendered as <c>iot_crossover_events_published_total</c>: crossover events routed (recorded by their destinations).</summary>
+    CrossoverPublished,
+
+    /// <summary>Rendered as <c>iot_crossover_events_failed_total</c>: crossover events whose routing failed (a destination's write failed).</summary>
+    CrossoverFailed,
 }

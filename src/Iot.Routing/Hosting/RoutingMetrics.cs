@@ -78,6 +78,10 @@ public sealed class RoutingMetrics
         RoutingCounter.WebhookDestinationsRefused => "iot_routing_webhook_destinations_refused_total",
         RoutingCounter.DestinationsForbidden => "iot_routing_destinations_refused_total",
         RoutingCounter.DeadLettersEvicted => "iot_routing_dead_letters_evicted_total",
+        RoutingCounter.CrossoverRaised => "iot_crossover_events_raised_total",
+        RoutingCounter.CrossoverDropped => "iot_crossover_events_dropped_total",
+        RoutingCounter.CrossoverPublished => "iot_crossover_events_published_total",
+        RoutingCounter.CrossoverFailed => "iot_crossover_events_failed_total",
         _ => throw new ArgumentOutOfRangeException(nameof(counter)),
     };
 

@@ -28,6 +28,12 @@ internal sealed partial class RouteTable : IDisposable
     /// <summary>The built-in route that offers every message to the event subscriptions.</summary>
     public const string DefaultRouteName = "$default";
 
+    /// <summary>
+    /// The built-in route that offers the platform's crossover events (subjects under <c>$iot/</c>, which <c>#</c> does
+    /// not match) to the event subscriptions; in force with <see cref="DefaultRouteName"/>.
+    /// </summary>
+    public const string CrossoverRouteName = "$crossover";
+
     private const string Table = "routes";
     private readonly TopicTree<CompiledRoute> _tree = new();
     private readonly ConcurrentDictionary<string, CompiledRoute> _routes = new(StringComparer.Ordinal);
@@ -78,10 +84,12 @@ internal sealed partial class RouteTable : IDisposable
 
         if (defaultRoute)
         {
-            var definition = new RouteDefinition { Name = DefaultRouteName, Source = "#" };
-            TryCompile(definition, isBuiltIn: true, out var route, out _);
-            Apply(null, route!);
-            _readOnly.Add(DefaultRouteName);
+            foreach (var (name, source) in new[] { (DefaultRouteName, "#"), (CrossoverRouteName, Iot.Messaging.Crossover.CrossoverTypes.SubjectPrefix + "#") })
+            {
+                TryCompile(new RouteDefinition { Name = name, Source = source }, isBuiltIn: true, out var route, out _);
+                Apply(null, route!);
+                _readOnly.Add(name);
+            }
         }
     }
 

@@ -14,7 +14,7 @@ namespace Iot.Routing.Subscriptions;
 /// </summary>
 internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, IEventDeliveryStore store, WebhookSender sender,
     RetrySchedule schedule, AsyncSignal signal, SemaphoreSlim concurrency, RoutingOptions options, RoutingMetrics metrics,
-    TimeProvider timeProvider, ILogger logger, CancellationToken abort)
+    TimeProvider timeProvider, ILogger logger, CancellationToken abort, Crossover.SubscriptionCrossover? crossover = null)
 {
     private const int FetchSize = 256;
 
@@ -233,6 +233,8 @@ internal sealed class PushDeliveryLoop(CompiledEventSubscription subscription, I
             metrics.Add(RoutingCounter.Dropped, deliveries.Count);
             RoutingLog.Dropped(logger, Subscription.Name, deliveries.Count, reason);
         }
+
+        crossover?.GaveUp(Subscription.Name, deliveries, reason, outcome, Definition.DeadLetter.Enabled);
     }
 
     private List<DeliveryRecord> TakeBatch(List<DeliveryRecord> due, ref int index)

@@ -27,6 +27,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private readonly ISingletonLeases _leases;
     private readonly RetrySchedule _schedule;
     private readonly SemaphoreSlim _concurrency;
+    private readonly Crossover.SubscriptionCrossover? _crossover;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (PushDeliveryLoop Loop, CancellationTokenSource Stop, Task Task)> _loops = new(StringComparer.Ordinal);
 
@@ -36,8 +37,10 @@ internal sealed class WebhookDeliveryService : BackgroundService
     private bool _started;
 
     public WebhookDeliveryService(EventSubscriptionRegistry registry, IEventDeliveryStore store, WebhookSender sender, DeliverySignals signals,
-        RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ISingletonLeases leases, ILogger<WebhookDeliveryService> logger)
+        RoutingMetrics metrics, IOptions<RoutingOptions> options, TimeProvider timeProvider, ISingletonLeases leases, ILogger<WebhookDeliveryService> logger,
+        Crossover.SubscriptionCrossover? crossover = null)
     {
+        _crossover = crossover;
         _leases = leases;
         _registry = registry;
         _store = store;
@@ -157,7 +160,7 @@ internal sealed class WebhookDeliveryService : BackgroundService
 
         var stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         var loop = new PushDeliveryLoop(subscription, _store, _sender, _schedule, _signals.For(subscription.Name), _concurrency,
-            _options, _metrics, _timeProvider, _logger, _abandon.Token);
+            _options, _metrics, _timeProvider, _logger, _abandon.Token, _crossover);
         _loops[subscription.Name] = (loop, stop, RunAsync(loop, stop));
     }
 

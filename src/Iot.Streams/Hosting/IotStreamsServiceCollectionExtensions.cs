@@ -1,7 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Reactive.Concurrency;
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
 using Iot.Messaging.Leases;
+using Iot.Streams.Crossover;
 using Iot.Streams.Aggregation;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
@@ -73,6 +75,10 @@ public static class IotStreamsServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
         services.TryAddSingleton<StreamRetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<StreamRetentionService>());
+
+        // Crossover: consumer groups that lag raise an event, when a publisher (ICrossoverEvents, Routing's) is in the host.
+        services.AddOptions<CrossoverOptions>().Bind(configuration.GetSection(CrossoverOptions.SectionName));
+        services.AddHostedService<StreamLagCrossoverService>();
 
         AddTelemetryRoute(configuration);
         return services;

@@ -1,9 +1,11 @@
 using System.Text;
 using Iot.Messaging;
+using Iot.Messaging.Crossover;
 using Iot.Routing.Commands;
 using Iot.Routing.Hosting;
 using Iot.Routing.Queues;
 using Iot.Routing.Tests.Internal;
+using Iot.TestUtilities;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -19,6 +21,7 @@ public sealed class CommandServiceTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
     private readonly FakeDeviceCommandChannel _channel = new();
     private readonly RoutingMetrics _metrics = new();
+    private readonly RecordingCrossoverEvents _crossover = new();
     private SqliteQueueStore _queues = null!;
     private CommandService _commands = null!;
 
@@ -27,7 +30,7 @@ public sealed class CommandServiceTests : IAsyncLifetime
         _queues = new SqliteQueueStore(Path.Combine(_directory.Path, "queues.db"), _time);
         _commands = new CommandService(_queues, new SqliteCommandStore(_queues),
             Options.Create(new CommandOptions { AnswerTimeout = AnswerTimeout, MaxDeliveryCount = 3 }), _time, _metrics,
-            NullLogger<CommandService>.Instance, () => _channel);
+            NullLogger<CommandService>.Instance, () => _channel, crossover: _crossover);
         await _commands.StartAsync(CancellationToken.None);
     }
 
@@ -190,6 +193,17 @@ public sealed class CommandServiceTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _metrics.Read(RoutingCounter.CommandsDeadLettered));
+        while (_crossover.Raised.IsEmpty)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no crossover event");
+            await Task.Yield();
+        }
+
+        var raised = Assert.Single(_crossover.Raised);
+        Assert.Equal((CrossoverTypes.CommandDeadLettered, "$iot/devices/d4/commands/" + command.CommandId), (raised.Type, raised.Subject));
+        Assert.Equal(QueueDeadLetterReasons.MaxDeliveryCountExceeded, raised.Data["reason"]!.GetValue<string>());
+        Assert.Equal((command.CommandId, "d4", 3), (raised.Data["commandId"]!.GetValue<string>(), raised.Data["deviceId"]!.GetValue<string>(),
+            raised.Data["deliveryCount"]!.GetValue<int>()));
 
         // A lock lost on the last delivery is recorded at once; the queue moves the message to its dead-letter queue at
         // the pump's next receive, a moment later.

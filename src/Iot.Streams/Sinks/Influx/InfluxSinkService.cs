@@ -1,5 +1,6 @@
 using System.Text;
 using Iot.Messaging.Leases;
+using Iot.Streams.Crossover;
 using Iot.Streams.Internal;
 using Iot.Streams.Log;
 using Microsoft.Extensions.Hosting;
@@ -20,7 +21,7 @@ namespace Iot.Streams.Sinks.Influx;
 /// from the committed offset (a batch written but not committed is written again: points overwrite by key and time).
 /// </summary>
 internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer, IOptions<InfluxSinkOptions> options,
-    TimeProvider timeProvider, ISingletonLeases leases, ILogger<InfluxSinkService> logger) : BackgroundService
+    TimeProvider timeProvider, ISingletonLeases leases, ILogger<InfluxSinkService> logger, SinkCrossover? crossover = null) : BackgroundService
 {
     /// <summary>The consumer group of the sink in each captured stream.</summary>
     public const string GroupName = "influx";
@@ -159,7 +160,7 @@ internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer
 
                 if (lines.Count > 0)
                 {
-                    await WriteBatchAsync(stream, lines, cancellationToken).ConfigureAwait(false);
+                    await WriteBatchAsync(stream, partition, lines, cancellationToken).ConfigureAwait(false);
                 }
 
                 if (end != next)
@@ -185,10 +186,11 @@ internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer
     /// Writes the batch until InfluxDB has answered it for good: accepted, rejected as bad data, or (413) written in
     /// halves. Anything else is retried, so the caller commits only points InfluxDB acknowledged or refused for good.
     /// </summary>
-    private async Task WriteBatchAsync(string stream, List<string> lines, CancellationToken cancellationToken)
+    private async Task WriteBatchAsync(string stream, int partition, List<string> lines, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var delay = settings.MinRetryDelay;
+        long? failingSince = null;
         while (true)
         {
             var result = await writer.WriteAsync(lines, cancellationToken).ConfigureAwait(false);
@@ -204,8 +206,8 @@ internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer
                     // Points that were written already are written again: a point overwrites itself (series + time).
                     StreamsLog.SinkSplit(logger, stream, lines.Count, result.Detail);
                     var half = lines.Count / 2;
-                    await WriteBatchAsync(stream, lines.GetRange(0, half), cancellationToken).ConfigureAwait(false);
-                    await WriteBatchAsync(stream, lines.GetRange(half, lines.Count - half), cancellationToken).ConfigureAwait(false);
+                    await WriteBatchAsync(stream, partition, lines.GetRange(0, half), cancellationToken).ConfigureAwait(false);
+                    await WriteBatchAsync(stream, partition, lines.GetRange(half, lines.Count - half), cancellationToken).ConfigureAwait(false);
                     return;
                 case WriteOutcome.Rejected or WriteOutcome.TooLarge:
                     // A partial write (InfluxDB wrote the valid points of the batch and reports dropped=N), or one
@@ -217,6 +219,8 @@ internal sealed class InfluxSinkService(IStreamStore store, IInfluxWriter writer
                     return;
                 default:
                     Interlocked.Increment(ref _failedWrites);
+                    failingSince ??= timeProvider.GetTimestamp();
+                    crossover?.WriteFailed("influx", stream, partition, failingSince.Value, result.Detail, FailedWrites);
                     // The server's Retry-After (429, 503) when it sent one, kept within MinRetryDelay..MaxRetryDelay.
                     var wait = result.RetryAfter is { } retryAfter
                         ? TimeSpan.FromTicks(Math.Clamp(retryAfter.Ticks, settings.MinRetryDelay.Ticks, settings.MaxRetryDelay.Ticks))

@@ -1,4 +1,6 @@
+using Iot.Messaging.Crossover;
 using Iot.Messaging.Leases;
+using Iot.Streams.Crossover;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -40,6 +42,9 @@ public static class InfluxSinkServiceCollectionExtensions
                 ? new InfluxV2Writer(http, settings)
                 : new InfluxV1Writer(http, settings, sp.GetRequiredService<TimeProvider>());
         });
+        services.AddOptions<CrossoverOptions>().Bind(configuration.GetSection(CrossoverOptions.SectionName));
+        services.TryAddSingleton(sp => new SinkCrossover(sp.GetService<ICrossoverEvents>(), sp.GetRequiredService<IOptions<CrossoverOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<InfluxSinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<InfluxSinkService>());
         return services;
