@@ -27,6 +27,8 @@ public sealed partial class PatternsDocumentTests(BrokerFixture broker)
     [InlineData("Response queues", new[] { "\"replySessionId\": \"op-42\"", "\"deviceId\": \"dev-7\"", "\"firmware\": \"1.4.2\"", "\"subject\": \"applied\"", "\"applied\": true" })]
     [InlineData("Sessions and checkpoints", new[] { "{\"done\":[\"paid\"]}", "Created consumer group 'audit'." })]
     [InlineData("Dead-letter handling", new[] { "\"deadLetterReason\": \"BadInput\"", "Resubmitted 1 dead letter(s) to 'fragile'." })]
+    [InlineData("Load leveling", new[] { "iot_mqtt_durable_backlog_saturated 0", "iot_mqtt_limit{limit=\"max_pending_durable_writes\"} 16384", "true" })]
+    [InlineData("Crossover between services", new[] { "\"type\":\"Iot.Device.Connected\",\"subject\":\"$iot/devices/dev-9\"", "\"reason\":\"ClientDisconnect\"" })]
     public async Task Section_RunAsWritten_ShowsWhatItSays(string heading, string[] expected)
     {
         var iot = Path.Combine(RepositoryPaths.Root, "src", "Iot.Cli", "bin", RepositoryPaths.Configuration, "net10.0", "iot.dll");
