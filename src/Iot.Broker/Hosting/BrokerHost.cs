@@ -84,6 +84,7 @@ public static class BrokerHost
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddIotBackup(builder.Configuration);
         builder.Services.AddIotAudit(builder.Configuration);
+        builder.Services.AddApiRateLimit();
         builder.Services.AddApiErrors();
         builder.Services.AddIotOpenApi();
         builder.Services.AddIotTelemetry(builder.Configuration);
@@ -132,6 +133,7 @@ public static class BrokerHost
         // Around authentication, so that it sees the caller and records refused changes (403) too.
         app.UseMiddleware<AuditMiddleware>();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.MapConnectionHandler<MqttConnectionHandler>("/mqtt", options =>
         {
@@ -143,7 +145,8 @@ public static class BrokerHost
         app.MapIotOpenApi();
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden);
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         api.MapDeviceApi();
         api.MapClientApi();
         api.MapClusterApi();

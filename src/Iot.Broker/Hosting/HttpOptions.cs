@@ -60,4 +60,19 @@ public sealed class HttpOptions
     /// </remarks>
     [Range(0, 1L << 30)]
     public long RequestBodyDrainBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Requests per second to <c>/api</c> that one caller may make on average: per identity (its API key), or per client
+    /// address for requests without valid credentials. Beyond it (and its <see cref="ApiRequestBurst"/>) the broker
+    /// answers 429 with <c>Retry-After</c>, records nothing in the audit log, and counts
+    /// <c>iot_mqtt_limit_hits_total{limit="http_api_rate"}</c>; other callers are not affected.
+    /// </summary>
+    /// <remarks>Default 1 000; range 0 to 1 000 000; 0 turns the limit off. <c>/healthz</c>, <c>/metrics</c>, <c>/mqtt</c> and the dashboard are not limited.</remarks>
+    [Range(0, 1_000_000)]
+    public int ApiRequestsPerSecond { get; set; } = 1000;
+
+    /// <summary>How many requests one caller may make at once above <see cref="ApiRequestsPerSecond"/> (the token bucket's size).</summary>
+    /// <remarks>Default 2 000; range 1 to 1 000 000.</remarks>
+    [Range(1, 1_000_000)]
+    public int ApiRequestBurst { get; set; } = 2000;
 }

@@ -51,6 +51,9 @@ internal enum LimitKind
     /// <summary>An HTTP request body over <c>Iot:Http:MaxRequestBodyBytes</c> (answered 413).</summary>
     HttpRequestBody,
 
+    /// <summary><c>Iot:Http:ApiRequestsPerSecond</c>: an API request was answered 429.</summary>
+    HttpApiRate,
+
     /// <summary><see cref="MqttOptions.MaxRetainedMessagesPerIdentity"/> and the other per-identity retained quotas:
     /// a retained message was not retained.</summary>
     RetainedPerIdentity,

@@ -36,7 +36,8 @@ internal sealed partial class AuditMiddleware(RequestDelegate next, IAuditLog au
 
     private async Task RecordAsync(HttpContext context, RoutePattern pattern)
     {
-        if (context.Response.StatusCode == StatusCodes.Status401Unauthorized)
+        // No actor (401), or a caller over its request rate (429): a flood must not become a flood of audit writes.
+        if (context.Response.StatusCode is StatusCodes.Status401Unauthorized or StatusCodes.Status429TooManyRequests)
         {
             return;
         }

@@ -84,7 +84,11 @@ internal sealed partial class IotInstruments(IServiceProvider services, IMeterFa
             description: "Configured limits (Iot:Mqtt:*), so that a dashboard can show usage against them.");
         var http = _services.GetRequiredService<IOptions<HttpOptions>>().Value;
         meter.CreateObservableUpDownCounter("iot_http_limit",
-            () => new[] { Tagged(http.MaxRequestBodyBytes, "limit", "max_request_body_bytes"), Tagged(http.RequestBodyDrainBytes, "limit", "request_body_drain_bytes") },
+            () => new[]
+            {
+                Tagged(http.MaxRequestBodyBytes, "limit", "max_request_body_bytes"), Tagged(http.RequestBodyDrainBytes, "limit", "request_body_drain_bytes"),
+                Tagged(http.ApiRequestsPerSecond, "limit", "api_requests_per_second"), Tagged(http.ApiRequestBurst, "limit", "api_request_burst"),
+            },
             description: "Configured HTTP limits (Iot:Http:*).");
         meter.CreateObservableCounter("iot_heap_compaction_seconds_total", () => m.HeapCompactionSeconds, unit: "s", description: "Time paused in those compactions.");
         meter.CreateObservableGauge("iot_heap_startup_compaction_seconds", () => m.HeapStartupCompactionSeconds, unit: "s",

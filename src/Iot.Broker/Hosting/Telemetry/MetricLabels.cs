@@ -57,6 +57,7 @@ internal static class MetricLabels
         LimitKind.LoginBackoffTableFull => "login_backoff_table_full",
         LimitKind.PasswordHashBusy => "password_hash_busy",
         LimitKind.HttpRequestBody => "http_request_body",
+        LimitKind.HttpApiRate => "http_api_rate",
         LimitKind.RetainedPerIdentity => "retained_per_identity",
         LimitKind.RetainedTotal => "retained_total",
         LimitKind.PendingAcknowledgements => "pending_acknowledgements",
