@@ -143,6 +143,23 @@ internal sealed partial class MqttConnection
         };
 
         Context.Metrics.Add(BrokerCounter.MessagesReceived);
+        if (_broker.ClaimCheck is { } claims && !retain && claims.AppliesToTopic(message.Topic, payload.Length))
+        {
+            // The blob is written before the message: OnFrameAsync awaits this before it reads the next packet, so the
+            // client's messages keep their order.
+            _claimCheck = PublishClaimCheckedAsync(claims, message, packetId);
+            return true;
+        }
+
+        Dispatch(message, packetId);
+        return true;
+    }
+
+    /// <summary>Hands <paramref name="message"/> to the dispatcher and queues its acknowledgement after its durable writes.</summary>
+    private void Dispatch(BrokerMessage message, ushort packetId)
+    {
+        var session = _session!;
+        var qos = message.QualityOfService;
         var durable = _broker.Dispatcher.PublishAsync(message, ClientId, refuseUnretained: qos > 0 && IsV5);
         if (ReferenceEquals(durable, MessageDispatcher.RetainedQuotaExceeded))
         {
@@ -153,7 +170,7 @@ internal sealed partial class MqttConnection
             }
 
             EnqueueAck(new PendingAck(packetId, qos, Task.CompletedTask, Denied: true, QuotaExceeded: true));
-            return true;
+            return;
         }
 
         if (qos == 2 && session.QueueInStream)
@@ -166,8 +183,6 @@ internal sealed partial class MqttConnection
         {
             EnqueueAck(new PendingAck(packetId, qos, durable));
         }
-
-        return true;
     }
 
     /// <summary>Sends the acknowledgement now when nothing waits before it and its writes are done, else in its turn.</summary>

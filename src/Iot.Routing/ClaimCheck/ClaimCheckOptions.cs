@@ -27,8 +27,11 @@ public sealed class ClaimCheckOptions
     public bool QueueSends { get; set; } = true;
 
     /// <summary>The largest HTTP queue send body accepted when it is claim-checked (smaller ones keep the 256 KiB limit).</summary>
-    /// <remarks>Default: 67108864 (64 MiB). Range: <see cref="ThresholdBytes"/> to 1073741824.</remarks>
-    public long MaxPayloadBytes { get; set; } = 64 * 1024 * 1024;
+    /// <remarks>
+    /// Default: 31457280 (30 MiB). Range: <see cref="ThresholdBytes"/> to 1073741824. A body is also bounded by
+    /// <c>Iot:Http:MaxRequestBodyBytes</c> (30 MiB by default); an MQTT payload by <c>Iot:Mqtt:MaxPacketSize</c>.
+    /// </remarks>
+    public long MaxPayloadBytes { get; set; } = 30L * 1024 * 1024;
 
     /// <summary>Where blobs are stored.</summary>
     /// <remarks>Default: <see cref="ClaimCheckStoreKind.Local"/>. Cluster mode needs <see cref="ClaimCheckStoreKind.AzureBlob"/>.</remarks>

@@ -63,9 +63,10 @@ internal sealed class ClaimCheckService
     public async Task<ClaimCheckReference> StoreAsync(Stream content, string? contentType, CancellationToken cancellationToken)
     {
         var id = ClaimCheckIds.New();
-        var length = await _store.WritePendingAsync(id, content, cancellationToken).ConfigureAwait(false);
+        long length;
         try
         {
+            length = await _store.WritePendingAsync(id, content, cancellationToken).ConfigureAwait(false);
             if (!await _store.CommitAsync(id, cancellationToken).ConfigureAwait(false))
             {
                 throw new IOException($"Claim-check blob {id} was written but could not be committed.");
