@@ -32,7 +32,12 @@ public static class ClaimCheckEndpoints
             return await Payload(claims, id, context).ConfigureAwait(false);
         })
             .AllowAnonymous()
-            .ExcludeFromDescription();
+            .WithTags("Claim check")
+            .WithName("ReadClaimCheckUrl")
+            .WithSummary("Reads a claim-checked payload through the signed, expiring URL of its reference (no API key); 403 when the signature does not match or the time is up, 404 when the blob is gone.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
