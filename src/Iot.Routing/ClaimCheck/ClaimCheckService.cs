@@ -132,7 +132,7 @@ internal sealed class ClaimCheckService
     /// <summary>Opens the payload of <paramref name="id"/> for reading (counted as resolved); null when it is gone.</summary>
     public async Task<Stream?> OpenAsync(string id, CancellationToken cancellationToken)
     {
-        if (!ClaimCheckIds.IsValid(id))
+        if (!Options.Enabled || !ClaimCheckIds.IsValid(id))
         {
             return null;
         }

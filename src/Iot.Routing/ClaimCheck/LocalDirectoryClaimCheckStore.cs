@@ -74,7 +74,7 @@ internal sealed class LocalDirectoryClaimCheckStore : IClaimCheckStore
         {
             File.Move(PendingPath(id), BlobPath(id), overwrite: false);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return Task.FromResult(false);
         }
@@ -92,7 +92,7 @@ internal sealed class LocalDirectoryClaimCheckStore : IClaimCheckStore
             return Task.FromResult<Stream?>(new FileStream(BlobPath(id), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete,
                 CopyBufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan));
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return Task.FromResult<Stream?>(null);
         }
