@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Iot.Routing.ClaimCheck;
@@ -24,7 +25,9 @@ internal sealed record ClaimCheckReference(string Id, long Size, string? Payload
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: the URL's '&' stays '&' (not \u0026) for people and tools that read the body as text; the
+        // body is never embedded in HTML.
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteStartObject("claimCheck");

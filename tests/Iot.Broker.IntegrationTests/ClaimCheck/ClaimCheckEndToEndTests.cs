@@ -47,6 +47,7 @@ public sealed class ClaimCheckEndToEndTests(ClaimCheckBrokerFixture broker) : IC
         var reference = await plain.Next.WaitAsync(Timeout);
         Assert.Equal("application/vnd.iot.claim-check+json", reference.ContentType);
         var claim = ClaimCheckAssert.Reference(reference.Payload);
+        Assert.Contains("&sig=", Encoding.UTF8.GetString(reference.Payload), StringComparison.Ordinal);
         var id = claim.GetProperty("id").GetString();
         Assert.Contains(reference.UserProperties, p => p.Name == "iot-claim-check" && p.ReadValueAsString() == id);
         Assert.Contains(reference.UserProperties, p => p.Name == "origin" && p.ReadValueAsString() == "device-7");
