@@ -14,7 +14,8 @@
 #     read it), chromium (the dashboard's browser test drives /usr/bin/chromium headless), openssl (makes the TLS
 #     tests' certificates), curl (the README's quick start, run as written) and coreutils, procps (stdbuf, kill);
 #     nodejs and npm if node is missing. Nothing outside this repository is needed.
-#   - MQTT.js and playwright-core (no browser download: it drives the Debian chromium): `npm ci` in tests/tools/node
+#   - MQTT.js, playwright-core (no browser download: it drives the Debian chromium) and Azurite (the Azure Storage
+#     emulator the claim-check tests start, always with --disableTelemetry): `npm ci` in tests/tools/node
 #     (skipped when node_modules is already up to date).
 # Settings: TEST_RESULTS_DIR (where the TRX files go; default a new temp dir), SKIP_INSTALL=1 (skip both installs).
 set -euo pipefail
@@ -65,10 +66,10 @@ install_system_packages() {
 install_node_tools() {
   local dir="$ROOT/tests/tools/node"
   if [ -f "$dir/node_modules/.package-lock.json" ] && [ -f "$dir/node_modules/mqtt/package.json" ] \
-    && [ -f "$dir/node_modules/playwright-core/package.json" ] \
+    && [ -f "$dir/node_modules/playwright-core/package.json" ] && [ -f "$dir/node_modules/azurite/package.json" ] \
     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] \
     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package.json" ]; then
-    say "MQTT.js and playwright-core already installed in tests/tools/node"
+    say "MQTT.js, playwright-core and Azurite already installed in tests/tools/node"
     return 0
   fi
   say "npm ci in tests/tools/node"

@@ -9,6 +9,7 @@ using Iot.Broker.Hosting.OpenApi;
 using Iot.Broker.Hosting.Telemetry;
 using Iot.Broker.Mqtt;
 using Iot.Broker.Security.Identities;
+using Iot.Routing.ClaimCheck;
 using Iot.Routing.Hosting;
 using Iot.Streams.Hosting;
 using Iot.Streams.Sinks.Influx;
@@ -80,6 +81,7 @@ public static class BrokerHost
         builder.Services.AddIotBroker(builder.Configuration);
         builder.Services.AddIotSecurity(builder.Configuration);
         builder.Services.AddIotRouting(builder.Configuration);
+        builder.Services.AddIotClaimCheck(builder.Configuration);
         builder.Services.AddIotStreams(builder.Configuration);
         builder.Services.AddInfluxSink(builder.Configuration);
         builder.Services.AddIotBackup(builder.Configuration);
@@ -143,6 +145,7 @@ public static class BrokerHost
         app.MapOperationsEndpoints();
         app.MapDashboard();
         app.MapIotOpenApi();
+        app.MapClaimCheckUrls();
         var api = app.MapGroup("/api").RequireAuthorization(IotApiPolicy.Name)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
@@ -151,6 +154,7 @@ public static class BrokerHost
         api.MapClientApi();
         api.MapClusterApi();
         api.MapRoutingApi();
+        api.MapClaimCheckApi();
         api.MapStreamsApi();
         api.MapBackupApi();
         api.MapAuditApi();

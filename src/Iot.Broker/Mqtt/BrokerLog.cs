@@ -166,4 +166,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventId = 1171, Level = LogLevel.Information, Message = "Refused {Count} connections in the last {Seconds} s: {Reasons} (each at Debug, event 1012)")]
     public static partial void ConnectionsRefused(ILogger logger, long count, double seconds, string reasons);
+
+    [LoggerMessage(EventId = 1090, Level = LogLevel.Warning, Message = "Claim check: the payload of {ClientId}'s publish on {Topic} could not be stored; the publish is refused")]
+    public static partial void ClaimCheckFailed(ILogger logger, string? clientId, string topic, Exception exception);
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Iot.Broker.Hosting;
 using Iot.Broker.Security;
 using Iot.Broker.Security.Identities;
+using Iot.Routing.ClaimCheck;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Mqtt;
@@ -27,7 +28,8 @@ internal sealed class ConnectionServices
         IAccessControl? accessControl = null,
         LoginBackoff? loginBackoff = null,
         ISubscriptionBarrier? subscriptionBarrier = null,
-        ConnectionEvents? connectionEvents = null)
+        ConnectionEvents? connectionEvents = null,
+        ClaimCheckService? claimCheck = null)
     {
         ConnectionEvents = connectionEvents ?? ConnectionEvents.None;
         Context = context;
@@ -44,6 +46,7 @@ internal sealed class ConnectionServices
         AccessControl = accessControl;
         LoginBackoff = loginBackoff;
         SubscriptionBarrier = subscriptionBarrier;
+        ClaimCheck = claimCheck is { Options.Enabled: true, Options.Topics.Count: > 0 } ? claimCheck : null;
         if (!string.IsNullOrEmpty(context.Options.ClientCertificateCaPath))
         {
             ClientCertificateAuthority = X509CertificateLoader.LoadCertificateFromFile(context.Options.ClientCertificateCaPath);
@@ -51,6 +54,9 @@ internal sealed class ConnectionServices
     }
 
     public BrokerContext Context { get; }
+
+    /// <summary>Claim check of large publishes on configured topics; null when off or no topic is configured.</summary>
+    public ClaimCheckService? ClaimCheck { get; }
 
     /// <summary>Refused connections: each logged at Debug, summed up at Information once per interval.</summary>
     public ConnectionRefusals Refusals { get; }

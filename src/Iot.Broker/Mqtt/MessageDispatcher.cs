@@ -144,7 +144,7 @@ internal sealed class MessageDispatcher(
         }
 
         var durable = default(DurableWrites);
-        Deliver(member.Session, message, qos, member.RetainAsPublished && message.Retain,
+        Deliver(member.Session, ClaimCheckedMessages.For(message, member.ResolveClaimCheck), qos, member.RetainAsPublished && message.Retain,
             member.SubscriptionIdentifier == 0 ? null : [member.SubscriptionIdentifier], ref durable);
         _ = durable.ToTask();
         return true;
@@ -187,7 +187,7 @@ internal sealed class MessageDispatcher(
             {
                 if (Resolve(matches[0], message.Topic, shareLocally) is { } only && !IsNoLocal(only, publisherClientId))
                 {
-                    Deliver(only.Session, message, GrantedQos(message, only), only.RetainAsPublished && message.Retain,
+                    Deliver(only.Session, ClaimCheckedMessages.For(message, only.ResolveClaimCheck), GrantedQos(message, only), only.RetainAsPublished && message.Retain,
                         only.SubscriptionIdentifier == 0 ? null : [only.SubscriptionIdentifier], ref durable);
                 }
             }
@@ -232,6 +232,7 @@ internal sealed class MessageDispatcher(
             {
                 aggregate.Qos = Math.Max(aggregate.Qos, qos);
                 aggregate.Retain |= retain;
+                aggregate.Resolve |= subscription.ResolveClaimCheck;
                 if (subscription.SubscriptionIdentifier != 0)
                 {
                     (aggregate.Ids ??= []).Add(subscription.SubscriptionIdentifier);
@@ -245,6 +246,7 @@ internal sealed class MessageDispatcher(
                 {
                     Qos = qos,
                     Retain = retain,
+                    Resolve = subscription.ResolveClaimCheck,
                     Ids = subscription.SubscriptionIdentifier == 0 ? null : [subscription.SubscriptionIdentifier],
                 };
             }
@@ -252,7 +254,7 @@ internal sealed class MessageDispatcher(
 
         foreach (var (session, aggregate) in bySession)
         {
-            Deliver(session, message, aggregate.Qos, aggregate.Retain, aggregate.Ids?.ToArray(), ref durable);
+            Deliver(session, ClaimCheckedMessages.For(message, aggregate.Resolve), aggregate.Qos, aggregate.Retain, aggregate.Ids?.ToArray(), ref durable);
         }
 
         bySession.Clear();
@@ -279,6 +281,7 @@ internal sealed class MessageDispatcher(
     {
         public byte Qos;
         public bool Retain;
+        public bool Resolve;
         public List<uint>? Ids;
     }
 }

@@ -143,6 +143,24 @@ internal sealed partial class MqttConnection
         };
 
         Context.Metrics.Add(BrokerCounter.MessagesReceived);
+        if (_broker.ClaimCheck is { } claims && !retain && claims.AppliesToTopic(message.Topic, payload.Length))
+        {
+            // The blob is written before the message: OnFrameAsync awaits this before it reads the next packet, so the
+            // client's messages keep their order.
+            _claimCheck = PublishClaimCheckedAsync(claims, message, packetId);
+            return true;
+        }
+
+        Dispatch(message, packetId);
+        return true;
+    }
+
+    /// <summary>Hands <paramref name="message"/> to the dispatcher and queues its acknowledgement after its durable writes.</summary>
+    private void Dispatch(BrokerMessage message, ushort packetId)
+    {
+        var session = _session!;
+        var qos = message.QualityOfService;
+
         // Load leveling, QoS 0 policy: while the durable backlog is full (or this connection's is), a QoS 0 publish is
         // delivered to subscribers but not offered to the routes, so that it neither adds to the backlog nor stops
         // the reading; counted as dropped (reason durable_backlog). QoS 1/2 publishers are paused instead (OnFrameAsync).
@@ -157,7 +175,7 @@ internal sealed partial class MqttConnection
             }
 
             EnqueueAck(new PendingAck(packetId, qos, Task.CompletedTask, Denied: true, QuotaExceeded: true));
-            return true;
+            return;
         }
 
         if (qos == 2 && session.QueueInStream)
@@ -168,17 +186,15 @@ internal sealed partial class MqttConnection
 
         if (qos > 0)
         {
-            var ack = Tracked(new PendingAck(packetId, qos, durable), payload.Length);
+            var ack = Tracked(new PendingAck(packetId, qos, durable), message.Payload.Length);
             _feedsBacklog = ack.BacklogBytes >= 0;
             EnqueueAck(ack);
         }
         else if (!durable.IsCompleted && _acks is not { HasRoom: false })
         {
             // Acknowledged to nobody: waits in the sequencer only so that the backlog counts it until its writes are done.
-            EnqueueAck(Tracked(new PendingAck(0, 0, durable), payload.Length));
+            EnqueueAck(Tracked(new PendingAck(0, 0, durable), message.Payload.Length));
         }
-
-        return true;
     }
 
     /// <summary><paramref name="ack"/>, counted in the <see cref="DurableBacklog"/> when its writes are still running.</summary>

@@ -49,6 +49,12 @@ internal sealed partial class MqttConnection
             return false;
         }
 
+        if (_claimCheck is not null)
+        {
+            // A claim-checked publish: its blob is written (and its message dispatched) before the next packet is read.
+            await AwaitClaimCheckAsync().ConfigureAwait(false);
+        }
+
         if (_acks is { MustWait: true })
         {
             // An MQTT 3.1.1 client ahead of the store by the bound: read nothing more until it has caught up.

@@ -74,6 +74,7 @@ internal sealed partial class MqttConnection
                 RetainAsPublished = IsV5 && filter.RetainAsPublished,
                 RetainHandling = IsV5 ? (byte)filter.RetainHandling : (byte)0,
                 SubscriptionIdentifier = IsV5 ? subscribe.SubscriptionIdentifier : 0,
+                ResolveClaimCheck = IsV5 && ClaimCheckedMessages.AsksToResolve(subscribe.UserProperties),
                 DeliveryCheck = deliveryCheck,
             };
 

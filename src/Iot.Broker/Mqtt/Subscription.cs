@@ -31,6 +31,12 @@ internal sealed class Subscription : IndexEntry
     public uint SubscriptionIdentifier { get; init; }
 
     /// <summary>
+    /// The subscriber asked (SUBSCRIBE user property <c>iot-claim-check: resolve</c>) for claim-checked messages with their
+    /// payload instead of the reference (docs/api.md, "Claim check"). Not stored: a restored subscription gets references.
+    /// </summary>
+    public bool ResolveClaimCheck { get; init; }
+
+    /// <summary>
     /// The check each message goes through before it is delivered through this subscription, from the owner's rules at
     /// SUBSCRIBE (or when a resumed session is brought within its owner's current rights); null when the filter shares
     /// no topic with a deny rule, or when no rights were evaluated (no access control, or a subscription restored at

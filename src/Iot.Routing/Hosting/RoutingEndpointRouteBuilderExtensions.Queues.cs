@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Iot.Messaging.Http;
 using Iot.Messaging;
+using Iot.Routing.ClaimCheck;
 using Iot.Routing.Queues;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -93,17 +94,20 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 return Problem(StatusCodes.Status400BadRequest, "Invalid message", "ttl must be a positive number of seconds.");
             }
 
-            var (payload, tooLarge) = await ReadPayloadAsync(context.Request, MaxQueueMessageBytes).ConfigureAwait(false);
+            var claims = context.RequestServices.GetService<ClaimCheckService>() is { AppliesToQueueSends: true } c ? c : null;
+            var (payload, reference, tooLarge) = claims is null
+                ? await ReadQueueBodyAsync(context.Request).ConfigureAwait(false)
+                : await ClaimCheckBodies.ReadAsync(context.Request, claims).ConfigureAwait(false);
             if (tooLarge)
             {
-                return Problem(StatusCodes.Status413PayloadTooLarge, "Message too large", $"A queue message may have at most {MaxQueueMessageBytes} bytes.");
+                return Problem(StatusCodes.Status413PayloadTooLarge, "Message too large", claims is null
+                    ? $"A queue message may have at most {MaxQueueMessageBytes} bytes."
+                    : $"A queue message may have at most {claims.Options.MaxPayloadBytes} bytes (Iot:ClaimCheck:MaxPayloadBytes); above {claims.Options.ThresholdBytes} it is claim-checked.");
             }
 
-            var results = await Store(context).SendAsync(name,
-            [
-                new QueueMessage
+            var message = new QueueMessage
                 {
-                    Body = payload,
+                    Body = reference?.ToJson() ?? payload!,
                     MessageId = messageId,
                     SessionId = sessionId,
                     TimeToLive = ttl is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
@@ -113,9 +117,10 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                     ReplyTo = replyTo,
                     ReplyToSessionId = replyToSessionId,
                     Subject = subject,
-                    ContentType = context.Request.ContentType,
-                },
-            ], context.RequestAborted).ConfigureAwait(false);
+                    ContentType = reference is null ? context.Request.ContentType : ClaimCheckReference.ContentType,
+                    ApplicationProperties = reference is null ? null : new Dictionary<string, string> { [ClaimCheckReference.UserProperty] = reference.Id },
+                };
+            var results = await SendClaimCheckedAsync(Store(context), name, message, reference, claims, context.RequestAborted).ConfigureAwait(false);
             return Json(new QueueSendResponse(results[0].SequenceNumber, results[0].Duplicate), results[0].Duplicate ? StatusCodes.Status200OK : StatusCodes.Status201Created);
         }))
             .WithName("SendQueueMessage")
@@ -183,6 +188,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
             [Description("A session queue: the session to receive from (accept it first).")] string? sessionId,
             [Description("A session queue: the session's lock token from sessions:accept.")] string? sessionLockToken,
             [Description("Seconds to wait for the first message when none is ready, 0 to 120 (0 by default).")] double? maxWaitTime,
+            [Description("A claim-checked message (docs/api.md, \"Claim check\"): true gives its payload as the body, false (default) the reference with a fresh URL.")] bool? resolveClaimCheck,
             HttpContext context) => QueueCall(async () =>
         {
             if (maxMessages is < 1 or > 1000)
@@ -227,7 +233,7 @@ public static partial class RoutingEndpointRouteBuilderExtensions
                 if (messages.Count > 0 || arrival is null)
                 {
                     await done.CancelAsync().ConfigureAwait(false);
-                    return Json(MessageList(messages));
+                    return Json(MessageList(await WithClaimChecksAsync(messages, resolveClaimCheck ?? false, context).ConfigureAwait(false)));
                 }
 
                 await arrival.ConfigureAwait(false);

@@ -64,4 +64,29 @@ public sealed class ReceivedQueueMessage
     public string? DeadLetterErrorDescription { get; init; }
 
     private static readonly Dictionary<string, string> EmptyProperties = [];
+
+    /// <summary>This message with another body and content type (a claim-checked body resolved or given a fresh URL).</summary>
+    internal ReceivedQueueMessage WithBody(byte[] body, string? contentType) => new()
+    {
+        SequenceNumber = SequenceNumber,
+        MessageId = MessageId,
+        Body = body,
+        SessionId = SessionId,
+        Subject = Subject,
+        ContentType = contentType,
+        CorrelationId = CorrelationId,
+        ReplyTo = ReplyTo,
+        ReplyToSessionId = ReplyToSessionId,
+        Priority = Priority,
+        ApplicationProperties = ApplicationProperties,
+        EnqueuedTime = EnqueuedTime,
+        ScheduledEnqueueTime = ScheduledEnqueueTime,
+        ExpiresAt = ExpiresAt,
+        DeliveryCount = DeliveryCount,
+        LockToken = LockToken,
+        LockedUntil = LockedUntil,
+        State = State,
+        DeadLetterReason = DeadLetterReason,
+        DeadLetterErrorDescription = DeadLetterErrorDescription,
+    };
 }

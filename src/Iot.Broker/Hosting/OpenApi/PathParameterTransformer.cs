@@ -24,6 +24,7 @@ internal sealed partial class PathParameterTransformer : IOpenApiOperationTransf
         [("streams", "name")] = "The stream's name.",
         [("partitions", "partition")] = "The partition, 0 to the stream's partitions - 1.",
         [("groups", "group")] = "The consumer group's name.",
+        [("claimcheck", "id")] = "The blob id: the reference's claimCheck.id (docs/api.md, \"Claim check\").",
         [("backups", "id")] = "The backup's id: its UTC start time, yyyyMMddTHHmmssfffZ (as listed).",
     };
 
