@@ -3,12 +3,15 @@ using Iot.TestUtilities;
 
 namespace Iot.Broker.IntegrationTests.QuickStart;
 
-/// <summary>The broker the docs/patterns.md examples run against (one, as a user's development broker).</summary>
+/// <summary>The broker the docs/patterns.md examples run against (one, as a user's development broker, with the claim check the page turns on).</summary>
 [CollectionDefinition(Name)]
-public sealed class PatternsBroker : ICollectionFixture<BrokerFixture>
+public sealed class PatternsBroker : ICollectionFixture<PatternsBrokerFixture>
 {
     public const string Name = "docs/patterns.md";
 }
+
+/// <summary>A development broker with the claim check of the page's "Claim check" section.</summary>
+public sealed class PatternsBrokerFixture() : BrokerFixture(["--Iot:ClaimCheck:Enabled=true", "--Iot:ClaimCheck:Topics:0=devices/+/files/#"]);
 
 /// <summary>
 /// docs/patterns.md's examples, run as written (each section's shell blocks with bash, <c>curl</c>, <c>jq</c>, Debian's
@@ -17,7 +20,7 @@ public sealed class PatternsBroker : ICollectionFixture<BrokerFixture>
 /// </summary>
 [Collection(PatternsBroker.Name)]
 [Trait("Category", "Integration")]
-public sealed partial class PatternsDocumentTests(BrokerFixture broker)
+public sealed partial class PatternsDocumentTests(PatternsBrokerFixture broker)
 {
     private static readonly TimeSpan BlockTimeout = TimeSpan.FromMinutes(2);
 
@@ -27,6 +30,7 @@ public sealed partial class PatternsDocumentTests(BrokerFixture broker)
     [InlineData("Response queues", new[] { "\"replySessionId\": \"op-42\"", "\"deviceId\": \"dev-7\"", "\"firmware\": \"1.4.2\"", "\"subject\": \"applied\"", "\"applied\": true" })]
     [InlineData("Sessions and checkpoints", new[] { "{\"done\":[\"paid\"]}", "Created consumer group 'audit'." })]
     [InlineData("Dead-letter handling", new[] { "\"deadLetterReason\": \"BadInput\"", "Resubmitted 1 dead letter(s) to 'fragile'." })]
+    [InlineData("Claim check", new[] { "{\"size\":900000,", "same bytes" })]
     [InlineData("Load leveling", new[] { "iot_mqtt_durable_backlog_saturated 0", "iot_mqtt_limit{limit=\"max_pending_durable_writes\"} 16384", "true" })]
     [InlineData("Crossover between services", new[] { "\"type\":\"Iot.Device.Connected\",\"subject\":\"$iot/devices/dev-9\"", "\"reason\":\"ClientDisconnect\"" })]
     public async Task Section_RunAsWritten_ShowsWhatItSays(string heading, string[] expected)
