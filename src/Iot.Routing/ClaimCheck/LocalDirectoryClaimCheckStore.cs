@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Iot.Messaging.Storage;
 
 namespace Iot.Routing.ClaimCheck;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Iot.Messaging.Storage;
 
 namespace Iot.Streams.Log;
 
@@ -79,7 +80,7 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
             }
 
             File.Delete(PathOf(group));
-            Internal.DirectorySync.Flush(_directory);
+            DirectorySync.Flush(_directory);
             return new(true);
         }
     }
@@ -183,7 +184,7 @@ internal sealed class ConsumerGroupStore : IConsumerGroupStore
         }
 
         File.Move(temp, path, overwrite: true);
-        Internal.DirectorySync.Flush(_directory);
+        DirectorySync.Flush(_directory);
     }
 
     private sealed record Entry(int Partition, long Offset, string? Metadata, long Revision = 0);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Iot.Messaging.Storage;
 
 namespace Iot.Streams.Log;
 
@@ -83,7 +84,7 @@ internal sealed class FileStreamStore : IStreamStore, IAsyncDisposable
             }
 
             File.Move(file + ".tmp", file, overwrite: true);
-            Internal.DirectorySync.Flush(streamDirectory);
+            DirectorySync.Flush(streamDirectory);
             _streams[definition.Name] = Open(definition);
             existing = definition;
             return true;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Threading.Channels;
+using Iot.Messaging.Storage;
 
 namespace Iot.Streams.Log;
 
@@ -150,7 +151,7 @@ internal sealed partial class SegmentLog
         active.WriteIndexes();
         var next = new Segment(_directory, _nextOffset, _options.IndexIntervalBytes);
         var handle = File.OpenHandle(next.LogPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
-        Internal.DirectorySync.Flush(_directory);
+        DirectorySync.Flush(_directory);
         var old = _activeHandle;
         _activeHandle = handle;
         old.Dispose();

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Iot.Messaging.Storage;
 using Microsoft.Win32.SafeHandles;
 
 namespace Iot.Streams.Log;
@@ -71,7 +72,7 @@ internal sealed partial class SegmentLog : IStreamLog
             System.IO.Directory.CreateDirectory(directory);
             if (Path.GetDirectoryName(Path.GetFullPath(directory)) is { } parent)
             {
-                Internal.DirectorySync.Flush(parent);
+                DirectorySync.Flush(parent);
             }
         }
         var bases = System.IO.Directory.GetFiles(directory, "*.log").Select(Segment.ParseBaseOffset).Order().ToList();
@@ -100,7 +101,7 @@ internal sealed partial class SegmentLog : IStreamLog
         var activeHandle = File.OpenHandle(active.LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         if (created)
         {
-            Internal.DirectorySync.Flush(directory);
+            DirectorySync.Flush(directory);
         }
 
         try

@@ -10,6 +10,8 @@ using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using Xunit.Abstractions;
 
+using static Iot.Broker.IntegrationTests.Robustness.RestoredState;
+
 namespace Iot.Broker.IntegrationTests.Robustness;
 
 /// <summary>
@@ -124,31 +126,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output) : IDisposable
             Assert.Equal((7, "seven"), (committed.GetProperty("committedOffset").GetInt64(), committed.GetProperty("metadata").GetString()));
 
             // The device's credentials, the retained message and the persistent session with its three queued alerts.
-            using var deviceClient = new MqttClientFactory().CreateMqttClient();
-            await deviceClient.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(BrokerFixture.Host, restored.MqttPort).WithClientId("dev-backup")
-                .WithCredentials("dev-backup", password).WithProtocolVersion(MqttProtocolVersion.V500).WithTimeout(TimeSpan.FromSeconds(10)).Build());
-            var alerts = new ConcurrentQueue<string>();
-            var retained = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var resumed = new MqttClientFactory().CreateMqttClient();
-            resumed.ApplicationMessageReceivedAsync += e =>
-            {
-                if (e.ApplicationMessage.Retain)
-                {
-                    retained.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
-                }
-                else
-                {
-                    alerts.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
-                }
-
-                return Task.CompletedTask;
-            };
-            var session = await resumed.ConnectAsync(Options(restored.MqttPort, "keep", cleanStart: false));
-            Assert.True(session.IsSessionPresent);
-            await Eventually.WaitUntilAsync(() => alerts.Count >= 3, TimeSpan.FromSeconds(30), "the queued alerts");
-            Assert.Equal(["alert 0", "alert 1", "alert 2"], alerts.ToArray());
-            await resumed.SubscribeAsync("status/#");
-            Assert.Equal("online", await retained.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+            await RestoredState.AssertSessionAndRetainedAsync(restored.MqttPort, password);
         }
         catch
         {
@@ -239,36 +217,11 @@ public sealed class BackupRestoreTests(ITestOutputHelper output) : IDisposable
         return stream.GetProperty("partitionOffsets").EnumerateArray().First(p => p.GetProperty("nextOffset").GetInt64() >= 10).GetProperty("partition").GetInt32();
     }
 
-    private static async Task<List<string>> IdsAsync(HttpClient http) =>
-        [.. (await http.GetFromJsonAsync<JsonElement>(new Uri("api/devices", UriKind.Relative))).EnumerateArray().Select(d => d.GetProperty("id").GetString()!)];
 
     private static HttpClient Client(BrokerProcess broker) =>
         new() { BaseAddress = new Uri($"http://127.0.0.1:{broker.HttpPort}/"), Timeout = TimeSpan.FromSeconds(30) };
 
-    private static async Task PutAsync(HttpClient http, string path, object body)
-    {
-        using var response = await http.PutAsJsonAsync(new Uri(path, UriKind.Relative), body);
-        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
 
-    private static MqttApplicationMessage Message(string topic, string payload, bool retain = false) =>
-        new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
-    private static MqttClientOptions Options(int port, string clientId, bool cleanStart) =>
-        new MqttClientOptionsBuilder()
-            .WithTcpServer(BrokerFixture.Host, port)
-            .WithClientId(clientId)
-            .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithCleanStart(cleanStart)
-            .WithSessionExpiryInterval(cleanStart ? 0u : 3600u)
-            .WithTimeout(TimeSpan.FromSeconds(10))
-            .Build();
 
-    private static async Task<IMqttClient> ConnectAsync(int port, string clientId, bool cleanStart)
-    {
-        var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(Options(port, clientId, cleanStart));
-        return client;
-    }
 }

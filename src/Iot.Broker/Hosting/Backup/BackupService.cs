@@ -3,7 +3,7 @@ using System.IO.Compression;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Iot.Streams.Internal;
+using Iot.Messaging.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting.Backup;

@@ -13,6 +13,8 @@ using NATS.Client.Core;
 using NATS.Client.JetStream;
 using Xunit.Abstractions;
 
+using static Iot.Broker.IntegrationTests.Robustness.RestoredState;
+
 namespace Iot.Broker.IntegrationTests.Cluster.Backup;
 
 /// <summary>
@@ -141,31 +143,7 @@ public sealed class ClusterBackupRestoreTests(ITestOutputHelper output) : IDispo
             Assert.True(stream.GetProperty("partitionOffsets").EnumerateArray().Sum(p => p.GetProperty("nextOffset").GetInt64()) >= 20 + 50);
 
             // The device's credentials, the retained message and the persistent session with its three queued alerts.
-            using var deviceClient = new MqttClientFactory().CreateMqttClient();
-            await deviceClient.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(BrokerFixture.Host, restored.MqttPort(0)).WithClientId("dev-backup")
-                .WithCredentials("dev-backup", password).WithProtocolVersion(MqttProtocolVersion.V500).WithTimeout(TimeSpan.FromSeconds(10)).Build());
-            var alerts = new ConcurrentQueue<string>();
-            var retained = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var resumed = new MqttClientFactory().CreateMqttClient();
-            resumed.ApplicationMessageReceivedAsync += e =>
-            {
-                if (e.ApplicationMessage.Retain)
-                {
-                    retained.TrySetResult(e.ApplicationMessage.ConvertPayloadToString());
-                }
-                else
-                {
-                    alerts.Enqueue(e.ApplicationMessage.ConvertPayloadToString());
-                }
-
-                return Task.CompletedTask;
-            };
-            var session = await resumed.ConnectAsync(Options(restored.MqttPort(0), "keep", cleanStart: false));
-            Assert.True(session.IsSessionPresent);
-            await Eventually.WaitUntilAsync(() => alerts.Count >= 3, TimeSpan.FromSeconds(30), "the queued alerts");
-            Assert.Equal(["alert 0", "alert 1", "alert 2"], alerts.ToArray());
-            await resumed.SubscribeAsync("status/#");
-            Assert.Equal("online", await retained.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+            await AssertSessionAndRetainedAsync(restored.MqttPort(0), password);
 
             // Restarted with the setting still in place, the node starts on what it restored.
             await restored.StopAsync(0);
@@ -209,29 +187,10 @@ public sealed class ClusterBackupRestoreTests(ITestOutputHelper output) : IDispo
         }
     }
 
-    private static async Task<List<string>> IdsAsync(HttpClient http) =>
-        [.. (await http.GetFromJsonAsync<JsonElement>(new Uri("api/devices", UriKind.Relative))).EnumerateArray().Select(d => d.GetProperty("id").GetString()!).Order(StringComparer.Ordinal)];
 
     private static HttpClient Client(Uri baseAddress) => new() { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
-    private static async Task PutAsync(HttpClient http, string path, object body)
-    {
-        using var response = await http.PutAsJsonAsync(new Uri(path, UriKind.Relative), body);
-        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
 
-    private static MqttApplicationMessage Message(string topic, string payload, bool retain = false) =>
-        new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithRetainFlag(retain)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
 
-    private static MqttClientOptions Options(int port, string clientId, bool cleanStart) =>
-        new MqttClientOptionsBuilder().WithTcpServer(BrokerFixture.Host, port).WithClientId(clientId).WithCleanStart(cleanStart)
-            .WithSessionExpiryInterval(3600).WithProtocolVersion(MqttProtocolVersion.V500).WithTimeout(TimeSpan.FromSeconds(10)).Build();
 
-    private static async Task<IMqttClient> ConnectAsync(int port, string clientId, bool cleanStart)
-    {
-        var client = new MqttClientFactory().CreateMqttClient();
-        await client.ConnectAsync(Options(port, clientId, cleanStart));
-        return client;
-    }
 }

@@ -1,17 +1,18 @@
 using System.Runtime.InteropServices;
 
-namespace Iot.Routing.ClaimCheck;
+namespace Iot.Messaging.Storage;
 
 /// <summary>
 /// Flushes a directory's entries to disk, so that a file just created or renamed in it survives a power loss
 /// (fsync of the file covers its data, not its name). .NET cannot open a directory, hence libc on Unix;
-/// on Windows, NTFS journals metadata and this does nothing. (The same few lines as Iot.Streams' DirectorySync:
-/// Routing does not reference Streams.)
+/// on Windows, NTFS journals metadata and this does nothing.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     private const int ReadOnly = 0;
 
+    /// <summary>Flushes <paramref name="directory"/>'s entries (names of files created, renamed or deleted in it) to disk.</summary>
+    /// <param name="directory">The directory.</param>
     public static void Flush(string directory)
     {
         if (OperatingSystem.IsWindows())
