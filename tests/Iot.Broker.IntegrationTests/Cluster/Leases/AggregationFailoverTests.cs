@@ -26,7 +26,7 @@ namespace Iot.Broker.IntegrationTests.Cluster.Leases;
 public sealed class AggregationFailoverTests(ITestOutputHelper output)
 {
     private const int Partitions = 4; // the default stream telemetry
-    private const int Singletons = (Partitions * 2) + 2 + 1; // the window's and the sink's of telemetry, the sink's of agg (2 partitions), the queue sweep
+    private const int Singletons = (Partitions * 2) + 2 + 1 + 2; // the window's and the sink's of telemetry, the sink's of agg (2 partitions), the queue sweep, the two crossover checks
     private const int Devices = 8;
     private const string Window = "w1";
     private const string Output = "agg";

@@ -22,8 +22,8 @@ public sealed class AggregationTakeoverTests(ITestOutputHelper output)
 {
     private const int Partitions = 4; // the default stream telemetry
 
-    /// <summary>The other singletons every cluster runs: the queue sweep (lease queues.sweep).</summary>
-    private const int OtherLeases = 1;
+    /// <summary>The other singletons every cluster runs: the queue sweep (lease queues.sweep) and the crossover checks (crossover.queues, crossover.streams).</summary>
+    private const int OtherLeases = 3;
     private static readonly TimeSpan LeaseDuration = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan Margin = TimeSpan.FromSeconds(5);
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
