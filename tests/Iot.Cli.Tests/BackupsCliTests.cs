@@ -44,6 +44,20 @@ public sealed class BackupsCliTests(CliBrokerFixture broker) : IDisposable
         Assert.Contains($"{id}/identities.db", names);
         Assert.Contains($"{id}/queues.db", names);
 
+        // Restored offline into an empty data directory, a broker starts on it with the same identities; a directory in use is refused.
+        var restoredDir = Path.Combine(_downloads.Path, "restored");
+        var restored = (await CliProcess.RunAsync(null, "backups", "restore", file, "--data-dir", restoredDir)).ExpectExit(0);
+        Assert.Contains($"Restored backup {id}", restored.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("is not empty", (await CliProcess.RunAsync(null, "backups", "restore", file, "--data-dir", restoredDir)).ExpectExit(2).StandardError,
+            StringComparison.Ordinal);
+        var identities = (await broker.IotAsync("devices", "list", "--json")).ExpectExit(0).Json().EnumerateArray().Select(d => d.GetProperty("id").GetString()).Order().ToList();
+        await using (var fresh = await BrokerProcess.StartAsync(restoredDir))
+        {
+            var restoredIdentities = (await CliProcess.RunAsync(null, "--url", $"http://127.0.0.1:{fresh.HttpPort}", "devices", "list", "--json")).ExpectExit(0)
+                .Json().EnumerateArray().Select(d => d.GetProperty("id").GetString()).Order().ToList();
+            Assert.Equal(identities, restoredIdentities);
+        }
+
         // Backups need a service identity, reads included.
         var refused = (await CliProcess.RunAsync(null, "--url", broker.Url, "--api-key", broker.DashboardKey, "backups", "list")).ExpectExit(1);
         Assert.StartsWith("error: 403", refused.StandardError, StringComparison.Ordinal);

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using Iot.Cli.Http;
+using Iot.Broker.Hosting.Backup;
 using Iot.Cli.Output;
 
 namespace Iot.Cli.Commands;
 
-/// <summary><c>iot backups</c>: online backups through <c>/api/backups</c>; restoring is a broker setting (<c>Iot:Restore:From</c>).</summary>
+/// <summary><c>iot backups</c>: online backups through <c>/api/backups</c>, and the offline restore of a single broker's backup into an empty data directory.</summary>
 internal sealed class BackupsGroup : CommandGroup
 {
     /// <inheritdoc/>
@@ -12,7 +13,10 @@ internal sealed class BackupsGroup : CommandGroup
     {
         var id = CliOptions.Text("id", "The backup's id (its UTC start time, as listed).");
         var output = new Option<string?>("--output", "-o") { Description = "The file to write (default iot-backup-{id}.tar.gz in the current directory)." };
-        return Command("backups", "Online backups of a single-process broker: take, list, show, download, delete. Restore: start a broker on an empty data directory with --Iot:Restore:From=<archive>.",
+        var backup = CliOptions.Text("backup", "A backup: its directory, or the .tar.gz that 'download' wrote.");
+        var dataDir = new Option<string>("--data-dir") { Description = "The broker's data directory (Iot:DataDir) to restore into: empty or new.", Required = true };
+        var streamsDir = new Option<string?>("--streams-dir") { Description = "Where the streams go (Iot:Streams:DataDir; default {data-dir}/streams)." };
+        return Command("backups", "Online backups: take, list, show, download, delete; restore a single broker's backup into an empty data directory (or start a broker with --Iot:Restore:From=<archive>).",
             cli.Run(Command("create", "Take a backup now, while the broker serves; prints its manifest's summary."), async (c, ct) =>
             {
                 var response = await c.Api.SendJsonAsync(HttpMethod.Post, "/api/backups", null, ct).ConfigureAwait(false);
@@ -53,6 +57,12 @@ internal sealed class BackupsGroup : CommandGroup
                 c.Note($"Wrote {file} ({bytes} bytes). Restore: start a broker on an empty data directory with --Iot:Restore:From={System.IO.Path.GetFullPath(file)}");
                 return ExitCodes.Ok;
             }),
+            cli.Run(Command("restore", "Restore a single broker's backup (a directory or .tar.gz) into an empty data directory, offline: every file is checked against the manifest first; then start the broker on it.", backup, dataDir, streamsDir), (c, ct) =>
+            {
+                var restored = Restore(c.Get(backup), c.Get(dataDir), c.Get(streamsDir));
+                c.Note($"Restored backup {restored} into {System.IO.Path.GetFullPath(c.Get(dataDir))}. Start the broker with --Iot:DataDir={System.IO.Path.GetFullPath(c.Get(dataDir))}");
+                return Task.FromResult(ExitCodes.Ok);
+            }),
             cli.Run(Command("delete", "Delete a backup.", id), async (c, ct) =>
             {
                 await c.Api.SendJsonAsync(HttpMethod.Delete, Path(c.Get(id)), null, ct).ConfigureAwait(false);
@@ -62,6 +72,38 @@ internal sealed class BackupsGroup : CommandGroup
     }
 
     private static string Path(string id) => "/api/backups/" + Query.Segment(id);
+
+    /// <summary>The broker's own restore of a single broker's backup (<see cref="BackupFiles"/>, linked from src/Iot.Broker); returns the backup's id.</summary>
+    private static string Restore(string from, string dataDir, string? streamsDir)
+    {
+        const string Origin = "iot backups restore";
+        var target = System.IO.Path.GetFullPath(dataDir);
+        var staging = BackupFiles.IsArchive(from) ? BackupFiles.Extract(System.IO.Path.GetFullPath(from), target, Origin) : null;
+        try
+        {
+            var source = staging ?? System.IO.Path.GetFullPath(from);
+            var manifest = BackupFiles.Verify(source, Origin);
+            if (BackupFiles.IsCluster(manifest))
+            {
+                throw new UsageException(
+                    $"backup {manifest.Id} was taken in cluster mode: its JetStream streams are restored by the first node of a new cluster, started with --Iot:Restore:From={System.IO.Path.GetFullPath(from)}");
+            }
+
+            BackupFiles.CopyInto(source, manifest, target, System.IO.Path.GetFullPath(streamsDir ?? System.IO.Path.Combine(target, BackupFiles.StreamsDirectory)), from, Origin);
+            return manifest.Id;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            throw new UsageException(ex.Message, ex);
+        }
+        finally
+        {
+            if (staging is not null)
+            {
+                BackupFiles.DeleteStaging(staging);
+            }
+        }
+    }
 
     private static IEnumerable<(string, string?)> Properties(System.Text.Json.JsonElement backup) =>
     [

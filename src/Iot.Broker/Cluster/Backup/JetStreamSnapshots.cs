@@ -22,7 +22,7 @@ namespace Iot.Broker.Cluster.Backup;
 internal sealed class JetStreamSnapshots(ClusterConnection cluster) : IDurableStore
 {
     /// <summary>The directory of a backup that holds the snapshots.</summary>
-    public const string BackupDirectory = "jetstream";
+    public const string BackupDirectory = BackupFiles.JetStreamDirectory;
 
     /// <summary>The stream the readiness probe writes to: one message per node.</summary>
     public const string HealthStream = "IOT_HEALTH";

@@ -18,7 +18,7 @@ namespace Iot.Broker.Hosting.Backup;
 internal sealed partial class BackupService(
     IEnumerable<IDurableStore> stores, IOptions<BackupOptions> options, IOptions<IotOptions> iot, TimeProvider timeProvider, ILogger<BackupService> logger) : IDisposable
 {
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Json = BackupFiles.Json;
     private readonly SemaphoreSlim _one = new(1, 1);
 
     /// <summary>Where the backups are.</summary>

@@ -6,7 +6,7 @@ namespace Iot.Broker.Hosting.Backup;
 internal sealed class StreamFilesDurableStore(FileStreamStore store) : IDurableStore
 {
     /// <summary>The directory of the streams in a backup, whatever <c>Iot:Streams:DataDir</c> is.</summary>
-    public const string BackupDirectory = "streams";
+    public const string BackupDirectory = BackupFiles.StreamsDirectory;
 
     public string Name => BackupDirectory;
 
