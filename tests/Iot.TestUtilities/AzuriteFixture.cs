@@ -81,8 +81,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         _process.ErrorDataReceived += Keep;
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        await Eventually.WaitUntilAsync(async () =>
         {
             if (_process.HasExited)
             {
@@ -93,17 +92,13 @@ public sealed class AzuriteFixture : IAsyncLifetime
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync("127.0.0.1", Port);
-                return;
+                return true;
             }
             catch (SocketException)
             {
-                // Not listening yet.
+                return false; // not listening yet
             }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException($"Azurite did not listen on {Port} within 60 s: {string.Join(" | ", _lastLines)}");
+        }, TimeSpan.FromSeconds(60), $"Azurite listening on {Port}");
     }
 
     private void Keep(object? sender, DataReceivedEventArgs e)

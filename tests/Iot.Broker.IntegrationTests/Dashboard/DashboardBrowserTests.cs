@@ -123,27 +123,15 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
     /// </summary>
     private static async Task<(DateTimeOffset FirstEnd, int MinPoints)> AggregatedBeforeOpenAsync(HttpClient http, string[] ids, int minWindows)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var history = await http.GetFromJsonAsync<JsonElement>(new Uri("api/streams/telemetry/aggregates/history?window=t1s", UriKind.Relative));
-            var results = history.GetProperty("results").EnumerateArray()
+        var results = await Eventually.WaitForAsync(
+            async () => (await http.GetFromJsonAsync<JsonElement>(new Uri("api/streams/telemetry/aggregates/history?window=t1s", UriKind.Relative)))
+                .GetProperty("results").EnumerateArray()
                 .Select(r => (Key: r.GetProperty("key").GetString(), End: r.GetProperty("end").GetDateTimeOffset()))
                 .Where(r => ids.Contains(r.Key))
-                .ToList();
-            var fewest = ids.Min(id => results.Count(r => r.Key == id));
-            if (fewest >= minWindows)
-            {
-                return (results.Min(r => r.End), fewest);
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The history has {fewest} windows of some device after 60 s, {minWindows} expected: {history}");
-            }
-
-            await Task.Delay(250);
-        }
+                .ToList(),
+            results => ids.Min(id => results.Count(r => r.Key == id)) >= minWindows,
+            TimeSpan.FromSeconds(60), $"the history holds {minWindows} windows of every device");
+        return (results.Min(r => r.End), ids.Min(id => results.Count(r => r.Key == id)));
     }
 
     private static void RequireBrowserTools()

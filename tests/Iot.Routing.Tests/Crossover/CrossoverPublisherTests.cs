@@ -7,6 +7,7 @@ using Iot.Routing.Internal;
 using Iot.Routing.Rules;
 using Iot.Routing.Subscriptions;
 using Iot.Routing.Tests.Internal;
+using Iot.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -53,7 +54,7 @@ public sealed class CrossoverPublisherTests : IAsyncLifetime
 
         Assert.True(publisher.TryRaise(Event(CrossoverTypes.DeviceConnected, "$iot/devices/d1")));
         Assert.True(publisher.TryRaise(Event(CrossoverTypes.DeviceDisconnected, "$iot/devices/d1")));
-        await WaitUntilAsync(() => _metrics.Read(RoutingCounter.CrossoverPublished) == 2);
+        await Eventually.WaitUntilAsync(() => _metrics.Read(RoutingCounter.CrossoverPublished) == 2, TimeSpan.FromSeconds(20), "both events published");
 
         var received = await _store.ReceiveAsync("ops", 10, _time.GetUtcNow().ToUnixTimeMilliseconds(), 60_000, 10, deadLetter: true);
         var cloudEvent = JsonDocument.Parse(Assert.Single(received).Event).RootElement;
@@ -115,15 +116,5 @@ public sealed class CrossoverPublisherTests : IAsyncLifetime
             Destination = new EventSubscriptionEndpoint { Kind = EventDeliveryKind.Pull },
         });
         Assert.True(outcome == ChangeOutcome.Created, error);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(10);
-        }
     }
 }
