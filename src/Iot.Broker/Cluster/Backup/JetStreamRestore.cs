@@ -52,9 +52,16 @@ internal static class JetStreamRestore
                 + "(a new cluster, or delete them), with the other broker nodes stopped.");
         }
 
+        var restored = new List<(string Stream, ulong Messages)>();
         foreach (var stream in streams)
         {
-            await RestoreStreamAsync(nats, directory, stream, replicas, timeout, cancellationToken).ConfigureAwait(false);
+            restored.Add((stream, await RestoreStreamAsync(nats, directory, stream, replicas, timeout, cancellationToken).ConfigureAwait(false)));
+        }
+
+        // The replicas catch up out of band; a node's watch placed on one still behind would see less than was restored.
+        foreach (var (stream, messages) in restored)
+        {
+            await ReplicaCatchUp.WaitAsync(nats, stream, messages, timeout, timeout * 12, cancellationToken).ConfigureAwait(false);
         }
 
         var markerConfig = new JsonObject
@@ -70,7 +77,8 @@ internal static class JetStreamRestore
         return true;
     }
 
-    private static async Task RestoreStreamAsync(INatsConnection nats, string directory, string stream, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Restores one stream; returns how many messages it holds.</summary>
+    private static async Task<ulong> RestoreStreamAsync(INatsConnection nats, string directory, string stream, int replicas, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var saved = JsonNode.Parse(await File.ReadAllBytesAsync(Path.Combine(directory, stream + ".json"), cancellationToken).ConfigureAwait(false))
             ?? throw new InvalidOperationException($"the backup's {stream}.json is empty");
@@ -96,7 +104,10 @@ internal static class JetStreamRestore
         }
 
         // The end: an empty chunk, answered with the restored stream (or the error), once the stream is built.
-        await JetStreamApi.RequestAsync(nats, deliver, [], timeout * 6, cancellationToken).ConfigureAwait(false);
+        var built = await JetStreamApi.RequestAsync(nats, deliver, [], timeout * 6, cancellationToken).ConfigureAwait(false);
+        return built["state"]?["messages"]?.GetValue<ulong>()
+            ?? (await InfoAsync(nats, stream, timeout, cancellationToken).ConfigureAwait(false))?["state"]?["messages"]?.GetValue<ulong>()
+            ?? 0;
     }
 
     /// <summary>The stream's info, or null when there is no such stream.</summary>
