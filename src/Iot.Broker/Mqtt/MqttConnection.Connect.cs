@@ -11,14 +11,10 @@ namespace Iot.Broker.Mqtt;
 
 internal sealed partial class MqttConnection
 {
-    private ClientWill? _will;
-    private bool _willOnClose = true;
-    private uint _connectSessionExpiry;
     private IotPrincipal? _principal;
     private bool _admitted;
-    // Crossover events: when the connected event was raised (a TimeProvider timestamp; 0: not raised), and whether the client sent DISCONNECT.
-    private long _connectedEventAt;
-    private bool _clientDisconnect;
+    // A struct: its members are called on this field, never on a copy.
+    private ClientDeparture _departure;
 
     /// <summary>The first packet must be CONNECT: detect the protocol version, authenticate, bind the session, CONNACK.</summary>
     private async ValueTask<bool> HandleFirstPacketAsync(ReceivedMqttPacket received)
@@ -135,14 +131,14 @@ internal sealed partial class MqttConnection
 
         var requestedExpiry = v5 ? connect.SessionExpiryInterval : (connect.CleanSession ? 0u : uint.MaxValue);
         var sessionExpiry = Math.Min(requestedExpiry, Context.Options.MaxSessionExpiryFor(_principal.Role));
-        _connectSessionExpiry = sessionExpiry;
         var clientReceiveMaximum = v5 && connect.ReceiveMaximum > 0 ? connect.ReceiveMaximum : ushort.MaxValue;
         var window = Math.Min(clientReceiveMaximum, Context.Options.MaxInflightMessages);
         _writer.SetClientLimits(v5 ? connect.MaximumPacketSize : 0, v5 ? connect.TopicAliasMaximum : (ushort)0);
 
+        ClientWill? will = null;
         if (connect.WillFlag)
         {
-            _will = new ClientWill(new BrokerMessage
+            will = new ClientWill(new BrokerMessage
             {
                 Topic = connect.WillTopic!,
                 Payload = connect.WillMessage ?? [],
@@ -160,8 +156,10 @@ internal sealed partial class MqttConnection
             }, v5 ? connect.WillDelayInterval : 0);
         }
 
+        _departure.Connected(will, sessionExpiry);
+
         var binding = await _broker.Sessions.ConnectAsync(
-            this, clientId, _principal.Username, acl, connect.CleanSession, sessionExpiry, (byte)ProtocolVersion, _will).ConfigureAwait(false);
+            this, clientId, _principal.Username, acl, connect.CleanSession, sessionExpiry, (byte)ProtocolVersion, will).ConfigureAwait(false);
         switch (binding.Refusal)
         {
             case SessionRefusal.OwnedByAnotherIdentity:
@@ -231,7 +229,7 @@ internal sealed partial class MqttConnection
         BrokerLog.ClientConnected(_broker.Logger, clientId, (int)ProtocolVersion, connect.CleanSession, present, sessionExpiry);
         if (_broker.ConnectionEvents.Covers(_principal))
         {
-            _connectedEventAt = Math.Max(1, Context.Time.GetTimestamp());
+            _departure.ConnectedEventRaisedAt(Context.Time.GetTimestamp());
             _broker.ConnectionEvents.Connected(_principal, ProtocolVersion, connect.CleanSession, present, sessionExpiry);
         }
 
@@ -328,19 +326,15 @@ internal sealed partial class MqttConnection
 
     private void HandleDisconnect(MqttDisconnectPacket disconnect)
     {
-        _clientDisconnect = true;
-        _willOnClose = disconnect.ReasonCode == MqttDisconnectReasonCode.DisconnectWithWillMessage;
-        if (IsV5 && disconnect.SessionExpiryInterval != 0 && _session is { } session)
+        switch (_departure.OnDisconnect(disconnect, IsV5 && _session is not null))
         {
-            if (_connectSessionExpiry == 0)
-            {
+            case DepartureVerdict.ProtocolError:
                 // MQTT 5 §3.14.2.2.2: a session that was not persistent cannot become so at DISCONNECT.
                 Violation(MqttDisconnectReasonCode.ProtocolError, "DISCONNECT sets a session expiry after CONNECT set 0");
-                _willOnClose = true;
-                return;
-            }
-
-            session.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, Context.Options.MaxSessionExpiryFor(_principal?.Role));
+                break;
+            case DepartureVerdict.SetSessionExpiry:
+                _session!.SessionExpiryInterval = Math.Min(disconnect.SessionExpiryInterval, Context.Options.MaxSessionExpiryFor(_principal?.Role));
+                break;
         }
     }
 }

@@ -187,7 +187,7 @@ internal sealed partial class MqttConnection
         if (qos > 0)
         {
             var ack = Tracked(new PendingAck(packetId, qos, durable), message.Payload.Length);
-            _feedsBacklog = ack.BacklogBytes >= 0;
+            _backlog = ack.BacklogBytes >= 0 ? BacklogRole.Feeds : BacklogRole.None;
             EnqueueAck(ack);
         }
         else if (!durable.IsCompleted && _acks is not { HasRoom: false })

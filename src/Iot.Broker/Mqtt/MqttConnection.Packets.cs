@@ -61,18 +61,18 @@ internal sealed partial class MqttConnection
             await _acks!.WaitForRoomAsync().ConfigureAwait(false);
         }
 
-        if (_feedsBacklog && Context.Backlog.IsSaturated)
+        if (_backlog == BacklogRole.Feeds && Context.Backlog.IsSaturated)
         {
             // Load leveling: the durable backlog is full and this client's last publish added to it. Read nothing more
             // (TCP slows the client; its PUBACKs wait for the store) until the backlog is under its low-water mark.
-            _backlogPaused = true;
+            _backlog = BacklogRole.Paused;
             try
             {
                 await Context.Backlog.WaitForRoomAsync(() => _closing).ConfigureAwait(false);
             }
             finally
             {
-                _backlogPaused = false;
+                _backlog = BacklogRole.Feeds;
             }
         }
 

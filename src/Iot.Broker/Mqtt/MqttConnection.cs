@@ -32,9 +32,8 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     private MqttSession? _session;
     private volatile bool _closing;
     private MqttDisconnectReasonCode? _closeReason;
-    // Load leveling (DurableBacklog): the last QoS 1/2 publish added to the backlog; the receive side waits for it.
-    private bool _feedsBacklog;
-    private volatile bool _backlogPaused;
+    // Load leveling (DurableBacklog): set by the receive side, read by the keep-alive tick.
+    private volatile BacklogRole _backlog;
     // Set when a new connection with the same client id took this one over: that connection's Clean Start.
     private bool? _takeoverCleanStart;
 
@@ -108,7 +107,7 @@ internal sealed partial class MqttConnection : IDeliveryTarget
     public void CheckKeepAlive()
     {
         var options = Context.Options;
-        if (_backlogPaused)
+        if (_backlog == BacklogRole.Paused)
         {
             // Not reading is the broker's doing, not the client's silence: its PINGREQs wait unread in the socket.
             _keepAlive.Heard();
@@ -201,9 +200,9 @@ internal sealed partial class MqttConnection : IDeliveryTarget
             await _writer.StopAsync().ConfigureAwait(false);
             if (_session is { } session)
             {
-                var will = _willOnClose ? _will : null;
+                var will = _departure.WillToPublish;
                 _broker.Sessions.Disconnected(session, this, will?.Message, will?.DelaySeconds ?? 0);
-                BrokerLog.ClientDisconnected(_broker.Logger, ClientId, !_willOnClose, _closeReason);
+                BrokerLog.ClientDisconnected(_broker.Logger, ClientId, _departure.WillCancelled, _closeReason);
             }
         }
         catch (Exception ex)
@@ -220,11 +219,25 @@ internal sealed partial class MqttConnection : IDeliveryTarget
 
             _broker.Sessions.Unregister(this);
             Context.Metrics.ConnectionClosed();
-            if (_connectedEventAt != 0)
+            if (_departure.ConnectedEventRaised)
             {
-                _broker.ConnectionEvents.Disconnected(_principal!, ProtocolVersion, _clientDisconnect, _closeReason, Context.Time.GetElapsedTime(_connectedEventAt));
+                _broker.ConnectionEvents.Disconnected(_principal!, ProtocolVersion, _departure.ClientDisconnected, _closeReason,
+                    Context.Time.GetElapsedTime(_departure.ConnectedEventAt));
             }
         }
+    }
+
+    /// <summary>Where the connection stands with the durable backlog (<see cref="DurableBacklog"/>, load leveling).</summary>
+    private enum BacklogRole : byte
+    {
+        /// <summary>Its last publish did not add to the backlog.</summary>
+        None,
+
+        /// <summary>Its last QoS 1/2 publish added to the backlog: while the backlog is full, the receive side waits.</summary>
+        Feeds,
+
+        /// <summary>The receive side waits for the backlog to drain (so the client's silence is not its own).</summary>
+        Paused,
     }
 
     /// <summary>The identity's ACL checks for publish and subscribe (set by CONNECT).</summary>
