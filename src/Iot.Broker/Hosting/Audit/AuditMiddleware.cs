@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text;
 using Iot.Broker.Cluster;
 using Microsoft.AspNetCore.Routing.Patterns;
-using Microsoft.Extensions.Options;
 
 namespace Iot.Broker.Hosting.Audit;
 
@@ -15,13 +14,14 @@ namespace Iot.Broker.Hosting.Audit;
 /// pulled, consumer offset commits. Requests without valid credentials (401) are left out too: they name no actor,
 /// and failed logins are counted and throttled elsewhere (docs/security.md).
 /// </summary>
-internal sealed partial class AuditMiddleware(RequestDelegate next, IAuditLog audit, TimeProvider timeProvider, IOptions<ClusterOptions> cluster,
+internal sealed partial class AuditMiddleware(RequestDelegate next, IAuditLog audit, TimeProvider timeProvider, IServiceProvider services,
     ILogger<AuditMiddleware> logger)
 {
     /// <summary>Parts of a route pattern that mark traffic rather than administration.</summary>
     private static readonly string[] Traffic = ["/messages", "/sessions", "/events", "/offset", "/deadletter:"];
 
-    private readonly string _node = cluster.Value.NodeId is { Length: > 0 } node ? node : Environment.MachineName;
+    // The node's id in cluster mode (configured, or the one generated and kept in its data directory); the machine's name otherwise.
+    private readonly string _node = services.GetService<ClusterConnection>()?.NodeId ?? Environment.MachineName;
 
     public Task InvokeAsync(HttpContext context)
     {
