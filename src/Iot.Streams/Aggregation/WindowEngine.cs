@@ -5,19 +5,13 @@ namespace Iot.Streams.Aggregation;
 /// The watermark is the largest event time seen minus the tolerance; an event older than the watermark is late and is
 /// dropped (counted) or, with <see cref="LatePolicy.Adjust"/>, given the watermark as its time. Every other event
 /// lands in windows that are still open. A window is emitted once, when the watermark passes its end, and its state
-/// is removed then, so memory holds only open windows whatever the number of keys seen.
+/// is removed then, so memory holds only open windows whatever the number of keys seen. The engine owns the watermark
+/// and the late counters; the open windows are an <see cref="IOpenWindows"/> of the definition's kind.
 /// </summary>
-internal sealed partial class WindowEngine
+internal sealed class WindowEngine
 {
-    private readonly WindowDefinition _definition;
-    private readonly string[] _fields;
-    private readonly AggregateKind[] _aggregates;
-    private readonly string[] _aggregateNames;
-    private readonly long _size;
-    private readonly long _hop;
-    private readonly long _gap;
-    private readonly long _tolerance;
-    private readonly long _suppressUntil;
+    private readonly WindowShape _shape;
+    private readonly IOpenWindows _open;
     private long _maxEventTime = long.MinValue;
 
     /// <param name="definition">The window.</param>
@@ -27,15 +21,14 @@ internal sealed partial class WindowEngine
     /// </param>
     public WindowEngine(WindowDefinition definition, long suppressUntil = long.MinValue)
     {
-        _definition = definition;
-        _fields = [.. definition.Fields];
-        _aggregates = [.. definition.EffectiveAggregates];
-        _aggregateNames = [.. _aggregates.Select(a => a.ToString().ToLowerInvariant())];
-        _size = (long)definition.Size.TotalMilliseconds;
-        _hop = (long)definition.EffectiveHop.TotalMilliseconds;
-        _gap = (long)definition.Gap.TotalMilliseconds;
-        _tolerance = (long)definition.Tolerance.TotalMilliseconds;
-        _suppressUntil = suppressUntil;
+        _shape = new WindowShape(definition);
+        _open = _shape.Kind switch
+        {
+            WindowKind.Tumbling or WindowKind.Hopping => new FixedWindows(_shape, suppressUntil),
+            WindowKind.Sliding => new SlidingWindows(_shape, suppressUntil),
+            WindowKind.Session => new SessionWindows(_shape, suppressUntil),
+            _ => throw new ArgumentOutOfRangeException(nameof(definition), definition.Kind, $"Window '{definition.Name}': unknown Kind."),
+        };
     }
 
     /// <summary>Serialises the operator's calls (events, idle ticks) with the consumer's reads of the state.</summary>
@@ -51,35 +44,14 @@ internal sealed partial class WindowEngine
     public long AdjustedLate { get; private set; }
 
     /// <summary>Windows currently open (or, for sliding windows, events held).</summary>
-    public int OpenStates => _windows.Count + _slidingEvents.Values.Sum(l => l.Count) + _sessions.Values.Sum(l => l.Count);
+    public int OpenStates => _open.Count;
 
     /// <summary>The smallest offset that open state depends on; null when nothing is open.</summary>
     public long? LowOffset
     {
         get
         {
-            long low = long.MaxValue;
-            foreach (var window in _windows.Values)
-            {
-                low = Math.Min(low, window.MinOffset);
-            }
-
-            foreach (var events in _slidingEvents.Values)
-            {
-                foreach (var e in events)
-                {
-                    low = Math.Min(low, e.Offset);
-                }
-            }
-
-            foreach (var sessions in _sessions.Values)
-            {
-                foreach (var session in sessions)
-                {
-                    low = Math.Min(low, session.State.MinOffset);
-                }
-            }
-
+            var low = _open.LowOffset;
             return low == long.MaxValue ? null : low;
         }
     }
@@ -90,7 +62,7 @@ internal sealed partial class WindowEngine
         var time = input.EventTimeMs;
         if (Watermark != long.MinValue && time < Watermark)
         {
-            if (_definition.LatePolicy == LatePolicy.Drop)
+            if (_shape.LatePolicy == LatePolicy.Drop)
             {
                 DroppedLate++;
                 return;
@@ -100,24 +72,11 @@ internal sealed partial class WindowEngine
             time = Watermark;
         }
 
-        switch (_definition.Kind)
-        {
-            case WindowKind.Tumbling:
-            case WindowKind.Hopping:
-                AddToFixedWindows(input, time);
-                break;
-            case WindowKind.Sliding:
-                AddToSliding(input, time);
-                break;
-            case WindowKind.Session:
-                AddToSession(input, time);
-                break;
-        }
-
+        _open.Add(input, time);
         if (time > _maxEventTime)
         {
             _maxEventTime = time;
-            AdvanceWatermark(time - _tolerance, output);
+            AdvanceWatermark(time - _shape.Tolerance, output);
         }
     }
 
@@ -129,7 +88,7 @@ internal sealed partial class WindowEngine
     {
         if (_maxEventTime != long.MinValue && idle > TimeSpan.Zero)
         {
-            AdvanceWatermark(_maxEventTime + (long)idle.TotalMilliseconds - _tolerance, output);
+            AdvanceWatermark(_maxEventTime + (long)idle.TotalMilliseconds - _shape.Tolerance, output);
         }
     }
 
@@ -142,86 +101,6 @@ internal sealed partial class WindowEngine
         }
 
         Watermark = watermark;
-        switch (_definition.Kind)
-        {
-            case WindowKind.Tumbling:
-            case WindowKind.Hopping:
-                CloseFixedWindows(output);
-                break;
-            case WindowKind.Sliding:
-                CloseSliding(output);
-                break;
-            case WindowKind.Session:
-                CloseSessions(output);
-                break;
-        }
-    }
-
-    private void Emit(string key, long start, long end, WindowState state, List<AggregateResult> output)
-    {
-        var fields = new Dictionary<string, IReadOnlyDictionary<string, double>>(_fields.Length, StringComparer.Ordinal);
-        for (int i = 0; i < _fields.Length; i++)
-        {
-            var aggregate = state.Fields[i];
-            if (aggregate.Count == 0)
-            {
-                continue;
-            }
-
-            var values = new Dictionary<string, double>(_aggregates.Length, StringComparer.Ordinal);
-            for (int a = 0; a < _aggregates.Length; a++)
-            {
-                values[_aggregateNames[a]] = aggregate.Get(_aggregates[a]);
-            }
-
-            fields[_fields[i]] = values;
-        }
-
-        output.Add(new AggregateResult(_definition.Stream, _definition.Name, key, DateTimeOffset.FromUnixTimeMilliseconds(start),
-            DateTimeOffset.FromUnixTimeMilliseconds(end), state.Count, fields));
-    }
-
-    private WindowState NewState() => new(_fields.Length);
-
-    /// <summary>The aggregates of one open window.</summary>
-    private sealed class WindowState
-    {
-        public WindowState(int fields)
-        {
-            Fields = new FieldAggregate[fields];
-            for (int i = 0; i < fields; i++)
-            {
-                Fields[i] = new FieldAggregate();
-            }
-        }
-
-        public FieldAggregate[] Fields { get; }
-
-        public long Count { get; private set; }
-
-        public long MinOffset { get; private set; } = long.MaxValue;
-
-        public void Add(in WindowInput input, long time)
-        {
-            Count++;
-            MinOffset = Math.Min(MinOffset, input.Offset);
-            for (int i = 0; i < Fields.Length; i++)
-            {
-                if (!double.IsNaN(input.Values[i]))
-                {
-                    Fields[i].Add(input.Values[i], time);
-                }
-            }
-        }
-
-        public void Merge(WindowState other)
-        {
-            Count += other.Count;
-            MinOffset = Math.Min(MinOffset, other.MinOffset);
-            for (int i = 0; i < Fields.Length; i++)
-            {
-                Fields[i].Merge(other.Fields[i]);
-            }
-        }
+        _open.Close(watermark, output);
     }
 }

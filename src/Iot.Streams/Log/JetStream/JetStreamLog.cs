@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -9,30 +8,24 @@ namespace Iot.Streams.Log.JetStream;
 /// <summary>
 /// One partition on NATS JetStream: a replicated stream with one subject, whose message sequence minus one is the
 /// record's offset (dense, as JetStream sequences are, and per partition, as the stream holds this partition only).
-/// Appends wait in a bounded channel; one loop writes them in order as pipelined publishes (at most
-/// <see cref="JetStreamLogOptions.MaxInFlight"/> unanswered) and each completes with its PubAck. Reads get messages by
-/// sequence from the stream leader; the end is learned from this node's PubAcks and from an ordered consumer (headers
-/// only) that follows appends made on other nodes, which also wakes <see cref="WaitForRecordsAsync"/>. Retention is the
-/// stream's own MaxAge and MaxBytes.
+/// Appends go through a <see cref="JetStreamAppender"/> (a bounded queue, pipelined publishes, each completing with its
+/// PubAck). Reads get messages by sequence from the stream leader; the end is learned from this node's PubAcks and from
+/// an ordered consumer (headers only) that follows appends made on other nodes, which also wakes
+/// <see cref="WaitForRecordsAsync"/>. Retention is the stream's own MaxAge and MaxBytes.
 /// </summary>
 internal sealed partial class JetStreamLog : IStreamLog
 {
     private readonly INatsJSContext _js;
-    private readonly JetStreamPublisher _publisher;
     private readonly JetStreamLogOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<PendingAppend> _appends;
-    private readonly SemaphoreSlim _window;
+    private readonly JetStreamAppender _appender;
     private readonly CancellationTokenSource _stop = new();
-    private readonly int _maxBody;
     private INatsJSStream? _stream;
-    private Task _writer = Task.CompletedTask;
     private Task _follower = Task.CompletedTask;
     private long _firstSeq;
     private long _lastSeq;
     private int _disposed;
     private TaskCompletionSource _appended = NewSignal();
-    private readonly string _metricTag;
 
     /// <param name="js">JetStream.</param>
     /// <param name="publisher">The store's pipelined publisher.</param>
@@ -43,20 +36,13 @@ internal sealed partial class JetStreamLog : IStreamLog
     /// <param name="metricTag">The <c>stream</c> tag of the append-time histogram: the Iot stream this is a partition of.</param>
     public JetStreamLog(INatsJSContext js, JetStreamPublisher publisher, string streamName, string subject, JetStreamLogOptions options, ILogger logger, string? metricTag = null)
     {
-        _metricTag = metricTag ?? streamName;
         _js = js;
-        _publisher = publisher;
         StreamName = streamName;
         Subject = subject;
         _options = options;
         _logger = logger;
-        _maxBody = (int)Math.Min(int.MaxValue, js.Connection.ServerInfo?.MaxPayload ?? 1024 * 1024) - 1024;
-        _window = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
-        _appends = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-        });
+        _appender = new JetStreamAppender(publisher, streamName, subject, metricTag ?? streamName,
+            js.Connection.ServerInfo?.MaxPayload ?? 1024 * 1024, options, Advance, logger);
     }
 
     /// <summary>The JetStream stream of this partition.</summary>
@@ -89,28 +75,13 @@ internal sealed partial class JetStreamLog : IStreamLog
         _stream = await JetStreamRetry.RunAsync(ct => _js.GetStreamAsync(StreamName, cancellationToken: ct).AsTask(),
             _options.RequestTimeout, _options.SetupWindow, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
         ApplyState(_stream.Info.State);
-        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _appender.Start();
         _follower = Task.Run(FollowAsync, CancellationToken.None);
     }
 
     /// <inheritdoc/>
-    public ValueTask<long> AppendAsync(AppendRecord record, CancellationToken cancellationToken = default)
-    {
-        if (record.Key is { Length: > 1024 } || record.Topic is { Length: > 8192 })
-        {
-            throw new ArgumentException("The key must be at most 1024 and the topic at most 8192 characters.", nameof(record));
-        }
-
-        if (JetStreamRecord.SizeOf(record) > _maxBody)
-        {
-            throw new ArgumentException($"The record is larger than {_maxBody} bytes (the NATS servers' max_payload less 1 KiB).", nameof(record));
-        }
-
-        var pending = new PendingAppend(JetStreamRecord.Encode(record));
-        return _appends.Writer.TryWrite(pending)
-            ? new ValueTask<long>(pending.Completion.Task)
-            : SlowAppendAsync(pending, cancellationToken);
-    }
+    public ValueTask<long> AppendAsync(AppendRecord record, CancellationToken cancellationToken = default) =>
+        _appender.AppendAsync(record, cancellationToken);
 
     /// <inheritdoc/>
     public ValueTask WaitForRecordsAsync(long offset, CancellationToken cancellationToken = default)
@@ -139,12 +110,10 @@ internal sealed partial class JetStreamLog : IStreamLog
             return;
         }
 
-        _appends.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        await _appender.DisposeAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         await _follower.ConfigureAwait(false);
         _stop.Dispose();
-        _window.Dispose();
     }
 
     private INatsJSStream Stream => _stream ?? throw new InvalidOperationException($"The partition stream {StreamName} is not open.");
@@ -188,52 +157,12 @@ internal sealed partial class JetStreamLog : IStreamLog
         }
     }
 
-    private async ValueTask<long> SlowAppendAsync(PendingAppend pending, CancellationToken cancellationToken)
-    {
-        await _appends.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
-        return await pending.Completion.Task.ConfigureAwait(false);
-    }
-
     private async ValueTask WaitSlowAsync(TaskCompletionSource signal, long offset, CancellationToken cancellationToken)
     {
         while (NextOffset <= offset)
         {
             await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             signal = Volatile.Read(ref _appended);
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var reader = _appends.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (reader.TryRead(out var pending))
-            {
-                await _window.WaitAsync().ConfigureAwait(false);
-                var acked = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _ = CompleteAsync(pending, acked.Task);
-                await _publisher.SendAsync(Subject, pending.Body, acked, _metricTag).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task CompleteAsync(PendingAppend pending, Task<ulong> acked)
-    {
-        try
-        {
-            var sequence = (long)await acked.ConfigureAwait(false);
-            Advance(sequence);
-            pending.Completion.TrySetResult(sequence - 1);
-        }
-        catch (Exception ex)
-        {
-            JetStreamLogEvents.AppendFailed(_logger, StreamName, ex.Message);
-            pending.Completion.TrySetException(ex);
-        }
-        finally
-        {
-            _window.Release();
         }
     }
 
@@ -289,11 +218,4 @@ internal sealed partial class JetStreamLog : IStreamLog
     };
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private sealed class PendingAppend(byte[] body)
-    {
-        public byte[] Body { get; } = body;
-
-        public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
 }
