@@ -25,7 +25,7 @@ internal sealed partial class JetStreamRoutingStore
         ArgumentNullException.ThrowIfNull(definition);
         await OpenAsync(CancellationToken.None).ConfigureAwait(false);
         var key = DefinitionKey(table, name);
-        var revision = await _definitionsStore!.PutAsync(key, Encoding.UTF8.GetBytes(definition)).ConfigureAwait(false);
+        var revision = await _buckets.Definitions.PutAsync(key, Encoding.UTF8.GetBytes(definition)).ConfigureAwait(false);
         _definitions.Wrote(key, revision);
         _definitions.Set(table, name, definition);
 
@@ -39,12 +39,12 @@ internal sealed partial class JetStreamRoutingStore
         await OpenAsync(CancellationToken.None).ConfigureAwait(false);
         var key = DefinitionKey(table, name);
         int deleted = 0;
-        var existing = await _definitionsStore!.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
+        var existing = await _buckets.Definitions.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
         if (existing.Success)
         {
             // Compared with the revision read, so a definition saved again in between (on any node) is not lost.
             var revision = existing.Value.Revision;
-            var result = await _definitionsStore.TryDeleteExclusiveAsync(key, revision).ConfigureAwait(false);
+            var result = await _buckets.Definitions.TryDeleteExclusiveAsync(key, revision).ConfigureAwait(false);
             if (!result.Success)
             {
                 throw result.Error;
@@ -86,7 +86,7 @@ internal sealed partial class JetStreamRoutingStore
                 return ValueTask.FromResult(false);
             },
         };
-        await using var entries = _definitionsStore!.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken)
+        await using var entries = _buckets.Definitions.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken)
             .GetAsyncEnumerator(cancellationToken);
         while (true)
         {
@@ -132,7 +132,7 @@ internal sealed partial class JetStreamRoutingStore
     public async Task<bool> DefinitionExistsAsync(string table, string name, CancellationToken cancellationToken)
     {
         await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var entry = await _definitionsStore!.TryGetEntryAsync<byte[]>(DefinitionKey(table, name), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entry = await _buckets.Definitions.TryGetEntryAsync<byte[]>(DefinitionKey(table, name), cancellationToken: cancellationToken).ConfigureAwait(false);
         return entry.Success || (entry.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException ? false : throw entry.Error);
     }
 
@@ -140,7 +140,7 @@ internal sealed partial class JetStreamRoutingStore
     {
         var opts = new NatsKVWatchOpts { OnNoData = static _ => ValueTask.FromResult(true) };
         var loaded = Tables.ToDictionary(t => t, _ => new SortedDictionary<string, string>(StringComparer.Ordinal), StringComparer.Ordinal);
-        await foreach (var entry in _definitionsStore!.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in _buckets.Definitions.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             int dot = entry.Key.IndexOf('.', StringComparison.Ordinal);
             if (entry.Operation == NatsKVOperation.Put && dot > 0 && loaded.TryGetValue(entry.Key[..dot], out var table)

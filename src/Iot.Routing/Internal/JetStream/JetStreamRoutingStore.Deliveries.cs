@@ -16,7 +16,7 @@ internal sealed partial class JetStreamRoutingStore
         foreach (var delivery in deliveries)
         {
             int bytes = delivery.Event.Length;
-            if (!_index.TryReserve(delivery.Subscription, bytes, MaxPendingEvents, MaxPendingBytes))
+            if (!_index.TryReserve(delivery.Subscription, bytes, _limits.MaxPendingEvents, _limits.MaxPendingBytes))
             {
                 (full ??= []).Add(delivery.Subscription);
                 continue;
@@ -33,7 +33,7 @@ internal sealed partial class JetStreamRoutingStore
                     ExpiresAt = delivery.ExpiresAt,
                     NextAttemptAt = delivery.EnqueuedAt,
                 };
-                var revision = await _deliveries!.CreateAsync(key, value.Serialize()).ConfigureAwait(false);
+                var revision = await _buckets.Deliveries.CreateAsync(key, value.Serialize()).ConfigureAwait(false);
                 _index.Apply(key, delivery.Subscription, value, revision, fromWatch: false);
             }
             finally
@@ -214,13 +214,14 @@ internal sealed partial class JetStreamRoutingStore
     private async Task EvictBeyondCapAsync(string subscription)
     {
         var (_, dead) = _index.Count(subscription);
-        if (dead <= MaxDeadLetteredEvents)
+        var beyond = _limits.DeadLettersBeyondCap(dead);
+        if (beyond == 0)
         {
             return;
         }
 
         int evicted = 0;
-        foreach (var entry in _index.Dead(subscription, (int)Math.Min(int.MaxValue, dead - MaxDeadLetteredEvents)))
+        foreach (var entry in _index.Dead(subscription, (int)Math.Min(int.MaxValue, beyond)))
         {
             if (await TryDeleteAsync(entry, entry.Revision).ConfigureAwait(false))
             {
@@ -239,7 +240,7 @@ internal sealed partial class JetStreamRoutingStore
     private async Task<ulong?> TryUpdateAsync(DeliveryIndex.Entry entry, StoredDelivery value, ulong revision)
     {
         value = value with { Seq = entry.Seq };
-        var result = await _deliveries!.TryUpdateExclusiveAsync(entry.Key, value.Serialize(), revision).ConfigureAwait(false);
+        var result = await _buckets.Deliveries.TryUpdateExclusiveAsync(entry.Key, value.Serialize(), revision).ConfigureAwait(false);
         if (result.Success)
         {
             _index.Apply(entry.Key, entry.Subscription, value, result.Value, fromWatch: false);
@@ -257,7 +258,7 @@ internal sealed partial class JetStreamRoutingStore
 
     private async Task<bool> TryDeleteAsync(DeliveryIndex.Entry entry, ulong revision)
     {
-        var result = await _deliveries!.TryDeleteExclusiveAsync(entry.Key, revision).ConfigureAwait(false);
+        var result = await _buckets.Deliveries.TryDeleteExclusiveAsync(entry.Key, revision).ConfigureAwait(false);
         if (result.Success)
         {
             _index.Apply(entry.Key, entry.Subscription, null, revision, fromWatch: false);
@@ -276,7 +277,7 @@ internal sealed partial class JetStreamRoutingStore
     // Reads one delivery's key and puts what is there into the view (a compare-and-set found it changed).
     private async Task RefreshAsync(DeliveryIndex.Entry entry)
     {
-        var read = await _deliveries!.TryGetEntryAsync<byte[]>(entry.Key).ConfigureAwait(false);
+        var read = await _buckets.Deliveries.TryGetEntryAsync<byte[]>(entry.Key).ConfigureAwait(false);
         if (read.Success)
         {
             _index.Apply(entry.Key, entry.Subscription, read.Value.Value is { } bytes ? StoredDelivery.Read(bytes) : null, read.Value.Revision, fromWatch: false);

@@ -112,7 +112,7 @@ internal sealed partial class JetStreamRoutingStore
                 var key = KeyNames.Escape(subscription) + "." + lockToken[..IdLength];
                 for (int attempt = 0; attempt < 3; attempt++)
                 {
-                    var read = await _deliveries!.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
+                    var read = await _buckets.Deliveries.TryGetEntryAsync<byte[]>(key).ConfigureAwait(false);
                     if (!read.Success)
                     {
                         if (read.Error is not (NatsKVKeyNotFoundException or NatsKVKeyDeletedException))

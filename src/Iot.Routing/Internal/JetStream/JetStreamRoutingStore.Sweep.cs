@@ -1,5 +1,3 @@
-using NATS.Client.JetStream.Models;
-
 namespace Iot.Routing.Internal.JetStream;
 
 internal sealed partial class JetStreamRoutingStore
@@ -27,7 +25,6 @@ internal sealed partial class JetStreamRoutingStore
             return;
         }
 
-        var stream = "KV_" + DeliveriesBucket;
         foreach (var subscription in _index.KnownSubscriptions())
         {
             var (older, _) = _index.Revisions(subscription, floor);
@@ -39,8 +36,7 @@ internal sealed partial class JetStreamRoutingStore
             // Read again: a delivery written again, or changed by another node, now holds a revision above the floor.
             var (_, lowest) = _index.Revisions(subscription, floor);
             var below = Math.Min(lowest ?? ulong.MaxValue, floor);
-            await _js.PurgeStreamAsync(stream, new StreamPurgeRequest { Filter = $"$KV.{DeliveriesBucket}.{KeyNames.Escape(subscription)}.>", Seq = below },
-                cancellationToken).ConfigureAwait(false);
+            await _buckets.PurgeDeliveriesBelowAsync(subscription, below, cancellationToken).ConfigureAwait(false);
         }
     }
 
