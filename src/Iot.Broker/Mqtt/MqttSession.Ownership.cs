@@ -5,23 +5,20 @@ namespace Iot.Broker.Mqtt;
 /// <summary>Who owns the session, and how a resumed session is brought back within its owner's current rights.</summary>
 internal sealed partial class MqttSession
 {
-    /// <summary>
-    /// The identity that owns the session (docs/security.md, "Client ids and sessions"); null for an anonymous
-    /// session, or while <see cref="OwnerUnknown"/>. Changed only under the session manager's lock.
-    /// </summary>
-    public string? OwnerIdentity { get; set; }
+    /// <summary>Who owns the session. Changed only under the session manager's lock.</summary>
+    public SessionOwner Ownership { get; set; }
 
-    /// <summary>
-    /// The session was stored before owners were recorded (session store schema 1): the first identity that resumes it
-    /// becomes its owner. Changed only under the session manager's lock.
-    /// </summary>
-    public bool OwnerUnknown { get; set; }
+    /// <summary>The identity that owns the session; null for an anonymous session, or while the owner is not known.</summary>
+    public string? OwnerIdentity => Ownership.Identity;
+
+    /// <summary>The session was stored before owners were recorded: the first identity that resumes it becomes its owner.</summary>
+    public bool OwnerUnknown => Ownership.Unknown;
 
     /// <summary>The owner as the session store records it: the identity id, empty for anonymous, null when unknown.</summary>
-    public string? StoredOwner => OwnerUnknown ? null : OwnerIdentity ?? string.Empty;
+    public string? StoredOwner => Ownership.Stored;
 
     /// <summary>Whether a client authenticated as <paramref name="identity"/> (null: anonymous) may use this session.</summary>
-    public bool MayBeUsedBy(string? identity) => OwnerUnknown || string.Equals(OwnerIdentity, identity, StringComparison.Ordinal);
+    public bool MayBeUsedBy(string? identity) => Ownership.MayBeUsedBy(identity);
 
     /// <summary>
     /// Drops the messages queued or in flight (not yet released) that <paramref name="acl"/> no longer lets the owner

@@ -54,7 +54,7 @@ internal sealed partial class SessionManager
 
             session = new MqttSession(context, clientId)
             {
-                OwnerIdentity = identity,
+                Ownership = SessionOwner.Of(identity),
                 SessionExpiryInterval = sessionExpiry,
                 ProtocolVersion = protocolVersion,
                 Cluster = new ClusterBinding(claim.Epoch, QueueInStream: sessionExpiry > 0, ReadsStreamBacklog: sessionExpiry == 0 && claim.Resumed),

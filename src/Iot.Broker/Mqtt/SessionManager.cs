@@ -69,8 +69,7 @@ internal sealed partial class SessionManager(
                 ProtocolVersion = stored.ProtocolVersion,
                 // A session that was connected when the broker stopped is treated as disconnected at restart.
                 DisconnectedAtUnixMs = stored.DisconnectedAtUnixMs ?? now,
-                OwnerIdentity = stored.Owner is { Length: > 0 } owner ? owner : null,
-                OwnerUnknown = stored.Owner is null,
+                Ownership = SessionOwner.FromStored(stored.Owner),
             };
             if (session.IsExpired(now))
             {
@@ -162,7 +161,7 @@ internal sealed partial class SessionManager(
                     Discard(existing);
                 }
 
-                session = new MqttSession(context, clientId) { OwnerIdentity = identity };
+                session = new MqttSession(context, clientId) { Ownership = SessionOwner.Of(identity) };
                 _sessions[clientId] = session;
                 present = false;
             }
@@ -175,8 +174,7 @@ internal sealed partial class SessionManager(
                     // Stored before owners were recorded: the first identity that resumes it owns it from now on.
                     var wasStored = session.Stored;
                     SetStoredLocked(session, false);
-                    session.OwnerUnknown = false;
-                    session.OwnerIdentity = identity;
+                    session.Ownership = SessionOwner.Of(identity);
                     SetStoredLocked(session, wasStored);
                 }
             }

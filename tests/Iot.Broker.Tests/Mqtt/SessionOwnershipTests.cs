@@ -98,7 +98,7 @@ public sealed class SessionOwnershipTests
     [Fact]
     public async Task ConnectAsync_SessionStoredWithoutOwner_BelongsToTheFirstIdentityThatResumesIt()
     {
-        var legacy = new MqttSession(_context, "old-worker") { SessionExpiryInterval = Persistent, OwnerUnknown = true, DisconnectedAtUnixMs = _context.NowUnixMs };
+        var legacy = new MqttSession(_context, "old-worker") { SessionExpiryInterval = Persistent, Ownership = SessionOwner.NotRecorded, DisconnectedAtUnixMs = _context.NowUnixMs };
         var restored = typeof(SessionManager).GetField("_sessions", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
         ((System.Collections.Concurrent.ConcurrentDictionary<string, MqttSession>)restored.GetValue(_sessions)!)["old-worker"] = legacy;
 
