@@ -51,7 +51,7 @@ internal sealed partial class SqliteRoutingStore : IRoutingStore
         int maxDeadLetteredEvents = int.MaxValue, Action<string, int>? deadLettersEvicted = null, Histogram<double>? commitDuration = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _quota = new SubscriptionQuota(maxPendingEvents, maxPendingBytes, maxDeadLetteredEvents, deadLettersEvicted);
+        _quota = new SubscriptionQuota(new DeliveryLimits(maxPendingEvents, maxPendingBytes, maxDeadLetteredEvents), deadLettersEvicted);
         Path = path;
         _loop = new SqliteGroupCommit(SqliteDatabase.Open(path, Schema), queueCapacity, nameof(SqliteRoutingStore), _quota, commitDuration, "routing");
     }
@@ -63,13 +63,13 @@ internal sealed partial class SqliteRoutingStore : IRoutingStore
     public System.Collections.Concurrent.ConcurrentQueue<(string Table, string Name, string Reason)> SkippedDefinitions { get; } = new();
 
     /// <inheritdoc/>
-    public int MaxPendingEvents => _quota.MaxPendingEvents;
+    public int MaxPendingEvents => _quota.Limits.MaxPendingEvents;
 
     /// <inheritdoc/>
-    public long MaxPendingBytes => _quota.MaxPendingBytes;
+    public long MaxPendingBytes => _quota.Limits.MaxPendingBytes;
 
     /// <inheritdoc/>
-    public int MaxDeadLetteredEvents => _quota.MaxDeadLetteredEvents;
+    public int MaxDeadLetteredEvents => _quota.Limits.MaxDeadLetteredEvents;
 
     /// <summary>Runs <paramref name="work"/> on the store's loop; completes after its transaction committed.</summary>
     public Task<T> ExecuteAsync<T>(Func<SqliteConnection, T> work) => _loop.ExecuteAsync(work);

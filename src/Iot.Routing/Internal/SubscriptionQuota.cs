@@ -22,25 +22,17 @@ internal sealed class SubscriptionQuota : IGroupCommitObserver
     private bool _pendingStale = true;
 
     /// <summary>The quota with its limits; <paramref name="deadLettersEvicted"/> is told of evictions after their commit.</summary>
-    public SubscriptionQuota(int maxPendingEvents, long maxPendingBytes, int maxDeadLetteredEvents, Action<string, int>? deadLettersEvicted)
+    public SubscriptionQuota(DeliveryLimits limits, Action<string, int>? deadLettersEvicted)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingEvents, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxPendingBytes, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxDeadLetteredEvents, 1);
-        MaxPendingEvents = maxPendingEvents;
-        MaxPendingBytes = maxPendingBytes;
-        MaxDeadLetteredEvents = maxDeadLetteredEvents;
+        Limits = limits;
         _deadLettersEvicted = deadLettersEvicted;
     }
 
-    /// <summary>Pending events one subscription may hold; a delivery beyond it is not recorded.</summary>
-    public int MaxPendingEvents { get; }
-
-    /// <summary>Bytes of pending events one subscription may hold; a delivery beyond it is not recorded.</summary>
-    public long MaxPendingBytes { get; }
-
-    /// <summary>Dead letters one subscription may hold; dead-lettering beyond it deletes that subscription's oldest.</summary>
-    public int MaxDeadLetteredEvents { get; }
+    /// <summary>
+    /// Pending events and bytes one subscription may hold (a delivery beyond either is not recorded), and its dead
+    /// letters (dead-lettering beyond the cap deletes that subscription's oldest).
+    /// </summary>
+    public DeliveryLimits Limits { get; }
 
     /// <summary>The pending count and bytes of a subscription as the quota sees them (on the loop only).</summary>
     public (long Events, long Bytes) Get(string subscription) =>
@@ -81,7 +73,7 @@ internal sealed class SubscriptionQuota : IGroupCommitObserver
             _pending[subscription] = count = new PendingCount();
         }
 
-        if (count.Events >= MaxPendingEvents || count.Bytes + bytes > MaxPendingBytes)
+        if (count.Events >= Limits.MaxPendingEvents || count.Bytes + bytes > Limits.MaxPendingBytes)
         {
             return false;
         }
@@ -114,7 +106,7 @@ internal sealed class SubscriptionQuota : IGroupCommitObserver
         }
 
         count.DeadLettered++;
-        if (count.DeadLettered <= MaxDeadLetteredEvents)
+        if (count.DeadLettered <= Limits.MaxDeadLetteredEvents)
         {
             return;
         }
@@ -122,7 +114,7 @@ internal sealed class SubscriptionQuota : IGroupCommitObserver
         var command = SqliteStatements.Get(connection, "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries "
             + "WHERE subscription = $s AND dead_lettered = 1 ORDER BY dead_lettered_at, seq LIMIT $k)");
         command.Parameters.AddWithValue("$s", subscription);
-        command.Parameters.AddWithValue("$k", count.DeadLettered - MaxDeadLetteredEvents);
+        command.Parameters.AddWithValue("$k", Limits.DeadLettersBeyondCap(count.DeadLettered));
         int evicted = command.ExecuteNonQuery();
         count.DeadLettered -= evicted;
         _evictions.Add((subscription, evicted));

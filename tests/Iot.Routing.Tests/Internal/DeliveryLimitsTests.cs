@@ -1,4 +1,4 @@
-using Iot.Routing.Internal.JetStream;
+using Iot.Routing.Internal;
 
 namespace Iot.Routing.Tests.Internal;
 

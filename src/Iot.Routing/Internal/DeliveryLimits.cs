@@ -1,9 +1,9 @@
-namespace Iot.Routing.Internal.JetStream;
+namespace Iot.Routing.Internal;
 
 /// <summary>
 /// What one subscription's deliveries may hold: pending events and their bytes (a delivery beyond either is not
 /// recorded) and dead letters (dead-lettering beyond the cap deletes the subscription's oldest). Immutable; every
-/// limit is at least 1, checked when it is made.
+/// limit is at least 1, checked when it is made. Both routing stores (SQLite and JetStream) hold their limits in one.
 /// </summary>
 internal sealed record DeliveryLimits
 {
