@@ -21,6 +21,7 @@ internal sealed class JetStreamAppender : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<PendingAppend> _appends;
     private readonly SemaphoreSlim _window;
+    private readonly int _maxInFlight;
     private Task _writer = Task.CompletedTask;
 
     /// <param name="publisher">The store's pipelined publisher.</param>
@@ -41,6 +42,7 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         _maxBody = (int)Math.Min(int.MaxValue, maxPayload) - 1024;
         _acknowledged = acknowledged;
         _logger = logger;
+        _maxInFlight = options.MaxInFlight;
         _window = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
         _appends = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity)
         {
@@ -74,11 +76,22 @@ internal sealed class JetStreamAppender : IAsyncDisposable
             : SlowAppendAsync(pending, cancellationToken);
     }
 
-    /// <summary>Refuses new appends, waits until the queued ones are written, and releases the in-flight window.</summary>
+    /// <summary>
+    /// Refuses new appends, waits until the queued ones are written and every append in flight is answered (each is,
+    /// within the publisher's request timeout, or when the publisher is disposed), then releases the in-flight window.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _appends.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+
+        // An append in flight releases the window when its answer comes: taking every slot waits for the last of them,
+        // so that none releases the window after it is disposed.
+        for (var i = 0; i < _maxInFlight; i++)
+        {
+            await _window.WaitAsync().ConfigureAwait(false);
+        }
+
         _window.Dispose();
     }
 

@@ -82,4 +82,18 @@ public sealed class JetStreamAppenderTests(SingleNatsServer server) : IClassFixt
         await Assert.ThrowsAnyAsync<Exception>(() => appender.AppendAsync(Record(0), CancellationToken.None).AsTask());
         Assert.Empty(_acknowledged);
     }
+
+    [Fact]
+    public async Task DisposeAsync_WithAppendsInFlight_ReturnsOnceEveryAppendIsAnswered()
+    {
+        await using var publisher = await PublisherAsync();
+        var appender = Appender(publisher, Subject);
+        appender.Start();
+
+        var appends = Enumerable.Range(0, 12).Select(i => appender.AppendAsync(Record(i), CancellationToken.None).AsTask()).ToList();
+        await appender.DisposeAsync();
+
+        Assert.All(appends, append => Assert.True(append.IsCompletedSuccessfully));
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (long)i), appends.Select(a => a.Result));
+    }
 }
