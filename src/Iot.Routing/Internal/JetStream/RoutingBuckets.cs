@@ -18,7 +18,7 @@ namespace Iot.Routing.Internal.JetStream;
 internal sealed class RoutingBuckets
 {
     /// <summary>How long opening keeps trying while JetStream does not answer (a NATS cluster starting up).</summary>
-    internal static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(120);
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
 

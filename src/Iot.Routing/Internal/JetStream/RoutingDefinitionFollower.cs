@@ -35,9 +35,11 @@ internal sealed class RoutingDefinitionFollower(JetStreamRoutingStore store, Rou
 
     /// <summary>
     /// How long the first load may keep failing on NATS errors (JetStream electing leaders after a server died) before
-    /// the start fails; within it the load is tried again every second.
+    /// the start fails; within it the load is tried again every second. As long as <see cref="RoutingBuckets.OpenTimeout"/>:
+    /// with one of three NATS servers dead on a busy machine, nats-server 2.9 answered no consumer create for 50 s
+    /// (it may also place a watch's ephemeral consumer on the dead server), and a node restarted then gave up at 45 s.
     /// </summary>
-    private static readonly TimeSpan LoadWindow = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan LoadWindow = RoutingBuckets.OpenTimeout;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
