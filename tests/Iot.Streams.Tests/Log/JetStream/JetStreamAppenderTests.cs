@@ -94,6 +94,6 @@ public sealed class JetStreamAppenderTests(SingleNatsServer server) : IClassFixt
         await appender.DisposeAsync();
 
         Assert.All(appends, append => Assert.True(append.IsCompletedSuccessfully));
-        Assert.Equal(Enumerable.Range(0, 12).Select(i => (long)i), appends.Select(a => a.Result));
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (long)i), await Task.WhenAll(appends));
     }
 }
